@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,8 +22,8 @@ class JavaNotFoundError(RuntimeError):
 def java_major_version() -> int | None:
     """Major version of the `java` Spark will use (JAVA_HOME first, then PATH); None when absent."""
     java_home = os.environ.get("JAVA_HOME")
-    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
-    if not java or not os.path.exists(java):
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
         return None
     proc = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
     for token in (proc.stderr + proc.stdout).split():

@@ -1,0 +1,140 @@
+"""The embedded AWS: moto's server in this process, on a free 127.0.0.1 port, with the bridges installed.
+
+moto's backends are process-wide, and its Step Functions interpreter calls back into `localhost:$MOTO_PORT`, so
+there is at most one embedded AWS per process.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+from pipeline.embedded import moto_bridges
+
+logger = logging.getLogger(__name__)
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "embedded",
+    "AWS_SECRET_ACCESS_KEY": "embedded",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+class PortInUseError(RuntimeError):
+    error_name = "PortInUse"
+
+
+class EmbeddedAwsAlreadyRunning(RuntimeError):
+    error_name = "EmbeddedAwsAlreadyRunning"
+
+
+_active_lock = threading.Lock()
+_active: EmbeddedAws | None = None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _check_port(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"Port {port} on 127.0.0.1 is already in use: stop whatever listens there, or choose another "
+                    "port (or none, to pick a free one)."
+                ) from exc
+            raise
+
+
+class EmbeddedAws:
+    """moto's ThreadedMotoServer with Step Functions execution enabled and the moto bridges installed."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.requested_port = port
+        self.port: int | None = None
+        self._server: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("The embedded AWS is not started.")
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """Variables that point the AWS CLI, boto3 and Terraform's provider at this endpoint."""
+        return {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": REGION}
+
+    def start(self) -> EmbeddedAws:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise EmbeddedAwsAlreadyRunning(
+                    f"An embedded AWS already runs in this process at {_active.endpoint_url}; stop it first."
+                )
+            moto_bridges.install()
+            from moto.core.config import default_user_config
+            from moto.server import ThreadedMotoServer
+
+            default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+            port = self.requested_port or _free_port()
+            _check_port(port)
+            # The Step Functions interpreter's own clients call localhost:$MOTO_PORT.
+            os.environ["MOTO_PORT"] = str(port)
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            server.start()
+            self._server, self.port = server, port
+            _active = self
+            logger.info("embedded AWS listening on %s (bridges: %s)", self.endpoint_url,
+                        ", ".join(moto_bridges.installed_bridges()))
+            return self
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API), keeping the server up."""
+        import urllib.request
+
+        url = f"{self.endpoint_url}/moto-api/reset"  # our own loopback endpoint, http only
+        request = urllib.request.Request(url, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+            pass
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            **kwargs,
+        )
+
+    def stop(self) -> None:
+        global _active
+        with _active_lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+            moto_bridges.set_glue_runner(None)
+            moto_bridges.set_lambda_invoker(None)
+            if _active is self:
+                _active = None
+
+    def __enter__(self) -> EmbeddedAws:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
