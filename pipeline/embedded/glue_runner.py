@@ -1,0 +1,242 @@
+"""Runs the project's real Glue job on local Spark for each Glue job run started in the embedded AWS.
+
+The moto bridge hands every StartJobRun to `GlueRunner.__call__` (in a background thread) and keeps the run
+RUNNING until it returns. The runner does what Glue would, on local files (local Spark has no S3 connector):
+
+1. reads the manifest named by `--MANIFEST_PATH` from the embedded S3 and stages each entry's object to
+   `<workdir>/staging/<run_id>/` (a missing object stays missing: the job decides, as on Glue);
+2. runs `glue_jobs.ndjson_to_parquet.run_job` in the one shared SparkSession with the run's arguments, where
+   `--OUTPUT_PATH` and `--BAD_RECORDS_PATH` point to the local lake and quarantine folders of the work folder
+   (the lake stays there for `pipeline query`), and the manifest to its staged copy;
+3. mirrors what the run changed in those folders back to the output bucket under the same keys (new and rewritten
+   files uploaded, files the job replaced deleted), so the embedded S3 holds what Glue would have written.
+
+A `JobError` becomes a FAILED run whose ErrorMessage is `<error_name>: <message>` (the ASL Catch sees it). Spark
+runs one job at a time: runs queue on a lock, as they would on a Glue job with MaxConcurrentRuns = 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.exceptions import ClientError
+
+from pipeline.embedded.moto_bridges import GlueRunFailed, GlueRunRequest
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+SparkProvider = Callable[[], "SparkSession"]
+
+
+@dataclass
+class GlueRunRecord:
+    run_id: str
+    job_name: str
+    arguments: dict[str, str]
+    manifest_id: str | None = None
+    status: str = "RUNNING"
+    error: str | None = None
+    report: dict[str, Any] | None = None
+    seconds: float = 0.0
+    uploaded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("s3", "s3a", "s3n") or not parsed.netloc:
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _snapshot(root: Path) -> dict[Path, tuple[int, int]]:
+    if not root.exists():
+        return {}
+    found: dict[Path, tuple[int, int]] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.name.startswith("."):
+            stat = path.stat()
+            found[path.relative_to(root)] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+class GlueRunner:
+    """The `GlueRunner` callable the moto bridge runs for every job run."""
+
+    def __init__(self, endpoint_url: str, *, workdir: Path, lake_dir: Path, quarantine_dir: Path,
+                 spark: SparkProvider, region: str = "us-east-1",
+                 on_finished: Callable[[GlueRunRecord], None] | None = None) -> None:
+        self._s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        self._workdir = workdir
+        self._lake = lake_dir
+        self._quarantine = quarantine_dir
+        self._spark = spark
+        self._lock = threading.Lock()
+        self._on_finished = on_finished
+        self.runs: list[GlueRunRecord] = []
+        self._log_handler: logging.Handler | None = None
+
+    # ----------------------------------------------------------------------------------------- entry point
+
+    def __call__(self, request: GlueRunRequest) -> None:
+        record = GlueRunRecord(run_id=request.run_id, job_name=request.job_name, arguments=dict(request.arguments))
+        self.runs.append(record)
+        started = time.monotonic()
+        try:
+            with self._lock:
+                self._run(request, record)
+            record.status = "SUCCEEDED"
+        except GlueRunFailed as failed:
+            record.status, record.error = "FAILED", str(failed)
+            raise
+        except Exception as exc:
+            record.status, record.error = "FAILED", f"EmbeddedGlueRunnerError: {type(exc).__name__}: {exc}"
+            logger.error("glue run %s crashed:\n%s", request.run_id, traceback.format_exc())
+            raise GlueRunFailed(record.error) from exc
+        finally:
+            record.seconds = time.monotonic() - started
+            if self._on_finished is not None:
+                self._on_finished(record)
+
+    # ----------------------------------------------------------------------------------------- one run
+
+    def _run(self, request: GlueRunRequest, record: GlueRunRecord) -> None:
+        from glue_jobs import ndjson_to_parquet as job
+
+        arguments = dict(request.arguments)
+        for required in ("--MANIFEST_PATH", "--OUTPUT_PATH"):
+            if not arguments.get(required):
+                raise GlueRunFailed(f"InvalidArguments: the job run has no {required} argument.")
+        output_uri = arguments["--OUTPUT_PATH"]
+        bad_uri = arguments.get("--BAD_RECORDS_PATH")
+        staging = self._workdir / "staging" / request.run_id
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            manifest_local, manifest = self._stage_manifest(arguments["--MANIFEST_PATH"], staging)
+            record.manifest_id = arguments.get("--MANIFEST_ID") or manifest.get("manifest_id")
+            local_args = dict(arguments)
+            local_args["--MANIFEST_PATH"] = str(manifest_local)
+            local_args["--OUTPUT_PATH"] = str(self._lake)
+            if bad_uri:
+                local_args["--BAD_RECORDS_PATH"] = str(self._quarantine)
+            schema_uri = arguments.get("--SCHEMA_PATH")
+            if schema_uri and schema_uri.startswith("s3://"):
+                local_args["--SCHEMA_PATH"] = str(self._download(schema_uri, staging / "schema"))
+            argv = ["--JOB_NAME", request.job_name, "--JOB_RUN_ID", request.run_id]
+            for key, value in local_args.items():
+                if key.startswith("--") and key not in ("--JOB_NAME", "--JOB_RUN_ID"):
+                    argv.extend([key, value])
+
+            before = {"lake": _snapshot(self._lake), "bad": _snapshot(self._quarantine)}
+            spark = self._spark()
+            self._attach_job_log()
+            try:
+                args = job.parse_job_args(argv)
+                report = job.run_job(spark, args)
+            except job.JobError as error:
+                raise GlueRunFailed(f"{error.error_name}: {_message(error)}") from error
+            finally:
+                # What a failed run left (its quarantine, say) is mirrored too, as Glue would have written it.
+                self._mirror(self._lake, output_uri, before["lake"], record)
+                if bad_uri:
+                    self._mirror(self._quarantine, bad_uri, before["bad"], record)
+            record.report = report
+            logger.info("glue run %s (%s): %s records out, %s bad", request.run_id, record.manifest_id,
+                        report.get("records_out"), report.get("bad_records"))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _stage_manifest(self, manifest_uri: str, staging: Path) -> tuple[Path, dict[str, Any]]:
+        bucket, key = split_s3_uri(manifest_uri)
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            raise GlueRunFailed(f"ManifestNotFound: cannot read the manifest {manifest_uri} "
+                                f"({exc.response['Error'].get('Code')}).") from exc
+        try:
+            manifest = json.loads(body)
+        except ValueError as exc:
+            raise GlueRunFailed(f"InvalidManifest: {manifest_uri} is not JSON ({exc}).") from exc
+        entries = manifest.get("entries") if isinstance(manifest, dict) else None
+        if not isinstance(entries, list):
+            raise GlueRunFailed(f"InvalidManifest: {manifest_uri} has no 'entries' list.")
+        local_entries = []
+        for index, entry in enumerate(entries):
+            url = entry.get("url", "") if isinstance(entry, dict) else ""
+            if not url.startswith("s3://"):
+                local_entries.append(entry)
+                continue
+            src_bucket, src_key = split_s3_uri(url)
+            target = staging / "input" / f"{index:06d}" / src_bucket / src_key
+            try:
+                self._download(url, target)
+            except ClientError as exc:
+                code = exc.response["Error"].get("Code")
+                if code not in ("NoSuchKey", "404", "NoSuchBucket"):
+                    raise
+                # Left missing on purpose: the job reports a missing mandatory file by name, or skips an optional one.
+            local_entries.append({**entry, "url": str(target), "meta": {**entry.get("meta", {}), "s3_url": url}})
+        local = {**manifest, "entries": local_entries}
+        path = staging / "manifest.json"
+        path.write_text(json.dumps(local), encoding="utf-8")
+        return path, manifest
+
+    def _download(self, uri: str, target: Path) -> Path:
+        bucket, key = split_s3_uri(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._s3.download_file(bucket, key, str(target))
+        return target
+
+    # ----------------------------------------------------------------------------------------- mirroring
+
+    def _mirror(self, root: Path, uri: str, before: dict[Path, tuple[int, int]], record: GlueRunRecord) -> None:
+        bucket, prefix = split_s3_uri(uri)
+        prefix = prefix.rstrip("/") + "/" if prefix else ""
+        after = _snapshot(root)
+        for relative, signature in sorted(after.items()):
+            if before.get(relative) != signature:
+                key = prefix + relative.as_posix()
+                self._s3.upload_file(str(root / relative), bucket, key)
+                record.uploaded.append(f"s3://{bucket}/{key}")
+        for relative in sorted(set(before) - set(after)):
+            key = prefix + relative.as_posix()
+            self._s3.delete_object(Bucket=bucket, Key=key)
+            record.deleted.append(f"s3://{bucket}/{key}")
+
+    def _attach_job_log(self) -> None:
+        if self._log_handler is not None:
+            return
+        log_dir = self._workdir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_dir / "glue.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        job_logger = logging.getLogger("glue_jobs")
+        job_logger.addHandler(handler)
+        job_logger.setLevel(logging.INFO)
+        job_logger.propagate = False
+        self._log_handler = handler
+
+    def close(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger("glue_jobs").removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+
+def _message(error: BaseException) -> str:
+    message = getattr(error, "message", None)
+    return str(message) if message else str(error)

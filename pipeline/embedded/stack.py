@@ -1,0 +1,351 @@
+"""The embedded stack: embedded AWS + the project's Terraform applied to it + the runtime that makes it live.
+
+`EmbeddedStack.start()` starts moto's server, builds the Lambda zip, applies `terraform/` against the endpoint (the
+one provisioning path, state in the work folder), and then wires the runtime that AWS itself would provide:
+
+- the moto bridge's Lambda invoker -> `LambdaRunner` (real handlers, in process, environment from the function);
+- the moto bridge's Glue runner -> `GlueRunner` (the real Glue job on the shared local SparkSession);
+- `EventSourcePoller` for the SQS event source mappings Terraform created;
+- `ScheduleTimer` for the scheduled flush.
+
+The SparkSession starts in the background while Terraform applies (the JVM start overlaps the slowest stage).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.embedded import moto_bridges
+from pipeline.embedded.errors import PipelineError
+from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
+from pipeline.embedded.lambda_runner import LambdaRunner
+from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
+from pipeline.embedded.schedules import ScheduleTimer, discover_scheduled_targets
+from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkLayout:
+    """Folders of a work folder. Terraform's state and the logs are per run; the lake persists across runs."""
+
+    root: Path
+
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def reports(self) -> Path:
+        return self.lake / "_reports"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def terraform(self) -> Path:
+        return self.root / "terraform"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def input(self) -> Path:
+        return self.root / "input"
+
+    def prepare(self, clean: bool) -> None:
+        if clean:
+            for folder in (self.lake, self.quarantine, self.staging, self.input, self.logs):
+                shutil.rmtree(folder, ignore_errors=True)
+        for folder in (self.lake, self.quarantine, self.logs, self.terraform, self.build):
+            folder.mkdir(parents=True, exist_ok=True)
+        # A previous run's embedded AWS is gone with its process: its Terraform state describes nothing.
+        for name in ("terraform.tfstate", "terraform.tfstate.backup"):
+            (self.terraform / name).unlink(missing_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+@dataclass
+class StackOutputs:
+    """The Terraform outputs the embedded runtime needs (names as documented in docs/deploy.md)."""
+
+    raw: dict[str, Any]
+
+    def get(self, *names: str, default: Any = None) -> Any:
+        for name in names:
+            value = self.raw.get(name)
+            if isinstance(value, dict) and "value" in value:
+                value = value["value"]
+            if value not in (None, ""):
+                return value
+        return default
+
+    def require(self, *names: str) -> Any:
+        value = self.get(*names)
+        if value is None:
+            raise PipelineError("TerraformOutputMissing",
+                                f"The Terraform stack has no output named {' or '.join(names)}.",
+                                "Check terraform/outputs.tf against docs/deploy.md.")
+        return value
+
+    @property
+    def input_bucket(self) -> str:
+        return str(self.require("input_bucket_name", "input_bucket"))
+
+    @property
+    def input_prefix(self) -> str:
+        prefix = str(self.get("input_prefix", default="") or "")
+        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+    @property
+    def tracking_table(self) -> str:
+        return str(self.require("tracking_table_name", "tracking_table"))
+
+    @property
+    def manifest_builder_function(self) -> str:
+        return str(self.require("manifest_builder_function_name", "lambda_function_name", "function_name"))
+
+    @property
+    def function_names(self) -> list[str]:
+        names = [self.manifest_builder_function]
+        extra = self.get("batch_status_updater_function_name", "status_updater_function_name")
+        if extra and extra not in names:
+            names.append(str(extra))
+        return names
+
+    @property
+    def state_machine_arn(self) -> str:
+        return str(self.require("state_machine_arn"))
+
+    @property
+    def glue_job_name(self) -> str:
+        return str(self.require("glue_job_name"))
+
+    @property
+    def output_path(self) -> str:
+        return str(self.require("output_path", "output_s3_path"))
+
+    @property
+    def bad_records_path(self) -> str:
+        return str(self.require("bad_records_path", "bad_records_s3_path", "quarantine_path"))
+
+    @property
+    def compression_type(self) -> str:
+        return str(self.get("compression_type", default=""))
+
+    @property
+    def dlq_url(self) -> str | None:
+        value = self.get("ingest_dlq_url", "dlq_url", "ingest_dead_letter_queue_url")
+        return str(value) if value else None
+
+    @property
+    def queue_url(self) -> str | None:
+        value = self.get("ingest_queue_url", "queue_url")
+        return str(value) if value else None
+
+    @property
+    def table_name(self) -> str:
+        return str(self.get("glue_table_name", "catalog_table_name", default="events"))
+
+
+@dataclass
+class StackTimings:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def record(self, name: str, started: float) -> float:
+        elapsed = time.monotonic() - started
+        self.seconds[name] = round(elapsed, 2)
+        return elapsed
+
+
+def apply_terraform(endpoint_url: str, workdir: Path, variables: dict[str, Any],
+                    log_file: Path | None = None) -> dict[str, Any]:
+    """`terraform init` + `apply` of the project's root module against the endpoint; returns its outputs."""
+    from pipeline.infra.terraform import TerraformRunner
+
+    runner = TerraformRunner(log_file=log_file) if log_file is not None else TerraformRunner()
+    try:
+        return dict(runner.apply(endpoint_url, workdir, variables))
+    except PipelineError:
+        raise
+    except Exception as exc:
+        error_name = getattr(exc, "error_name", "TerraformApplyFailed")
+        raise PipelineError(error_name, f"Terraform could not apply the stack to the embedded AWS: {exc}",
+                            f"See {log_file} for Terraform's output." if log_file else "") from exc
+
+
+class EmbeddedStack:
+    """Everything `pipeline demo`, `run` and `up` need running; a context manager that stops it all."""
+
+    def __init__(self, layout: WorkLayout, *, port: int | None = None,
+                 terraform_variables: dict[str, Any] | None = None, flush_interval_seconds: float = 2.0,
+                 spark_factory: Callable[[], SparkSession] | None = None,
+                 on_messages: Callable[[Any, list[dict[str, Any]]], None] | None = None,
+                 on_glue_finished: Callable[[GlueRunRecord], None] | None = None) -> None:
+        self.layout = layout
+        self.port = port
+        self.terraform_variables = dict(terraform_variables or {})
+        self.flush_interval_seconds = flush_interval_seconds
+        self.timings = StackTimings()
+        self.aws: EmbeddedAws | None = None
+        self.outputs: StackOutputs | None = None
+        self.lambda_runner: LambdaRunner | None = None
+        self.glue_runner: GlueRunner | None = None
+        self.poller: EventSourcePoller | None = None
+        self.timer: ScheduleTimer | None = None
+        self._spark_factory = spark_factory
+        self._on_messages = on_messages
+        self._on_glue_finished = on_glue_finished
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stack")
+        self._spark_future: Future[SparkSession] | None = None
+        self._spark_started_at = 0.0
+        self._saved_env: dict[str, str | None] = {}
+
+    # ----------------------------------------------------------------------------------------- start
+
+    def start_spark(self) -> None:
+        """Start the JVM in the background now (call before the slow stages)."""
+        if self._spark_future is None:
+            self._spark_started_at = time.monotonic()
+            self._spark_future = self._executor.submit(self._make_spark)
+
+    def _make_spark(self) -> SparkSession:
+        started = time.monotonic()
+        if self._spark_factory is not None:
+            session = self._spark_factory()
+        else:
+            from pipeline.spark_session import local_spark_session
+
+            session = local_spark_session(app_name="pipeline-embedded")
+        self.timings.record("spark_start", started)
+        return session
+
+    def spark(self) -> SparkSession:
+        self.start_spark()
+        assert self._spark_future is not None
+        return self._spark_future.result()
+
+    def start_aws(self) -> EmbeddedAws:
+        started = time.monotonic()
+        try:
+            self.aws = EmbeddedAws(port=self.port).start()
+        except Exception as exc:
+            if getattr(exc, "error_name", "") == "PortInUse":
+                raise PipelineError("PortInUse", str(exc), "Pick another --port or leave it out.", 2) from exc
+            raise
+        self._point_process_at(self.aws)
+        self.timings.record("aws_start", started)
+        return self.aws
+
+    def apply_stack(self) -> StackOutputs:
+        assert self.aws is not None, "start_aws() first"
+        from pipeline.packaging import build_lambda_zip
+
+        started = time.monotonic()
+        zip_path = build_lambda_zip(self.layout.build / "lambda.zip")
+        self.timings.record("lambda_zip", started)
+        variables = {"lambda_zip_path": str(zip_path), **self.terraform_variables}
+        started = time.monotonic()
+        raw = apply_terraform(self.aws.endpoint_url, self.layout.terraform, variables,
+                              log_file=self.layout.logs / "terraform.log")
+        self.timings.record("terraform_apply", started)
+        self.outputs = StackOutputs(raw)
+        return self.outputs
+
+    def wire_runtime(self) -> None:
+        """Install the Lambda invoker, the Glue runner, the SQS poller and the schedule timer."""
+        assert self.aws is not None and self.outputs is not None
+        endpoint = self.aws.endpoint_url
+        self.lambda_runner = LambdaRunner(endpoint, log_dir=self.layout.logs, region=REGION)
+        self.glue_runner = GlueRunner(endpoint, workdir=self.layout.root, lake_dir=self.layout.lake,
+                                      quarantine_dir=self.layout.quarantine, spark=self.spark, region=REGION,
+                                      on_finished=self._on_glue_finished)
+        moto_bridges.set_lambda_invoker(self.lambda_runner.invoke)
+        moto_bridges.set_glue_runner(self.glue_runner)
+        self.lambda_runner.warm_up(self.outputs.function_names)
+        mappings = discover_sqs_mappings(endpoint, region=REGION, function_names=self.outputs.function_names)
+        if not mappings:
+            raise PipelineError("NoEventSourceMapping",
+                                "The stack has no SQS event source mapping for the manifest builder.",
+                                "Check terraform/ (aws_lambda_event_source_mapping).")
+        self.poller = EventSourcePoller(endpoint, self.lambda_runner.invoke, mappings, region=REGION,
+                                        on_messages=self._on_messages).start()
+        targets = discover_scheduled_targets(endpoint, region=REGION,
+                                             interval_override=self.flush_interval_seconds)
+        self.timer = ScheduleTimer(targets, self.lambda_runner.invoke).start()
+
+    def start(self) -> StackOutputs:
+        self.start_spark()
+        self.start_aws()
+        outputs = self.apply_stack()
+        self.wire_runtime()
+        return outputs
+
+    # ----------------------------------------------------------------------------------------- stop
+
+    def stop(self) -> None:
+        for part in (self.timer, self.poller):
+            if part is not None:
+                part.stop()
+        moto_bridges.set_glue_runner(None)
+        moto_bridges.set_lambda_invoker(None)
+        if self.glue_runner is not None:
+            self.glue_runner.close()
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
+        self._restore_env()
+        if self._spark_future is not None and self._spark_factory is None:
+            try:
+                self._spark_future.result(timeout=120).stop()
+            except Exception:  # a JVM that never started has nothing to stop
+                logger.debug("spark session not stopped", exc_info=True)
+        self._executor.shutdown(wait=False)
+
+    def __enter__(self) -> EmbeddedStack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------------------------------- env
+
+    def _point_process_at(self, aws: EmbeddedAws) -> None:
+        """Point every boto3 client of this process (the handlers' too) at the embedded AWS."""
+        env = {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_REGION": REGION}
+        for key, value in env.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ.pop(key, None)
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()

@@ -1,0 +1,162 @@
+"""Checks run before the embedded pipeline starts: each problem a newcomer meets gets one sentence and the fix.
+
+Every check raises `PipelineError` with a stable `error_name` (exit code 2: nothing was started).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.embedded.errors import PipelineError
+from pipeline.spark_session import java_major_version
+
+MIN_JAVA = 17
+MAX_JAVA = 21  # Spark 3.5 supports Java 8/11/17/21
+MIN_TERRAFORM = (1, 5)
+ACCEPTED_SUFFIXES = (".ndjson", ".jsonl", ".json")
+# Free space needed besides the input: the lake, the quarantine, staging copies, Spark's scratch and the logs.
+BASE_FREE_BYTES = 512 * 1024 * 1024
+INPUT_SPACE_FACTOR = 3
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    key: str  # the path relative to the input folder, '/'-separated: the S3 key it is uploaded under
+    size: int
+
+
+def is_accepted(name: str) -> bool:
+    lowered = name.lower()
+    if lowered.endswith(".gz"):
+        lowered = lowered[:-3]
+    return lowered.endswith(ACCEPTED_SUFFIXES)
+
+
+def check_java() -> int:
+    major = java_major_version()
+    if major is None:
+        raise PipelineError(
+            "JavaNotFound", "Java was not found, and the Glue job runs on Spark, which needs Java 17.",
+            "Install Java 17 (e.g. `sudo apt-get install openjdk-17-jre-headless` or `brew install openjdk@17`) "
+            "or set JAVA_HOME to a Java 17 installation.", exit_code=2)
+    if major < MIN_JAVA:
+        raise PipelineError(
+            "JavaTooOld", f"Java {major} was found, but the Glue job needs Java {MIN_JAVA} (as on AWS Glue 5).",
+            "Install Java 17 and set JAVA_HOME to it (e.g. `export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64`).",
+            exit_code=2)
+    if major > MAX_JAVA:
+        raise PipelineError(
+            "JavaTooNew", f"Java {major} was found, but Spark 3.5 supports Java up to {MAX_JAVA}.",
+            "Install Java 17 and set JAVA_HOME to it.", exit_code=2)
+    return major
+
+
+def check_terraform() -> str:
+    binary = shutil.which("terraform")
+    if binary is None:
+        raise PipelineError(
+            "TerraformNotFound", "Terraform was not found on PATH, and the embedded stack is provisioned with it.",
+            "Install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) and make sure "
+            "`terraform version` works in this shell.", exit_code=2)
+    try:
+        proc = subprocess.run([binary, "version", "-json"], capture_output=True, text=True, timeout=60,
+                              check=False)
+        version = json.loads(proc.stdout).get("terraform_version", "")
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        raise PipelineError("TerraformBroken", f"`{binary} version` failed: {exc}.",
+                            "Reinstall Terraform >= 1.5.", exit_code=2) from exc
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if len(parts) == 2 and parts < MIN_TERRAFORM:
+        raise PipelineError(
+            "TerraformTooOld", f"Terraform {version} was found, but the stack needs >= 1.5.",
+            "Install a newer Terraform (https://developer.hashicorp.com/terraform/install).", exit_code=2)
+    return version
+
+
+def check_port(port: int, host: str = "127.0.0.1") -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PipelineError(
+                "PortInUse", f"Port {port} on {host} is already in use, so the embedded AWS cannot listen there.",
+                f"Stop what uses it (`lsof -i :{port}`), or choose another port with --port (or leave --port out "
+                "to use a free one).", exit_code=2) from exc
+
+
+def scan_input(folder: Path) -> list[InputFile]:
+    """The NDJSON files under `folder` (recursively), with their S3 keys; refuses a missing or empty folder."""
+    if not folder.exists():
+        raise PipelineError("InputNotFound", f"The input folder {folder} does not exist.",
+                            "Pass an existing folder of .ndjson/.jsonl/.json (optionally .gz) files with --input.",
+                            exit_code=2)
+    if not folder.is_dir():
+        raise PipelineError("InputNotADirectory", f"{folder} is a file, not a folder.",
+                            "Pass the folder that holds the files with --input (keys keep their layout below it).",
+                            exit_code=2)
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise PipelineError("InputUnreadable", f"The input folder {folder} cannot be read by this user.",
+                            f"Grant read access (e.g. `chmod -R u+rX {folder}`) or copy the files elsewhere.",
+                            exit_code=2)
+    files: list[InputFile] = []
+    skipped = 0
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if not is_accepted(path.name):
+            skipped += 1
+            continue
+        if not os.access(path, os.R_OK):
+            raise PipelineError("InputUnreadable", f"The input file {path} cannot be read by this user.",
+                                f"Grant read access (`chmod u+r '{path}'`) or remove it from the folder.",
+                                exit_code=2)
+        files.append(InputFile(path=path, key=relative.as_posix(), size=path.stat().st_size))
+    if not files:
+        detail = f" ({skipped} other files were ignored)" if skipped else ""
+        raise PipelineError(
+            "InputEmpty", f"The input folder {folder} holds no .ndjson, .jsonl or .json files{detail}.",
+            "Put newline-delimited JSON files (optionally gzipped, .gz) in it, or run `pipeline demo` to see "
+            "the pipeline on generated data.", exit_code=2)
+    return files
+
+
+def check_disk(workdir: Path, needed_input_bytes: int) -> int:
+    """Free bytes where the work folder lives; refuses when the run would not fit."""
+    probe = workdir
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    needed = BASE_FREE_BYTES + INPUT_SPACE_FACTOR * needed_input_bytes
+    if free < needed:
+        raise PipelineError(
+            "DiskFull", f"Only {free / 2**20:.0f} MiB are free under {probe}, and this run needs about "
+            f"{needed / 2**20:.0f} MiB (lake, staging copies, Spark scratch space).",
+            "Free some space, or choose a work folder on a larger disk with --workdir.", exit_code=2)
+    return free
+
+
+def check_workdir(workdir: Path) -> None:
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe = workdir / ".write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise disk_full_error(workdir) from exc
+        raise PipelineError("WorkdirUnwritable", f"The work folder {workdir} cannot be written: {exc.strerror}.",
+                            "Choose a writable folder with --workdir.", exit_code=2) from exc
+
+
+def disk_full_error(where: Path) -> PipelineError:
+    return PipelineError("DiskFull", f"The disk holding {where} is full.",
+                         "Free some space, or choose a work folder on a larger disk with --workdir.")
