@@ -1,0 +1,588 @@
+"""The control plane service: track files, claim batches, start-then-record with rollback, flush, repair and
+complete. AWS is reached only through the adapters (``TrackingTable``, ``ManifestStore``, ``Executions``)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.batching import BatchPolicy
+from pipeline.config import ControlPlaneConfig
+from pipeline.errors import InvalidEvent, ManifestAlreadyFinal, ManifestFilesNotVisible
+from pipeline.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
+from pipeline.executions import Executions
+from pipeline.keys import extract_date_prefix, has_accepted_suffix, make_file_key
+from pipeline.manifest import Manifest, new_manifest_id
+from pipeline.manifest_store import ManifestStore
+from pipeline.pending_reader import PendingReader
+from pipeline.retry import error_code
+from pipeline.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
+from pipeline.tracking import REPORT_COUNTS, Counter, FileRecord, PendingFile, TrackingTable
+
+MAX_DATES_PER_SHARD = 31
+REPAIRS_PER_FLUSH = 25
+LEASE_SECONDS_MAX = 900
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def describe(exc: BaseException) -> str:
+    """A short cause for logs: the AWS error code and message, never a payload."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+@dataclass
+class MessageOutcome:
+    tracked: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    test_event: bool = False
+
+
+@dataclass
+class FlushOutcome:
+    started: list[str] = field(default_factory=list)
+    repaired_recorded: list[str] = field(default_factory=list)
+    repaired_rolled_back: list[str] = field(default_factory=list)
+    dates_seen: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "repaired_recorded": self.repaired_recorded,
+            "repaired_rolled_back": self.repaired_rolled_back,
+            "dates_with_pending_files": self.dates_seen,
+        }
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        config: ControlPlaneConfig,
+        table: TrackingTable,
+        store: ManifestStore,
+        executions: Executions,
+        logger: Any,
+        clock: Callable[[], datetime] = utc_now,
+        remaining_seconds: Callable[[], float] = lambda: float("inf"),
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.store = store
+        self.executions = executions
+        self.log = logger
+        self.clock = clock
+        self.remaining_seconds = remaining_seconds
+        self.policy = BatchPolicy(
+            config.max_files_per_manifest, config.max_bytes_per_manifest, config.max_batch_wait_seconds
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _ttl(self, now: datetime) -> int:
+        return int((now + timedelta(days=self.config.ttl_days)).timestamp())
+
+    def _time_left(self, reserve: float = 5.0) -> bool:
+        return self.remaining_seconds() > reserve
+
+    # -- ingest -----------------------------------------------------------------------------------------------
+    def ingest_session(self) -> IngestSession:
+        return IngestSession(self)
+
+    def track(self, event: S3ObjectEvent) -> bool | None:
+        """Track one object: True if new, False if already tracked, None if not for us (logged)."""
+        if not event.is_object_created:
+            self.log.info("ignored event", extra={"event_name": event.event_name, "bucket": event.bucket})
+            return None
+        if not has_accepted_suffix(event.key, self.config.accepted_suffixes):
+            self.log.info(
+                "ignored object with unsupported suffix",
+                extra={
+                    "bucket": event.bucket,
+                    "key": event.key,
+                    "accepted": list(self.config.accepted_suffixes),
+                },
+            )
+            return None
+        now = self.clock()
+        date_prefix = extract_date_prefix(event.key, event.event_time)
+        record = FileRecord(
+            date_prefix=date_prefix,
+            file_key=make_file_key(event.bucket, event.key, event.etag),
+            bucket=event.bucket,
+            key=event.key,
+            size=event.size,
+            etag=event.etag,
+            created_at=iso(now),
+        )
+        new = self.table.put_new_file(record, self._ttl(now))
+        if new:
+            self.log.info(
+                "file tracked",
+                extra={
+                    "date_prefix": date_prefix,
+                    "bucket": event.bucket,
+                    "key": event.key,
+                    "size": event.size,
+                },
+            )
+        else:
+            self.log.debug(
+                "duplicate notification ignored", extra={"date_prefix": date_prefix, "key": event.key}
+            )
+        return new
+
+    def note_new_files(self, date_prefix: str, count: int, total_bytes: int) -> Counter:
+        now = self.clock()
+        return self.table.add_pending(date_prefix, count, total_bytes, iso(now), self._ttl(now))
+
+    # -- batches ----------------------------------------------------------------------------------------------
+    def start_due_batches(
+        self, date_prefix: str, counter: Counter | None, allow_partial: bool, budget: int
+    ) -> list[str]:
+        """Start full batches of a date (and, with ``allow_partial``, a last partial one if its oldest file is due)
+        while holding the date's lease. Returns the started manifest ids."""
+        started: list[str] = []
+        if budget <= 0:
+            return started
+        owner = secrets.token_hex(8)
+        now = self.clock()
+        lease_seconds = min(LEASE_SECONDS_MAX, max(30, int(min(self.remaining_seconds(), 10**6))))
+        if not self.table.acquire_lease(
+            date_prefix, owner, int(now.timestamp()), int(now.timestamp()) + lease_seconds
+        ):
+            self.log.debug("another invocation is batching this date", extra={"date_prefix": date_prefix})
+            return started
+        try:
+            if counter is None:
+                counter = self.table.get_counter(date_prefix)
+            while len(started) < budget and self._time_left():
+                full = self.policy.is_full(counter.pending_count, counter.pending_bytes)
+                if not full and not allow_partial:
+                    break
+                manifest_id, counter = self._start_one(date_prefix, counter, allow_partial=allow_partial)
+                if manifest_id is None:
+                    break
+                started.append(manifest_id)
+        finally:
+            self.table.release_lease(date_prefix, owner)
+        return started
+
+    def _start_one(
+        self, date_prefix: str, counter: Counter, allow_partial: bool
+    ) -> tuple[str | None, Counter]:
+        """Claim, write, start, record one batch. (manifest id or None, the counter as last seen)."""
+        reader = PendingReader(self.table, date_prefix, read_budget=2 * self.config.max_files_per_manifest)
+        candidates = reader.take(self.config.max_files_per_manifest)
+        if not candidates:
+            self._maybe_correct(date_prefix, counter, reader, [], 0)
+            return None, counter
+        # Decide before claiming: a full batch, or (flush) a partial one whose oldest file is due.
+        preview = self.policy.select(candidates)
+        oldest_due = self.policy.is_due(parse_iso(min(c.created_at for c in candidates)), self.clock())
+        if not preview.closed and not (allow_partial and oldest_due):
+            if reader.exhausted:
+                self._maybe_correct(date_prefix, counter, reader, candidates, sum(c.size for c in candidates))
+            return None, counter
+
+        now = self.clock()
+        manifest_id = new_manifest_id(date_prefix, now)
+        self.table.put_claim(date_prefix, manifest_id, iso(now), self._ttl(now))
+        claimed: list[PendingFile] = []
+        batch = self.policy.accumulator()
+        queue = list(candidates)
+        try:
+            while not batch.closed:
+                if not queue:
+                    queue = reader.take(batch.remaining_files)
+                    if not queue:
+                        break
+                candidate = queue.pop(0)
+                if not batch.offer(candidate.size):
+                    break
+                if self.table.claim_file(
+                    date_prefix, candidate.file_key, manifest_id, iso(now), self._ttl(now)
+                ):
+                    batch.add(candidate.size)
+                    claimed.append(candidate)
+        except Exception as exc:
+            self._roll_back(date_prefix, manifest_id, claimed, None, "claim failed", exc)
+            raise
+        if not claimed or (not batch.closed and not (allow_partial and oldest_due)):
+            # A claim that comes up short is released: the next trigger or flush retries.
+            self._release(date_prefix, manifest_id, claimed)
+            self.table.delete_claim(date_prefix, manifest_id)
+            self.log.info(
+                "claim came up short and was released",
+                extra={"date_prefix": date_prefix, "manifest_id": manifest_id, "claimed": len(claimed)},
+            )
+            return None, counter
+        return self._write_start_record(date_prefix, manifest_id, claimed, counter)
+
+    def _write_start_record(
+        self, date_prefix: str, manifest_id: str, claimed: list[PendingFile], counter: Counter
+    ) -> tuple[str | None, Counter]:
+        now = self.clock()
+        total_bytes = sum(f.size for f in claimed)
+        manifest = Manifest.build(
+            manifest_id, date_prefix, iso(now), [(f.bucket, f.key, f.size) for f in claimed]
+        )
+        manifest_path: str | None = None
+        try:
+            manifest_path = self.store.put(manifest)
+            execution_arn = self.executions.start(
+                manifest_id,
+                {
+                    "manifest_id": manifest_id,
+                    "manifest_path": manifest_path,
+                    "date_prefix": date_prefix,
+                    "file_count": len(claimed),
+                    "file_key": f"MANIFEST#{manifest_id}",
+                },
+            )
+        except Exception as exc:
+            self._roll_back(date_prefix, manifest_id, claimed, manifest_path, "execution start failed", exc)
+            return None, counter
+        # Only now that the execution exists is the MANIFEST item written.
+        recorded = self.table.record_manifest(
+            date_prefix,
+            manifest_id,
+            execution_arn,
+            manifest_path,
+            len(claimed),
+            total_bytes,
+            iso(now),
+            self._ttl(now),
+        )
+        if recorded:
+            counter = self.table.add_pending(
+                date_prefix, -len(claimed), -total_bytes, iso(now), self._ttl(now)
+            )
+        self.table.delete_claim(date_prefix, manifest_id)
+        self.log.info(
+            "manifest started",
+            extra={
+                "manifest_id": manifest_id,
+                "date_prefix": date_prefix,
+                "file_count": len(claimed),
+                "total_bytes": total_bytes,
+                "execution_arn": execution_arn,
+            },
+        )
+        return manifest_id, counter
+
+    def _release(self, date_prefix: str, manifest_id: str, files: list[PendingFile]) -> int:
+        now = self.clock()
+        released = 0
+        for f in files:
+            if self.table.release_file(
+                date_prefix, f.file_key, f.created_at, manifest_id, iso(now), self._ttl(now)
+            ):
+                released += 1
+        return released
+
+    def _roll_back(
+        self,
+        date_prefix: str,
+        manifest_id: str,
+        claimed: list[PendingFile],
+        manifest_path: str | None,
+        what: str,
+        exc: BaseException,
+    ) -> None:
+        """Undo a claim whose execution did not start: files back to pending (only those still ours), manifest
+        object removed, no MANIFEST item, the intent record dropped. One error line. If the rollback itself
+        fails, the intent record stays and the flush repairs it after the grace period."""
+        try:
+            released = self._release(date_prefix, manifest_id, claimed)
+            if manifest_path:
+                self.store.delete(manifest_path)
+            self.table.delete_claim(date_prefix, manifest_id)
+        except Exception as cleanup_exc:
+            self.log.error(
+                f"{what}; rollback incomplete, the flush will repair it",
+                extra={
+                    "error": "ExecutionStartFailed",
+                    "manifest_id": manifest_id,
+                    "date_prefix": date_prefix,
+                    "cause": describe(exc),
+                    "rollback_cause": describe(cleanup_exc),
+                },
+            )
+            return
+        self.log.error(
+            f"{what}; files rolled back to pending",
+            extra={
+                "error": "ExecutionStartFailed",
+                "manifest_id": manifest_id,
+                "date_prefix": date_prefix,
+                "files_rolled_back": released,
+                "cause": describe(exc),
+            },
+        )
+
+    def _maybe_correct(
+        self,
+        date_prefix: str,
+        counter: Counter,
+        reader: PendingReader,
+        seen: list[PendingFile],
+        seen_bytes: int,
+    ) -> None:
+        """The pending index was read to its end: when the hint disagrees, set it to what was seen."""
+        if not reader.exhausted:
+            return
+        if counter.pending_count == len(seen) and counter.pending_bytes == seen_bytes:
+            return
+        if self.table.correct_counter(date_prefix, counter, len(seen), seen_bytes, iso(self.clock())):
+            self.log.info(
+                "pending counter corrected",
+                extra={"date_prefix": date_prefix, "was": counter.pending_count, "now": len(seen)},
+            )
+
+    # -- flush and repair -------------------------------------------------------------------------------------
+    def flush(self) -> FlushOutcome:
+        """Scheduled: repair stale claims, then start every batch that is full or whose oldest file is due."""
+        outcome = FlushOutcome()
+        self.repair(outcome)
+        budget = self.config.max_manifests_per_invocation
+        for date_prefix in self.dates_with_pending():
+            outcome.dates_seen.append(date_prefix)
+            if not self._time_left() or len(outcome.started) >= budget:
+                break
+            outcome.started += self.start_due_batches(
+                date_prefix, None, allow_partial=True, budget=budget - len(outcome.started)
+            )
+        self.log.info(
+            "flush done",
+            extra={
+                "started": len(outcome.started),
+                "repaired": len(outcome.repaired_recorded) + len(outcome.repaired_rolled_back),
+                "dates_with_pending_files": len(outcome.dates_seen),
+            },
+        )
+        return outcome
+
+    def dates_with_pending(self) -> list[str]:
+        """Dates holding pending files, oldest first: one ``Limit 1`` query per shard and date, no scan."""
+        dates: set[str] = set()
+        for n in range(self.table.pending_shards):
+            after: str | None = None
+            for _ in range(MAX_DATES_PER_SHARD):
+                first = self.table.first_pending_after(f"P{n}", after)
+                if first is None:
+                    break
+                dates.add(first.date_prefix)
+                after = first.date_prefix
+        return sorted(dates)
+
+    def repair(self, outcome: FlushOutcome | None = None) -> FlushOutcome:
+        """Claims older than the grace period that were never recorded nor rolled back (the function died)."""
+        outcome = outcome or FlushOutcome()
+        cutoff = iso(self.clock() - timedelta(seconds=self.config.repair_grace_seconds))
+        for claim in self.table.open_claims_before(cutoff, REPAIRS_PER_FLUSH):
+            if not self._time_left():
+                break
+            execution_arn = self.executions.find(claim.manifest_id)
+            path = self.store.path_for(claim.date_prefix, claim.manifest_id)
+            files = list(self.table.query_manifest_files(claim.manifest_id))
+            if execution_arn is not None:
+                manifest = self.store.get(path)
+                claimed_files = [f for f in files if f.status != FileStatus.PENDING]
+                total = sum(f.size for f in claimed_files) if manifest is None else manifest.total_bytes
+                now = self.clock()
+                if self.table.record_manifest(
+                    claim.date_prefix,
+                    claim.manifest_id,
+                    execution_arn,
+                    path,
+                    len(claimed_files),
+                    total,
+                    iso(now),
+                    self._ttl(now),
+                ):
+                    self.table.add_pending(
+                        claim.date_prefix, -len(claimed_files), -total, iso(now), self._ttl(now)
+                    )
+                outcome.repaired_recorded.append(claim.manifest_id)
+                self.log.warning(
+                    "repaired a started manifest that had no MANIFEST item",
+                    extra={"manifest_id": claim.manifest_id, "date_prefix": claim.date_prefix},
+                )
+            else:
+                now = self.clock()
+                released = 0
+                for f in files:
+                    if f.status == FileStatus.MANIFESTED and self.table.release_file(
+                        f.date_prefix, f.file_key, f.created_at, claim.manifest_id, iso(now), self._ttl(now)
+                    ):
+                        released += 1
+                self.store.delete(path)
+                outcome.repaired_rolled_back.append(claim.manifest_id)
+                self.log.warning(
+                    "rolled back a claim whose execution never started",
+                    extra={
+                        "manifest_id": claim.manifest_id,
+                        "date_prefix": claim.date_prefix,
+                        "files": released,
+                    },
+                )
+            self.table.delete_claim(claim.date_prefix, claim.manifest_id)
+        return outcome
+
+    # -- status update from the state machine -----------------------------------------------------------------
+    def complete(self, request: CompleteRequest) -> dict[str, Any]:
+        target = ManifestStatus(request.status)
+        record = self.table.get_manifest(request.date_prefix, request.manifest_id)
+        if record is not None and record.status in FINAL_MANIFEST_STATUSES:
+            if record.status != target:
+                raise ManifestAlreadyFinal(
+                    f"manifest {request.manifest_id} is already {record.status}; refusing to mark it {target.value}"
+                )
+            return {
+                "manifest_id": request.manifest_id,
+                "status": target.value,
+                "files_updated": 0,
+                "repeat": True,
+            }
+        now = self.clock()
+        file_status = FileStatus.COMPLETED if target == ManifestStatus.COMPLETED else FileStatus.FAILED
+        updated = 0
+        found = 0
+        page: list[str] = []
+        for f in self.table.query_manifest_files(request.manifest_id):
+            if f.date_prefix != request.date_prefix:
+                continue
+            found += 1
+            page.append(f.file_key)
+            if len(page) >= 100:
+                updated += self._finish(request, page, file_status, now)
+                page = []
+        if page:
+            updated += self._finish(request, page, file_status, now)
+        expected = record.file_count if record is not None else 0
+        if found < expected:
+            raise ManifestFilesNotVisible(
+                f"manifest {request.manifest_id} lists {expected} files but only {found} are visible yet; retry"
+            )
+        report = report_counts(request.report)
+        if not self.table.finalize_manifest(
+            request.date_prefix,
+            request.manifest_id,
+            target,
+            iso(now),
+            self._ttl(now),
+            request.error,
+            request.cause,
+            report,
+        ):
+            raise ManifestAlreadyFinal(f"manifest {request.manifest_id} became final with another status")
+        log = self.log.info if target == ManifestStatus.COMPLETED else self.log.warning
+        log(
+            "manifest finished",
+            extra={
+                "manifest_id": request.manifest_id,
+                "status": target.value,
+                "files": updated,
+                **report,
+                **({"error": request.error} if request.error else {}),
+            },
+        )
+        return {"manifest_id": request.manifest_id, "status": target.value, "files_updated": updated}
+
+    def _finish(
+        self, request: CompleteRequest, file_keys: list[str], status: FileStatus, now: datetime
+    ) -> int:
+        return self.table.finish_files(
+            request.date_prefix,
+            file_keys,
+            request.manifest_id,
+            status,
+            iso(now),
+            self._ttl(now),
+            request.error if status == FileStatus.FAILED else None,
+        )
+
+
+def report_counts(report: dict[str, Any]) -> dict[str, int]:
+    """The numbers of a Glue job report worth keeping on the MANIFEST item."""
+    counts: dict[str, int] = {}
+    for name in REPORT_COUNTS:
+        value = report.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            counts[name] = value
+    output_files = report.get("output_files")
+    if isinstance(output_files, list):
+        counts["output_files"] = len(output_files)
+    elif isinstance(output_files, int) and not isinstance(output_files, bool):
+        counts["output_files"] = output_files
+    return counts
+
+
+class IngestSession:
+    """One SQS batch: tracks each message's files, then adds the new files to the date counters (one write
+    per date) and starts the batches that became full."""
+
+    def __init__(self, service: ControlPlane) -> None:
+        self.service = service
+        self.new_by_date: dict[str, list[int]] = {}
+        self.outcome = MessageOutcome()
+
+    def handle_message(self, body: str | None) -> MessageOutcome:
+        parsed = parse_sqs_body(body)
+        outcome = MessageOutcome(test_event=parsed.test_event)
+        if parsed.test_event:
+            self.service.log.info("s3:TestEvent acknowledged")
+            return outcome
+        for event in parsed.records:
+            tracked = self.service.track(event)
+            if tracked is None:
+                outcome.ignored += 1
+            elif tracked:
+                outcome.tracked += 1
+                date_prefix = extract_date_prefix(event.key, event.event_time)
+                totals = self.new_by_date.setdefault(date_prefix, [0, 0])
+                totals[0] += 1
+                totals[1] += event.size
+            else:
+                outcome.duplicates += 1
+        self.outcome.tracked += outcome.tracked
+        self.outcome.duplicates += outcome.duplicates
+        self.outcome.ignored += outcome.ignored
+        return outcome
+
+    def close(self) -> list[str]:
+        """Count the new files and start full batches. Failures here never fail the SQS messages (their files
+        are tracked): they are logged, and the flush catches up."""
+        started: list[str] = []
+        budget = self.service.config.max_manifests_per_invocation
+        for date_prefix, (count, total_bytes) in sorted(self.new_by_date.items()):
+            try:
+                counter = self.service.note_new_files(date_prefix, count, total_bytes)
+                if self.service.policy.is_full(counter.pending_count, counter.pending_bytes):
+                    started += self.service.start_due_batches(
+                        date_prefix, counter, allow_partial=False, budget=budget - len(started)
+                    )
+            except (ClientError, InvalidEvent) as exc:
+                self.service.log.error(
+                    "batching after tracking failed; the flush will pick the files up",
+                    extra={"date_prefix": date_prefix, "cause": describe(exc), "error_code": error_code(exc)},
+                )
+        return started

@@ -1,0 +1,144 @@
+"""Parsing of what the Lambda receives (pure): S3 notifications inside SQS message bodies, and action payloads.
+
+Raises ``InvalidEvent`` with a sentence that names the problem and never quotes the payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from pipeline.errors import InvalidEvent
+from pipeline.keys import decode_s3_key
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class S3ObjectEvent:
+    event_name: str
+    bucket: str
+    key: str  # URL-decoded
+    size: int
+    etag: str
+    event_time: datetime
+
+    @property
+    def is_object_created(self) -> bool:
+        return self.event_name.startswith("ObjectCreated:")
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """``test_event`` True for the ``s3:TestEvent`` S3 sends when notifications are configured."""
+
+    records: tuple[S3ObjectEvent, ...]
+    test_event: bool = False
+
+
+def parse_sqs_body(body: str | None) -> ParsedMessage:
+    """An SQS message body holding an S3 event notification, directly or inside an SNS envelope."""
+    if body is None or not body.strip():
+        raise InvalidEvent("message body is empty")
+    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
+        raise InvalidEvent("message body is larger than an S3 notification can be")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidEvent("message body is not JSON") from None
+    if isinstance(document, dict) and document.get("Type") == "Notification" and "Message" in document:
+        try:
+            document = orjson.loads(document["Message"])
+        except (orjson.JSONDecodeError, TypeError):
+            raise InvalidEvent("SNS envelope does not hold a JSON message") from None
+    if not isinstance(document, dict):
+        raise InvalidEvent("message body is not a JSON object")
+    if document.get("Event") == "s3:TestEvent":
+        return ParsedMessage((), test_event=True)
+    records = document.get("Records")
+    if not isinstance(records, list) or not records:
+        raise InvalidEvent("message body is not an S3 event notification (no Records)")
+    return ParsedMessage(tuple(_parse_record(record, index) for index, record in enumerate(records)))
+
+
+def _parse_record(record: Any, index: int) -> S3ObjectEvent:
+    where = f"record {index}"
+    if not isinstance(record, dict) or record.get("eventSource") != "aws:s3":
+        raise InvalidEvent(f"{where} is not an S3 event record")
+    try:
+        s3 = record["s3"]
+        bucket = s3["bucket"]["name"]
+        obj = s3["object"]
+        raw_key = obj["key"]
+        event_name = record["eventName"]
+    except (KeyError, TypeError):
+        raise InvalidEvent(f"{where} lacks eventName, s3.bucket.name or s3.object.key") from None
+    if not all(isinstance(v, str) and v for v in (bucket, raw_key, event_name)):
+        raise InvalidEvent(f"{where} has an empty or non-text bucket, key or event name")
+    size = obj.get("size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidEvent(f"{where} has an invalid object size")
+    etag = obj.get("eTag") or obj.get("etag") or ""
+    if not etag:
+        sequencer = obj.get("sequencer") or ""
+        if not sequencer:
+            raise InvalidEvent(f"{where} has neither an eTag nor a sequencer")
+        etag = f"seq-{sequencer}"
+    return S3ObjectEvent(
+        event_name=event_name,
+        bucket=bucket,
+        key=decode_s3_key(raw_key),
+        size=size,
+        etag=str(etag).strip('"'),
+        event_time=_event_time(record.get("eventTime"), where),
+    )
+
+
+def _event_time(raw: Any, where: str) -> datetime:
+    if raw is None:
+        return datetime.now(UTC)
+    if not isinstance(raw, str):
+        raise InvalidEvent(f"{where} has a non-text eventTime")
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidEvent(f"{where} has an eventTime that is not ISO-8601") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CompleteRequest:
+    manifest_id: str
+    date_prefix: str
+    status: str
+    error: str | None
+    cause: str | None
+    report: dict[str, Any]
+
+
+def parse_complete(event: dict[str, Any]) -> CompleteRequest:
+    from pipeline.manifest import is_manifest_id
+
+    manifest_id = event.get("manifest_id")
+    date_prefix = event.get("date_prefix")
+    status = event.get("status")
+    if not isinstance(manifest_id, str) or not is_manifest_id(manifest_id):
+        raise InvalidEvent("complete: manifest_id is missing or not a manifest id")
+    if not isinstance(date_prefix, str) or not manifest_id.startswith(date_prefix + "-"):
+        raise InvalidEvent("complete: date_prefix is missing or does not match the manifest id")
+    if status not in ("completed", "failed"):
+        raise InvalidEvent("complete: status must be 'completed' or 'failed'")
+    report = event.get("report") or {}
+    if not isinstance(report, dict):
+        raise InvalidEvent("complete: report must be a JSON object")
+
+    def text(name: str) -> str | None:
+        value = event.get(name)
+        if value is None:
+            return None
+        return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+    return CompleteRequest(manifest_id, date_prefix, status, text("error"), text("cause"), report)

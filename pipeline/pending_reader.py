@@ -1,0 +1,55 @@
+"""Reads the oldest pending files of one date from the sharded pending index, lazily and within a read budget."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pipeline.tracking import PendingFile, TrackingTable
+
+
+class PendingReader:
+    """Hands out pending files of ``date_prefix`` roughly oldest first, reading each shard page by page with
+    ``Limit`` so that no more than ``read_budget`` items are read in all."""
+
+    def __init__(self, table: TrackingTable, date_prefix: str, read_budget: int) -> None:
+        self._table = table
+        self._date = date_prefix
+        self._budget = read_budget
+        self.items_read = 0
+        self._buffer: list[PendingFile] = []
+        shards = [f"P{n}" for n in range(table.pending_shards)]
+        # shard -> start key of its next page; None when the shard has not been read yet
+        self._cursor: dict[str, dict[str, Any] | None] = dict.fromkeys(shards)
+        self._exhausted: set[str] = set()
+
+    @property
+    def exhausted(self) -> bool:
+        """Every shard read to its end: what was handed out is all the date had pending."""
+        return not self._buffer and len(self._exhausted) == len(self._cursor)
+
+    @property
+    def budget_left(self) -> int:
+        return self._budget - self.items_read
+
+    def take(self, wanted: int) -> list[PendingFile]:
+        """Up to ``wanted`` more files (fewer when the date or the read budget runs out)."""
+        while len(self._buffer) < wanted and self.budget_left > 0:
+            active = [shard for shard in self._cursor if shard not in self._exhausted]
+            if not active:
+                break
+            per_shard = max(1, math.ceil((wanted - len(self._buffer)) / len(active)))
+            for shard in active:
+                limit = min(per_shard, self.budget_left)
+                if limit <= 0:
+                    break
+                files, next_key = self._table.query_pending(shard, self._date, limit, self._cursor[shard])
+                self.items_read += len(files)
+                self._buffer.extend(files)
+                if next_key is None:
+                    self._exhausted.add(shard)
+                else:
+                    self._cursor[shard] = next_key
+        self._buffer.sort(key=lambda f: (f.pending_key, f.file_key))
+        handed, self._buffer = self._buffer[:wanted], self._buffer[wanted:]
+        return handed
