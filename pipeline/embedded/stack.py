@@ -13,6 +13,7 @@ The SparkSession starts in the background while Terraform applies (the JVM start
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -272,7 +273,13 @@ class EmbeddedStack:
                               log_file=self.layout.logs / "terraform.log")
         self.timings.record("terraform_apply", started)
         self.outputs = StackOutputs(raw)
+        # What `pipeline` ops commands and scripts read (PIPELINE_STACK_OUTPUTS), as `terraform output -json`.
+        self.outputs_file.write_text(json.dumps(raw, indent=2, default=str), encoding="utf-8")
         return self.outputs
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.layout.root / "stack-outputs.json"
 
     def wire_runtime(self) -> None:
         """Install the Lambda invoker, the Glue runner, the SQS poller and the schedule timer."""
