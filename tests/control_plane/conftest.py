@@ -110,7 +110,10 @@ class Env:
 
     def app(self, **overrides: Any) -> App:
         config = make_config(self.machine_arn, **overrides)
-        logger = Logger(service="manifest-builder", level="DEBUG", stream=self.log_stream)
+        # a fresh service name per app: powertools configures one stream per logger name
+        logger = Logger(
+            service=f"manifest-builder-{uuid.uuid4().hex[:8]}", level="DEBUG", stream=self.log_stream
+        )
         return build_app(config, session=self.session, logger=logger, clock=self.clock)
 
     def logs(self) -> list[dict[str, Any]]:
