@@ -1,7 +1,7 @@
 """Glue Data Catalog registration of the output table, so Athena and Spark find it with no crawler.
 
-Pure part: the job report's schema (Spark's `StructType.jsonValue()` JSON, or a list of `{"name", "type"}` with Spark
-or Arrow type names) mapped to Hive/Glue column types under Athena's naming rules, and the merge of a new schema
+Pure part: the job report's schema (a list of `{"name", "type"}` with Arrow type strings as
+glue_jobs/ndjson_to_parquet.py reports it, Spark simpleStrings, or Spark's `StructType.jsonValue()` JSON) mapped to Hive/Glue column types under Athena's naming rules, and the merge of a new schema
 into the table's columns (new columns appended, existing ones never retyped or dropped).
 
 Adapter part: `register_manifest_output(glue, database, table, location, date_prefix, report)`, called after each
@@ -164,10 +164,76 @@ def _simple_type(type_name: str, path: str) -> str:
     raise UnsupportedSchema(f"{path}: the type {type_name!r} has no Hive equivalent this pipeline knows.")
 
 
+def _split_top(body: str, separator: str) -> list[str]:
+    """Split `body` on `separator` where no bracket of any kind is open."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char in "<[(":
+            depth += 1
+        elif char in ">])":
+            depth -= 1
+        elif depth == 0 and body.startswith(separator, index):
+            parts.append(body[start:index])
+            index += len(separator)
+            start = index
+            continue
+        index += 1
+    parts.append(body[start:])
+    return parts
+
+
+def _name_and_type(text: str, path: str) -> tuple[str, str]:
+    pieces = _split_top(text, ":")
+    if len(pieces) < 2:
+        raise UnsupportedSchema(f"{path}: cannot read the field {text!r} of a type string.")
+    return pieces[0].strip(), ":".join(pieces[1:]).strip()
+
+
+def _type_string(text: str, path: str, skipped: list[str]) -> str:
+    """Arrow (`str(pyarrow.DataType)`) or Spark simpleString type -> Hive, nested types included."""
+    text = text.strip()
+    match = re.fullmatch(r"([a-z_0-9]+)<(.*)>(\[\d+\])?", text, flags=re.DOTALL)
+    if match is None:
+        return _simple_type(text, path)
+    kind, body = match.group(1).lower(), match.group(2)
+    if kind == "struct":
+        raw_fields = []
+        for part in _split_top(body, ","):
+            if part.strip():
+                name, type_text = _name_and_type(part, path)
+                raw_fields.append({"name": name, "type": type_text})
+        fields = _struct_fields(raw_fields, path, skipped)
+        if not fields:
+            raise UnsupportedSchema(f"{path}: the struct has no field that Athena can read.")
+        return "struct<" + ",".join(f"{col.name}:{col.type}" for col in fields) + ">"
+    if kind in ("list", "large_list", "fixed_size_list", "array", "list_view", "large_list_view"):
+        element = body
+        if len(_split_top(body, ":")) > 1:  # Arrow names the element: list<item: T>
+            _name, element = _name_and_type(body, path)
+        return f"array<{_type_string(element, path + '[]', skipped)}>"
+    if kind == "map":
+        parts = _split_top(body, ",")
+        if len(parts) != 2:
+            raise UnsupportedSchema(f"{path}: cannot read the map type {text!r}.")
+        key = _type_string(parts[0], path + "{key}", skipped)
+        value = _type_string(parts[1], path + "{value}", skipped)
+        return f"map<{key},{value}>"
+    if kind == "dictionary":
+        for part in _split_top(body, ","):
+            name, _sep, value = part.strip().partition("=")
+            if name == "values":
+                return _type_string(value, path, skipped)
+    raise UnsupportedSchema(f"{path}: the type {text!r} has no Hive equivalent this pipeline knows.")
+
+
 def _hive_type(spark_type: Any, path: str, skipped: list[str]) -> str:
-    """Spark JSON type (string or struct/array/map object) -> Hive type string."""
+    """Spark JSON type (string or struct/array/map object) or Arrow type string -> Hive type string."""
     if isinstance(spark_type, str):
-        return _simple_type(spark_type, path)
+        return _type_string(spark_type, path, skipped)
     if not isinstance(spark_type, dict) or "type" not in spark_type:
         raise UnsupportedSchema(f"{path}: {spark_type!r} is not a Spark JSON type.")
     kind = spark_type["type"]

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+_SINGLE_ATTEMPT = Config(retries={"max_attempts": 1, "mode": "standard"})
 _RETRIES = Config(
     retries={"max_attempts": 8, "mode": "adaptive"}, user_agent_extra="ndjson-parquet-pipeline-ops"
 )
@@ -54,10 +55,13 @@ class AwsSession:
             )
         return str(region)
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            kwargs: dict[str, Any] = {"config": _RETRIES, "region_name": self.region_name}
+    def client(self, service: str, *, single_attempt: bool = False) -> Any:
+        """A cached client; `single_attempt` for probes whose failure means "not supported" (no retries)."""
+        cache_key = f"{service}/single" if single_attempt else service
+        if cache_key not in self._clients:
+            config = _SINGLE_ATTEMPT if single_attempt else _RETRIES
+            kwargs: dict[str, Any] = {"config": config, "region_name": self.region_name}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
-            self._clients[service] = self.session.client(service, **kwargs)
-        return self._clients[service]
+            self._clients[cache_key] = self.session.client(service, **kwargs)
+        return self._clients[cache_key]

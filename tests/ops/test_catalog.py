@@ -225,3 +225,45 @@ def test_register_never_moves_an_existing_partition(fresh_aws):
 def test_bad_names_are_refused_before_any_call(database, table, date, location):
     with pytest.raises(CatalogError):
         register_manifest_output(object(), database, table, location, date, _report([("a", "string")]))
+
+
+def test_the_glue_jobs_arrow_report_schema_maps_nested_types():
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("n", pa.int64()),
+            ("price", pa.decimal128(10, 2)),
+            ("ts", pa.timestamp("us", tz="UTC")),
+            ("tags", pa.list_(pa.string())),
+            ("device", pa.struct([("os", pa.string()), ("Version", pa.int32()), ("bad key", pa.string())])),
+            ("scores", pa.map_(pa.string(), pa.float64())),
+            ("events", pa.list_(pa.struct([("kind", pa.string()), ("at", pa.timestamp("us", tz="UTC"))]))),
+            ("flag", pa.bool_()),
+            ("ratio", pa.float32()),
+            ("day", pa.date32()),
+            ("span", pa.duration("s")),
+        ]
+    )
+    # Exactly what the Glue job writes into its report.
+    report_schema = [{"name": f.name, "type": str(f.type)} for f in schema]
+    mapped = map_schema(report_schema)
+    assert {c.name: c.type for c in mapped.columns} == {
+        "id": "string",
+        "n": "bigint",
+        "price": "decimal(10,2)",
+        "ts": "timestamp",
+        "tags": "array<string>",
+        "device": "struct<os:string,version:int>",
+        "scores": "map<string,double>",
+        "events": "array<struct<kind:string,at:timestamp>>",
+        "flag": "boolean",
+        "ratio": "float",
+        "day": "date",
+    }
+    assert any(s.startswith("device.bad key:") for s in mapped.skipped)
+    assert any(s.startswith("span:") for s in mapped.skipped)
+    # Spark simpleStrings read the same way.
+    spark = map_schema([{"name": "s", "type": "struct<a:bigint,b:array<string>>"}])
+    assert spark.columns[0].type == "struct<a:bigint,b:array<string>>"
