@@ -39,7 +39,10 @@ CLIENT_CONFIG = Config(
 
 
 def make_logger(config: ControlPlaneConfig) -> Logger:
-    return Logger(service=SERVICE_NAME, level=config.log_level)
+    logger = Logger(service=SERVICE_NAME, level=config.log_level)
+    # powertools configures a logger name once per process: apply the level of this configuration anyway
+    logger.setLevel(config.log_level)
+    return logger
 
 
 class App:

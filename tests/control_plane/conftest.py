@@ -205,30 +205,42 @@ def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": [sqs_message({"Records": [r]}) for r in records]}
 
 
-def inject_error(
-    client: Any, operation: str, code: str, times: int | None = None, when: Any = None
-) -> list[int]:
-    """Make ``operation`` (e.g. "StartExecution") fail with AWS error ``code`` at the botocore level,
-    ``times`` times (None: always). Returns a one-element list counting the injected failures."""
-    count = [0]
-    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+class Injection:
+    """A botocore-level fault: ``operation`` fails with AWS error ``code``."""
 
-    def fail(params: dict[str, Any], **_: Any) -> None:
-        if times is not None and count[0] >= times:
+    def __init__(self, client: Any, operation: str, code: str, times: int | None, when: Any) -> None:
+        self.client = client
+        self.event = f"before-parameter-build.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+        self.operation = operation
+        self.code = code
+        self.times = times
+        self.when = when
+        self.count = 0
+        client.meta.events.register(self.event, self._fail)
+
+    def _fail(self, params: dict[str, Any], **_: Any) -> None:
+        if self.times is not None and self.count >= self.times:
             return
-        if when is not None and not when(params):
+        if self.when is not None and not self.when(params):
             return
-        count[0] += 1
+        self.count += 1
         raise ClientError(
             {
-                "Error": {"Code": code, "Message": f"injected {code}"},
+                "Error": {"Code": self.code, "Message": f"injected {self.code}"},
                 "ResponseMetadata": {"HTTPStatusCode": 400},
             },
-            operation,
+            self.operation,
         )
 
-    client.meta.events.register(event, fail)
-    return count
+    def stop(self) -> None:
+        self.client.meta.events.unregister(self.event, self._fail)
+
+
+def inject_error(
+    client: Any, operation: str, code: str, times: int | None = None, when: Any = None
+) -> Injection:
+    """Make ``operation`` (e.g. "StartExecution") fail with ``code``, ``times`` times (None: until stopped)."""
+    return Injection(client, operation, code, times, when)
 
 
 def load_handler_module(name: str) -> Any:

@@ -1,0 +1,133 @@
+"""The state machine's status update: only the manifest's own files, idempotent, report counts stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.errors import InvalidEvent, ManifestAlreadyFinal
+from pipeline.lambda_app import handle_event
+
+from .conftest import LambdaContext, s3_record, sqs_event
+
+DAY = "2026-11-20"
+REPORT = {
+    "manifest_id": "x",
+    "files": 3,
+    "records_in": 30,
+    "records_out": 28,
+    "bad_records": 2,
+    "bytes_in": 3000,
+    "bytes_out": 900,
+    "codec": "zstd",
+    "output_files": ["a.parquet", "b.parquet"],
+    "schema": {"fields": []},
+    "seconds": 1.5,
+}
+
+
+def invoke(app, event):
+    return handle_event(app, event, LambdaContext())
+
+
+def two_manifests(env):
+    app = env.app(max_files_per_manifest=3)
+    invoke(app, sqs_event(*[s3_record(f"raw/{DAY}/{i}.ndjson") for i in range(6)]))
+    manifests = sorted(m["manifest_id"] for m in env.manifest_items(DAY))
+    assert len(manifests) == 2
+    return app, manifests
+
+
+def count_calls(client):
+    calls: list[tuple[str, dict]] = []
+
+    def record(params, model, **_):
+        calls.append((model.name, params))
+
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    return calls
+
+
+def test_completed_touches_only_its_files_and_stores_the_report(env):
+    app, (first, second) = two_manifests(env)
+    calls = count_calls(app.service.table._client)
+    result = invoke(
+        app,
+        {
+            "action": "complete",
+            "manifest_id": first,
+            "date_prefix": DAY,
+            "status": "completed",
+            "report": REPORT,
+        },
+    )
+    assert result == {"manifest_id": first, "status": "completed", "files_updated": 3}
+    by_manifest = {}
+    for f in env.files(DAY):
+        by_manifest.setdefault(f["manifest_id"], set()).add(f["status"])
+    assert by_manifest == {first: {"completed"}, second: {"manifested"}}
+    item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
+    assert item["status"] == "completed"
+    assert (item["records_in"], item["records_out"], item["bad_records"]) == ("30", "28", "2")
+    assert (item["bytes_in"], item["bytes_out"], item["output_files"]) == ("3000", "900", "2")
+    # bounded: no scan, queries only on the manifest's own index partition
+    operations = [name for name, _ in calls]
+    assert "Scan" not in operations
+    queries = [p for name, p in calls if name == "Query"]
+    assert queries and all(p["IndexName"] == "manifest-index" for p in queries)
+    assert operations.count("TransactWriteItems") == 1
+
+
+def test_repeated_status_update_is_a_no_op_and_a_conflicting_one_is_refused(env):
+    app, (first, _) = two_manifests(env)
+    event = {"action": "complete", "manifest_id": first, "date_prefix": DAY, "status": "completed"}
+    invoke(app, event)
+    again = invoke(app, event)
+    assert again["files_updated"] == 0 and again["repeat"] is True
+    with pytest.raises(ManifestAlreadyFinal):
+        invoke(app, {**event, "status": "failed"})
+    assert {f["status"] for f in env.files(DAY) if f["manifest_id"] == first} == {"completed"}
+
+
+def test_failed_status_keeps_error_and_cause(env):
+    app, (first, _) = two_manifests(env)
+    result = invoke(
+        app,
+        {
+            "action": "complete",
+            "manifest_id": first,
+            "date_prefix": DAY,
+            "status": "failed",
+            "error": "States.TaskFailed",
+            "cause": "x" * 10_000,
+        },
+    )
+    assert result["files_updated"] == 3
+    item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
+    assert item["status"] == "failed" and item["error"] == "States.TaskFailed"
+    assert len(item["cause"]) == 4000
+    failed = [f for f in env.files(DAY) if f["manifest_id"] == first]
+    assert {f["status"] for f in failed} == {"failed"} and {f["error"] for f in failed} == {
+        "States.TaskFailed"
+    }
+
+
+def test_retry_after_a_partial_update_finishes_the_job(env):
+    """Step Functions retries the update after the Lambda died half way: the rest is done, nothing twice."""
+    app, (first, _) = two_manifests(env)
+    [one, *_] = [f for f in env.files(DAY) if f["manifest_id"] == first]
+    app.service.table.finish_files(
+        DAY, [one["file_key"]], first, "completed", "2026-11-22T05:00:00Z", 1, None
+    )
+    result = invoke(
+        app, {"action": "complete", "manifest_id": first, "date_prefix": DAY, "status": "completed"}
+    )
+    assert result["files_updated"] == 3
+    assert {f["status"] for f in env.files(DAY) if f["manifest_id"] == first} == {"completed"}
+
+
+def test_invalid_status_update_is_a_named_error(env):
+    app = env.app()
+    with pytest.raises(InvalidEvent, match="status must be"):
+        invoke(
+            app, {"action": "complete", "manifest_id": "2026-11-20-000000-abcdefabcdef", "date_prefix": DAY}
+        )
