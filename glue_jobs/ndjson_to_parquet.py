@@ -751,7 +751,10 @@ def iter_blocks(location: str, compressed: bool, start: int = 0, end: int | None
                 return
             chunk = stream.read(block_bytes)
             data = carry + chunk if carry else chunk
-            if not chunk:
+            if not chunk:  # end of file: the rest, up to the lines that start before `end`
+                if data and end is not None and position + len(data) > end:
+                    stop = data.find(b"\n", max(0, end - 1 - position))
+                    data = data if stop < 0 else data[: stop + 1]
                 if data:
                     yield position, data
                 return
