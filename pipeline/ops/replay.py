@@ -1,0 +1,456 @@
+"""`pipeline replay --date D`: reprocess a date from its raw files under new manifests, then swap the output.
+
+Why not just re-run the date's manifests? Each Glue run writes `OUTPUT/dt=D/<manifest_id>.part-*.parquet` and
+replaces exactly the files of *its* manifest. New manifests (new ids: a new batching, a fixed job, a new schema)
+would add their files next to the old ones: every record twice until the old files go. And the output location
+is fixed in the state machine, so new runs cannot write elsewhere. Hence this sequence, recorded step by step in a
+`REPLAY#<replay_id>` item of the date (so an interrupted replay resumes where it stopped: run the command again):
+
+1. **check**: no file of D pending or manifested, no manifest of D pending or processing, no open claim
+   (`DateBusy` otherwise: wait, or reconcile first);
+2. **snapshot**: copy the date's output files and quarantine to `OUTPUT/_replays/<id>/dt=D/` and
+   `BAD/_replays/<id>/dt=D/`; point the Glue catalog partition `dt=D` at the snapshot (one atomic catalog update:
+   Athena and Spark keep reading the old data, unchanged, for the whole replay); then delete the originals that
+   were copied (only those: nothing another manifest writes meanwhile is touched);
+3. **reset**: the old MANIFEST items get `superseded_by = <id>` (kept for history, left out of totals), and every
+   file of D goes `completed|failed -> pending` (conditional) with its original tracking time, so it is due at
+   once, and `replay_id = <id>`; the date's pending counter gets them back;
+4. **run**: the control plane's own batching (`start_due_batches`, as the scheduled flush) starts the new
+   manifests; the Glue job converts them into `dt=D/` under their new ids; the scheduled flush may start some too;
+5. **swap**: when every file of the replay is `completed` under a new manifest, the catalog partition is pointed
+   back at `OUTPUT/dt=D/` (atomic: readers switch from the complete old data to the complete new data), and the
+   snapshot is deleted (unless kept).
+
+A failed new manifest stops at step 4 (`ReplayIncomplete`): `pipeline retry <id>`, then run the replay again.
+Readers of the catalog never see a mix; readers of raw paths (`pipeline query`, DuckDB over S3) see the date
+shrink at step 2 and fill up during step 4: point them at the catalog, or at the snapshot, during a replay.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline import catalog
+from pipeline.keys import pending_shard, pending_sort_key
+from pipeline.manifest import split_s3_url
+from pipeline.ops.context import OpsContext
+from pipeline.ops.errors import DateBusy, ReplayFailed
+from pipeline.ops.table_reads import REPLAY_KEY_PREFIX, DateItems, iso_now, plain, read_date
+from pipeline.retry import error_code
+from pipeline.tracking import manifest_item_key
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+STEPS = ("snapshot", "reset", "running", "completed")
+
+
+class ReplayIncomplete(ReplayFailed):
+    error_name = "ReplayIncomplete"
+
+
+@dataclass
+class ReplayResult:
+    replay_id: str
+    date_prefix: str
+    status: str
+    resumed: bool = False
+    files: int = 0
+    completed_files: int = 0
+    old_manifests: list[str] = field(default_factory=list)
+    new_manifests: list[str] = field(default_factory=list)
+    failed_manifests: list[str] = field(default_factory=list)
+    snapshot_objects: int = 0
+    catalog_swapped: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _s3_join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)]) + "/"
+
+
+@dataclass
+class Locations:
+    """Where one date's output, quarantine and snapshot live, plus local mirrors (the embedded lake)."""
+
+    output_path: str
+    bad_records_path: str | None
+    date_prefix: str
+    replay_id: str
+    mirrors: dict[str, Path] = field(default_factory=dict)  # s3 root -> local folder mirroring it
+
+    @property
+    def partition(self) -> str:
+        return _s3_join(self.output_path, f"dt={self.date_prefix}")
+
+    @property
+    def snapshot(self) -> str:
+        return _s3_join(self.output_path, "_replays", self.replay_id, f"dt={self.date_prefix}")
+
+    @property
+    def quarantine(self) -> str | None:
+        return _s3_join(self.bad_records_path, f"dt={self.date_prefix}") if self.bad_records_path else None
+
+    @property
+    def quarantine_snapshot(self) -> str | None:
+        if not self.bad_records_path:
+            return None
+        return _s3_join(self.bad_records_path, "_replays", self.replay_id, f"dt={self.date_prefix}")
+
+
+class Objects:
+    """The few S3 operations a replay needs, applied to the local mirrors too."""
+
+    def __init__(self, s3: Any, mirrors: dict[str, Path]) -> None:
+        self.s3 = s3
+        self.mirrors = {root.rstrip("/") + "/": path for root, path in mirrors.items()}
+
+    def list(self, prefix_url: str) -> list[str]:
+        bucket, prefix = split_s3_url(prefix_url)
+        keys: list[str] = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(str(o["Key"]) for o in page.get("Contents", []))
+        return keys
+
+    def copy_prefix(self, source_url: str, target_url: str) -> list[str]:
+        """Copy every object under source to the same relative key under target; returns the source keys."""
+        bucket, source = split_s3_url(source_url)
+        target_bucket, target = split_s3_url(target_url)
+        keys = self.list(source_url)
+        for key in keys:
+            self.s3.copy_object(
+                Bucket=target_bucket,
+                Key=target + key[len(source) :],
+                CopySource={"Bucket": bucket, "Key": key},
+            )
+        return keys
+
+    def delete(self, bucket: str, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            response = self.s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+            )
+            errors = response.get("Errors", [])
+            if errors:
+                raise ReplayFailed(
+                    f"S3 refused to delete {len(errors)} object(s) in s3://{bucket}/ "
+                    f"({errors[0].get('Code')}); run the replay again to finish."
+                )
+            for key in chunk:
+                self._delete_local(f"s3://{bucket}/{key}")
+
+    def _delete_local(self, url: str) -> None:
+        for root, folder in self.mirrors.items():
+            if url.startswith(root):
+                local = folder / url[len(root) :]
+                local.unlink(missing_ok=True)
+                parent = local.parent
+                while parent != folder and parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+                    parent = parent.parent
+
+
+# ------------------------------------------------------------------------------------------ REPLAY item
+
+
+def _replay_key(replay_id: str) -> str:
+    return f"{REPLAY_KEY_PREFIX}{replay_id}"
+
+
+def _open_replay(items: DateItems) -> dict[str, Any] | None:
+    unfinished = [r for r in items.replays if r.get("status") != "completed"]
+    return max(unfinished, key=lambda r: str(r.get("started_at", ""))) if unfinished else None
+
+
+def _put_replay(
+    ctx: OpsContext, date_prefix: str, replay_id: str, old: list[str], files: int
+) -> dict[str, Any]:
+    now = iso_now()
+    ttl = int(time.time()) + ctx.config().ttl_days * 86_400
+    item = {
+        "date_prefix": {"S": date_prefix},
+        "file_key": {"S": _replay_key(replay_id)},
+        "replay_id": {"S": replay_id},
+        "status": {"S": "snapshot"},
+        "old_manifests": {"L": [{"S": m} for m in old]},
+        "file_count": {"N": str(files)},
+        "started_at": {"S": now},
+        "updated_at": {"S": now},
+        "ttl": {"N": str(ttl)},
+    }
+    ctx.ddb.put_item(
+        TableName=ctx.table_name, Item=item, ConditionExpression="attribute_not_exists(file_key)"
+    )
+    return plain(item)
+
+
+def _set_replay(ctx: OpsContext, replay: dict[str, Any], status: str, **extra: Any) -> None:
+    names = {"#status": "status"}
+    values: dict[str, Any] = {":status": {"S": status}, ":now": {"S": iso_now()}}
+    sets = ["#status = :status", "updated_at = :now"]
+    for name, value in extra.items():
+        names[f"#{name}"] = name
+        if isinstance(value, bool):
+            values[f":{name}"] = {"BOOL": value}
+        elif isinstance(value, int):
+            values[f":{name}"] = {"N": str(value)}
+        elif isinstance(value, list):
+            values[f":{name}"] = {"L": [{"S": str(v)} for v in value]}
+        else:
+            values[f":{name}"] = {"S": str(value)}
+        sets.append(f"#{name} = :{name}")
+    ctx.ddb.update_item(
+        TableName=ctx.table_name,
+        Key={
+            "date_prefix": {"S": replay["date_prefix"]},
+            "file_key": {"S": _replay_key(replay["replay_id"])},
+        },
+        UpdateExpression="SET " + ", ".join(sets),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+    replay["status"] = status
+    replay.update(extra)
+
+
+# ------------------------------------------------------------------------------------------ steps
+
+
+def _check_idle(items: DateItems) -> None:
+    busy_files = sum(1 for f in items.files if f.get("status") in ("pending", "manifested"))
+    running = [
+        m["manifest_id"]
+        for m in items.manifests
+        if m.get("status") in ("pending", "processing") and not m.get("superseded_by")
+    ]
+    claims = [c for c in items.claims if c.get("claim_open")]
+    if busy_files or running or claims:
+        raise DateBusy(
+            f"Date {items.date_prefix} is being processed ({busy_files} file(s) pending or manifested, "
+            f"{len(running)} manifest(s) running, {len(claims)} open claim(s)); wait until `pipeline status --date "
+            f"{items.date_prefix}` shows it idle (or run `pipeline reconcile`), then replay."
+        )
+    if not items.files:
+        raise ReplayFailed(f"No file of date {items.date_prefix} is tracked: there is nothing to replay.")
+
+
+def _snapshot(ctx: OpsContext, objects: Objects, where: Locations, replay: dict[str, Any]) -> int:
+    copied = objects.copy_prefix(where.partition, where.snapshot)
+    bad: list[str] = []
+    if where.quarantine and where.quarantine_snapshot:
+        bad = objects.copy_prefix(where.quarantine, where.quarantine_snapshot)
+    # Catalog readers move to the snapshot before anything is deleted.
+    database, table = ctx.stack.glue_database, ctx.stack.glue_table
+    if database:
+        glue = ctx.client("glue")
+        location = catalog.get_partition_location(glue, database, table, where.date_prefix)
+        if location is not None and location.rstrip("/") != where.snapshot.rstrip("/"):
+            catalog.set_partition_location(glue, database, table, where.date_prefix, where.snapshot)
+    output_bucket, _ = split_s3_url(where.partition)
+    objects.delete(output_bucket, copied)
+    if bad and where.quarantine:
+        bad_bucket, _ = split_s3_url(where.quarantine)
+        objects.delete(bad_bucket, bad)
+    return len(copied) + len(bad)
+
+
+def _supersede(ctx: OpsContext, date_prefix: str, old: list[str], replay_id: str) -> None:
+    for manifest_id in old:
+        try:
+            ctx.ddb.update_item(
+                TableName=ctx.table_name,
+                Key={"date_prefix": {"S": date_prefix}, "file_key": {"S": manifest_item_key(manifest_id)}},
+                UpdateExpression="SET superseded_by = :r, superseded_at = :now",
+                ConditionExpression="#status IN (:completed, :failed)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":r": {"S": replay_id},
+                    ":now": {"S": iso_now()},
+                    ":completed": {"S": "completed"},
+                    ":failed": {"S": "failed"},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+
+def _reset_files(ctx: OpsContext, items: DateItems, replay_id: str) -> tuple[int, int]:
+    """completed|failed -> pending for every file of the date; (files reset, their bytes)."""
+    config = ctx.config()
+    now = iso_now()
+    ttl = int(time.time()) + config.ttl_days * 86_400
+    count = size = 0
+    for item in items.files:
+        if item.get("status") not in ("completed", "failed"):
+            continue
+        created_at = str(item.get("created_at") or now)
+        try:
+            ctx.ddb.update_item(
+                TableName=ctx.table_name,
+                Key={"date_prefix": {"S": items.date_prefix}, "file_key": {"S": item["file_key"]}},
+                UpdateExpression=(
+                    "SET #status = :pending, pending_shard = :shard, pending_key = :pk, replay_id = :r, "
+                    "updated_at = :now, #ttl = :ttl REMOVE manifest_id, claimed_at, #error"
+                ),
+                ConditionExpression="#status IN (:completed, :failed)",
+                ExpressionAttributeNames={"#status": "status", "#ttl": "ttl", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": "pending"},
+                    ":completed": {"S": "completed"},
+                    ":failed": {"S": "failed"},
+                    ":shard": {"S": pending_shard(item["file_key"], config.pending_shards)},
+                    ":pk": {"S": pending_sort_key(items.date_prefix, created_at)},
+                    ":r": {"S": replay_id},
+                    ":now": {"S": now},
+                    ":ttl": {"N": str(ttl)},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                continue
+            raise
+        count += 1
+        size += int(item.get("size", 0) or 0)
+    if count:
+        ctx.tracking(config).add_pending(items.date_prefix, count, size, now, ttl)
+    return count, size
+
+
+@dataclass
+class _Progress:
+    files: int
+    completed: int
+    pending: int
+    new_manifests: list[str]
+    failed_manifests: list[str]
+
+
+def _progress(items: DateItems, replay_id: str, old: set[str]) -> _Progress:
+    mine = [f for f in items.files if f.get("replay_id") == replay_id]
+    completed = sum(1 for f in mine if f.get("status") == "completed" and f.get("manifest_id") not in old)
+    pending = sum(1 for f in mine if f.get("status") == "pending")
+    used = {str(f["manifest_id"]) for f in mine if f.get("manifest_id")}
+    manifests = {str(m["manifest_id"]): m for m in items.manifests}
+    failed = sorted(m for m in used if manifests.get(m, {}).get("status") == "failed")
+    return _Progress(len(mine), completed, pending, sorted(used), failed)
+
+
+def _swap(ctx: OpsContext, objects: Objects, where: Locations, keep_snapshot: bool) -> bool:
+    swapped = False
+    database, table = ctx.stack.glue_database, ctx.stack.glue_table
+    if database:
+        glue = ctx.client("glue")
+        location = catalog.get_partition_location(glue, database, table, where.date_prefix)
+        if location is not None and location.rstrip("/") != where.partition.rstrip("/"):
+            swapped = catalog.set_partition_location(
+                glue, database, table, where.date_prefix, where.partition
+            )
+    if not keep_snapshot:
+        for prefix in (where.snapshot, where.quarantine_snapshot):
+            if prefix:
+                bucket, _ = split_s3_url(prefix)
+                objects.delete(bucket, objects.list(prefix))
+    return swapped
+
+
+# ------------------------------------------------------------------------------------------ command
+
+
+def replay(
+    ctx: OpsContext,
+    date_prefix: str,
+    *,
+    wait: bool = True,
+    timeout_seconds: float = 6 * 3600,
+    poll_seconds: float = 5.0,
+    keep_snapshot: bool = False,
+    mirrors: dict[str, Path] | None = None,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    output_path = ctx.require_output_path()
+    items = read_date(ctx.ddb, ctx.table_name, date_prefix)
+    replay_item = _open_replay(items)
+    resumed = replay_item is not None
+    if replay_item is None:
+        _check_idle(items)
+        old = sorted(str(m["manifest_id"]) for m in items.manifests if not m.get("superseded_by"))
+        replay_id = f"{date_prefix}-replay-{datetime.now(UTC):%H%M%S}-{secrets.token_hex(4)}"
+        replay_item = _put_replay(ctx, date_prefix, replay_id, old, len(items.files))
+    replay_id = str(replay_item["replay_id"])
+    old_set = set(replay_item.get("old_manifests") or [])
+    where = Locations(output_path, ctx.stack.bad_records_path, date_prefix, replay_id, dict(mirrors or {}))
+    objects = Objects(ctx.client("s3"), where.mirrors)
+    result = ReplayResult(
+        replay_id, date_prefix, str(replay_item["status"]), resumed=resumed, old_manifests=sorted(old_set)
+    )
+
+    if replay_item["status"] == "snapshot":
+        if progress:
+            progress("snapshot", 0, 1)
+        result.snapshot_objects = _snapshot(ctx, objects, where, replay_item)
+        _set_replay(ctx, replay_item, "reset", snapshot_prefix=where.snapshot)
+    if replay_item["status"] == "reset":
+        _supersede(ctx, date_prefix, sorted(old_set), replay_id)
+        result.files, _ = _reset_files(ctx, read_date(ctx.ddb, ctx.table_name, date_prefix), replay_id)
+        _set_replay(ctx, replay_item, "running")
+    result.status = str(replay_item["status"])
+
+    service = ctx.control_plane()
+    deadline = time.monotonic() + timeout_seconds
+    while replay_item["status"] == "running":
+        state = _progress(read_date(ctx.ddb, ctx.table_name, date_prefix), replay_id, old_set)
+        result.files, result.completed_files = state.files, state.completed
+        result.new_manifests, result.failed_manifests = state.new_manifests, state.failed_manifests
+        if progress:
+            progress("running", state.completed, state.files)
+        if state.files and state.completed == state.files:
+            if progress:
+                progress("swap", 0, 1)
+            result.catalog_swapped = _swap(ctx, objects, where, keep_snapshot)
+            _set_replay(
+                ctx, replay_item, "completed", completed_at=iso_now(), new_manifests=state.new_manifests
+            )
+            break
+        if state.failed_manifests:
+            raise ReplayIncomplete(
+                f"Replay {replay_id} of {date_prefix} is waiting on failed manifest(s) "
+                f"{', '.join(state.failed_manifests)}: fix the cause, `pipeline retry` them, then run `pipeline "
+                f"replay --date {date_prefix}` again to finish (the catalog still shows the old data)."
+            )
+        if state.pending:
+            service.start_due_batches(
+                date_prefix, None, allow_partial=True, budget=service.config.max_manifests_per_invocation
+            )
+        if not wait:
+            break
+        if time.monotonic() > deadline:
+            raise ReplayIncomplete(
+                f"Replay {replay_id} of {date_prefix} did not finish within {int(timeout_seconds)} s "
+                f"({state.completed}/{state.files} files done); run the command again to keep waiting."
+            )
+        time.sleep(poll_seconds)
+    result.status = str(replay_item["status"])
+    return result
+
+
+def local_mirrors(
+    lake: Path | None, quarantine: Path | None, output_path: str | None, bad_records_path: str | None
+) -> dict[str, Path]:
+    """Local folders that mirror the output and quarantine (the embedded mode's lake), keyed by their S3 root."""
+    mirrors: dict[str, Path] = {}
+    if lake is not None and output_path:
+        mirrors[output_path] = lake
+    if quarantine is not None and bad_records_path:
+        mirrors[bad_records_path] = quarantine
+    return mirrors

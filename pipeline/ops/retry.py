@@ -1,0 +1,310 @@
+"""`pipeline retry`: run failed manifests again, each attempt under a new execution name.
+
+For one manifest M of date D:
+
+1. The MANIFEST item must be `failed`, or `pending`/`processing` with an execution that ended without success
+   (e.g. `Pipeline.StatusUpdateFailed`); a completed or still running manifest is refused.
+2. One conditional write moves it back to `pending` with `attempts = n + 1` (conditional on the status and
+   attempt count read, so two operators retrying at once start one attempt, not two), clearing error and cause.
+3. Its files go back to `manifested` (the control plane's own `finish_files`, conditional on `manifest_id = M`).
+4. The manifest object is checked (and rebuilt from the file items if a lifecycle rule expired it), then the
+   execution `<M>-r<n+1>` starts with the same input as the first one. Started twice, it is the same execution.
+5. A start that fails puts the MANIFEST item and its files back to `failed` (`RetryStartFailed`).
+
+The Glue job replaces exactly its own manifest's output, so a retried run never duplicates records. The state
+machine's "mark processing" step and the status update work unchanged on the retried manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.manifest import EXECUTION_NAME, Manifest, split_s3_url
+from pipeline.ops.context import OpsContext
+from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable, RetryStartFailed
+from pipeline.ops.table_reads import iso_now, plain, read_date
+from pipeline.retry import error_code
+from pipeline.states import FileStatus
+from pipeline.tracking import MANIFEST_INDEX, manifest_item_key
+
+ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass
+class RetryOutcome:
+    manifest_id: str
+    date_prefix: str
+    attempt: int
+    execution_name: str
+    execution_arn: str | None = None
+    files: int = 0
+    rebuilt_manifest: bool = False
+    final_status: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RetryBatch:
+    outcomes: list[RetryOutcome] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and all(o.final_status in (None, "completed") for o in self.outcomes)
+
+
+def execution_name(manifest_id: str, attempt: int) -> str:
+    """`<manifest_id>-r<attempt>` (attempt 1 is the original execution, named after the manifest)."""
+    name = manifest_id if attempt <= 1 else f"{manifest_id}-r{attempt}"
+    if not EXECUTION_NAME.fullmatch(name):
+        raise ManifestNotRetryable(f"The execution name {name!r} would not be a valid Step Functions name.")
+    return name
+
+
+def find_manifest(ctx: OpsContext, manifest_id: str) -> dict[str, Any]:
+    """The MANIFEST item of an id, found through the manifest index (no need to know its date)."""
+    response = ctx.ddb.query(
+        TableName=ctx.table_name,
+        IndexName=MANIFEST_INDEX,
+        KeyConditionExpression="manifest_id = :m AND file_key = :k",
+        ExpressionAttributeValues={":m": {"S": manifest_id}, ":k": {"S": manifest_item_key(manifest_id)}},
+        Limit=1,
+    )
+    items = response.get("Items", [])
+    if not items:
+        raise ManifestNotFound(
+            f"No MANIFEST item has the id {manifest_id}; check the id with `pipeline status`."
+        )
+    key = plain(items[0])
+    item = ctx.ddb.get_item(
+        TableName=ctx.table_name,
+        Key={"date_prefix": {"S": key["date_prefix"]}, "file_key": {"S": key["file_key"]}},
+        ConsistentRead=True,
+    ).get("Item")
+    if not item:
+        raise ManifestNotFound(f"The MANIFEST item of {manifest_id} vanished while it was read.")
+    return plain(item)
+
+
+def _execution_status(ctx: OpsContext, arn: str | None) -> str | None:
+    if not arn:
+        return None
+    try:
+        return str(ctx.client("stepfunctions").describe_execution(executionArn=arn)["status"])
+    except ClientError as exc:
+        if error_code(exc) == "ExecutionDoesNotExist":
+            return None
+        raise
+
+
+def check_retryable(ctx: OpsContext, item: dict[str, Any]) -> None:
+    status = item.get("status")
+    manifest_id = item["manifest_id"]
+    if status == "failed":
+        return
+    if status == "completed":
+        raise ManifestNotRetryable(
+            f"Manifest {manifest_id} is completed; to reprocess its date use `pipeline replay --date "
+            f"{item['date_prefix']}`."
+        )
+    execution = _execution_status(ctx, item.get("execution_arn"))
+    if execution in ENDED_BADLY:
+        return
+    raise ManifestNotRetryable(
+        f"Manifest {manifest_id} is {status} and its execution is {execution or 'unknown'}; wait for it to end "
+        "(or run `pipeline reconcile`)."
+    )
+
+
+def _reset_manifest(ctx: OpsContext, item: dict[str, Any], attempt: int, name: str) -> None:
+    values: dict[str, Any] = {
+        ":pending": {"S": "pending"},
+        ":seen": {"S": str(item["status"])},
+        ":n": {"N": str(attempt)},
+        ":name": {"S": name},
+        ":now": {"S": iso_now()},
+    }
+    condition = "#status = :seen AND "
+    if "attempts" in item:
+        condition += "attempts = :prev"
+        values[":prev"] = {"N": str(int(item["attempts"]))}
+    else:
+        condition += "attribute_not_exists(attempts)"
+    try:
+        ctx.ddb.update_item(
+            TableName=ctx.table_name,
+            Key={"date_prefix": {"S": item["date_prefix"]}, "file_key": {"S": item["file_key"]}},
+            UpdateExpression=(
+                "SET #status = :pending, attempts = :n, execution_name = :name, retried_at = :now, "
+                "updated_at = :now REMOVE #error, cause, completed_at"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise ManifestNotRetryable(
+                f"Manifest {item['manifest_id']} changed while it was being retried (someone else retried it?)."
+            ) from exc
+        raise
+
+
+def _mark_failed(ctx: OpsContext, item: dict[str, Any], attempt: int, cause: str) -> None:
+    ctx.ddb.update_item(
+        TableName=ctx.table_name,
+        Key={"date_prefix": {"S": item["date_prefix"]}, "file_key": {"S": item["file_key"]}},
+        UpdateExpression="SET #status = :failed, #error = :error, cause = :cause, updated_at = :now",
+        ConditionExpression="#status = :pending AND attempts = :n",
+        ExpressionAttributeNames={"#status": "status", "#error": "error"},
+        ExpressionAttributeValues={
+            ":failed": {"S": "failed"},
+            ":pending": {"S": "pending"},
+            ":error": {"S": "RetryStartFailed"},
+            ":cause": {"S": cause[:4000]},
+            ":now": {"S": iso_now()},
+            ":n": {"N": str(attempt)},
+        },
+    )
+
+
+def _ensure_manifest_object(ctx: OpsContext, item: dict[str, Any], files: list[dict[str, Any]]) -> bool:
+    """True when the manifest object had to be rebuilt from the file items."""
+    path = item.get("manifest_path") or ctx.manifest_store().path_for(
+        item["date_prefix"], item["manifest_id"]
+    )
+    bucket, key = split_s3_url(path)
+    try:
+        ctx.client("s3").head_object(Bucket=bucket, Key=key)
+        return False
+    except ClientError as exc:
+        if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    manifest = Manifest.build(
+        item["manifest_id"],
+        item["date_prefix"],
+        str(item.get("created_at") or iso_now()),
+        [(f["bucket"], f["key"], int(f.get("size", 0))) for f in files],
+    )
+    ctx.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=manifest.to_json(), ContentType="application/json"
+    )
+    return True
+
+
+def _manifest_files(ctx: OpsContext, manifest_id: str, date_prefix: str) -> list[dict[str, Any]]:
+    """The manifest's file items, read in full from the base table (bucket and key are not in the index)."""
+    tracking = ctx.tracking()
+    keys = [f.file_key for f in tracking.query_manifest_files(manifest_id) if f.date_prefix == date_prefix]
+    files: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request = {
+            ctx.table_name: {
+                "Keys": [
+                    {"date_prefix": {"S": date_prefix}, "file_key": {"S": k}}
+                    for k in keys[start : start + 100]
+                ],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = ctx.ddb.batch_get_item(RequestItems=request)
+            files.extend(plain(i) for i in response.get("Responses", {}).get(ctx.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+    return files
+
+
+def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
+    item = find_manifest(ctx, manifest_id)
+    check_retryable(ctx, item)
+    date_prefix = str(item["date_prefix"])
+    attempt = int(item.get("attempts", 1) or 1) + 1
+    name = execution_name(manifest_id, attempt)
+    outcome = RetryOutcome(manifest_id, date_prefix, attempt, name)
+    files = _manifest_files(ctx, manifest_id, date_prefix)
+    _reset_manifest(ctx, item, attempt, name)
+    tracking = ctx.tracking()
+    config = ctx.config()
+    now = iso_now()
+    ttl = int(time.time()) + config.ttl_days * 86_400
+    file_keys = [f["file_key"] for f in files]
+    try:
+        outcome.files = tracking.finish_files(
+            date_prefix, file_keys, manifest_id, FileStatus.MANIFESTED, now, ttl, None
+        )
+        outcome.rebuilt_manifest = _ensure_manifest_object(ctx, item, files)
+        payload = {
+            "manifest_id": manifest_id,
+            "manifest_path": item.get("manifest_path")
+            or ctx.manifest_store().path_for(date_prefix, manifest_id),
+            "date_prefix": date_prefix,
+            "file_count": int(item.get("file_count", len(files)) or len(files)),
+            "file_key": manifest_item_key(manifest_id),
+        }
+        outcome.execution_arn = ctx.executions().start(name, payload)
+    except Exception as exc:
+        cause = f"{type(exc).__name__}: {exc}"
+        tracking.finish_files(
+            date_prefix, file_keys, manifest_id, FileStatus.FAILED, iso_now(), ttl, "RetryStartFailed"
+        )
+        _mark_failed(ctx, item, attempt, cause)
+        raise RetryStartFailed(
+            f"Retry {attempt} of manifest {manifest_id} could not start: {cause}."
+        ) from exc
+    ctx.ddb.update_item(
+        TableName=ctx.table_name,
+        Key={"date_prefix": {"S": date_prefix}, "file_key": {"S": item["file_key"]}},
+        UpdateExpression="SET execution_arn = :arn",
+        ExpressionAttributeValues={":arn": {"S": outcome.execution_arn}},
+    )
+    return outcome
+
+
+def failed_manifests(ctx: OpsContext, dates: list[str]) -> list[str]:
+    found: list[str] = []
+    for date_prefix in dates:
+        for item in read_date(ctx.ddb, ctx.table_name, date_prefix).manifests:
+            if item.get("status") == "failed" and not item.get("superseded_by"):
+                found.append(str(item["manifest_id"]))
+    return found
+
+
+def wait_final(
+    ctx: OpsContext,
+    outcomes: list[RetryOutcome],
+    timeout: float,
+    poll: float = 2.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Poll the MANIFEST items until each is completed or failed (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    waiting = {o.manifest_id: o for o in outcomes if o.execution_arn}
+    while waiting and time.monotonic() < deadline:
+        for manifest_id, outcome in list(waiting.items()):
+            item = ctx.ddb.get_item(
+                TableName=ctx.table_name,
+                Key={
+                    "date_prefix": {"S": outcome.date_prefix},
+                    "file_key": {"S": manifest_item_key(manifest_id)},
+                },
+                ConsistentRead=True,
+            ).get("Item")
+            status = plain(item).get("status") if item else None
+            if status in ("completed", "failed"):
+                outcome.final_status = str(status)
+                outcome.error = plain(item).get("error") if item else None
+                del waiting[manifest_id]
+        if progress is not None:
+            progress(len(outcomes) - len(waiting), len(outcomes))
+        if waiting:
+            time.sleep(poll)
+    for outcome in waiting.values():
+        outcome.final_status = "timeout"
