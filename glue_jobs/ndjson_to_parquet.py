@@ -1108,27 +1108,41 @@ def write_task(task: WriteTask) -> dict[str, Any]:
             files.append({"staged": state["path"], "rows": state["rows"], "bytes": size})
             state.update(writer=None, sink=None, path=None, rows=0)
 
-    def flush() -> None:
+    # Row groups small enough that a file can be closed near the target size (at most ROW_GROUP_ROWS rows).
+    rows_total = sum(p["rows"] for p in task.pieces) or 1
+    bytes_per_row = max(1e-3, sum(p["arrow_bytes"] * p["ratio"] for p in task.pieces) / rows_total)
+    group_rows = int(max(1024, min(ROW_GROUP_ROWS, task.target_bytes / bytes_per_row / 4)))
+
+    def flush(final: bool = False) -> None:
+        """Write the buffered rows as full row groups (and the remainder too when final)."""
         nonlocal buffered
         if not buffer:
             return
         table = pa.concat_tables(buffer)
         buffer.clear()
         buffered = 0
-        if state["writer"] is None:
-            name = f"{task.manifest_id}.part-{task.index:05d}-{len(files):03d}.parquet"
-            state["path"] = _join(task.out_dir, name)
-            filesystem, path = _fs(state["path"])
-            filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-            state["sink"] = filesystem.open_output_stream(path, compression=None)
-            state["writer"] = pq.ParquetWriter(state["sink"], out_schema,
-                                               compression=PYARROW_CODECS[task.codec],
-                                               compression_level=CODEC_LEVELS.get(task.codec),
-                                               use_dictionary=dictionary_columns(table))
-        state["writer"].write_table(table, row_group_size=ROW_GROUP_ROWS)
-        state["rows"] += table.num_rows
-        if state["sink"].tell() >= task.target_bytes:
-            close_file()
+        for offset in range(0, table.num_rows, group_rows):
+            part = table.slice(offset, group_rows)
+            if part.num_rows < group_rows and not final:
+                buffer.append(part)
+                buffered = part.num_rows
+                break
+            if state["writer"] is None:
+                name = f"{task.manifest_id}.part-{task.index:05d}-{len(files):03d}.parquet"
+                state["path"] = _join(task.out_dir, name)
+                filesystem, path = _fs(state["path"])
+                filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+                state["sink"] = filesystem.open_output_stream(path, compression=None)
+                state["writer"] = pq.ParquetWriter(state["sink"], out_schema,
+                                                   compression=PYARROW_CODECS[task.codec],
+                                                   compression_level=CODEC_LEVELS.get(task.codec),
+                                                   use_dictionary=dictionary_columns(part))
+            before = state["sink"].tell()
+            state["writer"].write_table(part, row_group_size=group_rows)
+            state["rows"] += part.num_rows
+            written = state["sink"].tell()
+            if written + (written - before) / 2 >= task.target_bytes:  # the next group would overshoot
+                close_file()
 
     for piece in task.pieces:
         table = _read_ipc(piece["location"])
@@ -1153,9 +1167,9 @@ def write_task(task: WriteTask) -> dict[str, Any]:
         buffer.append(conformed)
         buffered += count
         rows_out += count
-        if buffered >= ROW_GROUP_ROWS:
+        if buffered >= group_rows:
             flush()
-    flush()
+    flush(final=True)
     close_file()
     bad_location = None
     if bad_lines:
