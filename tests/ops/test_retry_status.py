@@ -1,0 +1,122 @@
+"""A manifest fails for a real reason (its input vanished before the Glue run), `status` shows it, the input is
+restored, and `retry` runs it again to success under a new execution name, with the attempt count kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable
+from pipeline.ops.retry import retry_manifest, wait_final
+from pipeline.ops.status import collect
+from pipeline.ops_cli import ops_app
+
+from .harness import INPUT, MiniStack, ndjson
+
+DAY = "2026-10-01"
+
+
+@pytest.fixture(scope="module")
+def stack(aws, spark, tmp_path_factory):
+    mini = MiniStack(aws, tmp_path_factory.mktemp("ops-retry")).start(spark, {})
+    yield mini
+    mini.stop()
+
+
+def test_failed_manifest_is_shown_then_retried_to_success(stack):
+    s3 = stack.aws.client("s3")
+    body_b = ndjson(DAY, "b", 12)
+    stack.drop(f"raw/{DAY}/a.ndjson", ndjson(DAY, "a", 20))
+    stack.drop(f"raw/{DAY}/b.ndjson", body_b)
+    assert stack.deliver() >= 2
+    assert sorted(f["status"] for f in stack.files(DAY)) == ["pending", "pending"]
+
+    # The object disappears before its batch runs: the Glue job fails on the missing mandatory file.
+    s3.delete_object(Bucket=INPUT, Key=f"raw/{DAY}/b.ndjson")
+    started = stack.flush()["started"]
+    assert len(started) == 1
+    [manifest] = stack.wait_manifests_final(DAY, 1)
+    manifest_id = manifest["manifest_id"]
+    assert manifest["status"] == "failed"
+    assert {f["status"] for f in stack.files(DAY)} == {"failed"}
+    stack.wait_executions_done()
+
+    ctx = stack.ctx()
+    report = collect(
+        ctx.ddb,
+        ctx.table_name,
+        dates=[DAY],
+        pending_shards=2,
+        sqs=ctx.client("sqs"),
+        dlq_url=stack.dlq_url,
+        queue_url=stack.queue_url,
+        sfn=ctx.client("stepfunctions"),
+        state_machine_arn=stack.machine_arn,
+    )
+    [day] = report.dates
+    assert day.files["failed"] == 2 and day.manifests_by_status["failed"] == 1 and not day.complete
+    assert day.manifests[0]["manifest_id"] == manifest_id and day.manifests[0]["error"]
+    [failure] = [e for e in report.failed_executions if e["name"] == manifest_id]
+    assert failure["error"] == "Pipeline.BatchFailed"
+    levels = {i.name: i.level for i in report.indicators}
+    assert levels["failed_manifests"] == "warning" and report.level == "warning"
+
+    # The same through the CLI, as a script would read it; --fail-on warning makes the exit status say so.
+    outputs = stack.outputs_file()
+    result = CliRunner().invoke(
+        ops_app,
+        [
+            "status",
+            "--date",
+            DAY,
+            "--json",
+            "--outputs",
+            str(outputs),
+            "--endpoint-url",
+            stack.aws.endpoint_url,
+            "--fail-on",
+            "warning",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["health"] == "warning"
+    assert document["dates"][0]["manifests"][0]["status"] == "failed"
+
+    # A completed or unknown manifest is refused with a named error; the failed one is retried.
+    with pytest.raises(ManifestNotFound):
+        retry_manifest(ctx, "2026-10-01-000000-000000000000")
+    stack.drop(f"raw/{DAY}/b.ndjson", body_b)  # the fix: the object is back (same content, same ETag)
+    stack.deliver()  # its new notification is a duplicate for the tracking table
+    assert len(stack.files(DAY)) == 2
+
+    outcome = retry_manifest(ctx, manifest_id)
+    assert outcome.attempt == 2 and outcome.execution_name == f"{manifest_id}-r2" and outcome.files == 2
+    wait_final(ctx, [outcome], timeout=120, poll=0.5)
+    assert outcome.final_status == "completed"
+    [manifest] = stack.manifests(DAY)
+    assert manifest["status"] == "completed" and manifest["attempts"] == 2
+    assert manifest["records_out"] == 32 and "error" not in manifest
+    assert manifest["execution_arn"].endswith(f":{manifest_id}-r2")
+    assert {f["status"] for f in stack.files(DAY)} == {"completed"}
+    names = {
+        e["name"]: e["status"]
+        for e in stack.aws.client("stepfunctions").list_executions(stateMachineArn=stack.machine_arn)[
+            "executions"
+        ]
+    }
+    assert names[manifest_id] == "FAILED" and names[f"{manifest_id}-r2"] == "SUCCEEDED"
+    rows = stack.lake_records(DAY)
+    assert len(rows) == 32 and len({r["event_id"] for r in rows}) == 32
+    assert {r["_manifest_id"] for r in rows} == {manifest_id}
+
+    with pytest.raises(ManifestNotRetryable):
+        retry_manifest(ctx, manifest_id)  # completed: replay is the tool for that
+    result = CliRunner().invoke(
+        ops_app, ["retry", manifest_id, "--outputs", str(outputs), "--endpoint-url", stack.aws.endpoint_url]
+    )
+    assert result.exit_code == 1 and "ManifestNotRetryable" in result.stderr
+    report = collect(ctx.ddb, ctx.table_name, dates=[DAY], pending_shards=2)
+    assert report.dates[0].complete and report.dates[0].totals["records_out"] == 32
