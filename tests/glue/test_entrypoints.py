@@ -1,0 +1,76 @@
+"""The script as Glue, `python` and `spark-submit` run it (each JVM start costs seconds: kept to a minimum)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "glue_jobs" / "ndjson_to_parquet.py"
+SAMPLES = ROOT / "glue_jobs" / "samples" / "manifest.json"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["PYTHONPATH"] = ""  # the script must not need the repository on the path
+    return env
+
+
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=_env(), timeout=300, check=False)
+
+
+@pytest.mark.spark
+def test_python_script_converts_the_bundled_sample(tmp_path):
+    out = tmp_path / "out"
+    proc = _run([sys.executable, str(SCRIPT), "--JOB_NAME", "local", "--MANIFEST_PATH", str(SAMPLES),
+                 "--OUTPUT_PATH", str(out), "--COMPRESSION_TYPE", "zstd", "--SOME_GLUE_ARG", "ignored"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["status"] == "succeeded" and report["records_in"] == 454 and report["records_out"] == 450
+    assert report["files_skipped"] == ["events-0004-late.ndjson"]
+    assert len(list((out / "dt=2026-11-22").glob("2026-11-22-000001-sample01.part-*.parquet"))) == 1
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["--JOB_NAME", "x", "--MANIFEST_PATH", "m.json", "--OUTPUT_PATH", "o"], "MissingArgument: "),
+    (["--JOB_NAME", "x", "--MANIFEST_PATH", "m.json", "--OUTPUT_PATH", "o", "--COMPRESSION_TYPE", "lzo"],
+     "UnsupportedCompression: "),
+])
+def test_python_script_argument_errors_exit_non_zero_without_starting_spark(tmp_path, argv, error):
+    proc = _run([sys.executable, str(SCRIPT), *argv], tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    [line] = proc.stderr.strip().splitlines()  # one line, no JVM noise: Spark was never started
+    assert line.startswith(error) and len(line) > len(error) + 20
+
+
+@pytest.mark.spark
+def test_python_script_runtime_error_is_named(tmp_path):
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"manifest_id": "m-1", "date_prefix": "2026-11-22",
+                                    "entries": [{"url": "missing.ndjson", "mandatory": True}]}))
+    proc = _run([sys.executable, str(SCRIPT), "--JOB_NAME", "x", "--MANIFEST_PATH", str(manifest),
+                 "--OUTPUT_PATH", str(tmp_path / "o"), "--COMPRESSION_TYPE", "snappy"], tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("ManifestEntryMissing: mandatory file(s) not found")
+
+
+@pytest.mark.spark
+def test_spark_submit_runs_the_same_script(tmp_path):
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+    if not spark_submit.exists():
+        pytest.skip("spark-submit is not installed next to this Python (pyspark wheel scripts missing)")
+    out = tmp_path / "out"
+    proc = _run([str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", str(SCRIPT),
+                 "--JOB_NAME", "submit", "--MANIFEST_PATH", str(SAMPLES), "--OUTPUT_PATH", str(out),
+                 "--COMPRESSION_TYPE", "brotli"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["codec"] == "brotli" and report["records_out"] == 450
