@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.batching import BatchPolicy
 from pipeline.config import ControlPlaneConfig
-from pipeline.errors import InvalidEvent, ManifestAlreadyFinal, ManifestFilesNotVisible
+from pipeline.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
 from pipeline.executions import Executions
 from pipeline.keys import extract_date_prefix, has_accepted_suffix, make_file_key
@@ -580,7 +580,7 @@ class IngestSession:
                     started += self.service.start_due_batches(
                         date_prefix, counter, allow_partial=False, budget=budget - len(started)
                     )
-            except (ClientError, InvalidEvent) as exc:
+            except Exception as exc:
                 self.service.log.error(
                     "batching after tracking failed; the flush will pick the files up",
                     extra={"date_prefix": date_prefix, "cause": describe(exc), "error_code": error_code(exc)},

@@ -1,0 +1,82 @@
+"""Reads and writes per file and per manifest do not grow with what the day already holds."""
+
+from __future__ import annotations
+
+from pipeline.lambda_app import handle_event
+
+from .conftest import TABLE, LambdaContext, s3_record, sqs_event
+
+DAY = "2026-11-20"
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
+def fill_backlog(env, count):
+    for start in range(0, count, 25):
+        env.ddb.batch_write_item(
+            RequestItems={
+                TABLE: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "date_prefix": {"S": DAY},
+                                "file_key": {"S": f"F#old/{i}#e"},
+                                "status": {"S": "completed"},
+                                "manifest_id": {"S": f"{DAY}-000000-{i // 10:012x}"},
+                                "size": {"N": "10"},
+                            }
+                        }
+                    }
+                    for i in range(start, min(start + 25, count))
+                ]
+            }
+        )
+
+
+def meter(client):
+    seen = {"calls": [], "items_read": 0}
+
+    def after(parsed, model, **_):
+        seen["calls"].append(model.name)
+        if model.name in ("Query", "Scan"):
+            seen["items_read"] += parsed.get("ScannedCount", parsed.get("Count", 0))
+        elif model.name == "GetItem" and parsed.get("Item"):
+            seen["items_read"] += 1
+
+    client.meta.events.register("after-call.dynamodb", after)
+    return seen
+
+
+def run_day(env, backlog):
+    fill_backlog(env, backlog)
+    app = env.app(max_files_per_manifest=10, max_bytes_per_manifest=10**9, pending_shards=2)
+    seen = meter(app.service.table._client)
+    for start in range(0, 40, 10):
+        handle_event(
+            app,
+            sqs_event(*[s3_record(f"new/{DAY}/{i}.ndjson") for i in range(start, start + 10)]),
+            LambdaContext(),
+        )
+    manifests = env.manifest_items(DAY)
+    for m in manifests:
+        handle_event(
+            app,
+            {
+                "action": "complete",
+                "manifest_id": m["manifest_id"],
+                "date_prefix": DAY,
+                "status": "completed",
+            },
+            LambdaContext(),
+        )
+    return len(manifests), seen
+
+
+def test_reads_per_manifest_stay_within_twice_the_batch_whatever_the_backlog(env):
+    manifests, seen = run_day(env, backlog=500)
+    assert manifests == 4
+    assert "Scan" not in seen["calls"]
+    per_manifest = seen["items_read"] / manifests
+    # claim reads (<= batch) + status update reads (the manifest's own files + its MANIFEST item)
+    assert per_manifest <= 2 * 10 + 1, per_manifest
+    writes = sum(1 for c in seen["calls"] if c in WRITES)
+    assert writes / 40 <= 3, writes / 40
