@@ -3,11 +3,14 @@
 The moto bridge hands every StartJobRun to `GlueRunner.__call__` (in a background thread) and keeps the run
 RUNNING until it returns. The runner does what Glue would, on local files (local Spark has no S3 connector):
 
-1. reads the manifest named by `--MANIFEST_PATH` from the embedded S3 and stages each entry's object to
-   `<workdir>/staging/<run_id>/` (a missing object stays missing: the job decides, as on Glue);
-2. runs `glue_jobs.ndjson_to_parquet.run_job` in the one shared SparkSession with the run's arguments, where
+1. runs `glue_jobs.ndjson_to_parquet.run_job` in the one shared SparkSession with the run's arguments, where
    `--OUTPUT_PATH` and `--BAD_RECORDS_PATH` point to the local lake and quarantine folders of the work folder
-   (the lake stays there for `pipeline query`), and the manifest to its staged copy;
+   (the lake stays there for `pipeline query`). The job reads the manifest and its inputs from the embedded S3
+   itself (pyarrow's S3 filesystem honours `AWS_ENDPOINT_URL`, which the stack sets before the JVM starts), so
+   `_source_file` holds the s3:// URL as on Glue;
+2. with `stage_inputs=True` (a SparkSession whose workers cannot reach the endpoint), it instead stages the
+   manifest and each entry's object to `<workdir>/staging/<run_id>/` first (a missing object stays missing: the
+   job decides, as on Glue) and passes the staged manifest;
 3. mirrors what the run changed in those folders back to the output bucket under the same keys (new and rewritten
    files uploaded, files the job replaced deleted), so the embedded S3 holds what Glue would have written.
 
@@ -79,7 +82,7 @@ class GlueRunner:
 
     def __init__(self, endpoint_url: str, *, workdir: Path, lake_dir: Path, quarantine_dir: Path,
                  spark: SparkProvider, region: str = "us-east-1",
-                 on_finished: Callable[[GlueRunRecord], None] | None = None) -> None:
+                 on_finished: Callable[[GlueRunRecord], None] | None = None, stage_inputs: bool = False) -> None:
         self._s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
         self._workdir = workdir
         self._lake = lake_dir
@@ -87,6 +90,7 @@ class GlueRunner:
         self._spark = spark
         self._lock = threading.Lock()
         self._on_finished = on_finished
+        self._stage_inputs = stage_inputs
         self.runs: list[GlueRunRecord] = []
         self._log_handler: logging.Handler | None = None
 
@@ -126,10 +130,13 @@ class GlueRunner:
         staging = self._workdir / "staging" / request.run_id
         staging.mkdir(parents=True, exist_ok=True)
         try:
-            manifest_local, manifest = self._stage_manifest(arguments["--MANIFEST_PATH"], staging)
-            record.manifest_id = arguments.get("--MANIFEST_ID") or manifest.get("manifest_id")
             local_args = dict(arguments)
-            local_args["--MANIFEST_PATH"] = str(manifest_local)
+            if self._stage_inputs:
+                manifest_local, manifest = self._stage_manifest(arguments["--MANIFEST_PATH"], staging)
+                local_args["--MANIFEST_PATH"] = str(manifest_local)
+                record.manifest_id = arguments.get("--MANIFEST_ID") or manifest.get("manifest_id")
+            else:
+                record.manifest_id = arguments.get("--MANIFEST_ID")
             local_args["--OUTPUT_PATH"] = str(self._lake)
             if bad_uri:
                 local_args["--BAD_RECORDS_PATH"] = str(self._quarantine)
@@ -155,6 +162,7 @@ class GlueRunner:
                 if bad_uri:
                     self._mirror(self._quarantine, bad_uri, before["bad"], record)
             record.report = report
+            record.manifest_id = record.manifest_id or report.get("manifest_id")
             logger.info("glue run %s (%s): %s records out, %s bad", request.run_id, record.manifest_id,
                         report.get("records_out"), report.get("bad_records"))
         finally:

@@ -45,8 +45,13 @@ class DemoSpec:
     total_mb: float = 50.0
     seed: int = 20261122
     gzip_every: int = 10  # every 10th file gzip-compressed (the job reads both)
-    dirty_files: tuple[int, ...] = (1, 6, 13)  # files holding a few corrupt lines
-    dirty_every: int = 1500
+    dirty_file_count: int = 3  # files holding a few corrupt lines
+    bad_lines_per_dirty_file: int = 3
+
+    def dirty_files(self) -> set[int]:
+        count = min(self.dirty_file_count, self.files)
+        return {round(i * (self.files - 1) / max(count, 1)) + (1 if count < self.files else 0)
+                for i in range(count)} & set(range(self.files))
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
     per_file = max(10, int(spec.total_mb * 1_000_000 / APPROX_EVENT_BYTES / spec.files))
     files: list[DropFile] = []
     first_date_files = spec.files // 2
+    dirty = spec.dirty_files()
+    dirty_every = max(1, per_file // max(spec.bad_lines_per_dirty_file, 1))
     for index in range(spec.files):
         day = dates[0] if index < first_date_files else dates[1]
         position = index - (0 if index < first_date_files else first_date_files)
@@ -80,7 +87,7 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
         key = f"events/{day.isoformat()}/part-{index:04d}.ndjson" + (".gz" if compressed else "")
         path = folder / key
         stats = write_drop(path, per_file, seed=spec.seed + index, day=day,
-                           dirty_every=spec.dirty_every if index in spec.dirty_files else None,
+                           dirty_every=dirty_every if index in dirty else None,
                            gzip=compressed, drift=drift)
         files.append(DropFile(path=path, key=key, size=stats.bytes, lines=stats.lines, bad_lines=stats.bad_lines))
     return files
@@ -165,6 +172,13 @@ class RunOptions:
         variables: dict[str, Any] = {
             "max_files_per_manifest": self.max_files_per_manifest,
             "max_batch_wait_seconds": self.max_batch_wait_seconds,
+            # The embedded stack lives and dies with the process: nothing to protect.
+            "force_destroy": True,
+            "deletion_protection": False,
+            # Runs queue inside the local runner (one Spark), not in Step Functions' start retries.
+            "glue_max_concurrent_runs": 50,
+            "glue_retry_interval_seconds": 1,
+            "sqs_maximum_batching_window_seconds": 1,
         }
         if self.compression:
             variables["compression_type"] = self.compression

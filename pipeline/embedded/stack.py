@@ -30,7 +30,7 @@ from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
 from pipeline.embedded.schedules import ScheduleTimer, discover_scheduled_targets
-from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws
+from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws, _free_port
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -131,7 +131,7 @@ class StackOutputs:
     @property
     def function_names(self) -> list[str]:
         names = [self.manifest_builder_function]
-        extra = self.get("batch_status_updater_function_name", "status_updater_function_name")
+        extra = self.get("status_updater_function_name", "batch_status_updater_function_name")
         if extra and extra not in names:
             names.append(str(extra))
         return names
@@ -168,7 +168,7 @@ class StackOutputs:
 
     @property
     def table_name(self) -> str:
-        return str(self.get("glue_table_name", "catalog_table_name", default="events"))
+        return str(self.get("table_name", "glue_table_name", default="events"))
 
 
 @dataclass
@@ -206,7 +206,6 @@ class EmbeddedStack:
                  on_messages: Callable[[Any, list[dict[str, Any]]], None] | None = None,
                  on_glue_finished: Callable[[GlueRunRecord], None] | None = None) -> None:
         self.layout = layout
-        self.port = port
         self.terraform_variables = dict(terraform_variables or {})
         self.flush_interval_seconds = flush_interval_seconds
         self.timings = StackTimings()
@@ -223,12 +222,20 @@ class EmbeddedStack:
         self._spark_future: Future[SparkSession] | None = None
         self._spark_started_at = 0.0
         self._saved_env: dict[str, str | None] = {}
+        # The port is chosen up front so that the environment pointing boto3 and pyarrow at the embedded AWS is
+        # set before the JVM starts: Spark's Python workers inherit it, and the Glue job then reads its manifest
+        # and inputs from the embedded S3 itself, exactly as on Glue (`_source_file` keeps the s3:// URL).
+        self.port = port or _free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        # A session made elsewhere (tests) may predate that environment: the runner then stages inputs locally.
+        self.stage_inputs = spark_factory is not None
 
     # ----------------------------------------------------------------------------------------- start
 
     def start_spark(self) -> None:
         """Start the JVM in the background now (call before the slow stages)."""
         if self._spark_future is None:
+            self._point_process_at(self.endpoint_url)
             self._spark_started_at = time.monotonic()
             self._spark_future = self._executor.submit(self._make_spark)
 
@@ -256,7 +263,7 @@ class EmbeddedStack:
             if getattr(exc, "error_name", "") == "PortInUse":
                 raise PipelineError("PortInUse", str(exc), "Pick another --port or leave it out.", 2) from exc
             raise
-        self._point_process_at(self.aws)
+        self._point_process_at(self.aws.endpoint_url)
         self.timings.record("aws_start", started)
         return self.aws
 
@@ -288,7 +295,7 @@ class EmbeddedStack:
         self.lambda_runner = LambdaRunner(endpoint, log_dir=self.layout.logs, region=REGION)
         self.glue_runner = GlueRunner(endpoint, workdir=self.layout.root, lake_dir=self.layout.lake,
                                       quarantine_dir=self.layout.quarantine, spark=self.spark, region=REGION,
-                                      on_finished=self._on_glue_finished)
+                                      on_finished=self._on_glue_finished, stage_inputs=self.stage_inputs)
         moto_bridges.set_lambda_invoker(self.lambda_runner.invoke)
         moto_bridges.set_glue_runner(self.glue_runner)
         self.lambda_runner.warm_up(self.outputs.function_names)
@@ -339,9 +346,10 @@ class EmbeddedStack:
 
     # ----------------------------------------------------------------------------------------- env
 
-    def _point_process_at(self, aws: EmbeddedAws) -> None:
-        """Point every boto3 client of this process (the handlers' too) at the embedded AWS."""
-        env = {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_REGION": REGION}
+    def _point_process_at(self, endpoint_url: str) -> None:
+        """Point every boto3 client and pyarrow S3 filesystem of this process (the handlers' and Spark's Python
+        workers' too) at the embedded AWS."""
+        env = {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url, "AWS_REGION": REGION}
         for key, value in env.items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
