@@ -1,6 +1,9 @@
 """Typed, validated settings of the manifest builder Lambda, read from the environment at cold start.
 
-Every bad value is reported by name, all of them at once, in one ``InvalidConfiguration`` error.
+Every bad value is reported by name, all of them at once, in one ``InvalidConfiguration`` error. Besides the
+issue's variables (TRACKING_TABLE, MANIFEST_BUCKET, MANIFEST_PREFIX, STATE_MACHINE_ARN, MAX_FILES_PER_MANIFEST,
+MAX_BYTES_PER_MANIFEST, MAX_BATCH_WAIT_SECONDS, TTL_DAYS, LOG_LEVEL, ACCEPTED_SUFFIXES) three extras exist:
+PENDING_SHARDS, REPAIR_GRACE_SECONDS and MAX_MANIFESTS_PER_INVOCATION (docs/tracking-table.md).
 """
 
 from __future__ import annotations

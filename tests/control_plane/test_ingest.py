@@ -194,3 +194,32 @@ def test_unsupported_invocation_is_a_named_error(env):
 
     with pytest.raises(InvalidEvent, match="unsupported event"):
         invoke(env.app(), {"hello": "world"})
+
+
+def test_dynamodb_throttling_is_retried_and_a_persistent_one_fails_only_its_message(env):
+    from .conftest import inject_error
+
+    app = env.app()
+    ddb = app.service.table._client
+    brief = inject_error(ddb, "PutItem", "ProvisionedThroughputExceededException", times=2)
+    assert invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson"))) == {"batchItemFailures": []}
+    assert brief.count == 2 and len(env.files(DAY)) == 1
+    brief.stop()
+
+    stuck_key = f"raw/{DAY}/stuck.ndjson"
+    persistent = inject_error(
+        ddb,
+        "PutItem",
+        "ThrottlingException",
+        when=lambda params: params.get("Item", {}).get("key", {}).get("S") == stuck_key,
+    )
+    stuck = sqs_message({"Records": [s3_record(stuck_key)]}, message_id="stuck")
+    fine = sqs_message({"Records": [s3_record(f"raw/{DAY}/b.ndjson")]}, message_id="fine")
+    response = invoke(app, {"Records": [stuck, fine]})
+    assert response == {"batchItemFailures": [{"itemIdentifier": "stuck"}]}
+    assert persistent.count > 1  # retried before giving the message back to SQS
+    persistent.stop()
+    assert invoke(app, {"Records": [stuck]}) == {"batchItemFailures": []}  # the redelivery succeeds
+    assert sorted(f["key"] for f in env.files(DAY)) == sorted(
+        [f"raw/{DAY}/a.ndjson", f"raw/{DAY}/b.ndjson", stuck_key]
+    )
