@@ -173,6 +173,7 @@ class MiniStack:
             Name=JOB,
             Role=role,
             GlueVersion="5.0",
+            ExecutionProperty={"MaxConcurrentRuns": 4},
             Command={"Name": "glueetl", "ScriptLocation": f"s3://{LAKE}/scripts/job.py"},
         )
         c("glue").create_database(DatabaseInput={"Name": DATABASE})
