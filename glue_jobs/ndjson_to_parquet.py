@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import bisect
 import contextlib
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -73,7 +74,9 @@ SPLIT_BYTES = 64 * 1024 * 1024  # plain files larger than this are read by sever
 ROW_GROUP_ROWS = 128 * 1024
 CODEC_LEVELS = {"zstd": 3}  # DuckDB's and Spark's default zstd level (pyarrow's is 1)
 DICTIONARY_MAX_DISTINCT_RATIO = 0.5  # string columns more distinct than this are written PLAIN (ids, IPs)
-SAMPLE_ROWS = 20_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
+SAMPLE_ROWS = 5_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
+DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns get a dictionary
+JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (about 20% faster than one huge chunk)
 
 
 class JobError(Exception):
@@ -232,11 +235,44 @@ def _normalise(url: str, base_dir: str | None = None) -> str:
     return os.path.normpath(str(path))
 
 
+#: S3 client options, taken from the driver's environment by run_job and shipped to every task (a Spark
+#: worker's environment may differ from the driver's): endpoint (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, e.g. a
+#: local S3) and region. Credentials always come from the standard AWS chain (on Glue: the job role).
+_S3_OPTIONS: dict[str, str] = {}
+
+
+def s3_options_from_env() -> dict[str, str]:
+    options: dict[str, str] = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parsed = urllib.parse.urlparse(endpoint)
+        options["endpoint_override"] = parsed.netloc or parsed.path
+        options["scheme"] = parsed.scheme or "https"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region"] = region
+    return options
+
+
+def _use_s3_options(options: dict[str, str]) -> None:
+    if options != _S3_OPTIONS:
+        _S3_OPTIONS.clear()
+        _S3_OPTIONS.update(options)
+
+
 def _fs(location: str) -> tuple[pafs.FileSystem, str]:
     if location.startswith("s3://"):
+        if _S3_OPTIONS:
+            return pafs.S3FileSystem(**_S3_OPTIONS), location[len("s3://"):]
         filesystem, path = pafs.FileSystem.from_uri(location)
         return filesystem, path
     return pafs.LocalFileSystem(), location
+
+
+def _make_parent(filesystem: pafs.FileSystem, path: str) -> None:
+    """Create the parent directory of a local path (S3 has no directories: no marker objects are created)."""
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
 
 
 def _read_bytes(location: str) -> bytes:
@@ -247,7 +283,7 @@ def _read_bytes(location: str) -> bytes:
 
 def _write_bytes(location: str, data: bytes) -> None:
     filesystem, path = _fs(location)
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    _make_parent(filesystem, path)
     with filesystem.open_output_stream(path, compression=None) as sink:
         sink.write(data)
 
@@ -267,7 +303,7 @@ def _delete(location: str) -> None:
 def _move(source: str, target: str) -> None:
     source_fs, source_path = _fs(source)
     _, target_path = _fs(target)
-    source_fs.create_dir(target_path.rsplit("/", 1)[0], recursive=True)
+    _make_parent(source_fs, target_path)
     source_fs.move(source_path, target_path)  # rename locally (atomic per file), copy + delete on S3
 
 
@@ -713,6 +749,7 @@ class ReadTask:
     compressed: bool
     staging: str
     size: int
+    s3_options: tuple[tuple[str, str], ...] = ()
 
 
 def _open_text(location: str, compressed: bool) -> Any:
@@ -791,8 +828,7 @@ def _loads(line: bytes) -> Any:
 
 def _read_json(data: bytes) -> pa.Table:
     return pajson.read_json(pa.BufferReader(data),
-                            read_options=pajson.ReadOptions(use_threads=True, block_size=max(1 << 20,
-                                                                                             len(data) + 1)))
+                            read_options=pajson.ReadOptions(use_threads=True, block_size=JSON_CHUNK_BYTES))
 
 
 @dataclass
@@ -815,13 +851,16 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
     try:
         block.decode("utf-8")
         table = _read_json(block)
+        # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path).
         if table.num_rows == records:
-            table = _normalise_table(table)
-            table = table.append_column("__line", pa.array(range(records), pa.int32()))
-            return BlockResult([table], [], records, blank)
+            return BlockResult([_with_line_numbers(_normalise_table(table))], [], records, blank)
     except (UnicodeDecodeError, pa.ArrowInvalid):
         pass
     return _parse_block_slowly(url, offset, lines, records, blank)
+
+
+def _with_line_numbers(table: pa.Table) -> pa.Table:
+    return table.append_column("__line", pa.array(range(table.num_rows), pa.int32()))
 
 
 def _bad_record(url: str, offset: int, line: bytes, reason: str) -> dict[str, Any]:
@@ -950,7 +989,7 @@ def _estimate_ratio(table: pa.Table, codec: str) -> float:
 
 def _write_ipc(location: str, table: pa.Table) -> None:
     filesystem, path = _fs(location)
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    _make_parent(filesystem, path)
     with filesystem.open_output_stream(path, compression=None) as sink, \
             paipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
@@ -981,6 +1020,7 @@ def _guard(function: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[st
 
 def read_task(task: ReadTask, codec: str) -> dict[str, Any]:
     """Stage 1 body: parse the task's lines, stage typed pieces (Arrow IPC) and quarantined lines (NDJSON)."""
+    _use_s3_options(dict(task.s3_options))
     pieces: list[dict[str, Any]] = []
     bad_lines: list[bytes] = []
     bad_reasons: dict[str, int] = {}
@@ -1060,7 +1100,7 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     """Parquet column paths worth dictionary-encoding: string columns with few distinct values. Numbers and
     timestamps compress better PLAIN + codec (as DuckDB writes them), and so do near-unique strings."""
     leaves: dict[str, pa.Array] = {}
-    sample = table.slice(0, ROW_GROUP_ROWS)
+    sample = table.slice(0, DICTIONARY_SAMPLE_ROWS)
     for name in sample.column_names:
         column = sample.column(name)
         _leaves(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), name, leaves)
@@ -1085,10 +1125,12 @@ class WriteTask:
     bad_dir: str
     manifest_id: str
     ingested_at: dt.datetime
+    s3_options: tuple[tuple[str, str], ...] = ()
 
 
 def write_task(task: WriteTask) -> dict[str, Any]:
     """Stage 2 body: conform the pieces to the batch schema and write Parquet files of about target_bytes."""
+    _use_s3_options(dict(task.s3_options))
     out_schema = pa.schema([*task.schema, pa.field("_source_file", pa.string()),
                             pa.field("_manifest_id", pa.string()), pa.field("_ingested_at", TS_TYPE)])
     files: list[dict[str, Any]] = []
@@ -1131,7 +1173,7 @@ def write_task(task: WriteTask) -> dict[str, Any]:
                 name = f"{task.manifest_id}.part-{task.index:05d}-{len(files):03d}.parquet"
                 state["path"] = _join(task.out_dir, name)
                 filesystem, path = _fs(state["path"])
-                filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+                _make_parent(filesystem, path)
                 state["sink"] = filesystem.open_output_stream(path, compression=None)
                 state["writer"] = pq.ParquetWriter(state["sink"], out_schema,
                                                    compression=PYARROW_CODECS[task.codec],
@@ -1317,6 +1359,9 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
     ingested_at = dt.datetime.now(dt.UTC)
     check_codec(args.compression)
+    s3_options = s3_options_from_env()
+    _use_s3_options(s3_options)
+    shipped = tuple(sorted(s3_options.items()))
     manifest = load_manifest(args.manifest_path)
     if args.manifest_id and args.manifest_id != manifest.manifest_id:
         raise JobError("ManifestIdMismatch", f"--MANIFEST_ID {args.manifest_id} does not match manifest_id "
@@ -1332,6 +1377,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
                               "job_name": args.job_name, "codec": args.compression}
     try:
         tasks, skipped, bytes_in = _plan_reads(manifest, staging)
+        tasks = [dataclasses.replace(task, s3_options=shipped) for task in tasks]
         read_results = _run_tasks(spark, lambda t: read_task(t, args.compression),
                                   sorted(tasks, key=lambda t: -t.size),  # largest first
                                   f"ndjson_to_parquet {manifest.manifest_id}: parse")
@@ -1363,7 +1409,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
             groups = _group_pieces(pieces, args.target_file_mb * 1024 * 1024)
             write_tasks = [WriteTask(i, tuple(g), resolution.schema, args.compression,
                                      args.target_file_mb * 1024 * 1024, _join(staging, "out"),
-                                     _join(staging, "bad"), manifest.manifest_id, ingested_at)
+                                     _join(staging, "bad"), manifest.manifest_id, ingested_at, shipped)
                            for i, g in enumerate(groups)]
             write_results = _run_tasks(spark, write_task, write_tasks,
                                        f"ndjson_to_parquet {manifest.manifest_id}: write")
@@ -1422,8 +1468,12 @@ def _cleanup_empty_staging(output: str, manifest_id: str) -> None:
 
 def _write_report(output: str, report: dict[str, Any]) -> None:
     target = _join(output, "_reports", f"{report['manifest_id']}.json")
+    body = json.dumps(report, indent=2, default=str).encode("utf-8")
+    if target.startswith("s3://"):  # a PUT is atomic on S3
+        _write_bytes(target, body)
+        return
     temporary = _join(output, "_reports", f".{report['manifest_id']}.{uuid.uuid4().hex[:8]}.tmp")
-    _write_bytes(temporary, json.dumps(report, indent=2, default=str).encode("utf-8"))
+    _write_bytes(temporary, body)
     _move(temporary, target)
 
 

@@ -176,14 +176,16 @@ def test_parse_block_accounts_for_every_nasty_line():
              b'{"a": "\xff"}\n'  # invalid UTF-8
              b'{"a": "x\x00"}\n'  # NUL
              b'{"a": NaN}\n'  # not JSON
+             b'{"a": 9}{"a": 10}\n'  # two objects on one line: pyarrow would make two rows of it
              b'{"a": 5')  # truncated last line without newline
     result = job.parse_block("f", 0, block)
-    assert result.records == 12 and result.blank == 2
+    assert result.records == 13 and result.blank == 2
     rows = sum(t.num_rows for t in result.tables)
     assert rows + len(result.bad) == result.records
     assert rows == 1
     reasons = [r["reason"].split(":")[0] for r in result.bad]
     assert reasons.count("not_a_json_object") == 5 and "invalid_utf8" in reasons and "unconvertible" in reasons
+    assert any(r["raw_line"] == '{"a": 9}{"a": 10}' and r["reason"].startswith("invalid_json") for r in result.bad)
     utf8 = next(r for r in result.bad if r["reason"].startswith("invalid_utf8"))
     assert utf8["raw_line_base64"] and utf8["source_file"] == "f" and utf8["offset"] == block.index(b'{"a": "\xff')
 

@@ -105,9 +105,10 @@ def _nasty_file(path: Path) -> tuple[int, int]:
                b'{"id": 5, "note": "\xff"}\n'
                b'{"id": 6, "note": "a\x00b"}\n'
                b'{"id": 7, "mixed": [1, "x"]}\n'
+               b'{"id": 9}{"id": 10}\n'  # two objects on one line: pyarrow alone would make two rows
                b'{"id": 8, "ts": "2026-11-22T08:00:00+02:00", "v": -3}')  # no trailing newline
     path.write_bytes(content)
-    return 12, 4
+    return 13, 4
 
 
 def test_every_line_accounted_for_with_nasty_inputs(spark, tmp_path, out):
@@ -132,6 +133,7 @@ def test_every_line_accounted_for_with_nasty_inputs(spark, tmp_path, out):
     assert reasons["[1, 2]"] == "not_a_json_object" and reasons['"text"'] == "not_a_json_object"
     assert reasons['{"id": 3, "v": '] == "invalid_json"
     assert reasons['{"id": 7, "mixed": [1, "x"]}'] == "unconvertible"
+    assert reasons['{"id": 9}{"id": 10}'] == "invalid_json"
     assert "invalid_utf8" in reasons.values()
 
 
