@@ -111,6 +111,7 @@ class MiniStack:
     # ------------------------------------------------------------------------------------------ set-up
     def start(self, spark: Any, env: dict[str, str]) -> MiniStack:
         ensure_sfn_s3_body_is_text()
+        self.aws.reset()  # moto's backends outlive a server: start from an empty account
         self._point_process_at_aws()
         c = self.aws.client
         create_tracking_table(c("dynamodb"), TABLE)
