@@ -21,7 +21,7 @@ OUTPUTS_ENV = "PIPELINE_STACK_OUTPUTS"
 # field -> Terraform output names accepted for it (the first present wins).
 OUTPUT_ALIASES: dict[str, tuple[str, ...]] = {
     "region": ("region", "aws_region"),
-    "tracking_table": ("tracking_table_name", "tracking_table", "table_name"),
+    "tracking_table": ("tracking_table_name", "tracking_table"),
     "ingest_queue_url": ("ingest_queue_url", "queue_url"),
     "dlq_url": ("ingest_dlq_url", "dlq_url", "ingest_dead_letter_queue_url", "dead_letter_queue_url"),
     "state_machine_arn": ("state_machine_arn",),
@@ -31,7 +31,7 @@ OUTPUT_ALIASES: dict[str, tuple[str, ...]] = {
     "output_path": ("output_path", "output_s3_path", "output_location"),
     "bad_records_path": ("bad_records_path", "bad_records_s3_path", "quarantine_path"),
     "glue_database": ("glue_database_name", "catalog_database_name", "glue_database", "catalog_database"),
-    "glue_table": ("glue_table_name", "catalog_table_name", "glue_table", "catalog_table"),
+    "glue_table": ("glue_table_name", "catalog_table_name", "table_name", "glue_table", "catalog_table"),
     "function_name": ("manifest_builder_function_name", "lambda_function_name", "function_name"),
     "pending_shards": ("pending_shards",),
     "repair_grace_seconds": ("repair_grace_seconds",),
