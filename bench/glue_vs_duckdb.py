@@ -97,7 +97,8 @@ def engine_glue(manifest: str, out: str, codec: str) -> dict:
     seconds = time.monotonic() - job_started
     spark.stop()
     return {"seconds": seconds, "jvm_start_s": jvm_start, "records_out": report["records_out"],
-            "bad_records": report["bad_records"], "output_files": len(report["output_files"])}
+            "bad_records": report["bad_records"], "output_files": len(report["output_files"]),
+            "stages": report["timings"]}
 
 
 def _tree_rss(pid: int) -> int:
@@ -171,12 +172,15 @@ def main() -> None:
             out.mkdir(parents=True)
             argv = [data["dir"], str(out), args.codec] if engine == "duckdb" else [data["manifest"], str(out),
                                                                                    args.codec]
+            load_before = os.getloadavg()[0]
             result = run_engine(engine, argv)
+            result["load_avg_1m_before"] = round(load_before, 2)
             pattern = "duckdb.parquet" if engine == "duckdb" else "glue/dt=*/*.parquet"
             result["output_bytes"] = dir_bytes(out, pattern)
             runs[engine].append(result)
             print(f"  {engine}: {result['seconds']:.2f} s, peak RSS {result['peak_rss_mb']} MB, "
-                  f"output {result['output_bytes'] / 1024 / 1024:.1f} MiB")
+                  f"output {result['output_bytes'] / 1024 / 1024:.1f} MiB, load {load_before:.1f}"
+                  + (f", stages {result['stages']}" if "stages" in result else ""))
 
     def median(engine: str, key: str) -> float:
         values = sorted(r[key] for r in runs[engine])
@@ -210,7 +214,9 @@ def main() -> None:
         lines.append(f"| {label} | {e['seconds']} | {e['mb_per_s']} | {e['output_mb']} | {e['peak_rss_mb']} |")
     lines += ["", f"Ratio: time {summary['ratio']['time_glue_over_duckdb']}x, output size "
                   f"{summary['ratio']['size_glue_over_duckdb']}x. JVM start (not in the job time): "
-                  f"{glue.get('jvm_start_s')} s.", ""]
+                  f"{glue.get('jvm_start_s')} s. Job stages (s, last run): {runs['glue'][-1].get('stages')}.",
+              "", "1-minute load average before each run (other processes share the 2 CPUs): "
+              + ", ".join(f"{e} {r['load_avg_1m_before']}" for e in runs for r in runs[e]) + ".", ""]
     (RESULTS / f"glue_vs_duckdb{suffix}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -1373,15 +1373,19 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
     staging = _join(output, "_staging", manifest.manifest_id, run_id)
     partition_dir = _join(output, f"dt={manifest.date_prefix}")
     bad_dir = _join(bad_root, f"dt={manifest.date_prefix}", f"manifest_id={manifest.manifest_id}")
+    timings: dict[str, float] = {}
     report: dict[str, Any] = {"manifest_id": manifest.manifest_id, "date_prefix": manifest.date_prefix,
-                              "job_name": args.job_name, "codec": args.compression}
+                              "job_name": args.job_name, "codec": args.compression, "timings": timings}
     try:
         tasks, skipped, bytes_in = _plan_reads(manifest, staging)
         tasks = [dataclasses.replace(task, s3_options=shipped) for task in tasks]
+        timings["plan"] = round(time.monotonic() - started, 3)
+        mark = time.monotonic()
         read_results = _run_tasks(spark, lambda t: read_task(t, args.compression),
                                   sorted(tasks, key=lambda t: -t.size),  # largest first
                                   f"ndjson_to_parquet {manifest.manifest_id}: parse")
         read_results.sort(key=lambda r: r["task"])
+        mark_write = time.monotonic()
         pieces = [piece for result in read_results for piece in result["pieces"]]
         for result in read_results:
             for piece in result["pieces"]:
@@ -1411,8 +1415,12 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
                                      args.target_file_mb * 1024 * 1024, _join(staging, "out"),
                                      _join(staging, "bad"), manifest.manifest_id, ingested_at, shipped)
                            for i, g in enumerate(groups)]
+            timings["parse"] = round(mark_write - mark, 3)
+            timings["resolve"] = round(time.monotonic() - mark_write, 3)
+            mark_write = time.monotonic()
             write_results = _run_tasks(spark, write_task, write_tasks,
                                        f"ndjson_to_parquet {manifest.manifest_id}: write")
+            timings["write"] = round(time.monotonic() - mark_write, 3)
         for result in write_results:
             bad_count += result["bad"]
             for kind, count in result["bad_reasons"].items():
