@@ -1,0 +1,183 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  job_name             = "${var.name_prefix}-ndjson-to-parquet"
+  security_config_name = "${var.name_prefix}-glue"
+  database_name        = replace("${var.name_prefix}_lake", "-", "_")
+  script_key           = "glue/ndjson_to_parquet.py"
+  codecs_key           = "glue/codecs.json"
+  output_path          = "s3://${var.output_bucket}/${var.output_prefix}"
+  bad_records_path     = "s3://${var.output_bucket}/${var.quarantine_prefix}"
+  account_id           = data.aws_caller_identity.current.account_id
+  region               = data.aws_region.current.name
+  partition            = data.aws_partition.current.partition
+}
+
+resource "aws_s3_object" "script" {
+  bucket                 = var.artifacts_bucket
+  key                    = local.script_key
+  source                 = var.script_path
+  source_hash            = filemd5(var.script_path)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_s3_object" "codecs" {
+  bucket                 = var.artifacts_bucket
+  key                    = local.codecs_key
+  source                 = var.codecs_path
+  source_hash            = filemd5(var.codecs_path)
+  content_type           = "application/json"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_glue_security_configuration" "this" {
+  name = local.security_config_name
+
+  encryption_configuration {
+    s3_encryption {
+      s3_encryption_mode = "SSE-KMS"
+      kms_key_arn        = var.kms_key_arn
+    }
+    cloudwatch_encryption {
+      cloudwatch_encryption_mode = "SSE-KMS"
+      kms_key_arn                = var.kms_key_arn
+    }
+    job_bookmarks_encryption {
+      job_bookmarks_encryption_mode = "CSE-KMS"
+      kms_key_arn                   = var.kms_key_arn
+    }
+  }
+}
+
+resource "aws_glue_catalog_database" "lake" {
+  name        = local.database_name
+  description = "Parquet tables written by ${local.job_name}."
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["glue.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "job" {
+  name               = "${local.job_name}-role"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "job" {
+  statement {
+    sid       = "ReadScriptAndExtraFiles"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.artifacts_bucket_arn}/glue/*"]
+  }
+
+  statement {
+    sid       = "ReadManifests"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.manifest_bucket_arn}/${var.manifest_prefix}*"]
+  }
+
+  statement {
+    sid       = "ReadInputFiles"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${var.input_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteTableAndQuarantine"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${var.output_bucket_arn}/${var.output_prefix}*", "${var.output_bucket_arn}/${var.quarantine_prefix}*"]
+  }
+
+  statement {
+    sid       = "ListOutputPrefixes"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [var.output_bucket_arn]
+  }
+
+  statement {
+    sid       = "EncryptWithPipelineKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid     = "WriteOwnLogs"
+    actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = [
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/*",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/*:*",
+    ]
+  }
+
+  # cloudwatch:PutMetricData supports no resource-level permissions; the namespace condition scopes it to Glue.
+  statement {
+    sid       = "JobMetricsHaveNoResourceLevelPermissions"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "job" {
+  name   = "${local.job_name}-policy"
+  role   = aws_iam_role.job.id
+  policy = data.aws_iam_policy_document.job.json
+}
+
+resource "aws_glue_job" "this" {
+  name                   = local.job_name
+  description            = "Converts the NDJSON files of one manifest to partitioned Parquet; bad lines go to the quarantine."
+  role_arn               = aws_iam_role.job.arn
+  glue_version           = var.glue_version
+  worker_type            = var.worker_type
+  number_of_workers      = var.number_of_workers
+  timeout                = var.timeout_minutes
+  max_retries            = 0 # retries are the state machine's decision (it knows which errors are transient)
+  security_configuration = aws_glue_security_configuration.this.name
+
+  command {
+    name            = "glueetl"
+    script_location = "s3://${var.artifacts_bucket}/${aws_s3_object.script.key}"
+    python_version  = "3"
+  }
+
+  execution_property {
+    max_concurrent_runs = var.max_concurrent_runs
+  }
+
+  default_arguments = merge(
+    {
+      "--COMPRESSION_TYPE"                 = var.compression_type
+      "--OUTPUT_PATH"                      = local.output_path
+      "--BAD_RECORDS_PATH"                 = local.bad_records_path
+      "--extra-files"                      = "s3://${var.artifacts_bucket}/${aws_s3_object.codecs.key}"
+      "--job-language"                     = "python"
+      "--job-bookmark-option"              = "job-bookmark-disable"
+      "--enable-metrics"                   = "true"
+      "--enable-observability-metrics"     = "true"
+      "--enable-continuous-cloudwatch-log" = "true"
+    },
+    var.extra_default_arguments,
+  )
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.job]
+}

@@ -1,0 +1,149 @@
+output "input_bucket" {
+  description = "Bucket to drop NDJSON files into."
+  value       = module.storage.bucket_names["input"]
+}
+
+output "manifest_bucket" {
+  description = "Bucket of the manifests."
+  value       = module.storage.bucket_names["manifest"]
+}
+
+output "output_bucket" {
+  description = "Bucket of the Parquet table and the quarantine."
+  value       = module.storage.bucket_names["output"]
+}
+
+output "artifacts_bucket" {
+  description = "Bucket of the Glue script and its extra files."
+  value       = module.storage.bucket_names["artifacts"]
+}
+
+output "manifest_prefix" {
+  description = "Key prefix of the manifests."
+  value       = var.manifest_prefix
+}
+
+output "output_path" {
+  description = "s3:// URI of the Parquet table (partitions dt=YYYY-MM-DD/, job reports under _reports/)."
+  value       = module.glue.output_path
+}
+
+output "bad_records_path" {
+  description = "s3:// URI of the quarantined bad records."
+  value       = module.glue.bad_records_path
+}
+
+output "compression_type" {
+  description = "Parquet codec of the output."
+  value       = var.compression_type
+}
+
+output "table_name" {
+  description = "Name of the output table."
+  value       = var.table_name
+}
+
+output "ingest_queue_url" {
+  description = "URL of the ingest queue (S3 notifications)."
+  value       = module.ingest.queue_url
+}
+
+output "ingest_queue_arn" {
+  description = "ARN of the ingest queue."
+  value       = module.ingest.queue_arn
+}
+
+output "ingest_dlq_url" {
+  description = "URL of the ingest dead-letter queue."
+  value       = module.ingest.dlq_url
+}
+
+output "ingest_dlq_arn" {
+  description = "ARN of the ingest dead-letter queue."
+  value       = module.ingest.dlq_arn
+}
+
+output "tracking_table_name" {
+  description = "Name of the DynamoDB tracking table."
+  value       = module.tracking.table_name
+}
+
+output "state_machine_arn" {
+  description = "ARN of the conversion state machine."
+  value       = module.orchestration.state_machine_arn
+}
+
+output "state_machine_log_group" {
+  description = "Log group of the state machine's executions."
+  value       = module.orchestration.log_group_name
+}
+
+output "glue_job_name" {
+  description = "Name of the Glue job."
+  value       = module.glue.job_name
+}
+
+output "glue_database_name" {
+  description = "Glue Data Catalog database for the output table."
+  value       = module.glue.database_name
+}
+
+output "glue_security_configuration" {
+  description = "Glue security configuration attached to the job."
+  value       = module.glue.security_configuration_name
+}
+
+output "manifest_builder_function_name" {
+  description = "Name of the manifest builder Lambda function."
+  value       = module.manifest_builder.function_name
+}
+
+output "manifest_builder_function_arn" {
+  description = "ARN of the manifest builder Lambda function."
+  value       = module.manifest_builder.function_arn
+}
+
+output "status_updater_function_name" {
+  description = "Name of the function the state machine calls for status updates (the manifest builder unless separate_status_updater)."
+  value       = local.status_updater_function_name
+}
+
+output "status_updater_function_arn" {
+  description = "ARN of the status update function."
+  value       = local.status_updater_function_arn
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the SQS -> manifest builder event source mapping."
+  value       = module.triggers.event_source_mapping_uuid
+}
+
+output "alert_topic_arn" {
+  description = "ARN of the SNS topic of alerts and alarms (subscribe your endpoints to it)."
+  value       = module.notifications.topic_arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key that encrypts the stack."
+  value       = module.kms.key_arn
+}
+
+output "flush_rule_name" {
+  description = "EventBridge rule that invokes the manifest builder with {\"action\": \"flush\"}."
+  value       = module.triggers.flush_rule_name
+}
+
+output "flush_schedule_expression" {
+  description = "Schedule of the flush."
+  value       = module.triggers.flush_schedule_expression
+}
+
+output "alarm_names" {
+  description = "Every CloudWatch alarm of the stack."
+  value       = module.monitoring.alarm_names
+}
+
+output "region" {
+  description = "Region of the stack."
+  value       = var.aws_region
+}

@@ -1,0 +1,477 @@
+# ---------------------------------------------------------------------------------------------- deployment
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (lowercase letters, digits and hyphens; bucket names add the role, account id and region)."
+  type        = string
+  default     = "ndjson-pipeline"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "aws_region" {
+  description = "Region to deploy to."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be a region name such as us-east-1 or eu-west-3."
+  }
+}
+
+variable "aws_endpoint_url" {
+  description = "Local AWS emulator endpoint (the embedded mode and the tests, e.g. http://127.0.0.1:5000). Leave null for AWS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_endpoint_url == null || can(regex("^https?://[^/]+/?$", var.aws_endpoint_url))
+    error_message = "aws_endpoint_url must be an http(s) URL with no path, e.g. http://127.0.0.1:5000, or null."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "kms_key_arn" {
+  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy must allow CloudWatch Logs, CloudWatch alarms, S3 notifications and EventBridge as terraform/modules/kms does."
+  type        = string
+  default     = null
+}
+
+variable "enforce_tls_bucket_policies" {
+  description = "Deny requests made without TLS in every bucket policy. Keep true on AWS. Only an emulator reached over plain HTTP that cannot evaluate policy conditions needs false (moto applies a conditional Deny to every request)."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete non-empty buckets. Only for throw-away stacks."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  description = "Protect the tracking table against deletion."
+  type        = bool
+  default     = true
+}
+
+variable "point_in_time_recovery" {
+  description = "Point-in-time recovery of the tracking table."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda, Step Functions and Glue log groups."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+# ------------------------------------------------------------------------------------------- data layout
+
+variable "table_name" {
+  description = "Name of the output table: Parquet goes to s3://<output bucket>/lake/<table_name>/, bad records to s3://<output bucket>/quarantine/<table_name>/."
+  type        = string
+  default     = "events"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,63}$", var.table_name))
+    error_message = "table_name must be lowercase letters, digits and underscores (a valid Glue/Athena table name), starting with a letter."
+  }
+}
+
+variable "manifest_prefix" {
+  description = "Key prefix of the manifests in the manifest bucket (ends with /)."
+  type        = string
+  default     = "manifests/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.manifest_prefix))
+    error_message = "manifest_prefix must be a key prefix ending with /, e.g. manifests/."
+  }
+}
+
+variable "input_prefix" {
+  description = "Only keys under this prefix of the input bucket are ingested (empty: the whole bucket)."
+  type        = string
+  default     = ""
+}
+
+variable "accepted_suffixes" {
+  description = "Object key suffixes ingested from the input bucket (each one S3 notification filter and the Lambda's ACCEPTED_SUFFIXES)."
+  type        = list(string)
+  default     = [".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"]
+
+  validation {
+    condition     = length(var.accepted_suffixes) > 0 && alltrue([for s in var.accepted_suffixes : can(regex("^\\.[a-z0-9.]+$", s))])
+    error_message = "accepted_suffixes must be a non-empty list of lowercase suffixes starting with a dot, e.g. \".ndjson.gz\"."
+  }
+}
+
+variable "manifest_expiration_days" {
+  description = "Days before manifest objects expire."
+  type        = number
+  default     = 30
+}
+
+variable "quarantine_expiration_days" {
+  description = "Days before quarantined bad records expire."
+  type        = number
+  default     = 90
+}
+
+# ------------------------------------------------------------------------------------------------ ingest
+
+variable "sqs_batch_size" {
+  description = "SQS messages per manifest builder invocation."
+  type        = number
+  default     = 10
+}
+
+variable "sqs_maximum_batching_window_seconds" {
+  description = "Seconds the event source mapping gathers messages before invoking the manifest builder."
+  type        = number
+  default     = 5
+}
+
+variable "sqs_max_receive_count" {
+  description = "Receives of an ingest message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+variable "ingest_message_retention_seconds" {
+  description = "Retention of the ingest queue (the dead-letter queue always keeps 14 days)."
+  type        = number
+  default     = 345600
+}
+
+# ------------------------------------------------------------------------------------------------ lambda
+
+variable "lambda_zip_path" {
+  description = "Path of the Lambda package built by `pipeline build-lambda` (default output: dist/lambda.zip)."
+  type        = string
+
+  validation {
+    condition     = fileexists(var.lambda_zip_path)
+    error_message = "lambda_zip_path does not point to a file: build the package first with `pipeline build-lambda --out dist/lambda.zip`."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Lambda runtime of the functions (the package is built for Python 3.11)."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.11 or python3.12."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Lambda instruction set: arm64 (about 20% cheaper) or x86_64."
+  type        = string
+  default     = "arm64"
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of the manifest builder (and status updater) in MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Timeout of the manifest builder; the ingest queue's visibility timeout is six times this."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 10 && var.lambda_timeout_seconds <= 900
+    error_message = "lambda_timeout_seconds must be between 10 and 900."
+  }
+}
+
+variable "manifest_builder_reserved_concurrency" {
+  description = "Reserved concurrency of the manifest builder (also the event source mapping's maximum concurrency)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.manifest_builder_reserved_concurrency >= 2 && var.manifest_builder_reserved_concurrency <= 1000
+    error_message = "manifest_builder_reserved_concurrency must be between 2 and 1000 (SQS event source mappings need at least 2)."
+  }
+}
+
+variable "separate_status_updater" {
+  description = "Deploy the state machine's status update as its own function (lambda/batch_status_updater.py) with its own, smaller role. When false the manifest builder handles it."
+  type        = bool
+  default     = true
+}
+
+variable "status_updater_reserved_concurrency" {
+  description = "Reserved concurrency of the status updater function."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.status_updater_reserved_concurrency >= 1 && var.status_updater_reserved_concurrency <= 1000
+    error_message = "status_updater_reserved_concurrency must be between 1 and 1000."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
+  }
+}
+
+variable "max_files_per_manifest" {
+  description = "A batch closes at this many files (MAX_FILES_PER_MANIFEST)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_files_per_manifest >= 1 && var.max_files_per_manifest <= 10000
+    error_message = "max_files_per_manifest must be between 1 and 10000."
+  }
+}
+
+variable "max_bytes_per_manifest" {
+  description = "A batch closes at this many bytes (MAX_BYTES_PER_MANIFEST). Bigger batches mean fewer Glue runs: see docs/deploy.md on cost."
+  type        = number
+  default     = 1073741824
+
+  validation {
+    condition     = var.max_bytes_per_manifest >= 1
+    error_message = "max_bytes_per_manifest must be at least 1."
+  }
+}
+
+variable "max_batch_wait_seconds" {
+  description = "The scheduled flush starts partial batches whose oldest file waited this long (MAX_BATCH_WAIT_SECONDS)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.max_batch_wait_seconds >= 0
+    error_message = "max_batch_wait_seconds must be 0 or more."
+  }
+}
+
+variable "ttl_days" {
+  description = "Days before tracking items expire (TTL_DAYS); keep it above the queue retention."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.ttl_days >= 1 && var.ttl_days <= 3650
+    error_message = "ttl_days must be between 1 and 3650."
+  }
+}
+
+variable "pending_shards" {
+  description = "Shards of the pending-files index (PENDING_SHARDS); raise it above ~2,000 new files per second, only ever increase it."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.pending_shards >= 1 && var.pending_shards <= 64
+    error_message = "pending_shards must be between 1 and 64."
+  }
+}
+
+variable "repair_grace_seconds" {
+  description = "A claim older than this without a MANIFEST item is repaired by the flush (REPAIR_GRACE_SECONDS); must exceed the Lambda timeout."
+  type        = number
+  default     = 960
+
+  validation {
+    condition     = var.repair_grace_seconds >= 60 && var.repair_grace_seconds > var.lambda_timeout_seconds
+    error_message = "repair_grace_seconds must be at least 60 and greater than lambda_timeout_seconds."
+  }
+}
+
+variable "max_manifests_per_invocation" {
+  description = "Cap on the batches one invocation starts (MAX_MANIFESTS_PER_INVOCATION)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.max_manifests_per_invocation >= 1
+    error_message = "max_manifests_per_invocation must be at least 1."
+  }
+}
+
+variable "flush_schedule_expression" {
+  description = "EventBridge schedule of the flush, e.g. rate(5 minutes) or cron(0/5 * * * ? *)."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.flush_schedule_expression))
+    error_message = "flush_schedule_expression must be rate(N unit) (singular unit for 1) or cron(...)."
+  }
+}
+
+# -------------------------------------------------------------------------------------------------- glue
+
+variable "compression_type" {
+  description = "Parquet codec of the output (--COMPRESSION_TYPE); one of the job's supported codecs in glue_jobs/codecs.json."
+  type        = string
+  default     = "zstd"
+
+  validation {
+    condition     = contains(jsondecode(file("${path.module}/../glue_jobs/codecs.json")).supported, var.compression_type)
+    error_message = "compression_type is not a codec the Glue job supports: see the \"supported\" list in glue_jobs/codecs.json (and \"unsupported\" for why the others are refused)."
+  }
+}
+
+variable "glue_version" {
+  description = "Glue version of the job: 5.0 (Spark 3.5.4, Python 3.11, Java 17) or 5.1."
+  type        = string
+  default     = "5.0"
+
+  validation {
+    condition     = contains(["5.0", "5.1"], var.glue_version)
+    error_message = "glue_version must be 5.0 or 5.1 (Spark 3.5, which the job is tested with)."
+  }
+}
+
+variable "glue_worker_type" {
+  description = "Glue worker type (G.1X: 4 vCPU, 16 GB, 1 DPU)."
+  type        = string
+  default     = "G.1X"
+
+  validation {
+    condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.glue_worker_type)
+    error_message = "glue_worker_type must be G.1X, G.2X, G.4X or G.8X."
+  }
+}
+
+variable "glue_number_of_workers" {
+  description = "Workers per Glue run (minimum 2). Cost: workers x DPU per worker x minutes."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.glue_number_of_workers >= 2
+    error_message = "glue_number_of_workers must be at least 2."
+  }
+}
+
+variable "glue_timeout_minutes" {
+  description = "Timeout of one Glue run."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.glue_timeout_minutes >= 1 && var.glue_timeout_minutes <= 2880
+    error_message = "glue_timeout_minutes must be between 1 and 2880."
+  }
+}
+
+variable "glue_max_concurrent_runs" {
+  description = "Concurrent runs of the Glue job; beyond it the state machine retries the start with backoff."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.glue_max_concurrent_runs >= 1
+    error_message = "glue_max_concurrent_runs must be at least 1."
+  }
+}
+
+# ----------------------------------------------------------------------------------------- step functions
+
+variable "glue_retry_interval_seconds" {
+  description = "First wait before the state machine retries a Glue start refused for concurrency, throttling or an internal error (doubles each attempt)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.glue_retry_interval_seconds >= 1
+    error_message = "glue_retry_interval_seconds must be at least 1."
+  }
+}
+
+variable "glue_retry_max_attempts" {
+  description = "Retries of a refused Glue start."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.glue_retry_max_attempts >= 0 && var.glue_retry_max_attempts <= 99999999
+    error_message = "glue_retry_max_attempts must be 0 or more."
+  }
+}
+
+variable "glue_retry_max_delay_seconds" {
+  description = "Cap on the wait between Glue retries."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.glue_retry_max_delay_seconds >= var.glue_retry_interval_seconds
+    error_message = "glue_retry_max_delay_seconds must be at least glue_retry_interval_seconds."
+  }
+}
+
+variable "retry_interval_seconds" {
+  description = "First wait before the state machine retries a transient DynamoDB, S3, Lambda or SNS error (doubles each attempt)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.retry_interval_seconds >= 1
+    error_message = "retry_interval_seconds must be at least 1."
+  }
+}
+
+variable "state_machine_log_level" {
+  description = "Execution history logged to CloudWatch: ALL, ERROR or FATAL (ERROR is needed for the Glue failure alarm)."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["ALL", "ERROR"], var.state_machine_log_level)
+    error_message = "state_machine_log_level must be ALL or ERROR (the Glue failure alarm counts logged task failures)."
+  }
+}
+
+# ------------------------------------------------------------------------------------------- monitoring
+
+variable "alert_email" {
+  description = "Email address subscribed to the alert topic (null: none; subscribe your own endpoints to the topic output)."
+  type        = string
+  default     = null
+}
+
+variable "oldest_message_age_alarm_seconds" {
+  description = "Alarm when the oldest ingest message is older than this."
+  type        = number
+  default     = 900
+}

@@ -1,0 +1,69 @@
+"""Fixtures of the infrastructure tests: one embedded AWS with the whole stack applied by Terraform.
+
+The apply costs about a minute (the AWS provider waits for SQS, KMS and S3 lifecycle propagation), so it happens
+once for this package; the boto3 checks and the state machine executions all run against that one stack.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Small waits so the retry paths of the state machine run in seconds; everything else is the default.
+STACK_VARIABLES: dict[str, Any] = {
+    "force_destroy": True,
+    "enforce_tls_bucket_policies": False,  # moto applies the conditional TLS Deny to plain-HTTP requests
+    "deletion_protection": False,
+    "glue_retry_interval_seconds": 1,
+    "glue_retry_max_attempts": 3,
+    "glue_retry_max_delay_seconds": 2,
+    "retry_interval_seconds": 1,
+}
+
+
+@dataclass
+class AppliedStack:
+    aws: Any  # pipeline.embedded.server.EmbeddedAws
+    runner: Any  # pipeline.infra.terraform.TerraformRunner
+    workdir: Path
+    variables: dict[str, Any]
+    outputs: dict[str, Any]
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+
+def _require_terraform() -> None:
+    if shutil.which("terraform") is None:
+        pytest.fail("terraform is not on PATH: install Terraform >= 1.9 (the infra tests apply the real stack)")
+
+
+@pytest.fixture(scope="session")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipeline.packaging import build_lambda_zip
+
+    return build_lambda_zip(tmp_path_factory.mktemp("lambda") / "lambda.zip")
+
+
+@pytest.fixture(scope="package")
+def applied_stack(tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path) -> Iterator[AppliedStack]:
+    _require_terraform()
+    from pipeline.embedded.server import EmbeddedAws
+    from pipeline.infra.terraform import TerraformRunner
+
+    workdir = tmp_path_factory.mktemp("stack")
+    variables = {**STACK_VARIABLES, "lambda_zip_path": str(lambda_zip)}
+    runner = TerraformRunner()
+    aws = EmbeddedAws().start()
+    aws.reset()  # moto's backends are per process: start from an empty account whatever ran before
+    try:
+        outputs = runner.apply(aws.endpoint_url, workdir, variables)
+        yield AppliedStack(aws=aws, runner=runner, workdir=workdir, variables=variables, outputs=outputs)
+    finally:
+        aws.reset()
+        aws.stop()
