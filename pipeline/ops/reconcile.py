@@ -10,7 +10,8 @@ Two kinds of damage, both found without scanning the table:
    in `Pipeline.StatusUpdateFailed`, or in a failure whose `failed` update was lost): the control plane's
    `complete` is called with what really happened: `completed` with the job report read from
    `<output>/_reports/<id>.json` when the Glue job succeeded, `failed` with the execution's error otherwise.
-   Found in the dates asked about (one query per date).
+   Found in the dates asked about (one query per date). A manifest completed this way is also registered in the
+   Glue catalog (when the stack names a Glue database), as the status update would have done.
 
 `--dry-run` reports what would be done and changes nothing.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline.catalog import register_manifest_output
 from pipeline.control_plane import iso
 from pipeline.events import CompleteRequest
 from pipeline.manifest import split_s3_url
@@ -184,6 +186,19 @@ def plan_manifests(ctx: OpsContext, dates: list[str]) -> list[ManifestAction]:
     return actions
 
 
+def _register(ctx: OpsContext, date_prefix: str, report: dict[str, Any]) -> None:
+    """The catalog registration the lost status update would have triggered (idempotent)."""
+    if ctx.stack.glue_database and ctx.stack.output_path and report.get("schema"):
+        register_manifest_output(
+            ctx.client("glue"),
+            ctx.stack.glue_database,
+            ctx.stack.glue_table,
+            ctx.stack.output_path,
+            date_prefix,
+            report,
+        )
+
+
 def reconcile(
     ctx: OpsContext,
     dates: list[str],
@@ -231,14 +246,11 @@ def reconcile(
                 )
                 continue
             request = CompleteRequest(action.manifest_id, action.date_prefix, "completed", None, None, report)
-        else:
-            request = CompleteRequest(
-                action.manifest_id,
-                action.date_prefix,
-                "failed",
-                action.error,
-                f"reconciled: the execution ended {action.execution_status}",
-                {},
-            )
-        service.complete(request)
+            service.complete(request)
+            _register(ctx, action.date_prefix, report)
+            continue
+        cause = f"reconciled: the execution ended {action.execution_status}"
+        service.complete(
+            CompleteRequest(action.manifest_id, action.date_prefix, "failed", action.error, cause, {})
+        )
     return result

@@ -150,3 +150,46 @@ def test_replay_refuses_a_date_still_being_processed(stack):
     with pytest.raises(DateBusy):
         replay(stack.ctx(), busy)
     assert not [i for i in stack.items(busy) if i["file_key"].startswith("REPLAY#")]
+
+
+def test_reconcile_finishes_a_manifest_whose_status_update_was_lost(stack):
+    from pipeline.embedded.moto_bridges import LambdaFunctionError
+    from pipeline.ops.reconcile import reconcile
+
+    day = "2026-10-12"
+    runner = stack.runner
+
+    def lambda_outage(function_name: str, payload: bytes) -> bytes:
+        if json.loads(payload).get("action") == "complete":  # the status update cannot get through
+            raise LambdaFunctionError("ResourceConflictException", "The function is being updated.")
+        return runner.invoke(function_name, payload)
+
+    from pipeline.embedded import moto_bridges
+
+    moto_bridges.set_lambda_invoker(lambda_outage)
+    try:
+        stack.drop(f"raw/{day}/a.ndjson", ndjson(day, "a", 8))
+        stack.drop(f"raw/{day}/b.ndjson", ndjson(day, "b", 4))
+        stack.deliver()  # a full batch of two starts
+        stack.wait_executions_done()
+    finally:
+        moto_bridges.set_lambda_invoker(runner.invoke)
+    [manifest] = stack.manifests(day)
+    assert manifest["status"] == "processing"  # converted, but nobody recorded it
+    sfn = stack.aws.client("stepfunctions")
+    assert (
+        sfn.describe_execution(executionArn=manifest["execution_arn"])["error"]
+        == "Pipeline.StatusUpdateFailed"
+    )
+
+    plan = reconcile(stack.ctx(), [day], dry_run=True)
+    assert [(m.manifest_id, m.action) for m in plan.manifests] == [(manifest["manifest_id"], "complete")]
+    result = reconcile(stack.ctx(), [day])
+    assert result.ok
+    [manifest] = stack.manifests(day)
+    assert manifest["status"] == "completed" and manifest["records_out"] == 12
+    assert {f["status"] for f in stack.files(day)} == {"completed"}
+    # ... and registered in the catalog as the status update would have done.
+    glue = stack.aws.client("glue")
+    partition = glue.get_partition(DatabaseName=DATABASE, TableName=GLUE_TABLE, PartitionValues=[day])
+    assert partition["Partition"]["StorageDescriptor"]["Location"] == f"{OUTPUT_PATH}dt={day}/"
