@@ -475,5 +475,15 @@ def build_lambda(
     console.print(f"{path} ({path.stat().st_size / 1_000_000:.1f} MB)")
 
 
+def _register_operator_commands() -> None:
+    """status, retry, redrive, reconcile, backfill, replay (pipeline/ops_cli.py)."""
+    from pipeline.ops_cli import register
+
+    register(app)
+
+
+_register_operator_commands()
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()

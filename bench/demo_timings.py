@@ -1,0 +1,105 @@
+"""Stage timings of `pipeline demo` (the README's main command) on this machine.
+
+Runs the real command in a subprocess (own JVM, own embedded AWS, Terraform apply included) `--repeat` times in a
+fresh work folder each, reads the summary it writes (`--summary-json`), and records per-stage seconds, the medians,
+and the goal check (default demo: about 50 MB over 20 files in under 90 s, Terraform and the JVM included) to
+bench/results/demo_timings.json and .md.
+
+    .venv/bin/python bench/demo_timings.py [--repeat 2] [--files 20] [--size-mb 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+GOAL_SECONDS = 90.0
+STAGES = ("aws_start", "lambda_zip", "terraform_apply", "spark_start", "generate", "runtime", "upload", "tracking",
+          "processing", "glue_runs", "verify", "total")
+
+
+def run_once(files: int, size_mb: float) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="demo-bench-")) / "work"
+    summary_file = workdir.parent / "summary.json"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "demo", "--workdir", str(workdir), "--files", str(files),
+         "--size-mb", str(size_mb), "--summary-json", str(summary_file)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+        env={**os.environ, "COLUMNS": "160"})
+    wall = time.monotonic() - started
+    if proc.returncode != 0 or not summary_file.exists():
+        raise SystemExit(f"pipeline demo failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    summary = json.loads(summary_file.read_text())
+    shutil.rmtree(workdir.parent, ignore_errors=True)
+    return {"wall_seconds": round(wall, 2), "timings": summary["timings"], "files": summary["files"],
+            "input_bytes": summary["input_bytes"], "lines": summary["lines"], "records_out": summary["records_out"],
+            "quarantined": summary["quarantined"], "manifests": len(summary["manifests"]),
+            "glue_runs": summary["glue_runs"], "output_files": summary["output_files"],
+            "output_bytes": summary["output_bytes"], "codec": summary["codec"], "ok": summary["ok"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--size-mb", type=float, default=50.0)
+    args = parser.parse_args()
+
+    runs = []
+    for index in range(args.repeat):
+        result = run_once(args.files, args.size_mb)
+        runs.append(result)
+        print(f"run {index + 1}: wall {result['wall_seconds']} s, " +
+              ", ".join(f"{k} {v}" for k, v in result["timings"].items()), flush=True)
+    medians = {stage: round(statistics.median(r["timings"].get(stage, 0.0) for r in runs), 2) for stage in STAGES}
+    wall = round(statistics.median(r["wall_seconds"] for r in runs), 2)
+    document = {
+        "benchmark": "pipeline demo stage timings",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "parameters": {"files": args.files, "size_mb": args.size_mb, "repeat": args.repeat},
+        "goal": {"total_seconds_below": GOAL_SECONDS, "met": wall < GOAL_SECONDS},
+        "median_seconds": medians,
+        "median_wall_seconds": wall,
+        "runs": runs,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "demo_timings.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        "# `pipeline demo` stage timings",
+        "",
+        f"{document['date']}, {os.cpu_count()} CPUs, {args.files} files, about {args.size_mb:g} MB, "
+        f"{args.repeat} runs (medians). Goal: under {GOAL_SECONDS:.0f} s wall clock, Terraform and the JVM "
+        f"included: **{'met' if wall < GOAL_SECONDS else 'not met'}** ({wall} s).",
+        "",
+        "| stage | median seconds |",
+        "| --- | ---: |",
+        *[f"| {stage} | {medians[stage]} |" for stage in STAGES],
+        f"| wall clock (process start to exit) | {wall} |",
+        "",
+        "Spark start and the sample data generation run in parallel with Terraform apply; `glue_runs` is the "
+        "time spent inside the Glue job runs, part of `processing`.",
+        "",
+        f"Last run: {runs[-1]['files']} files, {runs[-1]['input_bytes'] / 1e6:.1f} MB, {runs[-1]['lines']} lines -> "
+        f"{runs[-1]['records_out']} rows + {runs[-1]['quarantined']} quarantined, {runs[-1]['manifests']} batches, "
+        f"{runs[-1]['output_files']} Parquet files ({runs[-1]['output_bytes'] / 1e6:.1f} MB, {runs[-1]['codec']}).",
+    ]
+    (RESULTS / "demo_timings.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
