@@ -210,7 +210,7 @@ class MiniStack:
             quarantine_dir=self.workdir / "quarantine",
             spark=lambda: spark,
             region=REGION,
-            stage_inputs=True,
+            stage_inputs=True,  # the shared SparkSession may predate this endpoint (as in embedded/stack.py)
         )
         moto_bridges.set_lambda_invoker(self.runner.invoke)
         moto_bridges.set_glue_runner(self.glue)
