@@ -592,3 +592,42 @@ def get_partition_location(glue_client: Any, database: str, table: str, date_pre
             return None
         raise
     return str(existing["Partition"].get("StorageDescriptor", {}).get("Location") or "") or None
+
+
+# ------------------------------------------------------------------------------------------ Lambda wiring
+
+CATALOG_ENV = ("GLUE_DATABASE", "GLUE_TABLE", "OUTPUT_PATH")
+
+
+@dataclass(frozen=True)
+class CatalogTarget:
+    """Where the status update registers each completed manifest (from the Lambda's environment)."""
+
+    database: str
+    table: str
+    location: str
+
+    @classmethod
+    def from_env(cls, env: Any) -> CatalogTarget | None:
+        """`GLUE_DATABASE` (unset or empty: registration off), `GLUE_TABLE` (default `events`), `OUTPUT_PATH`
+        (the Glue job's output root, `s3://bucket/prefix/`). A bad value raises `CatalogError` naming it."""
+        database = str(env.get("GLUE_DATABASE") or "").strip()
+        if not database:
+            return None
+        table = str(env.get("GLUE_TABLE") or "events").strip()
+        location = str(env.get("OUTPUT_PATH") or "").strip()
+        problems = []
+        if athena_name(database) != database:
+            problems.append(f"GLUE_DATABASE={database!r}: use lower-case letters, digits and '_'")
+        if athena_name(table) != table:
+            problems.append(f"GLUE_TABLE={table!r}: use lower-case letters, digits and '_'")
+        if not location.startswith("s3://") or len(location) <= len("s3://"):
+            problems.append(f"OUTPUT_PATH={location!r}: expected s3://bucket/prefix/")
+        if problems:
+            raise CatalogError("invalid catalog configuration: " + "; ".join(problems))
+        return cls(database, table, location if location.endswith("/") else location + "/")
+
+    def register(self, glue_client: Any, date_prefix: str, report: dict[str, Any]) -> RegistrationResult:
+        return register_manifest_output(
+            glue_client, self.database, self.table, self.location, date_prefix, report
+        )

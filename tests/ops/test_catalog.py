@@ -267,3 +267,18 @@ def test_the_glue_jobs_arrow_report_schema_maps_nested_types():
     # Spark simpleStrings read the same way.
     spark = map_schema([{"name": "s", "type": "struct<a:bigint,b:array<string>>"}])
     assert spark.columns[0].type == "struct<a:bigint,b:array<string>>"
+
+
+def test_catalog_target_from_the_lambda_environment(fresh_aws):
+    from pipeline.catalog import CatalogTarget
+
+    assert CatalogTarget.from_env({}) is None  # registration off
+    target = CatalogTarget.from_env({"GLUE_DATABASE": "lake", "OUTPUT_PATH": "s3://b/out"})
+    assert target == CatalogTarget("lake", "events", "s3://b/out/")
+    with pytest.raises(CatalogError) as caught:
+        CatalogTarget.from_env({"GLUE_DATABASE": "Lake-1", "GLUE_TABLE": "ok", "OUTPUT_PATH": "/tmp/x"})
+    assert "GLUE_DATABASE" in str(caught.value) and "OUTPUT_PATH" in str(caught.value)
+    glue = fresh_aws.client("glue")
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    result = target.register(glue, "2026-11-22", _report([("a", "string")]))
+    assert result.partition_created and result.partition_location == "s3://b/out/dt=2026-11-22/"
