@@ -787,19 +787,20 @@ def iter_blocks(location: str, compressed: bool, start: int = 0, end: int | None
             if end is not None and position >= end:
                 return
             chunk = stream.read(block_bytes)
-            data = carry + chunk if carry else chunk
-            if not chunk:  # end of file: the rest, up to the lines that start before `end`
+            if not chunk:
+                data = carry  # end of file: the rest, up to the lines that start before `end`
                 if data and end is not None and position + len(data) > end:
                     stop = data.find(b"\n", max(0, end - 1 - position))
                     data = data if stop < 0 else data[: stop + 1]
                 if data:
                     yield position, data
                 return
-            cut = data.rfind(b"\n")
+            cut = chunk.rfind(b"\n")
             if cut < 0:
-                carry = data
+                carry += chunk
                 continue
-            block, carry = data[: cut + 1], data[cut + 1:]
+            block = carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
+            carry = chunk[cut + 1:]
             if end is not None and position + len(block) > end:
                 stop = block.find(b"\n", max(0, end - 1 - position))
                 yield position, block[: stop + 1]
@@ -828,7 +829,7 @@ def _loads(line: bytes) -> Any:
 
 def _read_json(data: bytes) -> pa.Table:
     return pajson.read_json(pa.BufferReader(data),
-                            read_options=pajson.ReadOptions(use_threads=True, block_size=JSON_CHUNK_BYTES))
+                            read_options=pajson.ReadOptions(use_threads=False, block_size=JSON_CHUNK_BYTES))
 
 
 @dataclass
@@ -841,11 +842,10 @@ class BlockResult:
 
 def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
     """Parse one block of whole lines. Every non-blank line ends up in exactly one table row or bad record."""
-    lines = block.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    records = sum(1 for line in lines if line.strip(JSON_WHITESPACE))
-    blank = len(lines) - records
+    if not block:
+        return BlockResult([], [], 0, 0)
+    blank = count_blank_lines(block)
+    records = block.count(b"\n") + (0 if block.endswith(b"\n") else 1) - blank
     if records == 0:
         return BlockResult([], [], 0, blank)
     try:
@@ -856,7 +856,26 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
             return BlockResult([_with_line_numbers(_normalise_table(table))], [], records, blank)
     except (UnicodeDecodeError, pa.ArrowInvalid):
         pass
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
     return _parse_block_slowly(url, offset, lines, records, blank)
+
+
+_BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r]*\n)")
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*\n")
+
+
+def count_blank_lines(block: bytes) -> int:
+    """Lines holding only JSON whitespace, without splitting the block (a regex that only stops at newlines)."""
+    if not block:
+        return 0
+    blank = len(_BLANK_AFTER_NEWLINE.findall(block))  # terminated blank lines after the first line
+    if _BLANK_FIRST_LINE.match(block):
+        blank += 1
+    if not block.endswith(b"\n") and not block[block.rfind(b"\n") + 1:].strip(JSON_WHITESPACE):
+        blank += 1  # an unterminated last line of whitespace
+    return blank
 
 
 def _with_line_numbers(table: pa.Table) -> pa.Table:

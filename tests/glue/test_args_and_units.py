@@ -217,3 +217,19 @@ def test_conform_converts_lossless_values_and_flags_the_rest():
     target = pa.struct([("p", pa.list_(pa.struct([("q", pa.int64())])))])
     converted, bad = job.conform(nested, target, "n")
     assert list(bad) == [0] and converted.to_pylist()[1] == {"p": [{"q": 2}]} and converted.to_pylist()[2] is None
+
+
+def test_count_blank_lines_matches_a_plain_split():
+    import random
+
+    rng = random.Random(7)
+    pieces = [b"", b" ", b"\t", b"\r", b"{}", b'{"a": 1}', b" \r", b"x"]
+    for _ in range(3000):
+        block = b"\n".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8)))
+        if rng.random() < 0.5:
+            block += b"\n"
+        lines = block.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        expected = sum(1 for line in lines if not line.strip(b" \t\r"))
+        assert job.count_blank_lines(block) == expected, block
