@@ -1463,6 +1463,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
         _publish_replacing(bad_staged, bad_dir, lambda name: name.startswith("bad-records."))
         if not ratio_ok:
             report.update({"status": "failed", "error": "BadRecordRatioExceeded", "output_files": [],
+                           "records_not_published": records_in - bad_count,
                            "bytes_out": 0, "seconds": round(time.monotonic() - started, 3)})
             _write_report(output, report)
             raise JobError("BadRecordRatioExceeded",

@@ -227,6 +227,7 @@ def test_bad_ratio_exceeded_publishes_quarantine_but_no_parquet(spark, tmp_path,
     assert len(quarantine_records(out)) == stats.bad_lines
     report = json.loads((out / "_reports" / "m-0001.json").read_text())
     assert report["status"] == "failed" and report["bad_records"] == stats.bad_lines
+    assert report["records_out"] == 0 and report["records_not_published"] + report["bad_records"] == stats.lines
     assert not (out / "_staging").exists()
 
 
