@@ -171,6 +171,7 @@ def run(backlog: int, new: int, batch: int, shards: int) -> dict[str, Any]:
             roleArn="arn:aws:iam::123456789012:role/sfn",
         )["stateMachineArn"]
         load_seconds = load_backlog(ddb, "tracking", backlog, batch)
+        print(f"  backlog of {backlog:,} loaded in {load_seconds:.0f} s", file=sys.stderr)
 
         config = ControlPlaneConfig(
             tracking_table="tracking",
@@ -208,6 +209,10 @@ def run(backlog: int, new: int, batch: int, shards: int) -> dict[str, Any]:
                 peaks.append(tracemalloc.get_traced_memory()[1])
                 tracemalloc.stop()
             assert response == {"batchItemFailures": []}, response
+            if n % 100 == 99:
+                print(
+                    f"  {start + 10:,} new files in, {sfn.calls['StartExecution']} manifests", file=sys.stderr
+                )
         manifests = sfn.calls["StartExecution"]
         ingest_snapshot = ingest.snapshot()
 

@@ -24,7 +24,6 @@ LEASE_KEY = "META#LEASE"
 MANIFEST_KEY_PREFIX = "MANIFEST#"
 CLAIM_KEY_PREFIX = "CLAIM#"
 OPEN_CLAIM = "OPEN"
-TRANSACTION_LIMIT = 100
 MAX_CAUSE_CHARS = 4000
 REPORT_COUNTS = ("records_in", "records_out", "bad_records", "bytes_in", "bytes_out")
 
@@ -293,28 +292,14 @@ class TrackingTable:
         ttl: int,
         error: str | None,
     ) -> int:
-        """manifested|completed|failed -> ``status`` for files of this manifest: one transaction per 100 files,
-        one update per file if a transaction is cancelled. Returns how many files are now in ``status``."""
+        """manifested|completed|failed -> ``status`` for files of this manifest, one conditional update each
+        (1 WCU per file; a transaction would cost 2, and moto copies whole tables for each one). Returns how many
+        files are now in ``status``."""
         done = 0
-        for start in range(0, len(file_keys), TRANSACTION_LIMIT):
-            chunk = file_keys[start : start + TRANSACTION_LIMIT]
-            updates = [
-                self._finish_update(date_prefix, fk, manifest_id, status, now, ttl, error) for fk in chunk
-            ]
-            try:
-                self._retry.call(
-                    lambda updates=updates: self._client.transact_write_items(
-                        TransactItems=[{"Update": u} for u in updates], ReturnConsumedCapacity="TOTAL"
-                    )
-                )
-                done += len(chunk)
-            except ClientError as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                for update in updates:
-                    params = {k: v for k, v in update.items() if k != "TableName"}
-                    if self._conditional("update_item", **params) is not None:
-                        done += 1
+        for file_key in file_keys:
+            update = self._finish_update(date_prefix, file_key, manifest_id, status, now, ttl, error)
+            if self._conditional("update_item", **update) is not None:
+                done += 1
         return done
 
     def _finish_update(
@@ -343,7 +328,6 @@ class TrackingTable:
         else:
             expression += " REMOVE #error"
         return {
-            "TableName": self._table,
             "Key": self._key(date_prefix, file_key),
             "UpdateExpression": expression,
             "ConditionExpression": "manifest_id = :m AND #status IN (:manifested, :completed, :failed)",

@@ -74,7 +74,12 @@ def test_completed_touches_only_its_files_and_stores_the_report(env):
     assert "Scan" not in operations
     queries = [p for name, p in calls if name == "Query"]
     assert queries and all(p["IndexName"] == "manifest-index" for p in queries)
-    assert operations.count("TransactWriteItems") == 1
+    file_updates = [
+        p for name, p in calls if name == "UpdateItem" and p["Key"]["file_key"]["S"].startswith("F#")
+    ]
+    assert len(file_updates) == 3 and all(
+        "manifest_id = :m" in p["ConditionExpression"] for p in file_updates
+    )
 
 
 def test_repeated_status_update_is_a_no_op_and_a_conflicting_one_is_refused(env):
