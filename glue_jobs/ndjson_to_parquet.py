@@ -641,14 +641,28 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
     if target_family == "number" and source_family == "number":
         try:
             return pc.cast(array, target), {}
-        except pa.ArrowInvalid:
+        except (pa.ArrowInvalid, OverflowError):
             values = []
             for index, value in enumerate(array.to_pylist()):
-                if value is not None and pa.types.is_integer(target) and float(value) != int(value):
-                    bad[index] = _reason(path, source, target)
-                    value = None
-                values.append(None if value is None else int(value) if pa.types.is_integer(target) else value)
+                if value is not None:
+                    try:
+                        if pa.types.is_integer(target):
+                            if float(value) != int(value):
+                                raise ValueError(value)
+                            value = int(value)
+                        pa.scalar(value, type=target)  # range check
+                    except (ValueError, OverflowError, pa.ArrowInvalid):
+                        bad[index] = _reason(path, source, target)
+                        value = None
+                values.append(value)
             return pa.array(values, type=target), bad
+    if target_family == "date" and source_family == "timestamp":
+        dates = pc.cast(array.cast(TS_TYPE), target)
+        lossy = pc.not_equal(pc.cast(pc.cast(dates, pa.timestamp("us")), TS_TYPE), array.cast(TS_TYPE))
+        rows = [i for i, flag in enumerate(lossy.to_pylist()) if flag]  # a time of day that a date would drop
+        if rows:
+            dates = pc.if_else(lossy, pa.scalar(None, target), dates)
+        return dates, {row: _reason(path, source, target) for row in rows}
     if target_family == "string" and source_family in ("number", "boolean", "date"):
         return pc.cast(array, target), {}
     if target_family == "string" and source_family == "timestamp":

@@ -233,3 +233,12 @@ def test_count_blank_lines_matches_a_plain_split():
             lines.pop()
         expected = sum(1 for line in lines if not line.strip(b" \t\r"))
         assert job.count_blank_lines(block) == expected, block
+
+
+def test_conform_explicit_numeric_and_date_targets():
+    converted, bad = job.conform(pa.array([1.0, 1.5, 2**40, None]), pa.int32(), "n")
+    assert converted.to_pylist() == [1, None, None, None] and sorted(bad) == [1, 2]
+    stamps = job._strings_to_timestamps(pa.array(["2026-11-22T00:00:00Z", "2026-11-22T05:00:00Z", None]))
+    converted, bad = job.conform(stamps, pa.date32(), "d")
+    assert [str(v) if v else None for v in converted.to_pylist()] == ["2026-11-22", None, None]
+    assert list(bad) == [1]
