@@ -175,6 +175,9 @@ class RunOptions:
             # The embedded stack lives and dies with the process: nothing to protect.
             "force_destroy": True,
             "deletion_protection": False,
+            # moto applies the TLS-only Deny to the embedded endpoint's plain HTTP: the embedded AWS has no TLS.
+            "enforce_tls_bucket_policies": False,
+            "retry_interval_seconds": 1,
             # Runs queue inside the local runner (one Spark), not in Step Functions' start retries.
             "glue_max_concurrent_runs": 50,
             "glue_retry_interval_seconds": 1,

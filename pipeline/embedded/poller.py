@@ -71,16 +71,12 @@ def discover_sqs_mappings(endpoint_url: str, *, region: str = "us-east-1",
     """The SQS event source mappings deployed to the embedded AWS (optionally only those of some functions)."""
     lam = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
     sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
-    raw: list[dict[str, Any]] = []
-    if function_names:
-        for name in function_names:
-            raw.extend(_paginate_mappings(lam, FunctionName=name))
-    else:
-        raw.extend(_paginate_mappings(lam))
+    # Listed unfiltered and matched here: moto's FunctionName filter misses mappings created with a function ARN.
     mappings: list[SqsMapping] = []
-    for item in raw:
+    for item in _paginate_mappings(lam):
         arn = item.get("EventSourceArn") or ""
-        if not arn.startswith("arn:aws:sqs:"):
+        function = item["FunctionArn"].rsplit(":function:", 1)[-1].split(":")[0]
+        if not arn.startswith("arn:aws:sqs:") or (function_names and function not in function_names):
             continue
         queue_name = arn.rsplit(":", 1)[-1]
         account = arn.split(":")[4]
@@ -88,7 +84,7 @@ def discover_sqs_mappings(endpoint_url: str, *, region: str = "us-east-1",
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
         mappings.append(SqsMapping(
             uuid=item["UUID"],
-            function_name=item["FunctionArn"].rsplit(":function:", 1)[-1].split(":")[0],
+            function_name=function,
             queue_arn=arn,
             queue_url=queue_url,
             batch_size=int(item.get("BatchSize") or 10),
