@@ -863,7 +863,8 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
     if records == 0:
         return BlockResult([], [], 0, blank)
     try:
-        block.decode("utf-8")
+        if not block.isascii():  # ASCII is valid UTF-8; the check is much cheaper than a decode
+            block.decode("utf-8")
         table = _read_json(block)
         # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path).
         if table.num_rows == records:
