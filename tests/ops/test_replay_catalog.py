@@ -85,28 +85,28 @@ def test_catalog_then_replay_leaves_one_copy_of_each_record(stack):
 
     moto_bridges.set_glue_runner(watch_glue)
     try:
-        result = CliRunner().invoke(
-            ops_app,
-            [
-                "replay",
-                "--date",
-                DAY,
-                "--json",
-                "--outputs",
-                str(stack.outputs_file()),
-                "--endpoint-url",
-                stack.aws.endpoint_url,
-                "--lake",
-                str(stack.workdir / "lake"),
-                "--quarantine",
-                str(stack.workdir / "quarantine"),
-            ],
-        )
+        common = [
+            "--outputs",
+            str(stack.outputs_file()),
+            "--endpoint-url",
+            stack.aws.endpoint_url,
+            "--lake",
+            str(stack.workdir / "lake"),
+            "--quarantine",
+            str(stack.workdir / "quarantine"),
+        ]
+        # --no-wait: snapshot, reset and first batches, then return (as if the operator's laptop went away) ...
+        started = CliRunner().invoke(ops_app, ["replay", "--date", DAY, "--no-wait", "--json", *common])
+        assert started.exit_code == 0, started.output + started.stderr
+        assert json.loads(started.stdout)["status"] == "running"
+        # ... and the same command later follows it to the end (resumed from the REPLAY item).
+        result = CliRunner().invoke(ops_app, ["replay", "--date", DAY, "--json", *common])
     finally:
         moto_bridges.set_glue_runner(stack.glue)
     assert result.exit_code == 0, result.output + result.stderr
     document = json.loads(result.stdout)
     assert document["status"] == "completed" and set(document["old_manifests"]) == old_ids
+    assert document["resumed"] and document["replay_id"] == json.loads(started.stdout)["replay_id"]
     new_ids = set(document["new_manifests"])
     assert len(new_ids) == 2 and not new_ids & old_ids
     assert document["files"] == 4 and document["completed_files"] == 4 and document["catalog_swapped"]

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable
-from pipeline.ops.retry import retry_manifest, wait_final
+from pipeline.ops.retry import retry_manifest
 from pipeline.ops.status import collect
 from pipeline.ops_cli import ops_app
 
@@ -92,10 +92,28 @@ def test_failed_manifest_is_shown_then_retried_to_success(stack):
     stack.deliver()  # its new notification is a duplicate for the tracking table
     assert len(stack.files(DAY)) == 2
 
-    outcome = retry_manifest(ctx, manifest_id)
-    assert outcome.attempt == 2 and outcome.execution_name == f"{manifest_id}-r2" and outcome.files == 2
-    wait_final(ctx, [outcome], timeout=120, poll=0.5)
-    assert outcome.final_status == "completed"
+    # `retry --failed --date D --wait`: every failed manifest of the date, followed to its end.
+    result = CliRunner().invoke(
+        ops_app,
+        [
+            "retry",
+            "--failed",
+            "--date",
+            DAY,
+            "--wait",
+            "--timeout",
+            "120",
+            "--json",
+            "--outputs",
+            str(outputs),
+            "--endpoint-url",
+            stack.aws.endpoint_url,
+        ],
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    [outcome] = json.loads(result.stdout)["retried"]
+    assert outcome["manifest_id"] == manifest_id and outcome["attempt"] == 2 and outcome["files"] == 2
+    assert outcome["execution_name"] == f"{manifest_id}-r2" and outcome["final_status"] == "completed"
     [manifest] = stack.manifests(DAY)
     assert manifest["status"] == "completed" and manifest["attempts"] == 2
     assert manifest["records_out"] == 32 and "error" not in manifest
