@@ -44,7 +44,7 @@ STAGE_LABELS = {
     "lambda_zip": "Lambda zip build",
     "terraform_apply": "Terraform apply",
     "spark_start": "Spark (JVM) start, in parallel",
-    "generate": "sample data, in parallel",
+    "generate": "inputs (generate/count), in parallel",
     "runtime": "runtime wiring",
     "upload": "upload to S3",
     "tracking": "tracking (S3 -> SQS -> Lambda)",
@@ -197,8 +197,9 @@ def _print_summary(summary: Any) -> None:
                             f"codec {summary.codec or summary.compression_argument or '?'}")
     if summary.dlq_messages:
         table.add_row("dead-letter queue", f"{summary.dlq_messages} messages")
-    for name, seconds in summary.timings.items():
-        table.add_row(f"seconds: {STAGE_LABELS.get(name, name)}", _seconds(seconds))
+    for name in [*STAGE_LABELS, *(k for k in summary.timings if k not in STAGE_LABELS)]:
+        if name in summary.timings:
+            table.add_row(f"seconds: {STAGE_LABELS.get(name, name)}", _seconds(summary.timings[name]))
     console.print(table)
     batches = Table(title="Batches", title_justify="left")
     for column in ("manifest", "date", "files", "records out", "bad", "files out", "status"):
@@ -290,15 +291,17 @@ def _run_pipeline(options: Any, files_source: Callable[[Path], list[Any]], verbo
     _guarded(run.prepare)
     log_file = _setup_logging(run.layout.logs, verbose)
 
+    def timed_source(folder: Path) -> list[Any]:
+        started = time.monotonic()
+        files = files_source(folder)
+        run.summary.timings["generate"] = round(time.monotonic() - started, 2)
+        return files
+
     def body() -> int:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as pool:
-            started = time.monotonic()
-            files_future = pool.submit(files_source, run.layout.input)
-            try:
-                run.start_stack()
-                files = files_future.result()
-            finally:
-                run.summary.timings.setdefault("generate", round(time.monotonic() - started, 2))
+            files_future = pool.submit(timed_source, run.layout.input)
+            run.start_stack()
+            files = files_future.result()
         summary = run.execute(files)
         reporter.close()
         _print_summary(summary)

@@ -54,7 +54,8 @@ class GlueRunRecord:
     status: str = "RUNNING"
     error: str | None = None
     report: dict[str, Any] | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # running (excluding the wait for the one local Spark)
+    queued_seconds: float = 0.0
     uploaded: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
 
@@ -99,9 +100,12 @@ class GlueRunner:
     def __call__(self, request: GlueRunRequest) -> None:
         record = GlueRunRecord(run_id=request.run_id, job_name=request.job_name, arguments=dict(request.arguments))
         self.runs.append(record)
-        started = time.monotonic()
+        queued = time.monotonic()
+        started = queued
         try:
             with self._lock:
+                started = time.monotonic()
+                record.queued_seconds = started - queued
                 self._run(request, record)
             record.status = "SUCCEEDED"
         except GlueRunFailed as failed:
