@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -258,31 +259,35 @@ def status_command(
 
 def _print_status(report: Any) -> None:
     colour = {"healthy": "green", "warning": "yellow", "critical": "red"}
-    out.print(f"[bold]Pipeline status[/] at {report.generated_at}: [{colour[report.level]}]{report.level}[/]")
-    health = Table(title="Health", title_justify="left")
-    for column in ("indicator", "value", "level", "meaning"):
-        health.add_column(column)
+    # In a terminal rich fits the width; in pipes and CI logs, 120 columns rather than 80.
+    console = out if out.is_terminal else Console(highlight=False, width=120, file=sys.stdout)
+
+    def show(renderable: Any) -> None:
+        console.print(renderable)
+
+    show(f"[bold]Pipeline status[/] at {report.generated_at}: [{colour[report.level]}]{report.level}[/]")
+    health = Table(title="Health (thresholds: docs/runbook.md)", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("indicator", "value", "level"):
+        health.add_column(column, no_wrap=True)
     for indicator in report.indicators:
         health.add_row(
-            indicator.name,
-            str(indicator.value),
-            f"[{colour[indicator.level]}]{indicator.level}[/]",
-            indicator.detail,
+            indicator.name, str(indicator.value), f"[{colour[indicator.level]}]{indicator.level}[/]"
         )
-    out.print(health)
-    files = Table(title="Files and manifests per date", title_justify="left")
-    for column in (
+    show(health)
+    files = Table(title="Files and manifests per date", title_justify="left", box=box.SIMPLE_HEAD)
+    headers = (
         "date",
         "pending",
         "manifested",
         "completed",
         "failed",
-        "manifests (p/r/c/f)",
+        "manifests p/r/c/f",
         "records out",
         "bad",
         "complete",
-    ):
-        files.add_column(column, justify="right" if column not in ("date", "complete") else "left")
+    )
+    for column in headers:
+        files.add_column(column, justify="left" if column in ("date", "complete") else "right", no_wrap=True)
     for day in report.dates:
         m = day.manifests_by_status
         files.add_row(
@@ -293,7 +298,7 @@ def _print_status(report: Any) -> None:
             str(day.totals.get("bad_records", 0)),
             "yes" if day.complete else "no",
         )
-    out.print(files)
+    show(files)
     unfinished = [
         (d.date_prefix, m)
         for d in report.dates
@@ -301,12 +306,11 @@ def _print_status(report: Any) -> None:
         if m["status"] != "completed" and not m.get("superseded_by")
     ]
     if unfinished:
-        table = Table(title="Manifests not completed", title_justify="left")
-        for column in ("date", "manifest", "status", "age", "files", "attempts", "error"):
-            table.add_column(column)
-        for day, m in unfinished:
+        table = Table(title="Manifests not completed", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("manifest", "status", "age", "files", "attempts", "error"):
+            table.add_column(column, no_wrap=column != "error")
+        for _day, m in unfinished:
             table.add_row(
-                day,
                 m["manifest_id"],
                 m["status"],
                 _age(m.get("age_seconds")),
@@ -314,39 +318,34 @@ def _print_status(report: Any) -> None:
                 str(m.get("attempts")),
                 str(m.get("error") or ""),
             )
-        out.print(table)
+        show(table)
     if report.oldest_pending:
         p = report.oldest_pending
-        out.print(
-            f"Oldest pending file: s3://{p['bucket']}/{p['key']} (date {p['date']}, "
-            f"waiting {_age(p['age_seconds'])})"
+        show(
+            f"Oldest pending file: s3://{p['bucket']}/{p['key']} (date {p['date']}, waiting {_age(p['age_seconds'])})"
         )
     stuck = [(d.date_prefix, s) for d in report.dates for s in d.stuck_manifested]
     if stuck:
-        out.print(
-            f"[red]{len(stuck)} file(s) manifested past the grace period[/] "
-            "(run `pipeline reconcile --dry-run`):"
+        show(
+            f"[red]{len(stuck)} file(s) manifested past the grace period[/] (run `pipeline reconcile --dry-run`):"
         )
         for day, s in stuck[:20]:
-            out.print(
+            show(
                 f"  {day} s3://{s['bucket']}/{s['key']} manifest {s['manifest_id']} ({_age(s['manifested_seconds'])})"
             )
     for name, queue in (("DLQ", report.dlq), ("Ingest queue", report.ingest_queue)):
         if queue is not None:
-            out.print(f"{name}: {queue['visible']} visible, {queue['in_flight']} in flight")
+            show(f"{name}: {queue['visible']} visible, {queue['in_flight']} in flight")
     if report.failed_executions:
-        table = Table(title="Recent failed executions", title_justify="left")
+        table = Table(title="Recent failed executions", title_justify="left", box=box.SIMPLE_HEAD)
         for column in ("execution", "status", "stopped", "error", "cause"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, no_wrap=column != "cause")
         for e in report.failed_executions:
+            stopped = str(e.get("stopped_at") or "")[:19]
             table.add_row(
-                e["name"],
-                e["status"],
-                str(e.get("stopped_at") or ""),
-                str(e.get("error") or ""),
-                str(e.get("cause") or "")[:160],
+                e["name"], e["status"], stopped, str(e.get("error") or ""), str(e.get("cause") or "")[:100]
             )
-        out.print(table)
+        show(table)
 
 
 # ------------------------------------------------------------------------------------------ retry

@@ -217,3 +217,32 @@ def test_reconcile_records_the_manifest_of_a_started_execution(stack):
     assert manifest["execution_arn"].endswith(":" + claim["manifest_id"])
     assert not [i for i in stack.items(day) if i["file_key"].startswith("CLAIM#")]
     stack.wait_executions_done()  # (this module runs no Spark: the execution's Glue run fails; not our subject)
+
+
+def test_status_without_dates_finds_pending_dates_and_prints_tables(stack):
+    from pipeline.ops.status import collect
+
+    day = "2026-09-30"  # far from "today": found through the pending index, not the recent-days window
+    stack.drop(f"raw/{day}/p.ndjson", ndjson(day, "p", 2))
+    stack.deliver()
+    ctx = stack.ctx()
+    report = collect(ctx.ddb, ctx.table_name, days=1, pending_shards=2)
+    shown = {d.date_prefix for d in report.dates}
+    assert day in shown
+    [ours] = stack.files(day)
+    assert report.oldest_pending is not None and report.oldest_pending["created_at"] <= ours["created_at"]
+    result = CliRunner().invoke(
+        ops_app,
+        [
+            "status",
+            "--days",
+            "1",
+            "--outputs",
+            str(stack.outputs_file()),
+            "--endpoint-url",
+            stack.aws.endpoint_url,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Pipeline status" in result.stdout and "Oldest pending file" in result.stdout
+    assert day in result.stdout
