@@ -1295,13 +1295,13 @@ def _spark_type(spec: Any) -> pa.DataType:
     raise ValueError(f"unsupported type {spec!r}")
 
 
-def _plan_reads(spark_manifest: Manifest, staging: str) -> tuple[list[ReadTask], list[str], int]:
+def _plan_reads(manifest: Manifest, staging: str) -> tuple[list[ReadTask], list[str], int]:
     """Check the entries exist; one task per file, several for large plain files."""
     missing_mandatory: list[str] = []
     skipped: list[str] = []
     tasks: list[ReadTask] = []
     bytes_in = 0
-    for entry in spark_manifest.entries:
+    for entry in manifest.entries:
         filesystem, path = _fs(entry.location)
         try:
             info = filesystem.get_file_info(path)
@@ -1420,6 +1420,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
                                   f"ndjson_to_parquet {manifest.manifest_id}: parse")
         read_results.sort(key=lambda r: r["task"])
         mark_write = time.monotonic()
+        timings["parse"] = round(mark_write - mark, 3)
         pieces = [piece for result in read_results for piece in result["pieces"]]
         for result in read_results:
             for piece in result["pieces"]:
@@ -1449,7 +1450,6 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
                                      args.target_file_mb * 1024 * 1024, _join(staging, "out"),
                                      _join(staging, "bad"), manifest.manifest_id, ingested_at, shipped)
                            for i, g in enumerate(groups)]
-            timings["parse"] = round(mark_write - mark, 3)
             timings["resolve"] = round(time.monotonic() - mark_write, 3)
             mark_write = time.monotonic()
             write_results = _run_tasks(spark, write_task, write_tasks,
