@@ -68,14 +68,20 @@ def generate(work: Path, size_mb: int, file_mb: int) -> dict:
 
 
 def engine_duckdb(data_dir: str, out: str, codec: str) -> dict:
+    import resource
+
     import duckdb
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     con.execute(f"COPY (SELECT * FROM read_json('{data_dir}/*.ndjson', format='newline_delimited')) "
                 f"TO '{out}/duckdb.parquet' (FORMAT parquet, COMPRESSION {codec})")
-    return {"seconds": time.monotonic() - started}
+    seconds = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    return {"seconds": seconds, "cpu_seconds": cpu}
 
 
 def engine_glue(manifest: str, out: str, codec: str) -> dict:
@@ -92,11 +98,23 @@ def engine_glue(manifest: str, out: str, codec: str) -> dict:
                                    f"{out}/warmup", "--COMPRESSION_TYPE", codec]))
     args = parse_job_args(["--JOB_NAME", "bench", "--MANIFEST_PATH", manifest, "--OUTPUT_PATH", f"{out}/glue",
                            "--COMPRESSION_TYPE", codec])
+    import resource
+
+    import psutil
+
+    jvms = [p for p in psutil.Process().children(recursive=True) if "java" in p.name()]
+    jvm_cpu = sum(sum(p.cpu_times()[:2]) for p in jvms)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     job_started = time.monotonic()
     report = run_job(spark, args)
     seconds = time.monotonic() - job_started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    driver_cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    jvm_cpu = sum(sum(p.cpu_times()[:2]) for p in jvms) - jvm_cpu
+    timings = report["timings"]
+    cpu = driver_cpu + jvm_cpu + timings["parse_task_cpu"] + timings.get("write_task_cpu", 0)
     spark.stop()
-    return {"seconds": seconds, "jvm_start_s": jvm_start, "records_out": report["records_out"],
+    return {"seconds": seconds, "cpu_seconds": cpu, "jvm_start_s": jvm_start, "records_out": report["records_out"],
             "bad_records": report["bad_records"], "output_files": len(report["output_files"]),
             "stages": report["timings"]}
 
@@ -178,7 +196,7 @@ def main() -> None:
             pattern = "duckdb.parquet" if engine == "duckdb" else "glue/dt=*/*.parquet"
             result["output_bytes"] = dir_bytes(out, pattern)
             runs[engine].append(result)
-            print(f"  {engine}: {result['seconds']:.2f} s, peak RSS {result['peak_rss_mb']} MB, "
+            print(f"  {engine}: {result['seconds']:.2f} s, CPU {result['cpu_seconds']:.1f} s, peak RSS {result['peak_rss_mb']} MB, "
                   f"output {result['output_bytes'] / 1024 / 1024:.1f} MiB, load {load_before:.1f}"
                   + (f", stages {result['stages']}" if "stages" in result else ""))
 
@@ -194,10 +212,12 @@ def main() -> None:
         seconds = median(engine, "seconds")
         summary["engine"][engine] = {
             "seconds": round(seconds, 2), "mb_per_s": round(size_mb / seconds, 1),
+            "cpu_seconds": round(median(engine, "cpu_seconds"), 1),
             "output_mb": round(median(engine, "output_bytes") / 1024 / 1024, 1),
             "peak_rss_mb": median(engine, "peak_rss_mb"), "runs": runs[engine]}
     glue, duck = summary["engine"]["glue"], summary["engine"]["duckdb"]
     summary["ratio"] = {"time_glue_over_duckdb": round(glue["seconds"] / duck["seconds"], 2),
+                        "cpu_glue_over_duckdb": round(glue["cpu_seconds"] / duck["cpu_seconds"], 2),
                         "size_glue_over_duckdb": round(glue["output_mb"] / duck["output_mb"], 3)}
     if "jvm_start_s" in runs["glue"][0]:
         glue["jvm_start_s"] = round(median("glue", "jvm_start_s"), 1)
@@ -208,11 +228,14 @@ def main() -> None:
              f"Input: {data['files']} files, {data['lines']} events (nested objects, arrays, nullable fields, "
              "ISO-8601 timestamps; half the files with schema drift). Measured "
              f"{summary['measured_at']}, {os.cpu_count()} CPUs, median of {args.repeat}.", "",
-             "| engine | seconds | MB/s | output MiB | peak RSS MB |", "| --- | ---: | ---: | ---: | ---: |"]
+             "| engine | seconds | MB/s | CPU seconds | output MiB | peak RSS MB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for engine, label in (("duckdb", "DuckDB COPY (2 threads)"), ("glue", "Glue job, local[2] (JVM start excluded)")):
         e = summary["engine"][engine]
-        lines.append(f"| {label} | {e['seconds']} | {e['mb_per_s']} | {e['output_mb']} | {e['peak_rss_mb']} |")
-    lines += ["", f"Ratio: time {summary['ratio']['time_glue_over_duckdb']}x, output size "
+        lines.append(f"| {label} | {e['seconds']} | {e['mb_per_s']} | {e['cpu_seconds']} | {e['output_mb']} | "
+                     f"{e['peak_rss_mb']} |")
+    lines += ["", f"Ratio: time {summary['ratio']['time_glue_over_duckdb']}x, CPU "
+                  f"{summary['ratio']['cpu_glue_over_duckdb']}x, output size "
                   f"{summary['ratio']['size_glue_over_duckdb']}x. JVM start (not in the job time): "
                   f"{glue.get('jvm_start_s')} s. Job stages (s, last run): {runs['glue'][-1].get('stages')}.",
               "", "1-minute load average before each run (other processes share the 2 CPUs): "

@@ -1042,8 +1042,11 @@ def _guard(function: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[st
     """Run a task body, turning exceptions into values so the driver can raise a named JobError."""
 
     def run(task: Any) -> dict[str, Any]:
+        cpu = time.process_time()
         try:
-            return function(task)
+            result = function(task)
+            result["cpu_seconds"] = time.process_time() - cpu
+            return result
         except JobError as exc:
             return {"error": [exc.error_name, exc.message]}
         except Exception as exc:
@@ -1419,6 +1422,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
                                   sorted(tasks, key=lambda t: -t.size),  # largest first
                                   f"ndjson_to_parquet {manifest.manifest_id}: parse")
         read_results.sort(key=lambda r: r["task"])
+        timings["parse_task_cpu"] = round(sum(r["cpu_seconds"] for r in read_results), 3)
         mark_write = time.monotonic()
         timings["parse"] = round(mark_write - mark, 3)
         pieces = [piece for result in read_results for piece in result["pieces"]]
@@ -1455,6 +1459,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
             write_results = _run_tasks(spark, write_task, write_tasks,
                                        f"ndjson_to_parquet {manifest.manifest_id}: write")
             timings["write"] = round(time.monotonic() - mark_write, 3)
+            timings["write_task_cpu"] = round(sum(r["cpu_seconds"] for r in write_results), 3)
         for result in write_results:
             bad_count += result["bad"]
             for kind, count in result["bad_reasons"].items():
