@@ -333,6 +333,13 @@ def _print_status(report: Any) -> None:
             show(
                 f"  {day} s3://{s['bucket']}/{s['key']} manifest {s['manifest_id']} ({_age(s['manifested_seconds'])})"
             )
+    for day in report.dates:
+        for replay in day.replays:
+            if replay.get("status") != "completed":
+                show(
+                    f"[yellow]Replay {replay.get('replay_id')} of {day.date_prefix} is at step {replay.get('status')}[/]"
+                    f" (started {replay.get('started_at')}): `pipeline replay --date {day.date_prefix}` follows it."
+                )
     for name, queue in (("DLQ", report.dlq), ("Ingest queue", report.ingest_queue)):
         if queue is not None:
             show(f"{name}: {queue['visible']} visible, {queue['in_flight']} in flight")
