@@ -748,7 +748,7 @@ def replay_command(
             out.print(
                 f"replay {result.replay_id} ({how}): {result.status}; {result.completed_files}/{result.files} "
                 f"files converted under {len(result.new_manifests)} new manifest(s), replacing "
-                f"{len(result.old_manifests)} old one(s)"
+                f"{result.old_manifest_count} old one(s)"
                 + ("; catalog partition switched" if result.catalog_swapped else "")
             )
             if result.status != "completed":

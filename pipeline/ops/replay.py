@@ -45,11 +45,11 @@ from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed
 from pipeline.ops.table_reads import REPLAY_KEY_PREFIX, DateItems, iso_now, plain, read_date
 from pipeline.retry import error_code
-from pipeline.tracking import manifest_item_key
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 STEPS = ("snapshot", "reset", "running", "completed")
+MAX_LISTED_IDS = 1000
 
 
 class ReplayIncomplete(ReplayFailed):
@@ -64,7 +64,8 @@ class ReplayResult:
     resumed: bool = False
     files: int = 0
     completed_files: int = 0
-    old_manifests: list[str] = field(default_factory=list)
+    old_manifests: list[str] = field(default_factory=list)  # up to 1,000 ids (see old_manifest_count)
+    old_manifest_count: int = 0
     new_manifests: list[str] = field(default_factory=list)
     failed_manifests: list[str] = field(default_factory=list)
     snapshot_objects: int = 0
@@ -182,7 +183,9 @@ def _put_replay(
         "file_key": {"S": _replay_key(replay_id)},
         "replay_id": {"S": replay_id},
         "status": {"S": "snapshot"},
-        "old_manifests": {"L": [{"S": m} for m in old]},
+        # For the record (an item holds at most 400 KB): the count always, the ids of up to 1,000.
+        "old_manifest_count": {"N": str(len(old))},
+        "old_manifests": {"L": [{"S": m} for m in old[:MAX_LISTED_IDS]]},
         "file_count": {"N": str(files)},
         "started_at": {"S": now},
         "updated_at": {"S": now},
@@ -264,17 +267,22 @@ def _snapshot(ctx: OpsContext, objects: Objects, where: Locations, replay: dict[
     return len(copied) + len(bad)
 
 
-def _supersede(ctx: OpsContext, date_prefix: str, old: list[str], replay_id: str) -> None:
-    for manifest_id in old:
+def _supersede(ctx: OpsContext, items: DateItems, replay: dict[str, Any]) -> None:
+    """Mark the date's manifests that predate the replay (and are final) as superseded by it. Idempotent; a manifest
+    started after the replay began (a new one) is never touched."""
+    started_at = str(replay["started_at"])
+    for manifest in items.manifests:
+        if manifest.get("superseded_by") or str(manifest.get("created_at") or "") >= started_at:
+            continue
         try:
             ctx.ddb.update_item(
                 TableName=ctx.table_name,
-                Key={"date_prefix": {"S": date_prefix}, "file_key": {"S": manifest_item_key(manifest_id)}},
+                Key={"date_prefix": {"S": items.date_prefix}, "file_key": {"S": manifest["file_key"]}},
                 UpdateExpression="SET superseded_by = :r, superseded_at = :now",
-                ConditionExpression="#status IN (:completed, :failed)",
+                ConditionExpression="#status IN (:completed, :failed) AND attribute_not_exists(superseded_by)",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":r": {"S": replay_id},
+                    ":r": {"S": str(replay["replay_id"])},
                     ":now": {"S": iso_now()},
                     ":completed": {"S": "completed"},
                     ":failed": {"S": "failed"},
@@ -336,9 +344,10 @@ class _Progress:
     failed_manifests: list[str]
 
 
-def _progress(items: DateItems, replay_id: str, old: set[str]) -> _Progress:
+def _progress(items: DateItems, replay_id: str) -> _Progress:
+    """The replay's files (reset removed their old manifest id: any manifest id they carry is a new one)."""
     mine = [f for f in items.files if f.get("replay_id") == replay_id]
-    completed = sum(1 for f in mine if f.get("status") == "completed" and f.get("manifest_id") not in old)
+    completed = sum(1 for f in mine if f.get("status") == "completed" and f.get("manifest_id"))
     pending = sum(1 for f in mine if f.get("status") == "pending")
     used = {str(f["manifest_id"]) for f in mine if f.get("manifest_id")}
     manifests = {str(m["manifest_id"]): m for m in items.manifests}
@@ -388,11 +397,16 @@ def replay(
         replay_id = f"{date_prefix}-replay-{datetime.now(UTC):%H%M%S}-{secrets.token_hex(4)}"
         replay_item = _put_replay(ctx, date_prefix, replay_id, old, len(items.files))
     replay_id = str(replay_item["replay_id"])
-    old_set = set(replay_item.get("old_manifests") or [])
+    old_ids = sorted(replay_item.get("old_manifests") or [])
     where = Locations(output_path, ctx.stack.bad_records_path, date_prefix, replay_id, dict(mirrors or {}))
     objects = Objects(ctx.client("s3"), where.mirrors)
     result = ReplayResult(
-        replay_id, date_prefix, str(replay_item["status"]), resumed=resumed, old_manifests=sorted(old_set)
+        replay_id,
+        date_prefix,
+        str(replay_item["status"]),
+        resumed=resumed,
+        old_manifests=old_ids,
+        old_manifest_count=int(replay_item.get("old_manifest_count", len(old_ids))),
     )
 
     if replay_item["status"] == "snapshot":
@@ -401,15 +415,16 @@ def replay(
         result.snapshot_objects = _snapshot(ctx, objects, where, replay_item)
         _set_replay(ctx, replay_item, "reset", snapshot_prefix=where.snapshot)
     if replay_item["status"] == "reset":
-        _supersede(ctx, date_prefix, sorted(old_set), replay_id)
-        result.files, _ = _reset_files(ctx, read_date(ctx.ddb, ctx.table_name, date_prefix), replay_id)
+        items = read_date(ctx.ddb, ctx.table_name, date_prefix)
+        _supersede(ctx, items, replay_item)
+        result.files, _ = _reset_files(ctx, items, replay_id)
         _set_replay(ctx, replay_item, "running")
     result.status = str(replay_item["status"])
 
     service = ctx.control_plane()
     deadline = time.monotonic() + timeout_seconds
     while replay_item["status"] == "running":
-        state = _progress(read_date(ctx.ddb, ctx.table_name, date_prefix), replay_id, old_set)
+        state = _progress(read_date(ctx.ddb, ctx.table_name, date_prefix), replay_id)
         result.files, result.completed_files = state.files, state.completed
         result.new_manifests, result.failed_manifests = state.new_manifests, state.failed_manifests
         if progress:

@@ -230,6 +230,11 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
     name = execution_name(manifest_id, attempt)
     outcome = RetryOutcome(manifest_id, date_prefix, attempt, name)
     files = _manifest_files(ctx, manifest_id, date_prefix)
+    if not files:
+        raise ManifestNotRetryable(
+            f"Manifest {manifest_id} has no file items any more (expired by the table's TTL?): there is nothing "
+            "to run; re-drop the files or backfill them."
+        )
     _reset_manifest(ctx, item, attempt, name)
     tracking = ctx.tracking()
     config = ctx.config()
