@@ -20,7 +20,7 @@ from pipeline.keys import extract_date_prefix, has_accepted_suffix, make_file_ke
 from pipeline.manifest import Manifest, new_manifest_id
 from pipeline.manifest_store import ManifestStore
 from pipeline.pending_reader import PendingReader
-from pipeline.retry import error_code
+from pipeline.retry import error_code, is_retryable
 from pipeline.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 from pipeline.tracking import REPORT_COUNTS, Counter, FileRecord, PendingFile, TrackingTable
 
@@ -258,8 +258,13 @@ class ControlPlane:
                 },
             )
         except Exception as exc:
-            self._roll_back(date_prefix, manifest_id, claimed, manifest_path, "execution start failed", exc)
-            return None, counter
+            found = self._started_despite(exc, manifest_id) if manifest_path else None
+            if found is None:
+                self._roll_back(
+                    date_prefix, manifest_id, claimed, manifest_path, "execution start failed", exc
+                )
+                return None, counter
+            execution_arn = found
         # Only now that the execution exists is the MANIFEST item written.
         recorded = self.table.record_manifest(
             date_prefix,
@@ -287,6 +292,15 @@ class ControlPlane:
             },
         )
         return manifest_id, counter
+
+    def _started_despite(self, exc: BaseException, manifest_id: str) -> str | None:
+        """After a timeout or a 5xx the start may have reached Step Functions: look before rolling back."""
+        if not is_retryable(exc):
+            return None
+        try:
+            return self.executions.find(manifest_id)
+        except Exception:
+            return None
 
     def _release(self, date_prefix: str, manifest_id: str, files: list[PendingFile]) -> int:
         now = self.clock()

@@ -133,3 +133,26 @@ def test_manifest_item_does_not_clobber_the_state_machine_status(env):
     invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson")))
     [manifest] = env.manifest_items(DAY)
     assert manifest["status"] == "processing" and manifest["execution_arn"]
+
+
+def test_start_whose_every_answer_is_lost_is_found_before_any_rollback(env):
+    """Retries exhausted on an ambiguous error (the request may have reached Step Functions): the builder looks
+    the execution up by name and records it instead of rolling back a running batch."""
+    from botocore.exceptions import ClientError
+
+    app = env.app(max_files_per_manifest=2)
+    sfn = app.service.executions._client
+    answers_lost = []
+
+    def lose_every_answer(http_response, parsed, model, **_):
+        answers_lost.append(1)
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "lost"}}, "StartExecution")
+
+    sfn.meta.events.register("after-call.sfn.StartExecution", lose_every_answer)
+    invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson"), s3_record(f"raw/{DAY}/b.ndjson")))
+    assert len(answers_lost) > 1
+    [execution] = env.executions()
+    [manifest] = env.manifest_items(DAY)
+    assert manifest["execution_arn"] == execution["executionArn"]
+    assert {f["status"] for f in env.files(DAY)} == {"manifested"}
+    assert not [line for line in env.logs() if line["level"] == "ERROR"]
