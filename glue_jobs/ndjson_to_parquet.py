@@ -67,6 +67,7 @@ BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r"
 TS_TYPE = pa.timestamp("us", tz="UTC")
 META_COLUMNS = ("_source_file", "_manifest_id", "_ingested_at")
+LINE = "__ndjson_to_parquet_line__"  # internal column: a record's ordinal within its block (never written)
 
 # Tunables (not job arguments: sensible values for Glue workers and laptops alike).
 BLOCK_BYTES = 16 * 1024 * 1024  # lines parsed per pyarrow call; bounds a task's memory
@@ -422,7 +423,7 @@ def _observe(array: pa.Array, path: str, out: list[tuple[str, pa.DataType, int]]
 def _observe_table(table: pa.Table) -> list[tuple[str, pa.DataType, int]]:
     out: list[tuple[str, pa.DataType, int]] = []
     for field in table.schema:
-        if field.name.startswith("__"):
+        if field.name == LINE:
             continue
         column = table.column(field.name)
         array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
@@ -848,7 +849,7 @@ def _read_json(data: bytes) -> pa.Table:
 
 @dataclass
 class BlockResult:
-    tables: list[pa.Table]  # each with an int32 __line column: ordinal of the record among the block's records
+    tables: list[pa.Table]  # each with an int32 LINE column: ordinal of the record among the block's records
     bad: list[dict[str, Any]]
     records: int  # non-blank lines
     blank: int
@@ -894,7 +895,14 @@ def count_blank_lines(block: bytes) -> int:
 
 
 def _with_line_numbers(table: pa.Table) -> pa.Table:
-    return table.append_column("__line", pa.array(range(table.num_rows), pa.int32()))
+    return _add_line_column(table, pa.array(range(table.num_rows), pa.int32()))
+
+
+def _add_line_column(table: pa.Table, ordinals: pa.Array) -> pa.Table:
+    if LINE in table.column_names:
+        raise JobError("ReservedColumn", f"the input has a field named {LINE}, reserved for the job's own "
+                                         "bookkeeping; rename it upstream")
+    return table.append_column(LINE, ordinals)
 
 
 def _bad_record(url: str, offset: int, line: bytes, reason: str) -> dict[str, Any]:
@@ -943,7 +951,7 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
             table = _read_json(b"\n".join(item[2] for item in items))
             if table.num_rows == len(items):
                 table = _normalise_table(table)
-                tables.append(table.append_column("__line", pa.array([i[0] for i in items], pa.int32())))
+                tables.append(_add_line_column(table, pa.array([i[0] for i in items], pa.int32())))
                 return
             error = ValueError(f"{table.num_rows} rows for {len(items)} lines")
         except pa.ArrowInvalid as exc:
@@ -969,11 +977,11 @@ def _merge_compatible_tables(tables: list[pa.Table]) -> list[pa.Table]:
     for table in tables:
         for index, schema in enumerate(schemas):
             observations = [*_observe_table(table), *_observe_schema(schema)]
-            names = [n for n in schema.names if not n.startswith("__")]
-            names += [n for n in table.column_names if n not in names and not n.startswith("__")]
+            names = [n for n in schema.names if n != LINE]
+            names += [n for n in table.column_names if n not in names and n != LINE]
             resolution = resolve_schema(observations, names, None, null_as_string=False)
             if not resolution.conflicts:
-                schemas[index] = pa.schema([*resolution.schema, pa.field("__line", pa.int32())])
+                schemas[index] = pa.schema([*resolution.schema, pa.field(LINE, pa.int32())])
                 groups[index].append(table)
                 break
         else:
@@ -984,12 +992,12 @@ def _merge_compatible_tables(tables: list[pa.Table]) -> list[pa.Table]:
         if len(group) == 1:
             merged.append(group[0])
             continue
-        data_schema = pa.schema([f for f in schema if f.name != "__line"])
+        data_schema = pa.schema([f for f in schema if f.name != LINE])
         parts = []
         for table in group:
-            conformed, bad = conform_table(table.drop_columns(["__line"]), data_schema)
+            conformed, bad = conform_table(table.drop_columns([LINE]), data_schema)
             assert not bad, "merged only when conflict-free"
-            parts.append(conformed.append_column("__line", table.column("__line")))
+            parts.append(conformed.append_column(LINE, table.column(LINE)))
         merged.append(pa.concat_tables(parts))
     return merged
 
@@ -1006,7 +1014,7 @@ def _observe_schema(schema: pa.Schema) -> list[tuple[str, pa.DataType, int]]:
             walk(f"{path}[]", data_type.value_type)
 
     for field in schema:
-        if not field.name.startswith("__"):
+        if field.name != LINE:
             walk(field.name, field.type)
     return out
 
@@ -1077,7 +1085,7 @@ def read_task(task: ReadTask, codec: str) -> dict[str, Any]:
             for piece_number, table in enumerate(result.tables):
                 location = _join(task.staging, "pieces", f"{task.index:05d}-{block_number:05d}-{piece_number:03d}.arrow")
                 if ratio is None:
-                    ratio = _estimate_ratio(table.drop_columns(["__line"]), codec)
+                    ratio = _estimate_ratio(table.drop_columns([LINE]), codec)
                 _write_ipc(location, table)
                 pieces.append({"location": location, "rows": table.num_rows, "arrow_bytes": table.nbytes,
                                "observations": _observe_table(table), "columns": table.column_names,
@@ -1225,8 +1233,8 @@ def write_task(task: WriteTask) -> dict[str, Any]:
 
     for piece in task.pieces:
         table = _read_ipc(piece["location"])
-        lines = table.column("__line")
-        conformed, bad = conform_table(table.drop_columns(["__line"]), task.schema)
+        lines = table.column(LINE)
+        conformed, bad = conform_table(table.drop_columns([LINE]), task.schema)
         if bad:
             ordinals = lines.to_pylist()
             raw = _reread_records(piece, [ordinals[row] for row in bad])
@@ -1440,7 +1448,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
         observations = [obs for piece in pieces for obs in piece["observations"]]
         top_level: list[str] = []
         for piece in pieces:
-            top_level.extend(c for c in piece["columns"] if not c.startswith("__") and c not in top_level)
+            top_level.extend(c for c in piece["columns"] if c != LINE and c not in top_level)
         clashes = [name for name in top_level if name in META_COLUMNS]
         if clashes:
             raise JobError("ReservedColumn", f"the input has field(s) {', '.join(clashes)} reserved for the "

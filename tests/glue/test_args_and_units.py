@@ -242,3 +242,11 @@ def test_conform_explicit_numeric_and_date_targets():
     converted, bad = job.conform(stamps, pa.date32(), "d")
     assert [str(v) if v else None for v in converted.to_pylist()] == ["2026-11-22", None, None]
     assert list(bad) == [1]
+
+
+def test_fields_starting_with_underscores_are_kept_and_the_internal_name_is_reserved():
+    result = job.parse_block("f", 0, b'{"__private": 1, "_x": 2}\n')
+    assert result.tables[0].column_names == ["__private", "_x", job.LINE]
+    with pytest.raises(JobError) as info:
+        job.parse_block("f", 0, b'{"%s": 1}\n' % job.LINE.encode())
+    assert info.value.error_name == "ReservedColumn"
