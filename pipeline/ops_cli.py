@@ -231,21 +231,29 @@ def status_command(
             shards = ctx.stack.pending_shards
         if max_batch_wait is not None:
             limits.max_batch_wait_seconds = max_batch_wait
-        report = collect(
-            ctx.ddb,
-            ctx.table_name,
-            dates=date,
-            days=days,
-            pending_shards=shards,
-            sqs=ctx.client("sqs") if (ctx.stack.dlq_url or ctx.stack.ingest_queue_url) else None,
-            dlq_url=ctx.stack.dlq_url,
-            queue_url=ctx.stack.ingest_queue_url,
-            sfn=ctx.client("stepfunctions") if executions else None,
-            state_machine_arn=ctx.stack.state_machine_arn
-            or (ctx.config().state_machine_arn if ctx.stack.function_name else None),
-            executions_limit=executions,
-            limits=limits,
-        )
+
+        reading = err.status("reading the tracking table, queues and executions") if err.is_terminal else None
+        if reading is not None:
+            reading.start()
+        try:
+            report = collect(
+                ctx.ddb,
+                ctx.table_name,
+                dates=date,
+                days=days,
+                pending_shards=shards,
+                sqs=ctx.client("sqs") if (ctx.stack.dlq_url or ctx.stack.ingest_queue_url) else None,
+                dlq_url=ctx.stack.dlq_url,
+                queue_url=ctx.stack.ingest_queue_url,
+                sfn=ctx.client("stepfunctions") if executions else None,
+                state_machine_arn=ctx.stack.state_machine_arn
+                or (ctx.config().state_machine_arn if ctx.stack.function_name else None),
+                executions_limit=executions,
+                limits=limits,
+            )
+        finally:
+            if reading is not None:
+                reading.stop()
         if as_json:
             _print_json(report.as_dict())
         else:
