@@ -223,3 +223,25 @@ def test_dynamodb_throttling_is_retried_and_a_persistent_one_fails_only_its_mess
     assert sorted(f["key"] for f in env.files(DAY)) == sorted(
         [f"raw/{DAY}/a.ndjson", f"raw/{DAY}/b.ndjson", stuck_key]
     )
+
+
+def test_manifests_per_invocation_are_capped_and_the_flush_takes_the_rest(env):
+    app = env.app(max_files_per_manifest=2, max_manifests_per_invocation=1, manifest_prefix="batches/")
+    invoke(app, sqs_event(*[s3_record(f"raw/{DAY}/{i}.ndjson") for i in range(6)]))
+    assert len(env.executions()) == 1
+    assert invoke(app, {"action": "flush"})["started"]  # full batches need no waiting
+    invoke(app, {"action": "flush"})
+    assert len(env.executions()) == 3
+    keys = [o["Key"] for o in env.s3.list_objects_v2(Bucket="manifest-bucket")["Contents"]]
+    assert all(k.startswith(f"batches/{DAY}/") and k.endswith(".json") for k in keys)
+
+
+def test_a_held_lease_defers_claiming_until_it_expires(env):
+    app = env.app(max_files_per_manifest=2)
+    now = int(env.clock().timestamp())
+    assert app.service.table.acquire_lease(DAY, "someone-else", now, now + 60)
+    invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson"), s3_record(f"raw/{DAY}/b.ndjson")))
+    assert env.executions() == []  # the holder is batching this date
+    env.clock.advance(61)
+    invoke(app, {"action": "flush"})
+    assert len(env.executions()) == 1
