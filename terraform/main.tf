@@ -65,6 +65,7 @@ module "ingest" {
   source = "./modules/ingest"
 
   name_prefix                = var.name_prefix
+  kms_key_id                 = module.kms.key_id_for_dependents
   kms_key_arn                = module.kms.key_arn
   input_bucket_id            = module.storage.input_bucket_id
   input_bucket_arn           = module.storage.bucket_arns["input"]

@@ -34,6 +34,6 @@ provider "aws" {
   }
 
   default_tags {
-    tags = merge({ "pipeline:name" = var.name_prefix, "pipeline:managed-by" = "terraform" }, var.tags)
+    tags = var.tags
   }
 }

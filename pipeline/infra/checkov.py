@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,26 +101,56 @@ def install_checkov(version: str = CHECKOV_VERSION, timeout_seconds: float = 900
     return binary
 
 
-def scan(directory: Path = TERRAFORM_DIR, checkov: Path | None = None, timeout_seconds: float = 600.0) -> CheckovReport:
-    """Run checkov on a Terraform directory (modules included) and parse its JSON report."""
+class RunningScan:
+    """A checkov scan running in the background (its JSON report goes to a temporary file)."""
+
+    def __init__(self, directory: Path, binary: Path) -> None:
+        self._report = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in result()
+        self._errors = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in result()
+        self._process = subprocess.Popen(
+            [str(binary), "--directory", str(directory), "--framework", "terraform", "--output", "json",
+             "--compact", "--skip-download", "--download-external-modules", "false"],
+            stdout=self._report, stderr=self._errors, text=True,
+            env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+        )
+
+    def result(self, timeout_seconds: float = 600.0) -> CheckovReport:
+        try:
+            code = self._process.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired as exc:
+            self._process.kill()
+            raise CheckovError(f"checkov did not finish within {timeout_seconds:.0f} s") from exc
+        self._report.seek(0)
+        self._errors.seek(0)
+        stdout, stderr = self._report.read(), self._errors.read()
+        self._report.close()
+        self._errors.close()
+        if code not in (0, 1):
+            raise CheckovError(f"checkov exited {code}: {stderr.strip()[-2000:]}")
+        return _parse(stdout, stderr)
+
+
+def start_scan(directory: Path = TERRAFORM_DIR, checkov: Path | None = None) -> RunningScan:
+    """Start checkov on a Terraform directory (modules included); `RunningScan.result()` waits for the report."""
     binary = checkov or find_checkov()
     if binary is None:
         raise CheckovNotInstalled(
             "checkov is not installed: run `python -m pipeline.infra.checkov install` (a separate venv under "
             f"{cache_venv()}) or set CHECKOV_BIN."
         )
-    result = subprocess.run(
-        [str(binary), "--directory", str(directory), "--framework", "terraform", "--output", "json",
-         "--quiet", "--compact", "--skip-download", "--download-external-modules", "false"],
-        capture_output=True, text=True, timeout=timeout_seconds, check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
-    )
-    if result.returncode not in (0, 1):
-        raise CheckovError(f"checkov exited {result.returncode}: {result.stderr.strip()[-2000:]}")
+    return RunningScan(directory, binary)
+
+
+def scan(directory: Path = TERRAFORM_DIR, checkov: Path | None = None, timeout_seconds: float = 600.0) -> CheckovReport:
+    """Run checkov on a Terraform directory and parse its JSON report."""
+    return start_scan(directory, checkov).result(timeout_seconds)
+
+
+def _parse(stdout: str, stderr: str) -> CheckovReport:
     try:
-        parsed = json.loads(result.stdout)
+        parsed = json.loads(stdout)
     except json.JSONDecodeError as exc:
-        raise CheckovError(f"checkov printed no JSON report: {result.stdout[:500]!r} {result.stderr[-1000:]!r}") from exc
+        raise CheckovError(f"checkov printed no JSON report: {stdout[:500]!r} {stderr[-1000:]!r}") from exc
     reports = parsed if isinstance(parsed, list) else [parsed]
     passed = 0
     failed: list[FailedCheck] = []

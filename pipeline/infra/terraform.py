@@ -39,7 +39,7 @@ DUMMY_CREDENTIALS = {
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _VERSION = re.compile(r"Terraform v(\d+)\.(\d+)\.(\d+)")
-_LOG_TAIL_LINES = 40
+_LOG_TAIL_LINES = 80
 
 
 class TerraformError(RuntimeError):
@@ -70,6 +70,10 @@ class TerraformPlanFailed(TerraformError):
 
 class TerraformDestroyFailed(TerraformError):
     error_name = "TerraformDestroyFailed"
+
+
+class TerraformValidateFailed(TerraformError):
+    error_name = "TerraformValidateFailed"
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class TerraformRunner:
         log_file: Path | None = None,
         region: str = DEFAULT_REGION,
         timeout_seconds: float = 900.0,
-        parallelism: int = 10,
+        parallelism: int = 20,
     ) -> None:
         self.source_dir = Path(source_dir).resolve()
         self.terraform_bin = terraform_bin
@@ -145,11 +149,15 @@ class TerraformRunner:
         )
         return self.outputs(workdir, endpoint_url)
 
-    def plan(self, endpoint_url: str | None, workdir: Path, variables: Mapping[str, Any]) -> PlanResult:
-        """``plan -detailed-exitcode``: `PlanResult.has_changes` tells whether an apply would change anything."""
+    def plan(self, endpoint_url: str | None, workdir: Path, variables: Mapping[str, Any], *,
+             refresh: bool = True) -> PlanResult:
+        """``plan -detailed-exitcode``: `PlanResult.has_changes` tells whether an apply would change anything.
+
+        ``refresh=False`` compares the configuration with the recorded state only (no reads of the live resources).
+        """
         paths = self._prepare(endpoint_url, workdir, variables)
         code, output = self._run(
-            ["plan", "-detailed-exitcode", *self._plan_args(paths)],
+            ["plan", "-detailed-exitcode", *([] if refresh else ["-refresh=false"]), *self._plan_args(paths)],
             paths,
             endpoint_url,
             TerraformPlanFailed,
@@ -168,6 +176,16 @@ class TerraformRunner:
             TerraformDestroyFailed,
             "terraform destroy failed",
         )
+
+    def validate(self, workdir: Path) -> None:
+        """``init`` + ``validate`` (no variables, no endpoint needed)."""
+        paths = _Paths(Path(workdir).resolve())
+        paths.workdir.mkdir(parents=True, exist_ok=True)
+        self._check_version(paths)
+        self._write_cli_config(paths)
+        self._run(["init", "-input=false", "-lockfile=readonly", "-backend=false"], paths, None,
+                  TerraformInitFailed, "terraform init failed")
+        self._run(["validate"], paths, None, TerraformValidateFailed, "terraform validate failed")
 
     def outputs(self, workdir: Path, endpoint_url: str | None = None) -> dict[str, Any]:
         """The outputs recorded in the work folder's state, as name -> value."""

@@ -51,7 +51,22 @@ def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="package")
-def applied_stack(tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path) -> Iterator[AppliedStack]:
+def checkov_scan() -> Any:
+    """The checkov scan of terraform/, started in the background (it overlaps the apply's waits); None if absent."""
+    from pipeline.infra import checkov
+
+    binary = checkov.find_checkov()
+    if binary is None:
+        try:
+            binary = checkov.install_checkov()
+        except checkov.CheckovNotInstalled as exc:
+            return exc
+    return checkov.start_scan(checkov.TERRAFORM_DIR, binary)
+
+
+@pytest.fixture(scope="package")
+def applied_stack(tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path,
+                  checkov_scan: Any) -> Iterator[AppliedStack]:
     _require_terraform()
     from pipeline.embedded.server import EmbeddedAws
     from pipeline.infra.terraform import TerraformRunner

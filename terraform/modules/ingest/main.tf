@@ -11,7 +11,7 @@ locals {
 resource "aws_sqs_queue" "dlq" {
   name                              = "${var.name_prefix}-ingest-dlq"
   message_retention_seconds         = 1209600 # 14 days: the longest SQS allows, time to inspect and redrive
-  kms_master_key_id                 = var.kms_key_arn
+  kms_master_key_id                 = var.kms_key_id
   kms_data_key_reuse_period_seconds = 3600
   tags                              = var.tags
 }
@@ -20,14 +20,21 @@ resource "aws_sqs_queue" "ingest" {
   name                              = local.queue_name
   visibility_timeout_seconds        = var.visibility_timeout_seconds
   message_retention_seconds         = var.message_retention_seconds
-  kms_master_key_id                 = var.kms_key_arn
+  kms_master_key_id                 = var.kms_key_id
   kms_data_key_reuse_period_seconds = 3600
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
     maxReceiveCount     = var.max_receive_count
   })
+  # Inline (not aws_sqs_queue_policy): one propagation wait instead of two.
   policy = data.aws_iam_policy_document.ingest.json
   tags   = var.tags
+}
+
+# The queues name their key by alias (or the brought key's ARN) so they need not wait for the key's creation; the
+# notification, whose test message needs the key, waits for it.
+resource "terraform_data" "key_ready" {
+  input = var.kms_key_arn
 }
 
 data "aws_iam_policy_document" "ingest" {
@@ -77,5 +84,5 @@ resource "aws_s3_bucket_notification" "input" {
     }
   }
 
-  depends_on = [aws_sqs_queue.ingest]
+  depends_on = [aws_sqs_queue.ingest, terraform_data.key_ready]
 }

@@ -3,8 +3,13 @@ variable "name_prefix" {
   type        = string
 }
 
+variable "kms_key_id" {
+  description = "KMS key of the queues' server-side encryption: an alias (alias/...) or a key ARN."
+  type        = string
+}
+
 variable "kms_key_arn" {
-  description = "KMS key for SQS server-side encryption."
+  description = "ARN of the same key; the S3 notification waits for it to exist."
   type        = string
 }
 

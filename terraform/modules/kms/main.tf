@@ -10,10 +10,10 @@ locals {
 }
 
 # In a key policy "Resource" is always "*": it means "this key" (the policy is attached to the key itself).
-#checkov:skip=CKV_AWS_109:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
-#checkov:skip=CKV_AWS_111:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
-#checkov:skip=CKV_AWS_356:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
 data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
+  #checkov:skip=CKV_AWS_111:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
+  #checkov:skip=CKV_AWS_356:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
   count = local.create_key ? 1 : 0
 
   statement {

@@ -7,3 +7,8 @@ output "created" {
   description = "Whether this module created the key."
   value       = local.create_key
 }
+
+output "key_id_for_dependents" {
+  description = "The key as dependents may name it before it exists: its alias when created here, else the brought key's ARN."
+  value       = local.create_key ? "alias/${var.name_prefix}" : var.existing_key_arn
+}

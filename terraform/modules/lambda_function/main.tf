@@ -61,6 +61,7 @@ resource "aws_iam_role_policy" "this" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (S3, DynamoDB, Step Functions); a VPC would add NAT or endpoints and no isolation.
+  #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (the alert topic) of aws_lambda_function_event_invoke_config; SQS failures go to the ingest queue's DLQ.
   #checkov:skip=CKV_AWS_272:The package is built by the project's own reproducible build (pipeline build-lambda); code signing is left to deployers with a signing profile.
   function_name                  = var.function_name
   description                    = var.description
@@ -83,24 +84,21 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
-  dead_letter_config {
-    # Failed asynchronous invocations (the scheduled flush) are published to the alert topic: an operator is told,
-    # and the next flush retries the same work, so nothing needs redriving.
-    target_arn = var.async_failure_topic_arn
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.this.name
-  }
-
   tags = var.tags
 
   depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
 }
 
+# Failed asynchronous invocations (the scheduled flush) are published to the alert topic: an operator is told, and
+# the next flush redoes the same work, so there is nothing to redrive.
 resource "aws_lambda_function_event_invoke_config" "this" {
   function_name                = aws_lambda_function.this.function_name
   maximum_retry_attempts       = var.maximum_retry_attempts
   maximum_event_age_in_seconds = 3600
+
+  destination_config {
+    on_failure {
+      destination = var.async_failure_topic_arn
+    }
+  }
 }

@@ -1,0 +1,308 @@
+"""The whole stack applied by Terraform to the embedded AWS, checked through boto3 against what the mission requires."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import asl
+
+pytestmark = pytest.mark.terraform
+
+REPO = Path(__file__).resolve().parents[2]
+CODECS = json.loads((REPO / "glue_jobs" / "codecs.json").read_text())
+
+# Actions with no resource-level permissions: the only statements allowed to use Resource "*".
+STAR_RESOURCE_ALLOWED = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "cloudwatch:PutMetricData",
+}
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_outputs_hold_everything_the_embedded_mode_needs(applied_stack) -> None:
+    out = applied_stack.outputs
+    for name in ("input_bucket", "manifest_bucket", "output_bucket", "artifacts_bucket", "ingest_queue_url",
+                 "ingest_queue_arn", "ingest_dlq_url", "tracking_table_name", "state_machine_arn", "glue_job_name",
+                 "manifest_builder_function_name", "status_updater_function_name", "alert_topic_arn",
+                 "glue_database_name", "output_path", "bad_records_path", "compression_type",
+                 "flush_schedule_expression"):
+        assert out.get(name), name
+    assert out["output_path"] == f"s3://{out['output_bucket']}/lake/events/"
+    assert out["bad_records_path"] == f"s3://{out['output_bucket']}/quarantine/events/"
+    assert out["compression_type"] == "zstd"
+
+
+def test_glue_job_has_the_security_configuration_with_three_encryption_modes(applied_stack) -> None:
+    glue = applied_stack.client("glue")
+    out = applied_stack.outputs
+    job = glue.get_job(JobName=out["glue_job_name"])["Job"]
+    assert job["SecurityConfiguration"] == out["glue_security_configuration"]
+    encryption = glue.get_security_configuration(Name=job["SecurityConfiguration"])["SecurityConfiguration"][
+        "EncryptionConfiguration"]
+    key = out["kms_key_arn"]
+    assert encryption["S3Encryption"] == [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key}]
+    assert encryption["CloudWatchEncryption"] == {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key}
+    assert encryption["JobBookmarksEncryption"] == {"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": key}
+
+
+def test_glue_job_runs_the_uploaded_script_on_glue_5_with_explicit_arguments(applied_stack) -> None:
+    glue, s3 = applied_stack.client("glue"), applied_stack.client("s3")
+    out = applied_stack.outputs
+    job = glue.get_job(JobName=out["glue_job_name"])["Job"]
+    assert job["GlueVersion"] == "5.0"
+    assert job.get("MaxRetries", 0) == 0  # moto omits the zero
+    args = job["DefaultArguments"]
+    assert args["--COMPRESSION_TYPE"] == out["compression_type"]
+    assert args["--COMPRESSION_TYPE"] in CODECS["supported"]
+    assert args["--OUTPUT_PATH"] == out["output_path"]
+    assert args["--BAD_RECORDS_PATH"] == out["bad_records_path"]
+    assert args["--job-bookmark-option"] == "job-bookmark-disable"
+    artifacts = out["artifacts_bucket"]
+    assert args["--extra-files"] == f"s3://{artifacts}/glue/codecs.json"
+    codecs = s3.get_object(Bucket=artifacts, Key="glue/codecs.json")
+    assert codecs["Body"].read() == (REPO / "glue_jobs" / "codecs.json").read_bytes()
+    assert codecs["ServerSideEncryption"] == "aws:kms"
+    assert job["Command"]["ScriptLocation"] == f"s3://{artifacts}/glue/ndjson_to_parquet.py"
+    script = s3.get_object(Bucket=artifacts, Key="glue/ndjson_to_parquet.py")["Body"].read()
+    assert script == (REPO / "glue_jobs" / "ndjson_to_parquet.py").read_bytes()
+    assert glue.get_database(Name=out["glue_database_name"])["Database"]["Name"] == out["glue_database_name"]
+
+
+def test_ingest_queue_redrives_to_a_14_day_dlq_and_both_are_encrypted(applied_stack) -> None:
+    sqs = applied_stack.client("sqs")
+    out = applied_stack.outputs
+    ingest = sqs.get_queue_attributes(QueueUrl=out["ingest_queue_url"], AttributeNames=["All"])["Attributes"]
+    dlq = sqs.get_queue_attributes(QueueUrl=out["ingest_dlq_url"], AttributeNames=["All"])["Attributes"]
+    redrive = json.loads(ingest["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"] == out["ingest_dlq_arn"]
+    assert int(redrive["maxReceiveCount"]) == 5
+    assert int(dlq["MessageRetentionPeriod"]) == 14 * 24 * 3600
+    assert int(ingest["VisibilityTimeout"]) == 6 * 120
+    assert ingest["KmsMasterKeyId"] == dlq["KmsMasterKeyId"] == "alias/ndjson-pipeline"
+    aliases = applied_stack.client("kms").list_aliases(KeyId=out["kms_key_arn"])["Aliases"]
+    assert [a["AliasName"] for a in aliases] == ["alias/ndjson-pipeline"]
+    policy = json.loads(ingest["Policy"])
+    allow = next(s for s in policy["Statement"] if s["Sid"] == "InputBucketNotifications")
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == f"arn:aws:s3:::{out['input_bucket']}"
+
+
+def test_input_bucket_notifies_the_queue_for_each_accepted_suffix(applied_stack) -> None:
+    s3 = applied_stack.client("s3")
+    out = applied_stack.outputs
+    config = s3.get_bucket_notification_configuration(Bucket=out["input_bucket"])
+    suffixes = set()
+    for queue in config["QueueConfigurations"]:
+        assert queue["QueueArn"] == out["ingest_queue_arn"]
+        assert queue["Events"] == ["s3:ObjectCreated:*"]
+        rules = queue["Filter"]["Key"]["FilterRules"]
+        suffixes.update(rule["Value"] for rule in rules if rule["Name"].lower() == "suffix")
+    assert suffixes == {".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"}
+
+
+def test_buckets_are_kms_encrypted_versioned_private_and_expire_manifests_and_quarantine(applied_stack) -> None:
+    s3 = applied_stack.client("s3")
+    out = applied_stack.outputs
+    for role in ("input", "manifest", "output", "artifacts"):
+        bucket = out[f"{role}_bucket"]
+        rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
+                                                              "KMSMasterKeyID": out["kms_key_arn"]}
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values()) and len(block) == 4
+    manifest_rules = s3.get_bucket_lifecycle_configuration(Bucket=out["manifest_bucket"])["Rules"]
+    assert any(r.get("Expiration", {}).get("Days") == 30 for r in manifest_rules)
+    output_rules = s3.get_bucket_lifecycle_configuration(Bucket=out["output_bucket"])["Rules"]
+    quarantine = [r for r in output_rules if "Expiration" in r]
+    assert len(quarantine) == 1
+    assert quarantine[0]["Expiration"]["Days"] == 90
+    assert quarantine[0]["Filter"]["Prefix"] == "quarantine/events/"
+
+
+def test_state_machine_definition_is_the_rendered_asl(applied_stack) -> None:
+    sfn = applied_stack.client("stepfunctions")
+    out = applied_stack.outputs
+    machine = sfn.describe_state_machine(stateMachineArn=out["state_machine_arn"])
+    expected = asl.load_definition(asl.NDJSON_TO_PARQUET, {
+        "tracking_table_name": out["tracking_table_name"],
+        "glue_job_name": out["glue_job_name"],
+        "output_path": out["output_path"],
+        "bad_records_path": out["bad_records_path"],
+        "compression_type": out["compression_type"],
+        "report_bucket": out["output_bucket"],
+        "report_key_prefix": "lake/events/_reports/",
+        "status_updater_function_arn": out["status_updater_function_arn"],
+        "alert_topic_arn": out["alert_topic_arn"],
+        "execution_timeout_seconds": 60 * 60 * 3,
+        "glue_task_timeout_seconds": 60 * 60 + 600,
+        "glue_retry_interval_seconds": 1,
+        "glue_retry_max_attempts": 3,
+        "glue_retry_max_delay_seconds": 2,
+        "retry_interval_seconds": 1,
+    })
+    assert json.loads(machine["definition"]) == expected
+    assert machine["type"] == "STANDARD"
+    assert machine["tracingConfiguration"] == {"enabled": True}
+    logging = machine["loggingConfiguration"]
+    assert logging["level"] == "ERROR"
+    assert logging["includeExecutionData"] is True
+
+
+def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(applied_stack) -> None:
+    cloudwatch = applied_stack.client("cloudwatch")
+    out = applied_stack.outputs
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix="ndjson-pipeline-")["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in alarms) == out["alarm_names"]
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [out["alert_topic_arn"]], alarm["AlarmName"]
+        assert alarm["OKActions"] == [out["alert_topic_arn"]], alarm["AlarmName"]
+    watched = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    assert {
+        ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "Duration"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/States", "ExecutionsFailed"), ("AWS/States", "ExecutionsTimedOut"),
+        ("ndjson-pipeline/pipeline", "GlueJobFailures"),
+        ("AWS/DynamoDB", "ReadThrottleEvents"), ("AWS/DynamoDB", "WriteThrottleEvents"),
+    } <= watched
+    dlq_alarm = next(a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible")
+    assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": out["ingest_dlq_url"].rsplit("/", 1)[1]}]
+    assert dlq_alarm["Threshold"] == 0 and dlq_alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    logs = applied_stack.client("logs")
+    filters = logs.describe_metric_filters(logGroupName=out["state_machine_log_group"])["metricFilters"]
+    assert filters[0]["metricTransformations"][0]["metricName"] == "GlueJobFailures"
+    assert '$.details.resourceType = "glue"' in filters[0]["filterPattern"]
+
+
+def test_sqs_event_source_mapping_reports_batch_item_failures(applied_stack) -> None:
+    lam = applied_stack.client("lambda")
+    out = applied_stack.outputs
+    # (moto's FunctionName filter misses mappings created with a function ARN, as Terraform does: list them all)
+    mappings = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]
+                if m["FunctionArn"] == out["manifest_builder_function_arn"]]
+    assert len(mappings) == 1
+    mapping = mappings[0]
+    assert mapping["EventSourceArn"] == out["ingest_queue_arn"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 10
+
+
+def test_lambda_functions_are_configured_as_the_contract_says(applied_stack) -> None:
+    lam, logs = applied_stack.client("lambda"), applied_stack.client("logs")
+    out = applied_stack.outputs
+    for name, handler in ((out["manifest_builder_function_name"], "manifest_builder.lambda_handler"),
+                          (out["status_updater_function_name"], "batch_status_updater.lambda_handler")):
+        config = lam.get_function_configuration(FunctionName=name)
+        assert config["Handler"] == handler
+        assert config["Runtime"] == "python3.11"
+        assert config["TracingConfig"] == {"Mode": "Active"}
+        assert config["KMSKeyArn"] == out["kms_key_arn"]
+        invoke_config = lam.get_function_event_invoke_config(FunctionName=name)
+        assert invoke_config["DestinationConfig"]["OnFailure"] == {"Destination": out["alert_topic_arn"]}
+        env = config["Environment"]["Variables"]
+        assert env["TRACKING_TABLE"] == out["tracking_table_name"]
+        assert env["MANIFEST_BUCKET"] == out["manifest_bucket"]
+        assert env["MANIFEST_PREFIX"] == "manifests/"
+        assert env["STATE_MACHINE_ARN"] == out["state_machine_arn"]
+        assert env["LOG_LEVEL"] == "INFO"
+        for key in ("MAX_FILES_PER_MANIFEST", "MAX_BYTES_PER_MANIFEST", "MAX_BATCH_WAIT_SECONDS", "TTL_DAYS",
+                    "ACCEPTED_SUFFIXES"):
+            assert env[key], key
+        assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
+        group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"][0]
+        assert group["kmsKeyId"] == out["kms_key_arn"]
+        assert group["retentionInDays"] == 90
+
+
+def test_flush_schedule_invokes_the_manifest_builder_with_the_flush_action(applied_stack) -> None:
+    events = applied_stack.client("events")
+    out = applied_stack.outputs
+    rule = events.describe_rule(Name=out["flush_rule_name"])
+    assert rule["ScheduleExpression"] == out["flush_schedule_expression"] == "rate(5 minutes)"
+    targets = events.list_targets_by_rule(Rule=out["flush_rule_name"])["Targets"]
+    assert [t["Arn"] for t in targets] == [out["manifest_builder_function_arn"]]
+    assert json.loads(targets[0]["Input"]) == {"action": "flush"}
+
+
+def test_tracking_table_is_on_demand_encrypted_recoverable_and_expiring(applied_stack) -> None:
+    ddb = applied_stack.client("dynamodb")
+    name = applied_stack.outputs["tracking_table_name"]
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["date_prefix", "file_key"]
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
+        "pending-index", "manifest-index", "open-claims-index"}
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == applied_stack.outputs["kms_key_arn"]
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+    backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_key_rotates_and_encrypts_the_topic(applied_stack) -> None:
+    out = applied_stack.outputs
+    assert applied_stack.client("kms").get_key_rotation_status(KeyId=out["kms_key_arn"])["KeyRotationEnabled"]
+    topic = applied_stack.client("sns").get_topic_attributes(TopicArn=out["alert_topic_arn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == out["kms_key_arn"]
+
+
+def test_one_role_per_component_and_no_wildcard_resources_outside_the_listed_exceptions(applied_stack) -> None:
+    iam = applied_stack.client("iam")
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("ndjson-pipeline-")]
+    assert sorted(roles) == sorted([
+        "ndjson-pipeline-manifest-builder-role", "ndjson-pipeline-status-updater-role",
+        "ndjson-pipeline-ndjson-to-parquet-role", "ndjson-pipeline-ndjson-to-parquet-sfn-role"])
+    checked = 0
+    for role in roles:
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == [], role
+        for policy_name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+            if isinstance(document, str):
+                document = json.loads(document)
+            for statement in _as_list(document["Statement"]):
+                checked += 1
+                assert "NotResource" not in statement and "NotAction" not in statement
+                resources = _as_list(statement["Resource"])
+                if "*" in resources:
+                    actions = set(_as_list(statement["Action"]))
+                    assert actions <= STAR_RESOURCE_ALLOWED, (role, statement.get("Sid"), actions)
+                for action in _as_list(statement["Action"]):
+                    assert not action.endswith(":*"), (role, action)
+    assert checked >= 20
+
+
+def test_applying_again_changes_nothing(applied_stack) -> None:
+    result = applied_stack.runner.plan(applied_stack.aws.endpoint_url, applied_stack.workdir,
+                                       applied_stack.variables)
+    assert result.exit_code == 0, result.output[-4000:]
+
+
+def test_tls_only_bucket_policies_are_part_of_the_default_stack(applied_stack) -> None:
+    # moto cannot evaluate the aws:SecureTransport condition (it denies every request under a conditional Deny),
+    # so the embedded stack is applied without them: the plan of the default shows what AWS gets.
+    result = applied_stack.runner.plan(applied_stack.aws.endpoint_url, applied_stack.workdir,
+                                       {**applied_stack.variables, "enforce_tls_bucket_policies": True},
+                                       refresh=False)
+    assert result.has_changes
+    for role in ("input", "manifest", "output", "artifacts"):
+        assert f"module.storage.module.{role}.aws_s3_bucket_policy.tls_only[0] will be created" in result.output
+    assert '"aws:SecureTransport"' in result.output
+    assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.output
