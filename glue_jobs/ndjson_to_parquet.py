@@ -1,4 +1,4 @@
-"""NDJSON -> Parquet: the AWS Glue 5 job script, also runnable with `python` and `spark-submit`.
+r"""NDJSON -> Parquet: the AWS Glue 5 job script, also runnable with `python` and `spark-submit`.
 
     python glue_jobs/ndjson_to_parquet.py --JOB_NAME local --MANIFEST_PATH m.json --OUTPUT_PATH out/ \
         --COMPRESSION_TYPE zstd
@@ -34,6 +34,7 @@ import os
 import re
 import sys
 import time
+import traceback
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -1562,6 +1563,9 @@ def _local_session() -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Script entry point: prints the report as one JSON line, or `ErrorName: sentence` on stderr."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return 0
     try:
         from awsglue.context import GlueContext  # type: ignore[import-not-found]
         from awsglue.job import Job  # type: ignore[import-not-found]
@@ -1599,6 +1603,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{exc.error_name}: {exc.message}", file=sys.stderr, flush=True)
         if GlueContext is not None:
             raise  # the Glue job run fails with "ErrorName: sentence" as its error message
+        return 1
+    except Exception as exc:  # a bug or an environment problem: keep the traceback, end with the one-liner
+        traceback.print_exc()
+        print(f"InternalError: {type(exc).__name__}: {exc}; this is a bug or an environment problem, please "
+              "report it with the traceback above", file=sys.stderr, flush=True)
+        if GlueContext is not None:
+            raise
         return 1
 
 

@@ -74,3 +74,8 @@ def test_spark_submit_runs_the_same_script(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["codec"] == "brotli" and report["records_out"] == 450
+
+
+def test_help_prints_usage(tmp_path):
+    proc = _run([sys.executable, str(SCRIPT), "--help"], tmp_path)
+    assert proc.returncode == 0 and "--MANIFEST_PATH" in proc.stdout and "--COMPRESSION_TYPE" in proc.stdout
