@@ -35,8 +35,8 @@ from pipeline.ops.stack import OUTPUTS_ENV, resolve
 
 T = TypeVar("T")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # one line per fact: greppable, copy-pastable
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # ------------------------------------------------------------------------------------------ shared options
 
@@ -585,7 +585,7 @@ def reconcile_command(
             _print_json(result.as_dict())
         else:
             verb = "would" if dry_run else "did"
-            if not result.claims and not result.manifests:
+            if not result.claims and not result.manifests and not result.catalog:
                 out.print("Nothing to reconcile.")
             for c in result.claims:
                 out.print(
@@ -596,6 +596,11 @@ def reconcile_command(
                 out.print(
                     f"manifest {m.manifest_id} ({m.date_prefix}) is {m.status} but its execution ended "
                     f"{m.execution_status}: {verb} {m.action}" + (f" ({m.error})" if m.error else "")
+                )
+            for c in result.catalog:
+                out.print(
+                    f"date {c.date_prefix}: no catalog partition for {len(c.manifests)} completed manifest(s): "
+                    f"{verb} {c.action}"
                 )
             for problem in result.problems:
                 err.print(f"problem: {problem}")

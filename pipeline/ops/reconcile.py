@@ -13,6 +13,9 @@ Two kinds of damage, both found without scanning the table:
    Found in the dates asked about (one query per date). A manifest completed this way is also registered in the
    Glue catalog (when the stack names a Glue database), as the status update would have done.
 
+3. **Missing catalog partitions**: dates with completed manifests but no `dt` partition in the Glue catalog (a
+   registration that failed) are registered from the manifests' job reports.
+
 `--dry-run` reports what would be done and changes nothing.
 """
 
@@ -26,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.catalog import register_manifest_output
+from pipeline.catalog import get_partition_location, register_manifest_output
 from pipeline.control_plane import iso
 from pipeline.events import CompleteRequest
 from pipeline.manifest import split_s3_url
@@ -80,10 +83,21 @@ class ManifestAction:
 
 
 @dataclass
+class CatalogAction:
+    date_prefix: str
+    action: str  # "register partition"
+    manifests: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
 class ReconcileResult:
     dry_run: bool
     claims: list[ClaimAction] = field(default_factory=list)
     manifests: list[ManifestAction] = field(default_factory=list)
+    catalog: list[CatalogAction] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -95,6 +109,7 @@ class ReconcileResult:
             "dry_run": self.dry_run,
             "claims": [c.as_dict() for c in self.claims],
             "manifests": [m.as_dict() for m in self.manifests],
+            "catalog": [c.as_dict() for c in self.catalog],
             "problems": self.problems,
             "ok": self.ok,
         }
@@ -186,6 +201,28 @@ def plan_manifests(ctx: OpsContext, dates: list[str]) -> list[ManifestAction]:
     return actions
 
 
+def plan_catalog(ctx: OpsContext, dates: list[str]) -> list[CatalogAction]:
+    """Dates with completed manifests but no partition in the Glue catalog (a registration that failed or was
+    not wired yet). Dates with an unfinished replay are left alone: the replay owns their partition."""
+    database, table = ctx.stack.glue_database, ctx.stack.glue_table
+    if not database or not ctx.stack.output_path:
+        return []
+    glue = ctx.client("glue")
+    actions: list[CatalogAction] = []
+    for date_prefix in dates:
+        items = read_date(ctx.ddb, ctx.table_name, date_prefix)
+        if any(r.get("status") != "completed" for r in items.replays):
+            continue
+        done = sorted(
+            str(m["manifest_id"])
+            for m in items.manifests
+            if m.get("status") == "completed" and not m.get("superseded_by")
+        )
+        if done and get_partition_location(glue, database, table, date_prefix) is None:
+            actions.append(CatalogAction(date_prefix, "register partition", done))
+    return actions
+
+
 def _register(ctx: OpsContext, date_prefix: str, report: dict[str, Any]) -> None:
     """The catalog registration the lost status update would have triggered (idempotent)."""
     if ctx.stack.glue_database and ctx.stack.output_path and report.get("schema"):
@@ -217,6 +254,7 @@ def reconcile(
     result = ReconcileResult(dry_run=dry_run)
     result.claims = plan_claims(ctx, table, config.repair_grace_seconds)
     result.manifests = plan_manifests(ctx, dates)
+    result.catalog = plan_catalog(ctx, dates)
     if dry_run:
         return result
 
@@ -253,4 +291,12 @@ def reconcile(
         service.complete(
             CompleteRequest(action.manifest_id, action.date_prefix, "failed", action.error, cause, {})
         )
+
+    for catalog_action in result.catalog:
+        for manifest_id in catalog_action.manifests:
+            report = _report_for(ctx, manifest_id)
+            if report is None:
+                result.problems.append(f"manifest {manifest_id}: no job report to register in the catalog")
+                continue
+            _register(ctx, catalog_action.date_prefix, report)
     return result

@@ -138,3 +138,48 @@ def test_failed_manifest_is_shown_then_retried_to_success(stack):
     assert result.exit_code == 1 and "ManifestNotRetryable" in result.stderr
     report = collect(ctx.ddb, ctx.table_name, dates=[DAY], pending_shards=2)
     assert report.dates[0].complete and report.dates[0].totals["records_out"] == 32
+
+
+def test_reconcile_registers_completed_dates_missing_from_the_catalog(stack):
+    # The retried date above completed without a catalog registration (none is wired in this stack).
+    import io
+
+    import pyarrow.parquet as pq
+
+    from pipeline.ops.reconcile import reconcile
+
+    from .harness import DATABASE, GLUE_TABLE, LAKE, OUTPUT_PATH
+
+    ctx = stack.ctx()
+    plan = reconcile(ctx, [DAY], dry_run=True)
+    assert [(c.date_prefix, c.action) for c in plan.catalog] == [(DAY, "register partition")]
+    result = CliRunner().invoke(
+        ops_app,
+        [
+            "reconcile",
+            "--date",
+            DAY,
+            "--outputs",
+            str(stack.outputs_file()),
+            "--endpoint-url",
+            stack.aws.endpoint_url,
+        ],
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "register partition" in result.stdout
+    glue = stack.aws.client("glue")
+    partition = glue.get_partition(DatabaseName=DATABASE, TableName=GLUE_TABLE, PartitionValues=[DAY])[
+        "Partition"
+    ]
+    assert partition["StorageDescriptor"]["Location"] == f"{OUTPUT_PATH}dt={DAY}/"
+    columns = [
+        c["Name"]
+        for c in glue.get_table(DatabaseName=DATABASE, Name=GLUE_TABLE)["Table"]["StorageDescriptor"][
+            "Columns"
+        ]
+    ]
+    s3 = stack.aws.client("s3")
+    for key in stack.lake_keys(DAY):
+        schema = pq.read_schema(io.BytesIO(s3.get_object(Bucket=LAKE, Key=key)["Body"].read()))
+        assert [name.lower() for name in schema.names] == columns
+    assert reconcile(ctx, [DAY]).catalog == []  # registered: nothing left
