@@ -1400,6 +1400,21 @@ def _owned_by(manifest_id: str) -> Callable[[str], bool]:
     return lambda name: name.split(".part-", 1)[0] == manifest_id and name.endswith(".parquet")
 
 
+def preflight(args: JobArgs) -> Manifest:
+    """The checks that need no Spark: codec, manifest, manifest id, schema, mandatory entries present. `main`
+    runs them before starting a JVM so that these mistakes are reported in a fraction of a second."""
+    check_codec(args.compression)
+    _use_s3_options(s3_options_from_env())
+    manifest = load_manifest(args.manifest_path)
+    if args.manifest_id and args.manifest_id != manifest.manifest_id:
+        raise JobError("ManifestIdMismatch", f"--MANIFEST_ID {args.manifest_id} does not match manifest_id "
+                                             f"{manifest.manifest_id} in {args.manifest_path}")
+    if args.schema_path:
+        load_schema(args.schema_path)
+    _plan_reads(manifest, "")
+    return manifest
+
+
 def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
     """Convert one manifest. Returns the job report (also written to OUTPUT_PATH/_reports/<id>.json)."""
     started = time.monotonic()
@@ -1592,6 +1607,7 @@ def main(argv: list[str] | None = None) -> int:
             job.commit()
             return 0
         args = parse_job_args(argv)
+        preflight(args)
         spark = _local_session()
         try:
             report = run_job(spark, args)

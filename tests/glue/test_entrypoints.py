@@ -51,15 +51,15 @@ def test_python_script_argument_errors_exit_non_zero_without_starting_spark(tmp_
     assert line.startswith(error) and len(line) > len(error) + 20
 
 
-@pytest.mark.spark
-def test_python_script_runtime_error_is_named(tmp_path):
+def test_python_script_manifest_errors_are_reported_before_spark_starts(tmp_path):
     manifest = tmp_path / "m.json"
     manifest.write_text(json.dumps({"manifest_id": "m-1", "date_prefix": "2026-11-22",
                                     "entries": [{"url": "missing.ndjson", "mandatory": True}]}))
     proc = _run([sys.executable, str(SCRIPT), "--JOB_NAME", "x", "--MANIFEST_PATH", str(manifest),
                  "--OUTPUT_PATH", str(tmp_path / "o"), "--COMPRESSION_TYPE", "snappy"], tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1].startswith("ManifestEntryMissing: mandatory file(s) not found")
+    [line] = proc.stderr.strip().splitlines()  # no JVM output: Spark was never started
+    assert line.startswith("ManifestEntryMissing: mandatory file(s) not found") and "missing.ndjson" in line
 
 
 @pytest.mark.spark
