@@ -160,7 +160,7 @@ class RunOptions:
     port: int | None = None
     clean: bool = False
     compression: str | None = None
-    max_files_per_manifest: int = 5
+    max_files_per_manifest: int = 10
     max_batch_wait_seconds: int = 3
     flush_interval_seconds: float = 2.0
     timeout_seconds: float = 900.0

@@ -6,6 +6,7 @@ Terraform created, read back from the embedded Lambda API:
 
 - ReceiveMessage with up to the mapping's `BatchSize` (gathering several receives within
   `MaximumBatchingWindowInSeconds` when the batch size exceeds 10), under the queue's own visibility timeout;
+- several pollers per mapping (`concurrency`, 2 by default), so batches are handled concurrently as on AWS;
 - one invocation per batch with the event AWS builds (`messageId`, `receiptHandle`, `body`, `attributes` with
   `ApproximateReceiveCount`, `messageAttributes`, `md5OfBody`, `eventSource`, `eventSourceARN`, `awsRegion`);
 - on success, DeleteMessage for every record, except those listed in `batchItemFailures` when the mapping has
@@ -168,12 +169,16 @@ class EventSourcePoller:
 
     def __init__(self, endpoint_url: str, invoke: LambdaInvoke, mappings: list[SqsMapping], *,
                  region: str = "us-east-1", idle_wait_seconds: int = 1,
-                 on_messages: Callable[[SqsMapping, list[dict[str, Any]]], None] | None = None) -> None:
+                 on_messages: Callable[[SqsMapping, list[dict[str, Any]]], None] | None = None,
+                 concurrency: int = 2) -> None:
         self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self._invoke = invoke
         self._region = region
         self._idle_wait = idle_wait_seconds
         self._on_messages = on_messages
+        # Lambda polls a queue with several pollers and runs their batches concurrently (five at first on AWS);
+        # the manifest builder is built for that, so the embedded run exercises it too.
+        self._concurrency = max(1, concurrency)
         self.mappings = [m for m in mappings if m.enabled]
         self.stats = PollerStats()
         self._stop = threading.Event()
@@ -185,10 +190,11 @@ class EventSourcePoller:
 
     def start(self) -> EventSourcePoller:
         for mapping in self.mappings:
-            thread = threading.Thread(target=self._loop, args=(mapping,), daemon=True,
-                                      name=f"esm-{mapping.function_name}")
-            thread.start()
-            self._threads.append(thread)
+            for index in range(self._concurrency):
+                thread = threading.Thread(target=self._loop, args=(mapping,), daemon=True,
+                                          name=f"esm-{mapping.function_name}-{index}")
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
