@@ -57,6 +57,8 @@ data "aws_iam_policy_document" "manifest_builder" {
 }
 
 data "aws_iam_policy_document" "status_updater" {
+  source_policy_documents = [data.aws_iam_policy_document.catalog_registration.json]
+
   statement {
     sid       = "TrackingTable"
     actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
@@ -68,4 +70,32 @@ data "aws_iam_policy_document" "status_updater" {
     actions   = ["dynamodb:Query"]
     resources = ["${module.tracking.table_arn}/index/manifest-index"]
   }
+}
+
+# The status update registers the output table and the date's partition in the Glue Data Catalog.
+data "aws_iam_policy_document" "catalog_registration" {
+  statement {
+    sid = "RegisterOutputTableAndPartitions"
+    actions = [
+      "glue:GetTable",
+      "glue:CreateTable",
+      "glue:UpdateTable",
+      "glue:GetPartition",
+      "glue:CreatePartition",
+      "glue:UpdatePartition",
+    ]
+    resources = [
+      "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:catalog",
+      "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:database/${module.glue.database_name}",
+      "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:table/${module.glue.database_name}/${var.table_name}",
+    ]
+  }
+}
+
+# When the manifest builder also serves the status update (separate_status_updater = false).
+data "aws_iam_policy_document" "manifest_builder_and_status_update" {
+  source_policy_documents = [
+    data.aws_iam_policy_document.manifest_builder.json,
+    data.aws_iam_policy_document.catalog_registration.json,
+  ]
 }

@@ -31,6 +31,10 @@ locals {
     REPAIR_GRACE_SECONDS         = tostring(var.repair_grace_seconds)
     MAX_MANIFESTS_PER_INVOCATION = tostring(var.max_manifests_per_invocation)
     POWERTOOLS_SERVICE_NAME      = "ndjson-pipeline"
+    # The status update registers each completed manifest's partition in the Glue Data Catalog (pipeline/catalog.py).
+    GLUE_DATABASE = module.glue.database_name
+    GLUE_TABLE    = var.table_name
+    OUTPUT_PATH   = module.glue.output_path
   }
 }
 
@@ -98,7 +102,7 @@ module "manifest_builder" {
   timeout                 = var.lambda_timeout_seconds
   reserved_concurrency    = var.manifest_builder_reserved_concurrency
   environment             = local.lambda_environment
-  policy_json             = data.aws_iam_policy_document.manifest_builder.json
+  policy_json             = var.separate_status_updater ? data.aws_iam_policy_document.manifest_builder.json : data.aws_iam_policy_document.manifest_builder_and_status_update.json
   kms_key_arn             = module.kms.key_arn
   async_failure_topic_arn = module.notifications.topic_arn
   log_retention_days      = var.log_retention_days

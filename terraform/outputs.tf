@@ -38,9 +38,14 @@ output "compression_type" {
   value       = var.compression_type
 }
 
-output "table_name" {
-  description = "Name of the output table."
+output "glue_table_name" {
+  description = "Name of the output table in the Glue database (registered by the status update)."
   value       = var.table_name
+}
+
+output "input_prefix" {
+  description = "Key prefix of the input bucket that is ingested (empty: the whole bucket)."
+  value       = var.input_prefix
 }
 
 output "ingest_queue_url" {

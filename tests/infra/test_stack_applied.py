@@ -222,6 +222,9 @@ def test_lambda_functions_are_configured_as_the_contract_says(applied_stack) -> 
         assert env["MANIFEST_PREFIX"] == "manifests/"
         assert env["STATE_MACHINE_ARN"] == out["state_machine_arn"]
         assert env["LOG_LEVEL"] == "INFO"
+        assert env["GLUE_DATABASE"] == out["glue_database_name"]
+        assert env["GLUE_TABLE"] == out["glue_table_name"] == "events"
+        assert env["OUTPUT_PATH"] == out["output_path"]
         for key in ("MAX_FILES_PER_MANIFEST", "MAX_BYTES_PER_MANIFEST", "MAX_BATCH_WAIT_SECONDS", "TTL_DAYS",
                     "ACCEPTED_SUFFIXES"):
             assert env[key], key
@@ -287,6 +290,15 @@ def test_one_role_per_component_and_no_wildcard_resources_outside_the_listed_exc
                 for action in _as_list(statement["Action"]):
                     assert not action.endswith(":*"), (role, action)
     assert checked >= 20
+    updater = iam.get_role_policy(RoleName="ndjson-pipeline-status-updater-role",
+                                  PolicyName="ndjson-pipeline-status-updater-policy")["PolicyDocument"]
+    updater = json.loads(updater) if isinstance(updater, str) else updater
+    catalog = next(s for s in updater["Statement"] if s.get("Sid") == "RegisterOutputTableAndPartitions")
+    assert "arn:aws:glue:us-east-1:123456789012:table/ndjson_pipeline_lake/events" in catalog["Resource"]
+    builder = iam.get_role_policy(RoleName="ndjson-pipeline-manifest-builder-role",
+                                  PolicyName="ndjson-pipeline-manifest-builder-policy")["PolicyDocument"]
+    builder = json.loads(builder) if isinstance(builder, str) else builder
+    assert all(not a.startswith("glue:") for s in builder["Statement"] for a in _as_list(s["Action"]))
 
 
 def test_applying_again_changes_nothing(applied_stack) -> None:
