@@ -20,6 +20,7 @@ runs one job at a time: runs queue on a lock, as they would on a Glue job with M
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
@@ -111,6 +112,11 @@ class GlueRunner:
         except GlueRunFailed as failed:
             record.status, record.error = "FAILED", str(failed)
             raise
+        except OSError as exc:
+            name = "DiskFull" if exc.errno == errno.ENOSPC else "EmbeddedGlueRunnerError"
+            record.status, record.error = "FAILED", f"{name}: {exc}"
+            logger.error("glue run %s failed:\n%s", request.run_id, traceback.format_exc())
+            raise GlueRunFailed(record.error) from exc
         except Exception as exc:
             record.status, record.error = "FAILED", f"EmbeddedGlueRunnerError: {type(exc).__name__}: {exc}"
             logger.error("glue run %s crashed:\n%s", request.run_id, traceback.format_exc())
