@@ -66,7 +66,7 @@ def ensure_sfn_s3_body_is_text() -> None:
         original(self, env, *args, **kwargs)
         response = env.stack[-1] if env.stack else None
         if isinstance(response, dict) and isinstance(response.get("Body"), StreamingBody):
-            response["Body"] = response["Body"].read().decode("utf-8")
+            response["Body"] = response["Body"].read().decode("utf-8", errors="replace")
 
     _eval_service_task._ops_tests_text_body = True  # type: ignore[attr-defined]
     cls._eval_service_task = _eval_service_task
