@@ -10,15 +10,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from pipeline.config import ControlPlaneConfig
 from pipeline.control_plane import ControlPlane
 from pipeline.errors import InvalidConfiguration
 from pipeline.executions import Executions
 from pipeline.manifest_store import ManifestStore
 from pipeline.ops.aws import AwsSession
-from pipeline.ops.errors import StackNameMissing
+from pipeline.ops.errors import StackNameMissing, StackOutputsInvalid
 from pipeline.ops.stack import StackNames
-from pipeline.retry import RetryPolicy
+from pipeline.retry import RetryPolicy, error_code
 from pipeline.tracking import TrackingTable
 
 # The control plane logs with `extra=`; a standard logger accepts that, and keeps the CLI's stdout clean.
@@ -54,7 +56,18 @@ class OpsContext:
         """The Lambda's own configuration when the function is known, else one built from the stack's names."""
         if self._config is not None:
             return self._config
-        env = self.function_environment()
+        try:
+            env = self.function_environment()
+        except ClientError as exc:
+            if error_code(exc) not in ("AccessDeniedException", "AccessDenied", "ResourceNotFoundException"):
+                raise
+            # Without lambda:GetFunctionConfiguration (or a renamed function), the stack's names and the
+            # documented defaults stand in; flags such as --pending-shards must then match the deployment.
+            logging.getLogger(__name__).warning(
+                "cannot read the manifest builder's configuration (%s); using the stack's names",
+                error_code(exc),
+            )
+            env = None
         if env is None:
             self.stack.require("tracking_table", "manifest_bucket", "state_machine_arn")
             env = {
