@@ -81,7 +81,7 @@ class OpsContext:
         try:
             config = ControlPlaneConfig.from_env(env)
         except InvalidConfiguration as exc:
-            raise StackNameMissing(
+            raise StackOutputsInvalid(
                 f"The manifest builder's configuration is not usable: {exc.message}."
             ) from exc
         # Flags naming another table or state machine win (e.g. a staging copy of the stack).
