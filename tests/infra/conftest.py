@@ -7,6 +7,7 @@ once for this package; the boto3 checks and the state machine executions all run
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,23 +51,41 @@ def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_lambda_zip(tmp_path_factory.mktemp("lambda") / "lambda.zip")
 
 
-@pytest.fixture(scope="package")
-def checkov_scan() -> Any:
-    """The checkov scan of terraform/, started in the background (it overlaps the apply's waits); None if absent."""
-    from pipeline.infra import checkov
+class BackgroundCheckov:
+    """checkov (installed into its own venv first if absent) scanning terraform/ in a thread, overlapping the apply."""
 
-    binary = checkov.find_checkov()
-    if binary is None:
+    def __init__(self) -> None:
+        self.report: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="checkov-scan", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from pipeline.infra import checkov
+
         try:
-            binary = checkov.install_checkov()
-        except checkov.CheckovNotInstalled as exc:
-            return exc
-    return checkov.start_scan(checkov.TERRAFORM_DIR, binary)
+            binary = checkov.find_checkov() or checkov.install_checkov()
+            self.report = checkov.scan(checkov.TERRAFORM_DIR, binary)
+        except BaseException as exc:  # handed to the test
+            self.error = exc
+
+    def result(self, timeout: float = 900.0) -> Any:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError("checkov did not finish")
+        if self.error is not None:
+            raise self.error
+        return self.report
+
+
+@pytest.fixture(scope="package")
+def checkov_scan() -> BackgroundCheckov:
+    return BackgroundCheckov()
 
 
 @pytest.fixture(scope="package")
 def applied_stack(tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path,
-                  checkov_scan: Any) -> Iterator[AppliedStack]:
+                  checkov_scan: BackgroundCheckov) -> Iterator[AppliedStack]:
     _require_terraform()
     from pipeline.embedded.server import EmbeddedAws
     from pipeline.infra.terraform import TerraformRunner
