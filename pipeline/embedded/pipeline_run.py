@@ -23,7 +23,6 @@ from typing import Any, Protocol
 import boto3
 
 from pipeline.embedded.errors import PipelineError
-from pipeline.embedded.glue_runner import GlueRunRecord
 from pipeline.embedded.server import REGION
 from pipeline.embedded.stack import EmbeddedStack, StackOutputs, WorkLayout
 from pipeline.preflight import InputFile
@@ -600,6 +599,3 @@ def _quarantine_lines(quarantine: Path, manifest_id: str) -> int:
         total += count_lines(path)
     return total
 
-
-def glue_records(run: PipelineRun) -> list[GlueRunRecord]:
-    return list(run.stack.glue_runner.runs) if run.stack.glue_runner else []
