@@ -52,6 +52,7 @@ module "storage" {
   kms_key_arn                = module.kms.key_arn
   force_destroy              = var.force_destroy
   enforce_tls                = var.enforce_tls_bucket_policies
+  access_logs_bucket         = var.access_logs_bucket
   manifest_expiration_days   = var.manifest_expiration_days
   quarantine_prefix          = local.quarantine_prefix
   quarantine_expiration_days = var.quarantine_expiration_days

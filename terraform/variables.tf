@@ -51,6 +51,12 @@ variable "enforce_tls_bucket_policies" {
   default     = true
 }
 
+variable "access_logs_bucket" {
+  description = "Existing bucket (in the same account and region) that receives S3 server access logs of the four buckets; null: none."
+  type        = string
+  default     = null
+}
+
 variable "force_destroy" {
   description = "Let terraform destroy delete non-empty buckets. Only for throw-away stacks."
   type        = bool

@@ -14,6 +14,7 @@ module "input" {
   kms_key_arn                        = var.kms_key_arn
   enforce_tls                        = var.enforce_tls
   force_destroy                      = var.force_destroy
+  access_logs_bucket                 = var.access_logs_bucket
   expiration                         = var.input_expiration_days == null ? null : { prefix = "", days = var.input_expiration_days }
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   tags                               = var.tags
@@ -27,6 +28,7 @@ module "manifest" {
   kms_key_arn                        = var.kms_key_arn
   enforce_tls                        = var.enforce_tls
   force_destroy                      = var.force_destroy
+  access_logs_bucket                 = var.access_logs_bucket
   expiration                         = { prefix = "", days = var.manifest_expiration_days }
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   tags                               = var.tags
@@ -40,6 +42,7 @@ module "output" {
   kms_key_arn                        = var.kms_key_arn
   enforce_tls                        = var.enforce_tls
   force_destroy                      = var.force_destroy
+  access_logs_bucket                 = var.access_logs_bucket
   expiration                         = { prefix = var.quarantine_prefix, days = var.quarantine_expiration_days }
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   tags                               = var.tags
@@ -53,6 +56,7 @@ module "artifacts" {
   kms_key_arn                        = var.kms_key_arn
   enforce_tls                        = var.enforce_tls
   force_destroy                      = var.force_destroy
+  access_logs_bucket                 = var.access_logs_bucket
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   tags                               = var.tags
 }

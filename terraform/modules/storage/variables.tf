@@ -14,6 +14,12 @@ variable "enforce_tls" {
   default     = true
 }
 
+variable "access_logs_bucket" {
+  description = "Existing bucket that receives the server access logs of the four buckets (null: no access logging)."
+  type        = string
+  default     = null
+}
+
 variable "force_destroy" {
   description = "Let terraform destroy delete non-empty buckets (for throw-away stacks only)."
   type        = bool

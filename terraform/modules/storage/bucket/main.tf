@@ -1,6 +1,6 @@
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice of the deployer, not a default of this stack.
-  #checkov:skip=CKV_AWS_18:Server access logging needs a log bucket the deployer chooses; CloudTrail data events are the recommended audit trail.
+  #checkov:skip=CKV_AWS_18:Server access logging is opt-in (access_logs_bucket: a log bucket the deployer owns); CloudTrail data events are the recommended audit trail.
   #checkov:skip=CKV2_AWS_62:Only the input bucket needs event notifications (declared in the ingest module); the others are written by the pipeline itself.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
@@ -101,4 +101,12 @@ resource "aws_s3_bucket_policy" "tls_only" {
   policy = data.aws_iam_policy_document.tls_only[0].json
 
   depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_logging" "this" {
+  count = var.access_logs_bucket == null ? 0 : 1
+
+  bucket        = aws_s3_bucket.this.id
+  target_bucket = var.access_logs_bucket
+  target_prefix = "${var.bucket_name}/"
 }

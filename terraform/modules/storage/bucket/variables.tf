@@ -18,6 +18,12 @@ variable "enforce_tls" {
   type        = bool
 }
 
+variable "access_logs_bucket" {
+  description = "Bucket receiving the server access logs (null: no access logging)."
+  type        = string
+  default     = null
+}
+
 variable "force_destroy" {
   description = "Let terraform destroy delete the bucket when it is not empty."
   type        = bool
