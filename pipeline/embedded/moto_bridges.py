@@ -9,6 +9,7 @@ with `MotoBridgeOutdated` naming the bridge instead of the pipeline misbehaving 
 | sfn-terraform-actions | `ValidateStateMachineDefinition` and `ListStateMachineVersions` are missing; the Terraform AWS provider calls both for `aws_sfn_state_machine` and retries the 500s for minutes. |
 | sfn-glue-sync-callback | `glue:startJobRun.sync` always fails with `States.Runtime`: the callback endpoint is None for Glue but is interrupted unconditionally. |
 | sfn-glue-sync-output | the Glue job run returned by `.sync` carries datetimes, which `DescribeExecution` cannot JSON-encode. |
+| sfn-sdk-s3-body | an `aws-sdk:s3:getObject` task hands the interpreter a botocore stream as `Body`; Step Functions returns the object's text, which `States.StringToJson($.Body)` needs. |
 | glue-job-runs | a Glue job run executes nothing (STARTING -> RUNNING -> SUCCEEDED by itself): runs are handed to a `GlueRunner`, and their state follows its outcome. |
 | lambda-invoke | Lambda needs Docker to run code: invocations are handed to a `LambdaInvoker` (in-process handlers). |
 | sqs-esm-dispatch | moto's SQS event source mappings invoke the function inside SendMessage, one message at a time, and delete it whatever happens: disabled, so the embedded poller (with batch size, visibility timeout, partial failures and redrive) is the only consumer. |
@@ -237,6 +238,29 @@ def _bridge_sfn_glue_sync_output() -> None:
     _installed.append(name)
 
 
+def _bridge_sfn_sdk_s3_body() -> None:
+    from botocore.response import StreamingBody
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    name = "sfn-sdk-s3-body"
+    original = getattr(StateTaskServiceAwsSdk, "_eval_service_task", None)
+    _require(callable(original), name, "StateTaskServiceAwsSdk._eval_service_task is gone")
+    _require("env.stack.append(response)" in inspect.getsource(original), name,  # type: ignore[arg-type]
+             "the aws-sdk task no longer pushes the raw response")
+
+    @functools.wraps(original)  # type: ignore[arg-type]
+    def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, env, *args, **kwargs)  # type: ignore[misc]
+        response = env.stack[-1] if env.stack else None
+        if isinstance(response, dict) and isinstance(response.get("Body"), StreamingBody):
+            response["Body"] = response["Body"].read().decode("utf-8", errors="replace")
+
+    StateTaskServiceAwsSdk._eval_service_task = _eval_service_task  # type: ignore[method-assign]
+    _installed.append(name)
+
+
 def _bridge_glue_job_runs() -> None:
     from moto.glue.exceptions import GlueClientError
     from moto.glue.models import FakeJob, FakeJobRun
@@ -374,6 +398,7 @@ _BRIDGES: tuple[Callable[[], None], ...] = (
     _bridge_sfn_terraform_actions,
     _bridge_sfn_glue_sync_callback,
     _bridge_sfn_glue_sync_output,
+    _bridge_sfn_sdk_s3_body,
     _bridge_glue_job_runs,
     _bridge_lambda_invoke,
     _bridge_sqs_esm_dispatch,

@@ -176,3 +176,23 @@ def test_sqs_event_source_mapping_does_not_consume(aws):
     assert invoked == []
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in got] == ["hello"]
+
+
+def test_sdk_s3_get_object_returns_text(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="reports")
+    s3.put_object(Bucket="reports", Key="r.json", Body=b'{"records_out": 3}')
+    definition = {
+        "StartAt": "Read",
+        "States": {
+            "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                     "Parameters": {"Bucket": "reports", "Key": "r.json"},
+                     "ResultSelector": {"report.$": "States.StringToJson($.Body)"}, "End": True},
+        },
+    }
+    sfn = aws.client("stepfunctions")
+    arn = sfn.create_state_machine(name="sdk-s3", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    exe = sfn.start_execution(stateMachineArn=arn, name="read-1", input="{}")
+    desc = _wait(sfn, exe["executionArn"])
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"]) == {"report": {"records_out": 3}}
