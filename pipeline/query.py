@@ -72,8 +72,9 @@ def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
     con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{file_list}], "  # noqa: S608 - paths quoted
                 "hive_partitioning = true, union_by_name = true)")
     quarantine = lake.parent / "quarantine"
-    bad_files = sorted(quarantine.rglob("*.json*")) if quarantine.is_dir() else []
-    bad_files = [p for p in bad_files if p.is_file() and not p.name.startswith((".", "_"))]
+    bad_files = sorted(quarantine.rglob("*")) if quarantine.is_dir() else []
+    bad_files = [p for p in bad_files if p.is_file() and not p.name.startswith((".", "_"))
+                 and p.name.lower().removesuffix(".gz").endswith((".ndjson", ".jsonl", ".json"))]
     if bad_files and table != "quarantine":
         bad_list = ", ".join("'" + str(path).replace("'", "''") + "'" for path in bad_files)
         con.execute(f"CREATE VIEW quarantine AS SELECT * FROM read_json_auto([{bad_list}], "  # noqa: S608

@@ -141,6 +141,10 @@ def _small_lake(root: Path) -> Path:
         table = pa.table({"event_type": ["click"] * rows, "amount": [1.5] * rows,
                           "_manifest_id": [f"{day}-m"] * rows})
         pq.write_table(table, folder / f"{day}-m.part-00000.parquet")
+    bad = root / "quarantine" / "dt=2026-11-20" / "manifest_id=2026-11-20-m"
+    bad.mkdir(parents=True)
+    (bad / "bad-records.read-00000.ndjson").write_text(
+        '{"source_file": "s3://in/a.ndjson", "reason": "invalid_json", "raw_line": "{x"}\n', encoding="utf-8")
     (lake / "_reports").mkdir()
     (lake / "_reports" / "x.json").write_text("{}", encoding="utf-8")
     return lake
@@ -156,6 +160,8 @@ def test_query_formats_and_errors(tmp_path):
     assert as_csv.stdout.splitlines() == ["dt,n", "2026-11-20,3", "2026-11-21,2"]
     as_table = _pipeline("query", "SELECT sum(amount) AS total FROM events", "--lake", str(lake))
     assert "7.5" in as_table.stdout
+    quarantine = _pipeline("query", "SELECT dt, reason FROM quarantine", "--lake", str(lake), "--format", "csv")
+    assert quarantine.stdout.splitlines() == ["dt,reason", "2026-11-20,invalid_json"]
     bad = _pipeline("query", "SELECT nope FROM events", "--lake", str(lake))
     assert bad.returncode == 2 and "error[QueryFailed]" in bad.stderr
     empty = _pipeline("query", "SELECT 1", "--lake", str(tmp_path / "missing"))
