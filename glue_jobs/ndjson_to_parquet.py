@@ -72,7 +72,9 @@ LINE = "__ndjson_to_parquet_line__"  # internal column: a record's ordinal withi
 
 # Tunables (not job arguments: sensible values for Glue workers and laptops alike).
 BLOCK_BYTES = 16 * 1024 * 1024  # lines parsed per pyarrow call; bounds a task's memory
-SPLIT_BYTES = 64 * 1024 * 1024  # plain files larger than this are read by several tasks
+SPLIT_BYTES = 64 * 1024 * 1024  # plain files larger than this are read by several tasks; smaller ones are packed
+MAX_FILES_PER_TASK = 256
+GZIP_EXPANSION = 6  # planning weight of a gzip byte (NDJSON typically compresses 5-10x)
 ROW_GROUP_ROWS = 128 * 1024
 CODEC_LEVELS = {"zstd": 3}  # DuckDB's and Spark's default zstd level (pyarrow's is 1)
 DICTIONARY_MAX_DISTINCT_RATIO = 0.5  # string columns more distinct than this are written PLAIN (ids, IPs)
@@ -756,13 +758,21 @@ def _normalise_table(table: pa.Table) -> pa.Table:
 
 
 @dataclass(frozen=True)
-class ReadTask:
-    index: int
+class FilePart:
+    """A whole file, or the lines starting in [start, end) of a large plain file."""
+
     url: str
     location: str
     start: int
     end: int | None  # None: to the end of the file
-    compressed: bool
+    compressed: bool | None  # None: decided by the task from the first bytes
+    size: int
+
+
+@dataclass(frozen=True)
+class ReadTask:
+    index: int
+    parts: tuple[FilePart, ...]  # small files are packed together, a large plain file is split
     staging: str
     size: int
     s3_options: tuple[tuple[str, str], ...] = ()
@@ -1072,29 +1082,34 @@ def read_task(task: ReadTask, codec: str) -> dict[str, Any]:
     bad_reasons: dict[str, int] = {}
     records = blank = 0
     ratio: float | None = None
-    try:
-        blocks = iter_blocks(task.location, task.compressed, task.start, task.end)
-        for block_number, (raw_offset, raw_block) in enumerate(blocks):
-            offset, block = _strip_bom(raw_offset, raw_block)
-            result = parse_block(task.url, offset, block)
-            records += result.records
-            blank += result.blank
-            for record in result.bad:
-                kind = record["reason"].split(":", 1)[0]
-                bad_reasons[kind] = bad_reasons.get(kind, 0) + 1
-                bad_lines.append(json.dumps(record, ensure_ascii=False).encode("utf-8"))
-            for piece_number, table in enumerate(result.tables):
-                location = _join(task.staging, "pieces", f"{task.index:05d}-{block_number:05d}-{piece_number:03d}.arrow")
-                if ratio is None:
-                    ratio = _estimate_ratio(table.drop_columns([LINE]), codec)
-                _write_ipc(location, table)
-                pieces.append({"location": location, "rows": table.num_rows, "arrow_bytes": table.nbytes,
-                               "observations": _observe_table(table), "columns": table.column_names,
-                               "url": task.url, "source": task.location, "compressed": task.compressed,
-                               "block_offset": offset, "block_length": len(block), "task": task.index})
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise JobError("InputFileUnreadable", f"cannot read {task.url}: {type(exc).__name__}: {exc}; fix or "
-                                              "remove the file and re-run the manifest") from exc
+    for part_number, part in enumerate(task.parts):
+        try:
+            compressed = part.compressed
+            if compressed is None:
+                compressed = part.location.endswith(".gz") or _has_gzip_magic(part.location)
+            blocks = iter_blocks(part.location, compressed, part.start, part.end)
+            for block_number, (raw_offset, raw_block) in enumerate(blocks):
+                offset, block = _strip_bom(raw_offset, raw_block)
+                result = parse_block(part.url, offset, block)
+                records += result.records
+                blank += result.blank
+                for record in result.bad:
+                    kind = record["reason"].split(":", 1)[0]
+                    bad_reasons[kind] = bad_reasons.get(kind, 0) + 1
+                    bad_lines.append(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+                for piece_number, table in enumerate(result.tables):
+                    name = f"{task.index:05d}-{part_number:04d}-{block_number:05d}-{piece_number:03d}.arrow"
+                    location = _join(task.staging, "pieces", name)
+                    if ratio is None:
+                        ratio = _estimate_ratio(table.drop_columns([LINE]), codec)
+                    _write_ipc(location, table)
+                    pieces.append({"location": location, "rows": table.num_rows, "arrow_bytes": table.nbytes,
+                                   "observations": _observe_table(table), "columns": table.column_names,
+                                   "url": part.url, "source": part.location, "compressed": compressed,
+                                   "block_offset": offset, "block_length": len(block), "task": task.index})
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise JobError("InputFileUnreadable", f"cannot read {part.url}: {type(exc).__name__}: {exc}; fix "
+                                                  "or remove the file and re-run the manifest") from exc
     bad_location = None
     if bad_lines:
         bad_location = _join(task.staging, "bad", f"bad-records.read-{task.index:05d}.ndjson")
@@ -1307,18 +1322,32 @@ def _spark_type(spec: Any) -> pa.DataType:
     raise ValueError(f"unsupported type {spec!r}")
 
 
-def _plan_reads(manifest: Manifest, staging: str) -> tuple[list[ReadTask], list[str], int]:
-    """Check the entries exist; one task per file, several for large plain files."""
+def _has_gzip_magic(location: str) -> bool:
+    filesystem, path = _fs(location)
+    with filesystem.open_input_stream(path, compression=None) as head:
+        return head.read(2) == b"\x1f\x8b"
+
+
+def _plan_reads(manifest: Manifest, staging: str, parallelism: int = 1) -> tuple[list[ReadTask], list[str], int]:
+    """Check the entries exist; split large plain files into ranges, pack small files into tasks of up to
+    SPLIT_BYTES (fewer, larger tasks), keeping at least 2 tasks per core when the batch allows it."""
     missing_mandatory: list[str] = []
     skipped: list[str] = []
-    tasks: list[ReadTask] = []
+    parts: list[FilePart] = []
     bytes_in = 0
+    infos: dict[str, pafs.FileInfo] = {}
+    by_filesystem: dict[bool, list[Entry]] = {}
     for entry in manifest.entries:
-        filesystem, path = _fs(entry.location)
-        try:
-            info = filesystem.get_file_info(path)
+        by_filesystem.setdefault(entry.location.startswith("s3://"), []).append(entry)
+    for entries in by_filesystem.values():
+        filesystem, _ = _fs(entries[0].location)
+        try:  # one call per filesystem: pyarrow issues the S3 HEAD requests concurrently
+            found = filesystem.get_file_info([_fs(e.location)[1] for e in entries])
         except OSError as exc:
-            raise JobError("InputFileUnreadable", f"cannot stat {entry.url}: {exc}") from exc
+            raise JobError("InputFileUnreadable", f"cannot list the manifest's files: {exc}") from exc
+        infos.update({e.location: info for e, info in zip(entries, found, strict=True)})
+    for entry in manifest.entries:
+        info = infos[entry.location]
         if info.type != pafs.FileType.File:
             if entry.mandatory:
                 missing_mandatory.append(entry.url)
@@ -1327,23 +1356,31 @@ def _plan_reads(manifest: Manifest, staging: str) -> tuple[list[ReadTask], list[
             continue
         size = info.size or 0
         bytes_in += size
-        compressed = entry.location.endswith(".gz")
-        if not compressed and size >= 2:
-            with filesystem.open_input_file(path) as head:
-                compressed = head.read(2) == b"\x1f\x8b"
-        if compressed or size <= SPLIT_BYTES:
-            tasks.append(ReadTask(len(tasks), entry.url, entry.location, 0, None, compressed, staging, size))
+        if entry.location.endswith(".gz"):
+            parts.append(FilePart(entry.url, entry.location, 0, None, True, size * GZIP_EXPANSION))
+        elif size <= SPLIT_BYTES or _has_gzip_magic(entry.location):
+            parts.append(FilePart(entry.url, entry.location, 0, None, None, size))
         else:
-            parts = math.ceil(size / SPLIT_BYTES)
-            step = math.ceil(size / parts)
+            count = math.ceil(size / SPLIT_BYTES)
+            step = math.ceil(size / count)
             for start in range(0, size, step):
                 end = min(size, start + step)
-                tasks.append(ReadTask(len(tasks), entry.url, entry.location, start, end, False, staging,
-                                      end - start))
+                parts.append(FilePart(entry.url, entry.location, start, end, False, end - start))
     if missing_mandatory:
         raise JobError("ManifestEntryMissing",
                        f"mandatory file(s) not found: {', '.join(missing_mandatory)}; restore them or mark the "
                        "entries \"mandatory\": false, then re-run the manifest")
+    total = sum(part.size for part in parts)
+    pack_bytes = max(1, min(SPLIT_BYTES, total // max(1, 2 * parallelism)))
+    tasks: list[ReadTask] = []
+    current: list[FilePart] = []
+    for part in parts:
+        if current and (sum(p.size for p in current) + part.size > pack_bytes or len(current) >= MAX_FILES_PER_TASK):
+            tasks.append(ReadTask(len(tasks), tuple(current), staging, sum(p.size for p in current)))
+            current = []
+        current.append(part)
+    if current:
+        tasks.append(ReadTask(len(tasks), tuple(current), staging, sum(p.size for p in current)))
     return tasks, skipped, bytes_in
 
 
@@ -1438,7 +1475,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
     report: dict[str, Any] = {"manifest_id": manifest.manifest_id, "date_prefix": manifest.date_prefix,
                               "job_name": args.job_name, "codec": args.compression, "timings": timings}
     try:
-        tasks, skipped, bytes_in = _plan_reads(manifest, staging)
+        tasks, skipped, bytes_in = _plan_reads(manifest, staging, spark.sparkContext.defaultParallelism)
         tasks = [dataclasses.replace(task, s3_options=shipped) for task in tasks]
         timings["plan"] = round(time.monotonic() - started, 3)
         mark = time.monotonic()
@@ -1493,7 +1530,7 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
         records_out = sum(r["rows"] for r in write_results)
         ratio_ok = bad_count <= args.max_bad_record_ratio * records_in
         report.update({
-            "files": len({t.url for t in tasks}), "files_skipped": skipped,
+            "files": len({part.url for t in tasks for part in t.parts}), "files_skipped": skipped,
             "records_in": records_in, "records_out": records_out if ratio_ok else 0, "bad_records": bad_count,
             "bad_records_by_reason": bad_reasons, "blank_lines": sum(r["blank"] for r in read_results),
             "bytes_in": bytes_in,

@@ -276,3 +276,21 @@ def test_file_urls_explicit_schema_and_manifest_id_check(spark, tmp_path, out, d
     assert schema_out.names == ["event_id", "seq", "occurred_at", "properties", "_source_file", "_manifest_id",
                                 "_ingested_at"]
     assert str(schema_out.field("properties").type) == "struct<amount: decimal128(12, 2)>"
+
+
+def test_many_small_files_are_packed_and_each_row_keeps_its_source(spark, tmp_path, out):
+    files = []
+    for i in range(60):
+        path = tmp_path / "drop" / (f"f{i:03d}.ndjson.gz" if i % 3 == 0 else f"f{i:03d}.ndjson")
+        write_drop(path, 5, seed=100 + i, day=DAY, gzip=i % 3 == 0)
+        files.append(path)
+    sneaky = tmp_path / "drop" / "gzip-without-suffix.ndjson"
+    sneaky.write_bytes(gzip.compress(b'{"event_id": "evt_sneaky", "seq": 0}\n'))
+    files.append(sneaky)
+    manifest = job.load_manifest(str(write_manifest(tmp_path, files)))
+    tasks, _, _ = job._plan_reads(manifest, "staging", parallelism=2)
+    assert 2 <= len(tasks) <= 8 and sum(len(t.parts) for t in tasks) == 61
+    report = run(spark, write_manifest(tmp_path, files), out)
+    assert report["files"] == 61 and report["records_in"] == 301 and report["records_out"] == 301
+    rows = query(f"SELECT _source_file, count(*) FROM '{out}/dt=2026-11-22/*.parquet' GROUP BY 1")
+    assert len(rows) == 61 and dict(rows)[str(sneaky)] == 1 and all(n == 5 for f, n in rows if f != str(sneaky))
