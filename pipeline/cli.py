@@ -283,8 +283,10 @@ JsonOpt = Annotated[Path | None, typer.Option("--summary-json", help="Also write
 def _run_pipeline(options: Any, files_source: Callable[[Path], list[Any]], verbose: bool,
                   summary_json: Path | None, sample_sql: str | None, input_bytes: int) -> None:
     from pipeline.embedded.pipeline_run import PipelineRun
+    from pipeline.preflight import check_compression
 
     workdir = options.workdir.resolve()
+    _guarded(lambda: check_compression(options.compression))
     _guarded(lambda: _preflight(workdir, input_bytes, options.port))
     reporter = RichReporter(console)
     run = PipelineRun(options, reporter)

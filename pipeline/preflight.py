@@ -40,6 +40,21 @@ def is_accepted(name: str) -> bool:
     return lowered.endswith(ACCEPTED_SUFFIXES)
 
 
+def check_compression(codec: str | None) -> None:
+    """Refuse a codec the Glue job cannot write before Terraform is even started (one list: codecs.json)."""
+    if codec is None:
+        return
+    codecs_file = Path(__file__).resolve().parents[1] / "glue_jobs" / "codecs.json"
+    codecs = json.loads(codecs_file.read_text(encoding="utf-8"))
+    name = codec.strip().lower()
+    if name not in codecs["supported"]:
+        why = codecs.get("unsupported", {}).get(name)
+        raise PipelineError(
+            "UnsupportedCompression",
+            f"'{codec}' is not a codec the Glue job can write" + (f": {why}" if why else "") + ".",
+            f"Use --compression with one of: {', '.join(codecs['supported'])}.", exit_code=2)
+
+
 def check_java() -> int:
     major = java_major_version()
     if major is None:

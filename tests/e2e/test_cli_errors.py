@@ -123,6 +123,12 @@ def test_not_enough_disk(tmp_path):
     assert "error[DiskFull]" in result.stderr and "--workdir" in result.stderr
 
 
+def test_unsupported_codec_is_refused_before_anything_starts(tmp_path):
+    result = _pipeline("demo", "--workdir", str(tmp_path / "w"), "--compression", "lzo")
+    assert result.returncode == 2
+    assert "error[UnsupportedCompression]" in result.stderr and "zstd" in result.stderr
+
+
 def test_scan_input_keeps_the_relative_layout_and_accepted_suffixes(tmp_path):
     for name in ("2026-11-20/a.ndjson", "2026-11-20/b.jsonl.gz", "dt=2026-11-21/c d.json", "x/readme.md",
                  ".hidden/e.ndjson"):
