@@ -56,8 +56,14 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 CODECS_FILE = "codecs.json"
 #: --COMPRESSION_TYPE name -> pyarrow codec name. Which names are accepted is decided by codecs.json.
-PYARROW_CODECS = {"snappy": "snappy", "gzip": "gzip", "zstd": "zstd", "lz4": "lz4_raw", "brotli": "brotli",
-                  "uncompressed": "none"}
+PYARROW_CODECS = {
+    "snappy": "snappy",
+    "gzip": "gzip",
+    "zstd": "zstd",
+    "lz4": "lz4_raw",
+    "brotli": "brotli",
+    "uncompressed": "none",
+}
 REQUIRED_ARGS = ("JOB_NAME", "MANIFEST_PATH", "OUTPUT_PATH", "COMPRESSION_TYPE")
 OPTIONAL_ARGS = ("BAD_RECORDS_PATH", "MAX_BAD_RECORD_RATIO", "TARGET_FILE_MB", "SCHEMA_PATH", "MANIFEST_ID")
 MANIFEST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -72,7 +78,9 @@ LINE = "__ndjson_to_parquet_line__"  # internal column: a record's ordinal withi
 
 # Tunables (not job arguments: sensible values for Glue workers and laptops alike).
 BLOCK_BYTES = 16 * 1024 * 1024  # lines parsed per pyarrow call; bounds a task's memory
-SPLIT_BYTES = 64 * 1024 * 1024  # plain files larger than this are read by several tasks; smaller ones are packed
+SPLIT_BYTES = (
+    64 * 1024 * 1024
+)  # plain files larger than this are read by several tasks; smaller ones are packed
 MAX_FILES_PER_TASK = 256
 GZIP_EXPANSION = 6  # planning weight of a gzip byte (NDJSON typically compresses 5-10x)
 ROW_GROUP_ROWS = 128 * 1024
@@ -136,13 +144,20 @@ def load_codecs(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
                 raise JobError("CodecListInvalid", f"{candidate} has no non-empty 'supported' list")
             unknown = [name for name in supported if name not in PYARROW_CODECS]
             if unknown:
-                raise JobError("CodecListInvalid",
-                               f"{candidate} lists codecs this job cannot write: {', '.join(unknown)}")
-            return {"supported": list(supported), "unsupported": dict(data.get("unsupported") or {}),
-                    "path": str(candidate)}
-    raise JobError("CodecListMissing",
-                   f"{CODECS_FILE} was not found next to the job script, in the working directory or in the "
-                   "Spark files; deploy it with the script (on Glue: --extra-files s3://.../codecs.json)")
+                raise JobError(
+                    "CodecListInvalid",
+                    f"{candidate} lists codecs this job cannot write: {', '.join(unknown)}",
+                )
+            return {
+                "supported": list(supported),
+                "unsupported": dict(data.get("unsupported") or {}),
+                "path": str(candidate),
+            }
+    raise JobError(
+        "CodecListMissing",
+        f"{CODECS_FILE} was not found next to the job script, in the working directory or in the "
+        "Spark files; deploy it with the script (on Glue: --extra-files s3://.../codecs.json)",
+    )
 
 
 def check_codec(name: str) -> str:
@@ -152,8 +167,10 @@ def check_codec(name: str) -> str:
     if codec not in codecs["supported"]:
         why = codecs["unsupported"].get(codec)
         reason = f"'{codec}' is not supported ({why})" if why else f"'{codec}' is not a known codec"
-        raise JobError("UnsupportedCompression",
-                       f"--COMPRESSION_TYPE {reason}; use one of: {', '.join(codecs['supported'])}")
+        raise JobError(
+            "UnsupportedCompression",
+            f"--COMPRESSION_TYPE {reason}; use one of: {', '.join(codecs['supported'])}",
+        )
     return codec
 
 
@@ -182,10 +199,12 @@ def parse_job_args(argv: list[str]) -> JobArgs:
     options = _raw_options(list(argv))
     missing = [name for name in REQUIRED_ARGS if not options.get(name, "").strip()]
     if missing:
-        raise JobError("MissingArgument",
-                       f"required argument(s) {', '.join('--' + n for n in missing)} missing or empty; "
-                       "usage: --JOB_NAME <name> --MANIFEST_PATH <manifest.json> --OUTPUT_PATH <dir> "
-                       "--COMPRESSION_TYPE <codec>")
+        raise JobError(
+            "MissingArgument",
+            f"required argument(s) {', '.join('--' + n for n in missing)} missing or empty; "
+            "usage: --JOB_NAME <name> --MANIFEST_PATH <manifest.json> --OUTPUT_PATH <dir> "
+            "--COMPRESSION_TYPE <codec>",
+        )
     codec = check_codec(options["COMPRESSION_TYPE"])
     output = options["OUTPUT_PATH"].strip().rstrip("/") or "/"
     ratio_text = options.get("MAX_BAD_RECORD_RATIO", "0.05").strip()
@@ -194,21 +213,32 @@ def parse_job_args(argv: list[str]) -> JobArgs:
     except ValueError:
         ratio = math.nan
     if not (0.0 <= ratio <= 1.0):
-        raise JobError("InvalidArgument",
-                       f"--MAX_BAD_RECORD_RATIO must be a number between 0 and 1, got '{ratio_text}'")
+        raise JobError(
+            "InvalidArgument", f"--MAX_BAD_RECORD_RATIO must be a number between 0 and 1, got '{ratio_text}'"
+        )
     target_text = options.get("TARGET_FILE_MB", "128").strip()
     if not target_text.isdigit() or not (1 <= int(target_text) <= 10_240):
-        raise JobError("InvalidArgument",
-                       f"--TARGET_FILE_MB must be a whole number of MiB between 1 and 10240, got '{target_text}'")
+        raise JobError(
+            "InvalidArgument",
+            f"--TARGET_FILE_MB must be a whole number of MiB between 1 and 10240, got '{target_text}'",
+        )
     manifest_id = options.get("MANIFEST_ID", "").strip() or None
     if manifest_id is not None and not MANIFEST_ID_RE.match(manifest_id):
-        raise JobError("InvalidArgument",
-                       f"--MANIFEST_ID must be 1-80 characters of [A-Za-z0-9_-], got '{manifest_id}'")
+        raise JobError(
+            "InvalidArgument", f"--MANIFEST_ID must be 1-80 characters of [A-Za-z0-9_-], got '{manifest_id}'"
+        )
     bad_path = options.get("BAD_RECORDS_PATH", "").strip().rstrip("/") or _join(output, "_bad_records")
-    return JobArgs(job_name=options["JOB_NAME"].strip(), manifest_path=options["MANIFEST_PATH"].strip(),
-                   output_path=output, compression=codec, bad_records_path=bad_path,
-                   max_bad_record_ratio=ratio, target_file_mb=int(target_text),
-                   schema_path=options.get("SCHEMA_PATH", "").strip() or None, manifest_id=manifest_id)
+    return JobArgs(
+        job_name=options["JOB_NAME"].strip(),
+        manifest_path=options["MANIFEST_PATH"].strip(),
+        output_path=output,
+        compression=codec,
+        bad_records_path=bad_path,
+        max_bad_record_ratio=ratio,
+        target_file_mb=int(target_text),
+        schema_path=options.get("SCHEMA_PATH", "").strip() or None,
+        manifest_id=manifest_id,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -232,7 +262,9 @@ def _normalise(url: str, base_dir: str | None = None) -> str:
     if url.startswith("file://"):
         return urllib.parse.unquote(urllib.parse.urlparse(url).path)
     if "://" in url:
-        raise JobError("UnsupportedLocation", f"'{url}' is neither an s3:// URI, a file:// URI nor a local path")
+        raise JobError(
+            "UnsupportedLocation", f"'{url}' is neither an s3:// URI, a file:// URI nor a local path"
+        )
     path = Path(url)
     if not path.is_absolute():
         path = Path(base_dir or Path.cwd()) / path
@@ -267,7 +299,7 @@ def _use_s3_options(options: dict[str, str]) -> None:
 def _fs(location: str) -> tuple[pafs.FileSystem, str]:
     if location.startswith("s3://"):
         if _S3_OPTIONS:
-            return pafs.S3FileSystem(**_S3_OPTIONS), location[len("s3://"):]
+            return pafs.S3FileSystem(**_S3_OPTIONS), location[len("s3://") :]
         filesystem, path = pafs.FileSystem.from_uri(location)
         return filesystem, path
     return pafs.LocalFileSystem(), location
@@ -348,20 +380,25 @@ def load_manifest(manifest_path: str) -> Manifest:
     except ValueError as exc:
         raise JobError("InvalidManifest", f"{manifest_path} is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise JobError("InvalidManifest", f"{manifest_path} must be a JSON object with manifest_id, date_prefix "
-                                          "and entries")
+        raise JobError(
+            "InvalidManifest",
+            f"{manifest_path} must be a JSON object with manifest_id, date_prefix and entries",
+        )
     manifest_id = doc.get("manifest_id")
     if not isinstance(manifest_id, str) or not MANIFEST_ID_RE.match(manifest_id):
-        raise JobError("InvalidManifest",
-                       f"{manifest_path}: manifest_id must be 1-80 characters of [A-Za-z0-9_-], got {manifest_id!r}")
+        raise JobError(
+            "InvalidManifest",
+            f"{manifest_path}: manifest_id must be 1-80 characters of [A-Za-z0-9_-], got {manifest_id!r}",
+        )
     date_prefix = doc.get("date_prefix")
     try:
         if not isinstance(date_prefix, str) or not DATE_RE.match(date_prefix):
             raise ValueError
         dt.date.fromisoformat(date_prefix)
     except ValueError:
-        raise JobError("InvalidManifest",
-                       f"{manifest_path}: date_prefix must be a YYYY-MM-DD date, got {date_prefix!r}") from None
+        raise JobError(
+            "InvalidManifest", f"{manifest_path}: date_prefix must be a YYYY-MM-DD date, got {date_prefix!r}"
+        ) from None
     entries_doc = doc.get("entries")
     if not isinstance(entries_doc, list) or not entries_doc:
         raise JobError("InvalidManifest", f"{manifest_path}: entries must be a non-empty list")
@@ -373,11 +410,17 @@ def load_manifest(manifest_path: str) -> Manifest:
             raise JobError("InvalidManifest", f"{manifest_path}: entries[{number}] has no 'url' string")
         mandatory = item.get("mandatory", True)
         if not isinstance(mandatory, bool):
-            raise JobError("InvalidManifest", f"{manifest_path}: entries[{number}].mandatory must be true/false")
+            raise JobError(
+                "InvalidManifest", f"{manifest_path}: entries[{number}].mandatory must be true/false"
+            )
         entries.append(Entry(url=url, location=_normalise(url, base_dir), mandatory=mandatory))
     created_at = doc.get("created_at")
-    return Manifest(manifest_id=manifest_id, date_prefix=date_prefix,
-                    created_at=created_at if isinstance(created_at, str) else None, entries=tuple(entries))
+    return Manifest(
+        manifest_id=manifest_id,
+        date_prefix=date_prefix,
+        created_at=created_at if isinstance(created_at, str) else None,
+        entries=tuple(entries),
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -441,8 +484,12 @@ class Resolution:
     ignored_fields: list[str]
 
 
-def resolve_schema(observations: list[tuple[str, pa.DataType, int]], top_level: list[str],
-                   explicit: pa.Schema | None, null_as_string: bool = True) -> Resolution:
+def resolve_schema(
+    observations: list[tuple[str, pa.DataType, int]],
+    top_level: list[str],
+    explicit: pa.Schema | None,
+    null_as_string: bool = True,
+) -> Resolution:
     """Merge every piece's types into the batch schema (see the module docstring for the rule)."""
     by_path: dict[str, list[tuple[pa.DataType, int]]] = {}
     for path, data_type, count in observations:
@@ -490,16 +537,23 @@ def resolve_schema(observations: list[tuple[str, pa.DataType, int]], top_level: 
     return Resolution(schema=pa.schema(fields), conflicts=conflicts, ignored_fields=[])
 
 
-def _collect_explicit_conflicts(schema: pa.Schema, by_path: dict[str, list[tuple[pa.DataType, int]]],
-                                conflicts: list[dict[str, Any]]) -> None:
+def _collect_explicit_conflicts(
+    schema: pa.Schema, by_path: dict[str, list[tuple[pa.DataType, int]]], conflicts: list[dict[str, Any]]
+) -> None:
     def walk(path: str, data_type: pa.DataType) -> None:
         weights: dict[str, int] = {}
         for observed, count in by_path.get(path, []):
             if not pa.types.is_null(observed) and _family(observed) != _family(data_type):
                 weights[_family(observed)] = weights.get(_family(observed), 0) + count
         if weights:
-            conflicts.append({"field": path, "values_by_type": weights, "resolved_as": _family(data_type),
-                              "rule": "explicit schema"})
+            conflicts.append(
+                {
+                    "field": path,
+                    "values_by_type": weights,
+                    "resolved_as": _family(data_type),
+                    "rule": "explicit schema",
+                }
+            )
         if pa.types.is_struct(data_type):
             for field in data_type:
                 walk(f"{path}.{field.name}", field.type)
@@ -682,8 +736,10 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
 
 
 def _reason(path: str, source: pa.DataType, target: pa.DataType) -> str:
-    return (f"type_conflict: field '{path}' holds a {_describe(source)} value that cannot be converted to the "
-            f"batch type {target}")
+    return (
+        f"type_conflict: field '{path}' holds a {_describe(source)} value that cannot be converted to the "
+        f"batch type {target}"
+    )
 
 
 def conform_table(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, dict[int, str]]:
@@ -727,8 +783,9 @@ def _normalise_types(array: pa.Array) -> pa.Array:
         if all(a is b for a, b in zip(children, new_children, strict=True)):
             return array
         fields = [pa.field(data_type.field(i).name, child.type) for i, child in enumerate(new_children)]
-        return pa.StructArray.from_arrays(new_children, fields=fields,
-                                          mask=array.is_null() if array.null_count else None)
+        return pa.StructArray.from_arrays(
+            new_children, fields=fields, mask=array.is_null() if array.null_count else None
+        )
     if pa.types.is_list(data_type):
         offsets = array.offsets
         first, last = offsets[0].as_py(), offsets[-1].as_py()
@@ -737,7 +794,9 @@ def _normalise_types(array: pa.Array) -> pa.Array:
         if new_values is values:
             return array
         rebased = pc.subtract(offsets, pa.scalar(first, offsets.type))
-        return pa.ListArray.from_arrays(rebased, new_values, mask=array.is_null() if array.null_count else None)
+        return pa.ListArray.from_arrays(
+            rebased, new_values, mask=array.is_null() if array.null_count else None
+        )
     return array
 
 
@@ -780,15 +839,19 @@ class ReadTask:
 
 def _open_text(location: str, compressed: bool) -> Any:
     filesystem, path = _fs(location)
-    raw = filesystem.open_input_file(path) if not compressed else filesystem.open_input_stream(path,
-                                                                                               compression=None)
+    raw = (
+        filesystem.open_input_file(path)
+        if not compressed
+        else filesystem.open_input_stream(path, compression=None)
+    )
     if compressed:
         return gzip.GzipFile(fileobj=raw, mode="rb")  # handles multi-member gzip, unlike Arrow's stream
     return raw
 
 
-def iter_blocks(location: str, compressed: bool, start: int = 0, end: int | None = None,
-                block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
+def iter_blocks(
+    location: str, compressed: bool, start: int = 0, end: int | None = None, block_bytes: int = BLOCK_BYTES
+) -> Iterator[tuple[int, bytes]]:
     """(offset, bytes) blocks of whole lines; offsets are in the decompressed stream. For a range, the lines
     that start in [start, end) (Hadoop LineRecordReader semantics)."""
     stream = _open_text(location, compressed)
@@ -805,7 +868,7 @@ def iter_blocks(location: str, compressed: bool, start: int = 0, end: int | None
                 cut = piece.find(b"\n")
                 if cut >= 0:
                     skipped += cut + 1
-                    carry = piece[cut + 1:]
+                    carry = piece[cut + 1 :]
                     break
                 skipped += len(piece)
             position = start - 1 + skipped
@@ -826,7 +889,7 @@ def iter_blocks(location: str, compressed: bool, start: int = 0, end: int | None
                 carry += chunk
                 continue
             block = carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
-            carry = chunk[cut + 1:]
+            carry = chunk[cut + 1 :]
             if end is not None and position + len(block) > end:
                 stop = block.find(b"\n", max(0, end - 1 - position))
                 yield position, block[: stop + 1]
@@ -854,8 +917,9 @@ def _loads(line: bytes) -> Any:
 
 
 def _read_json(data: bytes) -> pa.Table:
-    return pajson.read_json(pa.BufferReader(data),
-                            read_options=pajson.ReadOptions(use_threads=False, block_size=JSON_CHUNK_BYTES))
+    return pajson.read_json(
+        pa.BufferReader(data), read_options=pajson.ReadOptions(use_threads=False, block_size=JSON_CHUNK_BYTES)
+    )
 
 
 @dataclass
@@ -900,7 +964,7 @@ def count_blank_lines(block: bytes) -> int:
     blank = len(_BLANK_AFTER_NEWLINE.findall(block))  # terminated blank lines after the first line
     if _BLANK_FIRST_LINE.match(block):
         blank += 1
-    if not block.endswith(b"\n") and not block[block.rfind(b"\n") + 1:].strip(JSON_WHITESPACE):
+    if not block.endswith(b"\n") and not block[block.rfind(b"\n") + 1 :].strip(JSON_WHITESPACE):
         blank += 1  # an unterminated last line of whitespace
     return blank
 
@@ -911,15 +975,21 @@ def _with_line_numbers(table: pa.Table) -> pa.Table:
 
 def _add_line_column(table: pa.Table, ordinals: pa.Array) -> pa.Table:
     if LINE in table.column_names:
-        raise JobError("ReservedColumn", f"the input has a field named {LINE}, reserved for the job's own "
-                                         "bookkeeping; rename it upstream")
+        raise JobError(
+            "ReservedColumn",
+            f"the input has a field named {LINE}, reserved for the job's own bookkeeping; rename it upstream",
+        )
     return table.append_column(LINE, ordinals)
 
 
 def _bad_record(url: str, offset: int, line: bytes, reason: str) -> dict[str, Any]:
     raw = line[:-1] if line.endswith(b"\r") else line
-    record: dict[str, Any] = {"source_file": url, "offset": offset, "reason": reason,
-                              "raw_line": raw.decode("utf-8", errors="backslashreplace")}
+    record: dict[str, Any] = {
+        "source_file": url,
+        "offset": offset,
+        "reason": reason,
+        "raw_line": raw.decode("utf-8", errors="backslashreplace"),
+    }
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -949,7 +1019,9 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
             bad.append(_bad_record(url, line_offset, line, f"invalid_json: {exc}"))
             continue
         if not isinstance(value, dict):
-            kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+            kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+                type(value), "number"
+            )
             bad.append(_bad_record(url, line_offset, line, f"not_a_json_object: the line is a JSON {kind}"))
             continue
         good.append((ordinal, line_offset, line))
@@ -1043,8 +1115,10 @@ def _estimate_ratio(table: pa.Table, codec: str) -> float:
 def _write_ipc(location: str, table: pa.Table) -> None:
     filesystem, path = _fs(location)
     _make_parent(filesystem, path)
-    with filesystem.open_output_stream(path, compression=None) as sink, \
-            paipc.new_file(sink, table.schema) as writer:
+    with (
+        filesystem.open_output_stream(path, compression=None) as sink,
+        paipc.new_file(sink, table.schema) as writer,
+    ):
         writer.write_table(table)
 
 
@@ -1103,19 +1177,41 @@ def read_task(task: ReadTask, codec: str) -> dict[str, Any]:
                     if ratio is None:
                         ratio = _estimate_ratio(table.drop_columns([LINE]), codec)
                     _write_ipc(location, table)
-                    pieces.append({"location": location, "rows": table.num_rows, "arrow_bytes": table.nbytes,
-                                   "observations": _observe_table(table), "columns": table.column_names,
-                                   "url": part.url, "source": part.location, "compressed": compressed,
-                                   "block_offset": offset, "block_length": len(block), "task": task.index})
+                    pieces.append(
+                        {
+                            "location": location,
+                            "rows": table.num_rows,
+                            "arrow_bytes": table.nbytes,
+                            "observations": _observe_table(table),
+                            "columns": table.column_names,
+                            "url": part.url,
+                            "source": part.location,
+                            "compressed": compressed,
+                            "block_offset": offset,
+                            "block_length": len(block),
+                            "task": task.index,
+                        }
+                    )
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise JobError("InputFileUnreadable", f"cannot read {part.url}: {type(exc).__name__}: {exc}; fix "
-                                                  "or remove the file and re-run the manifest") from exc
+            raise JobError(
+                "InputFileUnreadable",
+                f"cannot read {part.url}: {type(exc).__name__}: {exc}; fix "
+                "or remove the file and re-run the manifest",
+            ) from exc
     bad_location = None
     if bad_lines:
         bad_location = _join(task.staging, "bad", f"bad-records.read-{task.index:05d}.ndjson")
         _write_bytes(bad_location, b"\n".join(bad_lines) + b"\n")
-    return {"task": task.index, "pieces": pieces, "records": records, "blank": blank, "bad": len(bad_lines),
-            "bad_reasons": bad_reasons, "bad_location": bad_location, "ratio": ratio}
+    return {
+        "task": task.index,
+        "pieces": pieces,
+        "records": records,
+        "blank": blank,
+        "bad": len(bad_lines),
+        "bad_reasons": bad_reasons,
+        "bad_location": bad_location,
+        "ratio": ratio,
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1192,8 +1288,14 @@ class WriteTask:
 def write_task(task: WriteTask) -> dict[str, Any]:
     """Stage 2 body: conform the pieces to the batch schema and write Parquet files of about target_bytes."""
     _use_s3_options(dict(task.s3_options))
-    out_schema = pa.schema([*task.schema, pa.field("_source_file", pa.string()),
-                            pa.field("_manifest_id", pa.string()), pa.field("_ingested_at", TS_TYPE)])
+    out_schema = pa.schema(
+        [
+            *task.schema,
+            pa.field("_source_file", pa.string()),
+            pa.field("_manifest_id", pa.string()),
+            pa.field("_ingested_at", TS_TYPE),
+        ]
+    )
     files: list[dict[str, Any]] = []
     bad_lines: list[bytes] = []
     bad_reasons: dict[str, int] = {}
@@ -1236,10 +1338,13 @@ def write_task(task: WriteTask) -> dict[str, Any]:
                 filesystem, path = _fs(state["path"])
                 _make_parent(filesystem, path)
                 state["sink"] = filesystem.open_output_stream(path, compression=None)
-                state["writer"] = pq.ParquetWriter(state["sink"], out_schema,
-                                                   compression=PYARROW_CODECS[task.codec],
-                                                   compression_level=CODEC_LEVELS.get(task.codec),
-                                                   use_dictionary=dictionary_columns(part))
+                state["writer"] = pq.ParquetWriter(
+                    state["sink"],
+                    out_schema,
+                    compression=PYARROW_CODECS[task.codec],
+                    compression_level=CODEC_LEVELS.get(task.codec),
+                    use_dictionary=dictionary_columns(part),
+                )
             before = state["sink"].tell()
             state["writer"].write_table(part, row_group_size=group_rows)
             state["rows"] += part.num_rows
@@ -1256,17 +1361,22 @@ def write_task(task: WriteTask) -> dict[str, Any]:
             raw = _reread_records(piece, [ordinals[row] for row in bad])
             for row, reason in sorted(bad.items()):
                 line_offset, line = raw[ordinals[row]]
-                bad_lines.append(json.dumps(_bad_record(piece["url"], line_offset, line, reason),
-                                            ensure_ascii=False).encode("utf-8"))
+                bad_lines.append(
+                    json.dumps(
+                        _bad_record(piece["url"], line_offset, line, reason), ensure_ascii=False
+                    ).encode("utf-8")
+                )
                 bad_reasons["type_conflict"] = bad_reasons.get("type_conflict", 0) + 1
             keep = pa.array([row not in bad for row in range(conformed.num_rows)])
             conformed = conformed.filter(keep)
         count = conformed.num_rows
         if count == 0:
             continue
-        conformed = conformed.append_column("_source_file", pa.repeat(pa.scalar(piece["url"]), count)) \
-            .append_column("_manifest_id", pa.repeat(pa.scalar(task.manifest_id), count)) \
+        conformed = (
+            conformed.append_column("_source_file", pa.repeat(pa.scalar(piece["url"]), count))
+            .append_column("_manifest_id", pa.repeat(pa.scalar(task.manifest_id), count))
             .append_column("_ingested_at", pa.repeat(pa.scalar(task.ingested_at, TS_TYPE), count))
+        )
         buffer.append(conformed)
         buffered += count
         rows_out += count
@@ -1278,8 +1388,14 @@ def write_task(task: WriteTask) -> dict[str, Any]:
     if bad_lines:
         bad_location = _join(task.bad_dir, f"bad-records.convert-{task.index:05d}.ndjson")
         _write_bytes(bad_location, b"\n".join(bad_lines) + b"\n")
-    return {"task": task.index, "files": files, "rows": rows_out, "bad": len(bad_lines),
-            "bad_reasons": bad_reasons, "bad_location": bad_location}
+    return {
+        "task": task.index,
+        "files": files,
+        "rows": rows_out,
+        "bad": len(bad_lines),
+        "bad_reasons": bad_reasons,
+        "bad_location": bad_location,
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1297,24 +1413,38 @@ def load_schema(schema_path: str) -> pa.Schema:
         raise JobError("InvalidSchema", f"--SCHEMA_PATH {schema_path} is not valid JSON: {exc}") from exc
     try:
         if not isinstance(doc, dict) or doc.get("type") != "struct":
-            raise ValueError("the document must be a Spark StructType JSON ({\"type\": \"struct\", \"fields\": [...]})")
+            raise ValueError(
+                'the document must be a Spark StructType JSON ({"type": "struct", "fields": [...]})'
+            )
         return pa.schema([pa.field(f["name"], _spark_type(f["type"])) for f in doc["fields"]])
     except (KeyError, TypeError, ValueError) as exc:
         raise JobError("InvalidSchema", f"--SCHEMA_PATH {schema_path}: {exc}") from exc
 
 
 def _spark_type(spec: Any) -> pa.DataType:
-    simple = {"string": pa.string(), "long": pa.int64(), "integer": pa.int32(), "short": pa.int16(),
-              "byte": pa.int8(), "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(),
-              "timestamp": TS_TYPE, "timestamp_ntz": TS_TYPE, "date": pa.date32()}
+    simple = {
+        "string": pa.string(),
+        "long": pa.int64(),
+        "integer": pa.int32(),
+        "short": pa.int16(),
+        "byte": pa.int8(),
+        "double": pa.float64(),
+        "float": pa.float32(),
+        "boolean": pa.bool_(),
+        "timestamp": TS_TYPE,
+        "timestamp_ntz": TS_TYPE,
+        "date": pa.date32(),
+    }
     if isinstance(spec, str):
         if spec in simple:
             return simple[spec]
         match = re.match(r"^decimal\((\d+),\s*(\d+)\)$", spec)
         if match:
             return pa.decimal128(int(match.group(1)), int(match.group(2)))
-        raise ValueError(f"unsupported type '{spec}' (use string, long, integer, double, boolean, timestamp, "
-                         "date, decimal(p,s), array, struct)")
+        raise ValueError(
+            f"unsupported type '{spec}' (use string, long, integer, double, boolean, timestamp, "
+            "date, decimal(p,s), array, struct)"
+        )
     if isinstance(spec, dict) and spec.get("type") == "struct":
         return pa.struct([pa.field(f["name"], _spark_type(f["type"])) for f in spec["fields"]])
     if isinstance(spec, dict) and spec.get("type") == "array":
@@ -1328,7 +1458,9 @@ def _has_gzip_magic(location: str) -> bool:
         return head.read(2) == b"\x1f\x8b"
 
 
-def _plan_reads(manifest: Manifest, staging: str, parallelism: int = 1) -> tuple[list[ReadTask], list[str], int]:
+def _plan_reads(
+    manifest: Manifest, staging: str, parallelism: int = 1
+) -> tuple[list[ReadTask], list[str], int]:
     """Check the entries exist; split large plain files into ranges, pack small files into tasks of up to
     SPLIT_BYTES (fewer, larger tasks), keeping at least 2 tasks per core when the batch allows it."""
     missing_mandatory: list[str] = []
@@ -1367,15 +1499,19 @@ def _plan_reads(manifest: Manifest, staging: str, parallelism: int = 1) -> tuple
                 end = min(size, start + step)
                 parts.append(FilePart(entry.url, entry.location, start, end, False, end - start))
     if missing_mandatory:
-        raise JobError("ManifestEntryMissing",
-                       f"mandatory file(s) not found: {', '.join(missing_mandatory)}; restore them or mark the "
-                       "entries \"mandatory\": false, then re-run the manifest")
+        raise JobError(
+            "ManifestEntryMissing",
+            f"mandatory file(s) not found: {', '.join(missing_mandatory)}; restore them or mark the "
+            'entries "mandatory": false, then re-run the manifest',
+        )
     total = sum(part.size for part in parts)
     pack_bytes = max(1, min(SPLIT_BYTES, total // max(1, 2 * parallelism)))
     tasks: list[ReadTask] = []
     current: list[FilePart] = []
     for part in parts:
-        if current and (sum(p.size for p in current) + part.size > pack_bytes or len(current) >= MAX_FILES_PER_TASK):
+        if current and (
+            sum(p.size for p in current) + part.size > pack_bytes or len(current) >= MAX_FILES_PER_TASK
+        ):
             tasks.append(ReadTask(len(tasks), tuple(current), staging, sum(p.size for p in current)))
             current = []
         current.append(part)
@@ -1384,8 +1520,9 @@ def _plan_reads(manifest: Manifest, staging: str, parallelism: int = 1) -> tuple
     return tasks, skipped, bytes_in
 
 
-def _run_tasks(spark: Any, function: Callable[[Any], dict[str, Any]], tasks: list[Any],
-               description: str) -> list[dict[str, Any]]:
+def _run_tasks(
+    spark: Any, function: Callable[[Any], dict[str, Any]], tasks: list[Any], description: str
+) -> list[dict[str, Any]]:
     if not tasks:
         return []
     context = spark.sparkContext
@@ -1444,8 +1581,11 @@ def preflight(args: JobArgs) -> Manifest:
     _use_s3_options(s3_options_from_env())
     manifest = load_manifest(args.manifest_path)
     if args.manifest_id and args.manifest_id != manifest.manifest_id:
-        raise JobError("ManifestIdMismatch", f"--MANIFEST_ID {args.manifest_id} does not match manifest_id "
-                                             f"{manifest.manifest_id} in {args.manifest_path}")
+        raise JobError(
+            "ManifestIdMismatch",
+            f"--MANIFEST_ID {args.manifest_id} does not match manifest_id "
+            f"{manifest.manifest_id} in {args.manifest_path}",
+        )
     if args.schema_path:
         load_schema(args.schema_path)
     _plan_reads(manifest, "")
@@ -1462,8 +1602,11 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
     shipped = tuple(sorted(s3_options.items()))
     manifest = load_manifest(args.manifest_path)
     if args.manifest_id and args.manifest_id != manifest.manifest_id:
-        raise JobError("ManifestIdMismatch", f"--MANIFEST_ID {args.manifest_id} does not match manifest_id "
-                                             f"{manifest.manifest_id} in {args.manifest_path}")
+        raise JobError(
+            "ManifestIdMismatch",
+            f"--MANIFEST_ID {args.manifest_id} does not match manifest_id "
+            f"{manifest.manifest_id} in {args.manifest_path}",
+        )
     explicit = load_schema(args.schema_path) if args.schema_path else None
     output = _normalise(args.output_path)
     bad_root = _normalise(args.bad_records_path)
@@ -1472,16 +1615,24 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
     partition_dir = _join(output, f"dt={manifest.date_prefix}")
     bad_dir = _join(bad_root, f"dt={manifest.date_prefix}", f"manifest_id={manifest.manifest_id}")
     timings: dict[str, float] = {}
-    report: dict[str, Any] = {"manifest_id": manifest.manifest_id, "date_prefix": manifest.date_prefix,
-                              "job_name": args.job_name, "codec": args.compression, "timings": timings}
+    report: dict[str, Any] = {
+        "manifest_id": manifest.manifest_id,
+        "date_prefix": manifest.date_prefix,
+        "job_name": args.job_name,
+        "codec": args.compression,
+        "timings": timings,
+    }
     try:
         tasks, skipped, bytes_in = _plan_reads(manifest, staging, spark.sparkContext.defaultParallelism)
         tasks = [dataclasses.replace(task, s3_options=shipped) for task in tasks]
         timings["plan"] = round(time.monotonic() - started, 3)
         mark = time.monotonic()
-        read_results = _run_tasks(spark, lambda t: read_task(t, args.compression),
-                                  sorted(tasks, key=lambda t: -t.size),  # largest first
-                                  f"ndjson_to_parquet {manifest.manifest_id}: parse")
+        read_results = _run_tasks(
+            spark,
+            lambda t: read_task(t, args.compression),
+            sorted(tasks, key=lambda t: -t.size),  # largest first
+            f"ndjson_to_parquet {manifest.manifest_id}: parse",
+        )
         read_results.sort(key=lambda r: r["task"])
         timings["parse_task_cpu"] = round(sum(r["cpu_seconds"] for r in read_results), 3)
         mark_write = time.monotonic()
@@ -1504,21 +1655,36 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
             top_level.extend(c for c in piece["columns"] if c != LINE and c not in top_level)
         clashes = [name for name in top_level if name in META_COLUMNS]
         if clashes:
-            raise JobError("ReservedColumn", f"the input has field(s) {', '.join(clashes)} reserved for the "
-                                             "job's metadata columns; rename them upstream")
+            raise JobError(
+                "ReservedColumn",
+                f"the input has field(s) {', '.join(clashes)} reserved for the "
+                "job's metadata columns; rename them upstream",
+            )
         resolution = resolve_schema(observations, top_level, explicit)
 
         write_results: list[dict[str, Any]] = []
         if bad_count <= args.max_bad_record_ratio * records_in:
             groups = _group_pieces(pieces, args.target_file_mb * 1024 * 1024)
-            write_tasks = [WriteTask(i, tuple(g), resolution.schema, args.compression,
-                                     args.target_file_mb * 1024 * 1024, _join(staging, "out"),
-                                     _join(staging, "bad"), manifest.manifest_id, ingested_at, shipped)
-                           for i, g in enumerate(groups)]
+            write_tasks = [
+                WriteTask(
+                    i,
+                    tuple(g),
+                    resolution.schema,
+                    args.compression,
+                    args.target_file_mb * 1024 * 1024,
+                    _join(staging, "out"),
+                    _join(staging, "bad"),
+                    manifest.manifest_id,
+                    ingested_at,
+                    shipped,
+                )
+                for i, g in enumerate(groups)
+            ]
             timings["resolve"] = round(time.monotonic() - mark_write, 3)
             mark_write = time.monotonic()
-            write_results = _run_tasks(spark, write_task, write_tasks,
-                                       f"ndjson_to_parquet {manifest.manifest_id}: write")
+            write_results = _run_tasks(
+                spark, write_task, write_tasks, f"ndjson_to_parquet {manifest.manifest_id}: write"
+            )
             timings["write"] = round(time.monotonic() - mark_write, 3)
             timings["write_task_cpu"] = round(sum(r["cpu_seconds"] for r in write_results), 3)
         for result in write_results:
@@ -1529,35 +1695,60 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
                 bad_staged.append(result["bad_location"])
         records_out = sum(r["rows"] for r in write_results)
         ratio_ok = bad_count <= args.max_bad_record_ratio * records_in
-        report.update({
-            "files": len({part.url for t in tasks for part in t.parts}), "files_skipped": skipped,
-            "records_in": records_in, "records_out": records_out if ratio_ok else 0, "bad_records": bad_count,
-            "bad_records_by_reason": bad_reasons, "blank_lines": sum(r["blank"] for r in read_results),
-            "bytes_in": bytes_in,
-            "schema": [{"name": f.name, "type": str(f.type)} for f in resolution.schema]
-            + [{"name": "_source_file", "type": "string"}, {"name": "_manifest_id", "type": "string"},
-               {"name": "_ingested_at", "type": str(TS_TYPE)}],
-            "type_conflicts": resolution.conflicts, "ignored_fields": resolution.ignored_fields,
-            "bad_records_path": bad_dir if bad_count else None,
-        })
+        report.update(
+            {
+                "files": len({part.url for t in tasks for part in t.parts}),
+                "files_skipped": skipped,
+                "records_in": records_in,
+                "records_out": records_out if ratio_ok else 0,
+                "bad_records": bad_count,
+                "bad_records_by_reason": bad_reasons,
+                "blank_lines": sum(r["blank"] for r in read_results),
+                "bytes_in": bytes_in,
+                "schema": [{"name": f.name, "type": str(f.type)} for f in resolution.schema]
+                + [
+                    {"name": "_source_file", "type": "string"},
+                    {"name": "_manifest_id", "type": "string"},
+                    {"name": "_ingested_at", "type": str(TS_TYPE)},
+                ],
+                "type_conflicts": resolution.conflicts,
+                "ignored_fields": resolution.ignored_fields,
+                "bad_records_path": bad_dir if bad_count else None,
+            }
+        )
         # Publish: quarantine first (also when the ratio is exceeded), then the Parquet files.
         _publish_replacing(bad_staged, bad_dir, lambda name: name.startswith("bad-records."))
         if not ratio_ok:
-            report.update({"status": "failed", "error": "BadRecordRatioExceeded", "output_files": [],
-                           "records_not_published": records_in - bad_count,
-                           "bytes_out": 0, "seconds": round(time.monotonic() - started, 3)})
+            report.update(
+                {
+                    "status": "failed",
+                    "error": "BadRecordRatioExceeded",
+                    "output_files": [],
+                    "records_not_published": records_in - bad_count,
+                    "bytes_out": 0,
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+            )
             _write_report(output, report)
-            raise JobError("BadRecordRatioExceeded",
-                           f"{bad_count} of {records_in} records are bad ({bad_count / max(records_in, 1):.2%}), "
-                           f"above --MAX_BAD_RECORD_RATIO {args.max_bad_record_ratio}; nothing was published for "
-                           f"manifest {manifest.manifest_id}; the bad lines are in {bad_dir}",
-                           {"records_in": records_in, "bad_records": bad_count})
+            raise JobError(
+                "BadRecordRatioExceeded",
+                f"{bad_count} of {records_in} records are bad ({bad_count / max(records_in, 1):.2%}), "
+                f"above --MAX_BAD_RECORD_RATIO {args.max_bad_record_ratio}; nothing was published for "
+                f"manifest {manifest.manifest_id}; the bad lines are in {bad_dir}",
+                {"records_in": records_in, "bad_records": bad_count},
+            )
         staged_files = [f for r in write_results for f in r["files"]]
-        published = _publish_replacing([f["staged"] for f in staged_files], partition_dir,
-                                       _owned_by(manifest.manifest_id))
-        report.update({"status": "succeeded", "output_files": published,
-                       "bytes_out": sum(f["bytes"] for f in staged_files),
-                       "seconds": round(time.monotonic() - started, 3)})
+        published = _publish_replacing(
+            [f["staged"] for f in staged_files], partition_dir, _owned_by(manifest.manifest_id)
+        )
+        report.update(
+            {
+                "status": "succeeded",
+                "output_files": published,
+                "bytes_out": sum(f["bytes"] for f in staged_files),
+                "seconds": round(time.monotonic() - started, 3),
+            }
+        )
         _write_report(output, report)
         return report
     finally:
@@ -1597,17 +1788,23 @@ def _local_session() -> Any:
     builder = SparkSession.builder.appName("ndjson_to_parquet")
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # plain `python`: not launched by spark-submit
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = (builder.master("local[*]")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC"))
-    builder = (builder.config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"))
+        builder = (
+            builder.master("local[*]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        )
+    builder = builder.config("spark.sql.session.timeZone", "UTC").config(
+        "spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"
+    )
     try:
         session = builder.getOrCreate()
     except Exception as exc:
-        raise JobError("SparkUnavailable", f"could not start Spark ({type(exc).__name__}: {exc}); Spark 3.5 "
-                                           "needs Java 17 on PATH or JAVA_HOME") from exc
+        raise JobError(
+            "SparkUnavailable",
+            f"could not start Spark ({type(exc).__name__}: {exc}); Spark 3.5 "
+            "needs Java 17 on PATH or JAVA_HOME",
+        ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -1659,8 +1856,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # a bug or an environment problem: keep the traceback, end with the one-liner
         traceback.print_exc()
-        print(f"InternalError: {type(exc).__name__}: {exc}; this is a bug or an environment problem, please "
-              "report it with the traceback above", file=sys.stderr, flush=True)
+        print(
+            f"InternalError: {type(exc).__name__}: {exc}; this is a bug or an environment problem, please "
+            "report it with the traceback above",
+            file=sys.stderr,
+            flush=True,
+        )
         if GlueContext is not None:
             raise
         return 1

@@ -24,25 +24,50 @@ from pathlib import Path
 
 import orjson
 
-EVENT_TYPES = ("page_view", "page_view", "page_view", "click", "click", "add_to_cart", "checkout", "purchase",
-               "signup", "search")
+EVENT_TYPES = (
+    "page_view",
+    "page_view",
+    "page_view",
+    "click",
+    "click",
+    "add_to_cart",
+    "checkout",
+    "purchase",
+    "signup",
+    "search",
+)
 PLANS = ("free", "free", "free", "pro", "team", "enterprise")
 COUNTRIES = ("US", "DE", "FR", "GB", "IN", "BR", "JP", "CA", "NL", "ES", "IT", "SE")
 LOCALES = ("en-US", "de-DE", "fr-FR", "en-GB", "hi-IN", "pt-BR", "ja-JP", "en-CA", "nl-NL", "es-ES")
-OSES = (("iOS", ("17.5", "18.0", "18.1")), ("Android", ("13", "14", "15")), ("macOS", ("14.6", "15.1")),
-        ("Windows", ("10", "11")), ("Linux", ("6.1", "6.8")))
+OSES = (
+    ("iOS", ("17.5", "18.0", "18.1")),
+    ("Android", ("13", "14", "15")),
+    ("macOS", ("14.6", "15.1")),
+    ("Windows", ("10", "11")),
+    ("Linux", ("6.1", "6.8")),
+)
 MODELS = ("iPhone15,2", "Pixel 8", "SM-S918B", "MacBookPro18,3", "Surface Laptop 5", "ThinkPad X1", None)
 SCREENS = ((390, 844), (412, 915), (1440, 900), (1920, 1080), (2560, 1440))
-PATHS = ("/", "/pricing", "/docs/getting-started", "/blog/parquet-vs-json", "/product/ndjson-pipeline",
-         "/checkout", "/account/settings", "/search")
+PATHS = (
+    "/",
+    "/pricing",
+    "/docs/getting-started",
+    "/blog/parquet-vs-json",
+    "/product/ndjson-pipeline",
+    "/checkout",
+    "/account/settings",
+    "/search",
+)
 REFERRERS = ("https://www.google.com/", "https://news.ycombinator.com/", "https://t.co/abc", None, None)
 SKUS = tuple(f"SKU-{n:05d}" for n in range(0, 2000, 7))
 TAGS = ("promo", "mobile", "returning", "beta", "newsletter", "b2b", "holiday")
 CURRENCIES = ("USD", "EUR", "GBP", "JPY")
-BROWSERS = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Safari/605.1.15",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
-            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148")
+BROWSERS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+)
 EXPERIMENTS = (("checkout-v2", ("control", "treatment")), ("pricing-page", ("a", "b", "c")))
 
 #: Corrupt lines cycled through by `write_drop` (each one is non-blank and is not a JSON object).
@@ -95,8 +120,13 @@ def iter_events(count: int, *, seed: int, day: dt.date, drift: bool = False) -> 
         currency: str | None = None
         if event_type in ("add_to_cart", "checkout", "purchase"):
             for _ in range(rng.randrange(1, 5)):
-                items.append({"sku": rng.choice(SKUS), "qty": rng.randrange(1, 4),
-                              "price": round(rng.uniform(1.0, 250.0), 2)})
+                items.append(
+                    {
+                        "sku": rng.choice(SKUS),
+                        "qty": rng.randrange(1, 4),
+                        "price": round(rng.uniform(1.0, 250.0), 2),
+                    }
+                )
             amount = round(sum(item["qty"] * item["price"] for item in items), 2)
             currency = rng.choice(CURRENCIES)
         event: dict = {
@@ -111,7 +141,9 @@ def iter_events(count: int, *, seed: int, day: dt.date, drift: bool = False) -> 
                 "traits": {
                     "plan": rng.choice(PLANS),
                     "country": rng.choice(COUNTRIES),
-                    "signup_at": None if anonymous else _iso_ms(start - dt.timedelta(days=rng.randrange(1, 900))),
+                    "signup_at": None
+                    if anonymous
+                    else _iso_ms(start - dt.timedelta(days=rng.randrange(1, 900))),
                 },
             },
             "device": {
@@ -124,8 +156,11 @@ def iter_events(count: int, *, seed: int, day: dt.date, drift: bool = False) -> 
                 "ip": f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
                 "locale": rng.choice(LOCALES),
                 "user_agent": rng.choice(BROWSERS),
-                "page": {"path": rng.choice(PATHS), "referrer": rng.choice(REFERRERS),
-                         "load_ms": rng.randrange(80, 4_000)},
+                "page": {
+                    "path": rng.choice(PATHS),
+                    "referrer": rng.choice(REFERRERS),
+                    "load_ms": rng.randrange(80, 4_000),
+                },
             },
             "properties": {
                 "amount": amount,
@@ -138,14 +173,25 @@ def iter_events(count: int, *, seed: int, day: dt.date, drift: bool = False) -> 
         }
         if drift:
             name, variants = rng.choice(EXPERIMENTS)
-            event["experiment"] = {"name": name, "variant": rng.choice(variants),
-                                   "exposed_at": _iso_ms(occurred - dt.timedelta(seconds=rng.randrange(1, 600)))}
+            event["experiment"] = {
+                "name": name,
+                "variant": rng.choice(variants),
+                "exposed_at": _iso_ms(occurred - dt.timedelta(seconds=rng.randrange(1, 600))),
+            }
             event["properties"]["coupon"] = rng.choice(("WELCOME10", "BF2026", None, None))
         yield event
 
 
-def write_drop(path: Path, count: int, *, seed: int, day: dt.date, dirty_every: int | None = None,
-               gzip: bool = False, drift: bool = False) -> DropStats:
+def write_drop(
+    path: Path,
+    count: int,
+    *,
+    seed: int,
+    day: dt.date,
+    dirty_every: int | None = None,
+    gzip: bool = False,
+    drift: bool = False,
+) -> DropStats:
     """Write `count` events as NDJSON to `path` (gzip-compressed when `gzip`), return what was written.
 
     With `dirty_every=N`, one corrupt line (cycling through `CORRUPT_LINES`) follows every N-th event, so the file

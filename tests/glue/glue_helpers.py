@@ -10,22 +10,48 @@ import duckdb
 from glue_jobs.ndjson_to_parquet import parse_job_args, run_job
 
 
-def write_manifest(directory: Path, files: list[Path | str], manifest_id: str = "m-0001",
-                   date_prefix: str = "2026-11-22", optional: tuple[str, ...] = ()) -> Path:
+def write_manifest(
+    directory: Path,
+    files: list[Path | str],
+    manifest_id: str = "m-0001",
+    date_prefix: str = "2026-11-22",
+    optional: tuple[str, ...] = (),
+) -> Path:
     entries = []
     for file in files:
         url = str(file)
-        entries.append({"url": url, "mandatory": Path(url).name not in optional,
-                        "meta": {"content_length": Path(url).stat().st_size if Path(url).exists() else 0}})
+        entries.append(
+            {
+                "url": url,
+                "mandatory": Path(url).name not in optional,
+                "meta": {"content_length": Path(url).stat().st_size if Path(url).exists() else 0},
+            }
+        )
     path = directory / f"{manifest_id}.json"
-    path.write_text(json.dumps({"manifest_id": manifest_id, "date_prefix": date_prefix,
-                                "created_at": "2026-11-22T05:00:00Z", "entries": entries}))
+    path.write_text(
+        json.dumps(
+            {
+                "manifest_id": manifest_id,
+                "date_prefix": date_prefix,
+                "created_at": "2026-11-22T05:00:00Z",
+                "entries": entries,
+            }
+        )
+    )
     return path
 
 
 def job_argv(manifest: Path, out: Path, codec: str = "zstd", **options: object) -> list[str]:
-    argv = ["--JOB_NAME", "test", "--MANIFEST_PATH", str(manifest), "--OUTPUT_PATH", str(out),
-            "--COMPRESSION_TYPE", codec]
+    argv = [
+        "--JOB_NAME",
+        "test",
+        "--MANIFEST_PATH",
+        str(manifest),
+        "--OUTPUT_PATH",
+        str(out),
+        "--COMPRESSION_TYPE",
+        codec,
+    ]
     for name, value in options.items():
         argv += [f"--{name}", str(value)]
     return argv

@@ -14,8 +14,16 @@ import pytest
 from glue_jobs import ndjson_to_parquet as job
 from glue_jobs.ndjson_to_parquet import JobError, load_manifest, parse_job_args
 
-BASE = ["--JOB_NAME", "t", "--MANIFEST_PATH", "/nonexistent/m.json", "--OUTPUT_PATH", "/tmp/x/",
-        "--COMPRESSION_TYPE", "zstd"]
+BASE = [
+    "--JOB_NAME",
+    "t",
+    "--MANIFEST_PATH",
+    "/nonexistent/m.json",
+    "--OUTPUT_PATH",
+    "/tmp/x/",
+    "--COMPRESSION_TYPE",
+    "zstd",
+]
 
 
 def test_required_and_defaults():
@@ -27,8 +35,21 @@ def test_required_and_defaults():
 
 
 def test_unknown_arguments_ignored_and_equals_form():
-    args = parse_job_args(["--JOB_ID", "j_1", "--enable-metrics", "--TempDir", "s3://t/", *BASE,
-                           "--MAX_BAD_RECORD_RATIO=0.5", "--TARGET_FILE_MB", "64", "--MANIFEST_ID", "m-1"])
+    args = parse_job_args(
+        [
+            "--JOB_ID",
+            "j_1",
+            "--enable-metrics",
+            "--TempDir",
+            "s3://t/",
+            *BASE,
+            "--MAX_BAD_RECORD_RATIO=0.5",
+            "--TARGET_FILE_MB",
+            "64",
+            "--MANIFEST_ID",
+            "m-1",
+        ]
+    )
     assert args.max_bad_record_ratio == 0.5 and args.target_file_mb == 64 and args.manifest_id == "m-1"
 
 
@@ -36,16 +57,24 @@ def test_unknown_arguments_ignored_and_equals_form():
 def test_missing_required_argument(missing):
     argv = list(BASE)
     index = argv.index(missing)
-    del argv[index:index + 2]
+    del argv[index : index + 2]
     with pytest.raises(JobError) as info:
         parse_job_args(argv)
     assert info.value.error_name == "MissingArgument"
     assert missing in info.value.message
 
 
-@pytest.mark.parametrize(("name", "value"), [("MAX_BAD_RECORD_RATIO", "1.5"), ("MAX_BAD_RECORD_RATIO", "abc"),
-                                             ("MAX_BAD_RECORD_RATIO", "-0.1"), ("TARGET_FILE_MB", "0"),
-                                             ("TARGET_FILE_MB", "12.5"), ("MANIFEST_ID", "bad id!")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_BAD_RECORD_RATIO", "1.5"),
+        ("MAX_BAD_RECORD_RATIO", "abc"),
+        ("MAX_BAD_RECORD_RATIO", "-0.1"),
+        ("TARGET_FILE_MB", "0"),
+        ("TARGET_FILE_MB", "12.5"),
+        ("MANIFEST_ID", "bad id!"),
+    ],
+)
 def test_invalid_optional_argument(name, value):
     with pytest.raises(JobError) as info:
         parse_job_args([*BASE, f"--{name}", value])
@@ -66,8 +95,9 @@ def test_lzo_refused_before_any_data_is_read_with_the_working_list():
 
 
 def test_run_job_also_refuses_lzo_before_reading(spark, tmp_path):
-    args = job.JobArgs("t", str(tmp_path / "missing.json"), str(tmp_path / "out"), "lzo",
-                       str(tmp_path / "bad"))
+    args = job.JobArgs(
+        "t", str(tmp_path / "missing.json"), str(tmp_path / "out"), "lzo", str(tmp_path / "bad")
+    )
     with pytest.raises(JobError) as info:
         job.run_job(spark, args)
     assert info.value.error_name == "UnsupportedCompression"
@@ -77,8 +107,15 @@ def test_run_job_also_refuses_lzo_before_reading(spark, tmp_path):
 def test_codec_list_is_the_single_source_of_truth():
     doc = json.loads((Path(job.__file__).parent / "codecs.json").read_text())
     # Every codec the issue names is either supported or refused with a reason.
-    assert set(doc["supported"]) | set(doc["unsupported"]) == {"snappy", "gzip", "zstd", "lz4", "brotli", "lzo",
-                                                               "uncompressed"}
+    assert set(doc["supported"]) | set(doc["unsupported"]) == {
+        "snappy",
+        "gzip",
+        "zstd",
+        "lz4",
+        "brotli",
+        "lzo",
+        "uncompressed",
+    }
     assert not set(doc["supported"]) & set(doc["unsupported"])
     assert set(doc["supported"]) <= set(job.PYARROW_CODECS)
     assert job.load_codecs()["supported"] == doc["supported"]
@@ -112,13 +149,19 @@ def _manifest(tmp_path: Path, doc: object) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("doc", ["{not json", [], {"date_prefix": "2026-11-22", "entries": [{"url": "a"}]},
-                                 {"manifest_id": "m", "date_prefix": "22/11/2026", "entries": [{"url": "a"}]},
-                                 {"manifest_id": "m", "date_prefix": "2026-02-30", "entries": [{"url": "a"}]},
-                                 {"manifest_id": "m", "date_prefix": "2026-11-22", "entries": []},
-                                 {"manifest_id": "m", "date_prefix": "2026-11-22", "entries": [{"mandatory": True}]},
-                                 {"manifest_id": "m", "date_prefix": "2026-11-22",
-                                  "entries": [{"url": "a", "mandatory": "yes"}]}])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "{not json",
+        [],
+        {"date_prefix": "2026-11-22", "entries": [{"url": "a"}]},
+        {"manifest_id": "m", "date_prefix": "22/11/2026", "entries": [{"url": "a"}]},
+        {"manifest_id": "m", "date_prefix": "2026-02-30", "entries": [{"url": "a"}]},
+        {"manifest_id": "m", "date_prefix": "2026-11-22", "entries": []},
+        {"manifest_id": "m", "date_prefix": "2026-11-22", "entries": [{"mandatory": True}]},
+        {"manifest_id": "m", "date_prefix": "2026-11-22", "entries": [{"url": "a", "mandatory": "yes"}]},
+    ],
+)
 def test_invalid_manifests(tmp_path, doc):
     with pytest.raises(JobError) as info:
         load_manifest(_manifest(tmp_path, doc))
@@ -132,12 +175,24 @@ def test_manifest_missing(tmp_path):
 
 
 def test_manifest_urls_relative_file_and_s3(tmp_path):
-    path = _manifest(tmp_path, {"manifest_id": "m", "date_prefix": "2026-11-22", "entries": [
-        {"url": "rel/a.ndjson"}, {"url": f"file://{tmp_path}/b.ndjson", "mandatory": False},
-        {"url": "s3a://bucket/k.ndjson"}]})
+    path = _manifest(
+        tmp_path,
+        {
+            "manifest_id": "m",
+            "date_prefix": "2026-11-22",
+            "entries": [
+                {"url": "rel/a.ndjson"},
+                {"url": f"file://{tmp_path}/b.ndjson", "mandatory": False},
+                {"url": "s3a://bucket/k.ndjson"},
+            ],
+        },
+    )
     manifest = load_manifest(path)
-    assert [e.location for e in manifest.entries] == [str(tmp_path / "rel/a.ndjson"), str(tmp_path / "b.ndjson"),
-                                                      "s3://bucket/k.ndjson"]
+    assert [e.location for e in manifest.entries] == [
+        str(tmp_path / "rel/a.ndjson"),
+        str(tmp_path / "b.ndjson"),
+        "s3://bucket/k.ndjson",
+    ]
     assert [e.mandatory for e in manifest.entries] == [True, False, True]
 
 
@@ -152,7 +207,9 @@ def test_ranges_cover_every_line_exactly_once(tmp_path):
     for step in (1, 7, 64, 1000, len(data)):
         seen = []
         for start in range(0, len(data), step):
-            for _, block in job.iter_blocks(str(path), False, start, min(len(data), start + step), block_bytes=50):
+            for _, block in job.iter_blocks(
+                str(path), False, start, min(len(data), start + step), block_bytes=50
+            ):
                 seen += [line for line in block.split(b"\n") if line]
         assert seen == lines, step
 
@@ -163,47 +220,66 @@ def test_gzip_blocks_and_offsets(tmp_path):
     path.write_bytes(gzip.compress(payload[:5000]) + gzip.compress(payload[5000:]))  # two gzip members
     blocks = list(job.iter_blocks(str(path), True, block_bytes=333))
     assert b"".join(block for _, block in blocks) == payload
-    assert all(payload[offset:offset + len(block)] == block for offset, block in blocks)
+    assert all(payload[offset : offset + len(block)] == block for offset, block in blocks)
 
 
 def test_parse_block_accounts_for_every_nasty_line():
-    block = (b'{"a": 1}\r\n'
-             b"\r\n"  # blank (CRLF)
-             b"   \t\n"  # blank (whitespace)
-             b'{"a": 2, "b": [1, "x"]}\n'  # mixed-type array: arrow cannot hold it
-             b'{"a": 3, "a": 4}\n'  # duplicate key
-             b'"str"\n[1]\n42\nnull\ntrue\n'
-             b'{"a": "\xff"}\n'  # invalid UTF-8
-             b'{"a": "x\x00"}\n'  # NUL
-             b'{"a": NaN}\n'  # not JSON
-             b'{"a": 9}{"a": 10}\n'  # two objects on one line: pyarrow would make two rows of it
-             b'{"a": 5')  # truncated last line without newline
+    block = (
+        b'{"a": 1}\r\n'
+        b"\r\n"  # blank (CRLF)
+        b"   \t\n"  # blank (whitespace)
+        b'{"a": 2, "b": [1, "x"]}\n'  # mixed-type array: arrow cannot hold it
+        b'{"a": 3, "a": 4}\n'  # duplicate key
+        b'"str"\n[1]\n42\nnull\ntrue\n'
+        b'{"a": "\xff"}\n'  # invalid UTF-8
+        b'{"a": "x\x00"}\n'  # NUL
+        b'{"a": NaN}\n'  # not JSON
+        b'{"a": 9}{"a": 10}\n'  # two objects on one line: pyarrow would make two rows of it
+        b'{"a": 5'
+    )  # truncated last line without newline
     result = job.parse_block("f", 0, block)
     assert result.records == 13 and result.blank == 2
     rows = sum(t.num_rows for t in result.tables)
     assert rows + len(result.bad) == result.records
     assert rows == 1
     reasons = [r["reason"].split(":")[0] for r in result.bad]
-    assert reasons.count("not_a_json_object") == 5 and "invalid_utf8" in reasons and "unconvertible" in reasons
-    assert any(r["raw_line"] == '{"a": 9}{"a": 10}' and r["reason"].startswith("invalid_json") for r in result.bad)
+    assert (
+        reasons.count("not_a_json_object") == 5 and "invalid_utf8" in reasons and "unconvertible" in reasons
+    )
+    assert any(
+        r["raw_line"] == '{"a": 9}{"a": 10}' and r["reason"].startswith("invalid_json") for r in result.bad
+    )
     utf8 = next(r for r in result.bad if r["reason"].startswith("invalid_utf8"))
-    assert utf8["raw_line_base64"] and utf8["source_file"] == "f" and utf8["offset"] == block.index(b'{"a": "\xff')
+    assert (
+        utf8["raw_line_base64"]
+        and utf8["source_file"] == "f"
+        and utf8["offset"] == block.index(b'{"a": "\xff')
+    )
 
 
 # ------------------------------------------------------------------------------------------------ type rules
 
 
 def test_resolve_widens_and_majority_wins():
-    observations = [("a", pa.int64(), 10), ("a", pa.float64(), 1), ("b", pa.float64(), 9), ("b", pa.string(), 2),
-                    ("c", pa.null(), 5), ("d", pa.struct([("x", pa.int64())]), 3), ("d.x", pa.int64(), 3),
-                    ("d", pa.struct([("y", pa.string())]), 2), ("d.y", pa.string(), 2)]
+    observations = [
+        ("a", pa.int64(), 10),
+        ("a", pa.float64(), 1),
+        ("b", pa.float64(), 9),
+        ("b", pa.string(), 2),
+        ("c", pa.null(), 5),
+        ("d", pa.struct([("x", pa.int64())]), 3),
+        ("d.x", pa.int64(), 3),
+        ("d", pa.struct([("y", pa.string())]), 2),
+        ("d.y", pa.string(), 2),
+    ]
     resolution = job.resolve_schema(observations, ["a", "b", "c", "d"], None)
     assert resolution.schema.field("a").type == pa.float64()
     assert resolution.schema.field("b").type == pa.float64()
     assert resolution.schema.field("c").type == pa.string()  # all null -> string
     assert resolution.schema.field("d").type == pa.struct([("x", pa.int64()), ("y", pa.string())])
-    assert resolution.conflicts == [{"field": "b", "values_by_type": {"number": 9, "string": 2},
-                                     "resolved_as": "number"}]
+    assert resolution.conflicts == [
+        {"field": "b", "values_by_type": {"number": 9, "string": 2}, "resolved_as": "number"}
+    ]
 
 
 def test_conform_converts_lossless_values_and_flags_the_rest():
@@ -216,7 +292,11 @@ def test_conform_converts_lossless_values_and_flags_the_rest():
     nested = pa.array([{"p": [{"q": "1"}, {"q": "z"}]}, {"p": [{"q": "2"}]}, None])
     target = pa.struct([("p", pa.list_(pa.struct([("q", pa.int64())])))])
     converted, bad = job.conform(nested, target, "n")
-    assert list(bad) == [0] and converted.to_pylist()[1] == {"p": [{"q": 2}]} and converted.to_pylist()[2] is None
+    assert (
+        list(bad) == [0]
+        and converted.to_pylist()[1] == {"p": [{"q": 2}]}
+        and converted.to_pylist()[2] is None
+    )
 
 
 def test_count_blank_lines_matches_a_plain_split():

@@ -23,14 +23,31 @@ def _env() -> dict[str, str]:
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=_env(), timeout=300, check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd, env=_env(), timeout=300, check=False
+    )
 
 
 @pytest.mark.spark
 def test_python_script_converts_the_bundled_sample(tmp_path):
     out = tmp_path / "out"
-    proc = _run([sys.executable, str(SCRIPT), "--JOB_NAME", "local", "--MANIFEST_PATH", str(SAMPLES),
-                 "--OUTPUT_PATH", str(out), "--COMPRESSION_TYPE", "zstd", "--SOME_GLUE_ARG", "ignored"], tmp_path)
+    proc = _run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--JOB_NAME",
+            "local",
+            "--MANIFEST_PATH",
+            str(SAMPLES),
+            "--OUTPUT_PATH",
+            str(out),
+            "--COMPRESSION_TYPE",
+            "zstd",
+            "--SOME_GLUE_ARG",
+            "ignored",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["status"] == "succeeded" and report["records_in"] == 454 and report["records_out"] == 450
@@ -38,11 +55,25 @@ def test_python_script_converts_the_bundled_sample(tmp_path):
     assert len(list((out / "dt=2026-11-22").glob("2026-11-22-000001-sample01.part-*.parquet"))) == 1
 
 
-@pytest.mark.parametrize(("argv", "error"), [
-    (["--JOB_NAME", "x", "--MANIFEST_PATH", "m.json", "--OUTPUT_PATH", "o"], "MissingArgument: "),
-    (["--JOB_NAME", "x", "--MANIFEST_PATH", "m.json", "--OUTPUT_PATH", "o", "--COMPRESSION_TYPE", "lzo"],
-     "UnsupportedCompression: "),
-])
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--JOB_NAME", "x", "--MANIFEST_PATH", "m.json", "--OUTPUT_PATH", "o"], "MissingArgument: "),
+        (
+            [
+                "--JOB_NAME",
+                "x",
+                "--MANIFEST_PATH",
+                "m.json",
+                "--OUTPUT_PATH",
+                "o",
+                "--COMPRESSION_TYPE",
+                "lzo",
+            ],
+            "UnsupportedCompression: ",
+        ),
+    ],
+)
 def test_python_script_argument_errors_exit_non_zero_without_starting_spark(tmp_path, argv, error):
     proc = _run([sys.executable, str(SCRIPT), *argv], tmp_path)
     assert proc.returncode == 1
@@ -53,10 +84,30 @@ def test_python_script_argument_errors_exit_non_zero_without_starting_spark(tmp_
 
 def test_python_script_manifest_errors_are_reported_before_spark_starts(tmp_path):
     manifest = tmp_path / "m.json"
-    manifest.write_text(json.dumps({"manifest_id": "m-1", "date_prefix": "2026-11-22",
-                                    "entries": [{"url": "missing.ndjson", "mandatory": True}]}))
-    proc = _run([sys.executable, str(SCRIPT), "--JOB_NAME", "x", "--MANIFEST_PATH", str(manifest),
-                 "--OUTPUT_PATH", str(tmp_path / "o"), "--COMPRESSION_TYPE", "snappy"], tmp_path)
+    manifest.write_text(
+        json.dumps(
+            {
+                "manifest_id": "m-1",
+                "date_prefix": "2026-11-22",
+                "entries": [{"url": "missing.ndjson", "mandatory": True}],
+            }
+        )
+    )
+    proc = _run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--JOB_NAME",
+            "x",
+            "--MANIFEST_PATH",
+            str(manifest),
+            "--OUTPUT_PATH",
+            str(tmp_path / "o"),
+            "--COMPRESSION_TYPE",
+            "snappy",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()  # no JVM output: Spark was never started
     assert line.startswith("ManifestEntryMissing: mandatory file(s) not found") and "missing.ndjson" in line
@@ -68,9 +119,25 @@ def test_spark_submit_runs_the_same_script(tmp_path):
     if not spark_submit.exists():
         pytest.skip("spark-submit is not installed next to this Python (pyspark wheel scripts missing)")
     out = tmp_path / "out"
-    proc = _run([str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", str(SCRIPT),
-                 "--JOB_NAME", "submit", "--MANIFEST_PATH", str(SAMPLES), "--OUTPUT_PATH", str(out),
-                 "--COMPRESSION_TYPE", "brotli"], tmp_path)
+    proc = _run(
+        [
+            str(spark_submit),
+            "--master",
+            "local[2]",
+            "--conf",
+            "spark.ui.enabled=false",
+            str(SCRIPT),
+            "--JOB_NAME",
+            "submit",
+            "--MANIFEST_PATH",
+            str(SAMPLES),
+            "--OUTPUT_PATH",
+            str(out),
+            "--COMPRESSION_TYPE",
+            "brotli",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["codec"] == "brotli" and report["records_out"] == 450

@@ -48,8 +48,16 @@ def test_s3_in_s3_out_and_rerun(spark, tmp_path, s3_endpoint, monkeypatch):
     entries.append({"url": "s3://lake/in/missing.ndjson", "mandatory": False})
     manifest = {"manifest_id": "m-s3", "date_prefix": "2026-11-22", "entries": entries}
     s3.put_object(Bucket="lake", Key="manifests/m-s3.json", Body=json.dumps(manifest).encode())
-    argv = ["--JOB_NAME", "s3", "--MANIFEST_PATH", "s3://lake/manifests/m-s3.json", "--OUTPUT_PATH",
-            "s3://lake/out", "--COMPRESSION_TYPE", "zstd"]
+    argv = [
+        "--JOB_NAME",
+        "s3",
+        "--MANIFEST_PATH",
+        "s3://lake/manifests/m-s3.json",
+        "--OUTPUT_PATH",
+        "s3://lake/out",
+        "--COMPRESSION_TYPE",
+        "zstd",
+    ]
 
     report = run_job(spark, parse_job_args(argv))
     assert report["records_out"] == 400 and report["bad_records"] == 4
