@@ -11,8 +11,8 @@ import pytest
 from pipeline.infra import checkov
 from pipeline.infra.terraform import (
     TERRAFORM_DIR,
+    TerraformApplyFailed,
     TerraformNotFound,
-    TerraformPlanFailed,
     TerraformRunner,
 )
 
@@ -52,16 +52,17 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason(checkov_scan)
     assert all(len(reason) > 20 for _, _, reason in report.skipped), report.skipped
 
 
-def test_bad_variables_are_refused_with_messages_that_name_them(tmp_path: Path, applied_stack) -> None:
-    with pytest.raises(TerraformPlanFailed) as caught:
-        TerraformRunner().plan(applied_stack.aws.endpoint_url, tmp_path / "bad", {
+def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Path, applied_stack) -> None:
+    with pytest.raises(TerraformApplyFailed) as caught:
+        TerraformRunner().apply(applied_stack.aws.endpoint_url, tmp_path / "bad", {
             "lambda_zip_path": str(tmp_path / "missing.zip"),
             "compression_type": "lzo",
             "log_level": "TRACE",
             "flush_schedule_expression": "every 5 minutes",
         })
     message = str(caught.value)
-    assert caught.value.error_name == "TerraformPlanFailed"
+    assert caught.value.error_name == "TerraformApplyFailed"
+    assert "end of the Terraform log" in message
     assert "compression_type is not a codec the Glue job supports" in message
     assert "glue_jobs/codecs.json" in message
     assert "log_level must be one of DEBUG, INFO, WARNING, ERROR" in message
