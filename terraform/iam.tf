@@ -15,7 +15,6 @@ data "aws_iam_policy_document" "manifest_builder" {
       "dynamodb:GetItem",
       "dynamodb:DeleteItem",
       "dynamodb:Query",
-      "dynamodb:ConditionCheckItem",
     ]
     resources = [module.tracking.table_arn]
   }
@@ -61,7 +60,7 @@ data "aws_iam_policy_document" "status_updater" {
 
   statement {
     sid       = "TrackingTable"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"]
     resources = [module.tracking.table_arn]
   }
 

@@ -131,11 +131,13 @@ def test_glue_retries_the_transient_errors_with_backoff(definition: dict) -> Non
     assert "States.TaskFailed" not in retry[0]["ErrorEquals"]  # a failed job run is data, not a transient error
 
 
-def test_lambda_tasks_retry_lambdas_transient_errors(definition: dict) -> None:
+def test_lambda_tasks_retry_lambdas_transient_errors_and_lagging_index(definition: dict) -> None:
     for name in ("MarkCompleted", "MarkFailed"):
-        errors = set(definition["States"][name]["Retry"][0]["ErrorEquals"])
+        retry = definition["States"][name]["Retry"]
+        errors = set(retry[0]["ErrorEquals"])
         assert {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                 "Lambda.TooManyRequestsException"} <= errors
+        assert retry[1]["ErrorEquals"] == ["ManifestFilesNotVisible"]  # docs/tracking-table.md, step 7
 
 
 def test_every_failure_is_caught_into_the_failed_status_alert_and_a_stable_fail(definition: dict) -> None:

@@ -38,6 +38,7 @@ class Boundary:
     glue_failure: str | None = None
     write_report: bool = True
     fail_status: str | None = None  # the status whose update raises a function error
+    not_visible: int = 0  # status updates answered with ManifestFilesNotVisible (a lagging index) first
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def admission(self, request: moto_bridges.GlueRunRequest) -> None:
@@ -64,6 +65,9 @@ class Boundary:
         event = json.loads(payload)
         with self.lock:
             self.invokes.append((function_name, event))
+        if self.not_visible > 0:
+            self.not_visible -= 1
+            raise moto_bridges.LambdaFunctionError("ManifestFilesNotVisible", "1 of 2 files visible in the index")
         if self.fail_status is not None and event.get("status") == self.fail_status:
             raise moto_bridges.LambdaFunctionError("ManifestAlreadyFinal", "the manifest is already final")
         return json.dumps({"manifest_id": event.get("manifest_id"), "status": event.get("status"),
@@ -227,6 +231,14 @@ def test_status_update_failure_alerts_and_fails_with_its_own_error(applied_stack
     [alert] = alerts()
     assert alert["Subject"] == "NDJSON-to-Parquet status update failed"
     assert manifest_id in alert["Message"] and "ManifestAlreadyFinal" in alert["Message"]
+
+
+def test_status_update_waiting_for_the_index_is_retried(applied_stack, boundary, alerts) -> None:
+    boundary.not_visible = 2
+    _, execution = _run(applied_stack)
+    assert execution["status"] == "SUCCEEDED", execution
+    assert [event["status"] for _, event in boundary.invokes] == ["completed"] * 3
+    assert alerts() == []
 
 
 def test_failed_status_update_still_alerts_and_fails(applied_stack, boundary, alerts) -> None:
