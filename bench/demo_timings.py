@@ -82,30 +82,38 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "demo_timings.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / "demo_timings.md").write_text(render_markdown(document), encoding="utf-8")
+    print(render_markdown(document))
+
+
+def render_markdown(document: dict) -> str:
+    params, medians, wall = document["parameters"], document["median_seconds"], document["median_wall_seconds"]
+    last = document["runs"][-1]
+    outside = round(medians["total"] - medians["terraform_apply"], 2)
     lines = [
         "# `pipeline demo` stage timings",
         "",
-        f"{document['date']}, {os.cpu_count()} CPUs, {args.files} files, about {args.size_mb:g} MB, "
-        f"{args.repeat} runs (medians). Goal: under {GOAL_SECONDS:.0f} s wall clock, Terraform and the JVM "
-        f"included: **{'met' if wall < GOAL_SECONDS else 'not met'}** ({wall} s).",
+        f"{document['date']}, {document['machine']['cpus']} CPUs, {params['files']} files, about "
+        f"{params['size_mb']:g} MB, {params['repeat']} runs (medians). Goal: under {GOAL_SECONDS:.0f} s wall clock, "
+        f"Terraform and the JVM included: **{'met' if wall < GOAL_SECONDS else 'not met'}** ({wall} s).",
         "",
-        f"Command: `python {' '.join(entry)} demo --files {args.files} --size-mb {args.size_mb:g}` in a fresh work "
-        "folder per run.",
+        f"Command: `python {params['entry']} demo --files {params['files']} --size-mb {params['size_mb']:g}` in a "
+        "fresh work folder per run.",
         "",
         "| stage | median seconds |",
         "| --- | ---: |",
         *[f"| {stage} | {medians[stage]} |" for stage in STAGES],
         f"| wall clock (process start to exit) | {wall} |",
+        f"| total minus terraform_apply | {outside} |",
         "",
-        "Spark start and the sample data generation run in parallel with Terraform apply; `glue_runs` is the "
-        "time spent inside the Glue job runs, part of `processing`.",
+        "Spark start (including warming its Python workers) and the sample data generation run in parallel with "
+        "Terraform apply; `glue_runs` is the time spent inside the Glue job runs, part of `processing`.",
         "",
-        f"Last run: {runs[-1]['files']} files, {runs[-1]['input_bytes'] / 1e6:.1f} MB, {runs[-1]['lines']} lines -> "
-        f"{runs[-1]['records_out']} rows + {runs[-1]['quarantined']} quarantined, {runs[-1]['manifests']} batches, "
-        f"{runs[-1]['output_files']} Parquet files ({runs[-1]['output_bytes'] / 1e6:.1f} MB, {runs[-1]['codec']}).",
+        f"Last run: {last['files']} files, {last['input_bytes'] / 1e6:.1f} MB, {last['lines']} lines -> "
+        f"{last['records_out']} rows + {last['quarantined']} quarantined, {last['manifests']} batches, "
+        f"{last['output_files']} Parquet files ({last['output_bytes'] / 1e6:.1f} MB, {last['codec']}).",
     ]
-    (RESULTS / "demo_timings.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
