@@ -81,12 +81,17 @@ def install_checkov(version: str = CHECKOV_VERSION, timeout_seconds: float = 900
     venv.create(partial, with_pip=True, clear=True)
     result = subprocess.run(
         [str(partial / "bin" / "python"), "-m", "pip", "install", "--quiet", f"checkov=={version}"],
-        capture_output=True, text=True, timeout=timeout_seconds, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout_seconds,
+        check=False,
     )
     if result.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise CheckovNotInstalled(f"pip could not install checkov=={version} (exit {result.returncode}):\n{tail}")
+        raise CheckovNotInstalled(
+            f"pip could not install checkov=={version} (exit {result.returncode}):\n{tail}"
+        )
     # Entry-point scripts hard-code the venv path: rewrite it before the rename.
     for script in (partial / "bin").iterdir():
         if script.is_file() and not script.is_symlink():
@@ -108,9 +113,22 @@ class RunningScan:
         self._report = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in result()
         self._errors = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in result()
         self._process = subprocess.Popen(
-            [str(binary), "--directory", str(directory), "--framework", "terraform", "--output", "json",
-             "--compact", "--skip-download", "--download-external-modules", "false"],
-            stdout=self._report, stderr=self._errors, text=True,
+            [
+                str(binary),
+                "--directory",
+                str(directory),
+                "--framework",
+                "terraform",
+                "--output",
+                "json",
+                "--compact",
+                "--skip-download",
+                "--download-external-modules",
+                "false",
+            ],
+            stdout=self._report,
+            stderr=self._errors,
+            text=True,
             env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
         )
 
@@ -141,7 +159,9 @@ def start_scan(directory: Path = TERRAFORM_DIR, checkov: Path | None = None) -> 
     return RunningScan(directory, binary)
 
 
-def scan(directory: Path = TERRAFORM_DIR, checkov: Path | None = None, timeout_seconds: float = 600.0) -> CheckovReport:
+def scan(
+    directory: Path = TERRAFORM_DIR, checkov: Path | None = None, timeout_seconds: float = 600.0
+) -> CheckovReport:
     """Run checkov on a Terraform directory and parse its JSON report."""
     return start_scan(directory, checkov).result(timeout_seconds)
 
@@ -160,11 +180,23 @@ def _parse(stdout: str, stderr: str) -> CheckovReport:
         passed += len(results.get("passed_checks", []))
         for check in results.get("failed_checks", []):
             lines = check.get("file_line_range") or [0, 0]
-            failed.append(FailedCheck(check["check_id"], check.get("check_name", ""), check.get("resource", ""),
-                                      check.get("file_path", ""), (int(lines[0]), int(lines[1]))))
+            failed.append(
+                FailedCheck(
+                    check["check_id"],
+                    check.get("check_name", ""),
+                    check.get("resource", ""),
+                    check.get("file_path", ""),
+                    (int(lines[0]), int(lines[1])),
+                )
+            )
         for check in results.get("skipped_checks", []):
-            skipped.append((check["check_id"], check.get("resource", ""),
-                            (check.get("check_result") or {}).get("suppress_comment", "")))
+            skipped.append(
+                (
+                    check["check_id"],
+                    check.get("resource", ""),
+                    (check.get("check_result") or {}).get("suppress_comment", ""),
+                )
+            )
     return CheckovReport(passed=passed, failed=failed, skipped=skipped)
 
 

@@ -149,8 +149,9 @@ class TerraformRunner:
         )
         return self.outputs(workdir, endpoint_url)
 
-    def plan(self, endpoint_url: str | None, workdir: Path, variables: Mapping[str, Any], *,
-             refresh: bool = True) -> PlanResult:
+    def plan(
+        self, endpoint_url: str | None, workdir: Path, variables: Mapping[str, Any], *, refresh: bool = True
+    ) -> PlanResult:
         """``plan -detailed-exitcode``: `PlanResult.has_changes` tells whether an apply would change anything.
 
         ``refresh=False`` compares the configuration with the recorded state only (no reads of the live resources).
@@ -183,8 +184,13 @@ class TerraformRunner:
         paths.workdir.mkdir(parents=True, exist_ok=True)
         self._check_version(paths)
         self._write_cli_config(paths)
-        self._run(["init", "-input=false", "-lockfile=readonly", "-backend=false"], paths, None,
-                  TerraformInitFailed, "terraform init failed")
+        self._run(
+            ["init", "-input=false", "-lockfile=readonly", "-backend=false"],
+            paths,
+            None,
+            TerraformInitFailed,
+            "terraform init failed",
+        )
         self._run(["validate"], paths, None, TerraformValidateFailed, "terraform validate failed")
 
     def outputs(self, workdir: Path, endpoint_url: str | None = None) -> dict[str, Any]:
@@ -281,15 +287,23 @@ class TerraformRunner:
         binary = self.terraform_path()
         try:
             result = subprocess.run(
-                [binary, "version"], capture_output=True, text=True, timeout=60, check=False,
+                [binary, "version"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
                 env=self._environment(paths, None),
             )
         except OSError as exc:
-            raise TerraformNotFound(f"cannot run {binary}: {exc.strerror}. Reinstall Terraform >= 1.9.") from exc
+            raise TerraformNotFound(
+                f"cannot run {binary}: {exc.strerror}. Reinstall Terraform >= 1.9."
+            ) from exc
         match = _VERSION.search(result.stdout)
         if not match:
-            raise TerraformNotFound(f"{binary} does not look like Terraform (`terraform version` printed "
-                                    f"{result.stdout.strip()[:200]!r}). Install Terraform >= 1.9.")
+            raise TerraformNotFound(
+                f"{binary} does not look like Terraform (`terraform version` printed "
+                f"{result.stdout.strip()[:200]!r}). Install Terraform >= 1.9."
+            )
         found = (int(match.group(1)), int(match.group(2)))
         if found < MIN_VERSION:
             raise TerraformNotFound(

@@ -41,7 +41,9 @@ class AppliedStack:
 
 def _require_terraform() -> None:
     if shutil.which("terraform") is None:
-        pytest.fail("terraform is not on PATH: install Terraform >= 1.9 (the infra tests apply the real stack)")
+        pytest.fail(
+            "terraform is not on PATH: install Terraform >= 1.9 (the infra tests apply the real stack)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +86,9 @@ def checkov_scan() -> BackgroundCheckov:
 
 
 @pytest.fixture(scope="package")
-def applied_stack(tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path,
-                  checkov_scan: BackgroundCheckov) -> Iterator[AppliedStack]:
+def applied_stack(
+    tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path, checkov_scan: BackgroundCheckov
+) -> Iterator[AppliedStack]:
     _require_terraform()
     from pipeline.embedded.server import EmbeddedAws
     from pipeline.infra.terraform import TerraformRunner

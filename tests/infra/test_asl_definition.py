@@ -76,12 +76,22 @@ def test_render_names_every_missing_placeholder() -> None:
 
 
 def test_render_follows_terraform_template_syntax() -> None:
-    template = '{"a": "${name}", "n": ${count}, "b": ${flag}, "literal": "$${not_a_placeholder}", "pct": "%%{x}"}'
+    template = (
+        '{"a": "${name}", "n": ${count}, "b": ${flag}, "literal": "$${not_a_placeholder}", "pct": "%%{x}"}'
+    )
     rendered = asl.render(template, {"name": "x", "count": 3, "flag": True})
-    assert json.loads(rendered) == {"a": "x", "n": 3, "b": True, "literal": "${not_a_placeholder}", "pct": "%{x}"}
+    assert json.loads(rendered) == {
+        "a": "x",
+        "n": 3,
+        "b": True,
+        "literal": "${not_a_placeholder}",
+        "pct": "%{x}",
+    }
 
 
-@pytest.mark.parametrize("template", ['{"a": "${var.x}"}', '{"a": "%{ if true }x%{ endif }"}', '{"a": "${f(1)}"}'])
+@pytest.mark.parametrize(
+    "template", ['{"a": "${var.x}"}', '{"a": "%{ if true }x%{ endif }"}', '{"a": "${f(1)}"}']
+)
 def test_render_rejects_terraform_only_syntax(template: str) -> None:
     with pytest.raises(asl.AslTemplateError, match="not"):
         asl.render(template, {"x": 1})
@@ -99,7 +109,10 @@ def test_flow_marks_processing_then_runs_glue_then_reads_report_then_completes(d
     assert definition["StartAt"] == "MarkProcessing"
     mark = states["MarkProcessing"]
     assert mark["Resource"] == "arn:aws:states:::dynamodb:updateItem"
-    assert mark["Parameters"]["ConditionExpression"] == "attribute_not_exists(#status) OR #status IN (:pending, :processing)"
+    assert (
+        mark["Parameters"]["ConditionExpression"]
+        == "attribute_not_exists(#status) OR #status IN (:pending, :processing)"
+    )
     assert mark["Next"] == "RunGlueJob"
     glue = states["RunGlueJob"]
     assert glue["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
@@ -125,18 +138,27 @@ def test_flow_marks_processing_then_runs_glue_then_reads_report_then_completes(d
 def test_glue_retries_the_transient_errors_with_backoff(definition: dict) -> None:
     retry = definition["States"]["RunGlueJob"]["Retry"]
     assert len(retry) == 1
-    assert {"Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException",
-            "Glue.InternalServiceException"} <= set(retry[0]["ErrorEquals"])
+    assert {
+        "Glue.ConcurrentRunsExceededException",
+        "Glue.ThrottlingException",
+        "Glue.InternalServiceException",
+    } <= set(retry[0]["ErrorEquals"])
     assert retry[0]["BackoffRate"] > 1
-    assert "States.TaskFailed" not in retry[0]["ErrorEquals"]  # a failed job run is data, not a transient error
+    assert (
+        "States.TaskFailed" not in retry[0]["ErrorEquals"]
+    )  # a failed job run is data, not a transient error
 
 
 def test_lambda_tasks_retry_lambdas_transient_errors_and_lagging_index(definition: dict) -> None:
     for name in ("MarkCompleted", "MarkFailed"):
         retry = definition["States"][name]["Retry"]
         errors = set(retry[0]["ErrorEquals"])
-        assert {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                "Lambda.TooManyRequestsException"} <= errors
+        assert {
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        } <= errors
         assert retry[1]["ErrorEquals"] == ["ManifestFilesNotVisible"]  # docs/tracking-table.md, step 7
 
 
@@ -157,13 +179,18 @@ def test_every_failure_is_caught_into_the_failed_status_alert_and_a_stable_fail(
     assert alert["Next"] == "BatchFailed"
     fails = {name: state for name, state in states.items() if state["Type"] == "Fail"}
     assert {state["Error"] for state in fails.values()} == {
-        "Pipeline.BatchFailed", "Pipeline.StatusUpdateFailed", "Pipeline.ManifestNotRunnable"}
+        "Pipeline.BatchFailed",
+        "Pipeline.StatusUpdateFailed",
+        "Pipeline.ManifestNotRunnable",
+    }
     assert all(state.get("Cause") for state in fails.values())
     assert states["MarkCompleted"]["Catch"][0]["Next"] == "AlertStatusUpdateFailed"
     assert states["AlertStatusUpdateFailed"]["Next"] == "StatusUpdateFailed"
 
 
-def test_every_task_has_a_catch_so_no_execution_ends_without_an_alert_or_a_stable_error(definition: dict) -> None:
+def test_every_task_has_a_catch_so_no_execution_ends_without_an_alert_or_a_stable_error(
+    definition: dict,
+) -> None:
     for name, state in definition["States"].items():
         if state["Type"] == "Task":
             assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name

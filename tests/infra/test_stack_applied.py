@@ -38,11 +38,26 @@ def _as_list(value: object) -> list:
 
 def test_outputs_hold_everything_the_embedded_mode_needs(applied_stack) -> None:
     out = applied_stack.outputs
-    for name in ("input_bucket", "manifest_bucket", "output_bucket", "artifacts_bucket", "ingest_queue_url",
-                 "ingest_queue_arn", "ingest_dlq_url", "tracking_table_name", "state_machine_arn", "glue_job_name",
-                 "manifest_builder_function_name", "status_updater_function_name", "alert_topic_arn",
-                 "glue_database_name", "output_path", "bad_records_path", "compression_type",
-                 "flush_schedule_expression"):
+    for name in (
+        "input_bucket",
+        "manifest_bucket",
+        "output_bucket",
+        "artifacts_bucket",
+        "ingest_queue_url",
+        "ingest_queue_arn",
+        "ingest_dlq_url",
+        "tracking_table_name",
+        "state_machine_arn",
+        "glue_job_name",
+        "manifest_builder_function_name",
+        "status_updater_function_name",
+        "alert_topic_arn",
+        "glue_database_name",
+        "output_path",
+        "bad_records_path",
+        "compression_type",
+        "flush_schedule_expression",
+    ):
         assert out.get(name), name
     assert out["output_path"] == f"s3://{out['output_bucket']}/lake/events/"
     assert out["bad_records_path"] == f"s3://{out['output_bucket']}/quarantine/events/"
@@ -55,7 +70,8 @@ def test_glue_job_has_the_security_configuration_with_three_encryption_modes(app
     job = glue.get_job(JobName=out["glue_job_name"])["Job"]
     assert job["SecurityConfiguration"] == out["glue_security_configuration"]
     encryption = glue.get_security_configuration(Name=job["SecurityConfiguration"])["SecurityConfiguration"][
-        "EncryptionConfiguration"]
+        "EncryptionConfiguration"
+    ]
     key = out["kms_key_arn"]
     assert encryption["S3Encryption"] == [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key}]
     assert encryption["CloudWatchEncryption"] == {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key}
@@ -117,14 +133,18 @@ def test_input_bucket_notifies_the_queue_for_each_accepted_suffix(applied_stack)
     assert suffixes == {".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"}
 
 
-def test_buckets_are_kms_encrypted_versioned_private_and_expire_manifests_and_quarantine(applied_stack) -> None:
+def test_buckets_are_kms_encrypted_versioned_private_and_expire_manifests_and_quarantine(
+    applied_stack,
+) -> None:
     s3 = applied_stack.client("s3")
     out = applied_stack.outputs
     for role in ("input", "manifest", "output", "artifacts"):
         bucket = out[f"{role}_bucket"]
         rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
-        assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
-                                                              "KMSMasterKeyID": out["kms_key_arn"]}
+        assert rule["ApplyServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": out["kms_key_arn"],
+        }
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values()) and len(block) == 4
@@ -141,23 +161,26 @@ def test_state_machine_definition_is_the_rendered_asl(applied_stack) -> None:
     sfn = applied_stack.client("stepfunctions")
     out = applied_stack.outputs
     machine = sfn.describe_state_machine(stateMachineArn=out["state_machine_arn"])
-    expected = asl.load_definition(asl.NDJSON_TO_PARQUET, {
-        "tracking_table_name": out["tracking_table_name"],
-        "glue_job_name": out["glue_job_name"],
-        "output_path": out["output_path"],
-        "bad_records_path": out["bad_records_path"],
-        "compression_type": out["compression_type"],
-        "report_bucket": out["output_bucket"],
-        "report_key_prefix": "lake/events/_reports/",
-        "status_updater_function_arn": out["status_updater_function_arn"],
-        "alert_topic_arn": out["alert_topic_arn"],
-        "execution_timeout_seconds": 60 * 60 * 3,
-        "glue_task_timeout_seconds": 60 * 60 + 600,
-        "glue_retry_interval_seconds": 1,
-        "glue_retry_max_attempts": 3,
-        "glue_retry_max_delay_seconds": 2,
-        "retry_interval_seconds": 1,
-    })
+    expected = asl.load_definition(
+        asl.NDJSON_TO_PARQUET,
+        {
+            "tracking_table_name": out["tracking_table_name"],
+            "glue_job_name": out["glue_job_name"],
+            "output_path": out["output_path"],
+            "bad_records_path": out["bad_records_path"],
+            "compression_type": out["compression_type"],
+            "report_bucket": out["output_bucket"],
+            "report_key_prefix": "lake/events/_reports/",
+            "status_updater_function_arn": out["status_updater_function_arn"],
+            "alert_topic_arn": out["alert_topic_arn"],
+            "execution_timeout_seconds": 60 * 60 * 3,
+            "glue_task_timeout_seconds": 60 * 60 + 600,
+            "glue_retry_interval_seconds": 1,
+            "glue_retry_max_attempts": 3,
+            "glue_retry_max_delay_seconds": 2,
+            "retry_interval_seconds": 1,
+        },
+    )
     assert json.loads(machine["definition"]) == expected
     assert machine["type"] == "STANDARD"
     assert machine["tracingConfiguration"] == {"enabled": True}
@@ -176,14 +199,21 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(applied_stack) -> Non
         assert alarm["OKActions"] == [out["alert_topic_arn"]], alarm["AlarmName"]
     watched = {(a["Namespace"], a["MetricName"]) for a in alarms}
     assert {
-        ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "Duration"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
-        ("AWS/States", "ExecutionsFailed"), ("AWS/States", "ExecutionsTimedOut"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/States", "ExecutionsFailed"),
+        ("AWS/States", "ExecutionsTimedOut"),
         ("ndjson-pipeline/pipeline", "GlueJobFailures"),
-        ("AWS/DynamoDB", "ReadThrottleEvents"), ("AWS/DynamoDB", "WriteThrottleEvents"),
+        ("AWS/DynamoDB", "ReadThrottleEvents"),
+        ("AWS/DynamoDB", "WriteThrottleEvents"),
     } <= watched
     dlq_alarm = next(a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible")
-    assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": out["ingest_dlq_url"].rsplit("/", 1)[1]}]
+    assert dlq_alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": out["ingest_dlq_url"].rsplit("/", 1)[1]}
+    ]
     assert dlq_alarm["Threshold"] == 0 and dlq_alarm["ComparisonOperator"] == "GreaterThanThreshold"
     logs = applied_stack.client("logs")
     filters = logs.describe_metric_filters(logGroupName=out["state_machine_log_group"])["metricFilters"]
@@ -195,8 +225,11 @@ def test_sqs_event_source_mapping_reports_batch_item_failures(applied_stack) -> 
     lam = applied_stack.client("lambda")
     out = applied_stack.outputs
     # (moto's FunctionName filter misses mappings created with a function ARN, as Terraform does: list them all)
-    mappings = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]
-                if m["FunctionArn"] == out["manifest_builder_function_arn"]]
+    mappings = [
+        m
+        for m in lam.list_event_source_mappings()["EventSourceMappings"]
+        if m["FunctionArn"] == out["manifest_builder_function_arn"]
+    ]
     assert len(mappings) == 1
     mapping = mappings[0]
     assert mapping["EventSourceArn"] == out["ingest_queue_arn"]
@@ -207,8 +240,10 @@ def test_sqs_event_source_mapping_reports_batch_item_failures(applied_stack) -> 
 def test_lambda_functions_are_configured_as_the_contract_says(applied_stack) -> None:
     lam, logs = applied_stack.client("lambda"), applied_stack.client("logs")
     out = applied_stack.outputs
-    for name, handler in ((out["manifest_builder_function_name"], "manifest_builder.lambda_handler"),
-                          (out["status_updater_function_name"], "batch_status_updater.lambda_handler")):
+    for name, handler in (
+        (out["manifest_builder_function_name"], "manifest_builder.lambda_handler"),
+        (out["status_updater_function_name"], "batch_status_updater.lambda_handler"),
+    ):
         config = lam.get_function_configuration(FunctionName=name)
         assert config["Handler"] == handler
         assert config["Runtime"] == "python3.11"
@@ -225,8 +260,13 @@ def test_lambda_functions_are_configured_as_the_contract_says(applied_stack) -> 
         assert env["GLUE_DATABASE"] == out["glue_database_name"]
         assert env["GLUE_TABLE"] == out["glue_table_name"] == "events"
         assert env["OUTPUT_PATH"] == out["output_path"]
-        for key in ("MAX_FILES_PER_MANIFEST", "MAX_BYTES_PER_MANIFEST", "MAX_BATCH_WAIT_SECONDS", "TTL_DAYS",
-                    "ACCEPTED_SUFFIXES"):
+        for key in (
+            "MAX_FILES_PER_MANIFEST",
+            "MAX_BYTES_PER_MANIFEST",
+            "MAX_BATCH_WAIT_SECONDS",
+            "TTL_DAYS",
+            "ACCEPTED_SUFFIXES",
+        ):
             assert env[key], key
         assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
         group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"][0]
@@ -251,7 +291,10 @@ def test_tracking_table_is_on_demand_encrypted_recoverable_and_expiring(applied_
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["date_prefix", "file_key"]
     assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
-        "pending-index", "manifest-index", "open-claims-index"}
+        "pending-index",
+        "manifest-index",
+        "open-claims-index",
+    }
     assert table["SSEDescription"]["Status"] == "ENABLED"
     assert table["SSEDescription"]["KMSMasterKeyArn"] == applied_stack.outputs["kms_key_arn"]
     ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
@@ -267,12 +310,19 @@ def test_key_rotates_and_encrypts_the_topic(applied_stack) -> None:
     assert topic["KmsMasterKeyId"] == out["kms_key_arn"]
 
 
-def test_one_role_per_component_and_no_wildcard_resources_outside_the_listed_exceptions(applied_stack) -> None:
+def test_one_role_per_component_and_no_wildcard_resources_outside_the_listed_exceptions(
+    applied_stack,
+) -> None:
     iam = applied_stack.client("iam")
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("ndjson-pipeline-")]
-    assert sorted(roles) == sorted([
-        "ndjson-pipeline-manifest-builder-role", "ndjson-pipeline-status-updater-role",
-        "ndjson-pipeline-ndjson-to-parquet-role", "ndjson-pipeline-ndjson-to-parquet-sfn-role"])
+    assert sorted(roles) == sorted(
+        [
+            "ndjson-pipeline-manifest-builder-role",
+            "ndjson-pipeline-status-updater-role",
+            "ndjson-pipeline-ndjson-to-parquet-role",
+            "ndjson-pipeline-ndjson-to-parquet-sfn-role",
+        ]
+    )
     checked = 0
     for role in roles:
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == [], role
@@ -290,31 +340,39 @@ def test_one_role_per_component_and_no_wildcard_resources_outside_the_listed_exc
                 for action in _as_list(statement["Action"]):
                     assert not action.endswith(":*"), (role, action)
     assert checked >= 20
-    updater = iam.get_role_policy(RoleName="ndjson-pipeline-status-updater-role",
-                                  PolicyName="ndjson-pipeline-status-updater-policy")["PolicyDocument"]
+    updater = iam.get_role_policy(
+        RoleName="ndjson-pipeline-status-updater-role", PolicyName="ndjson-pipeline-status-updater-policy"
+    )["PolicyDocument"]
     updater = json.loads(updater) if isinstance(updater, str) else updater
     catalog = next(s for s in updater["Statement"] if s.get("Sid") == "RegisterOutputTableAndPartitions")
     assert "arn:aws:glue:us-east-1:123456789012:table/ndjson_pipeline_lake/events" in catalog["Resource"]
-    builder = iam.get_role_policy(RoleName="ndjson-pipeline-manifest-builder-role",
-                                  PolicyName="ndjson-pipeline-manifest-builder-policy")["PolicyDocument"]
+    builder = iam.get_role_policy(
+        RoleName="ndjson-pipeline-manifest-builder-role", PolicyName="ndjson-pipeline-manifest-builder-policy"
+    )["PolicyDocument"]
     builder = json.loads(builder) if isinstance(builder, str) else builder
     assert all(not a.startswith("glue:") for s in builder["Statement"] for a in _as_list(s["Action"]))
 
 
 def test_applying_again_changes_nothing(applied_stack) -> None:
-    result = applied_stack.runner.plan(applied_stack.aws.endpoint_url, applied_stack.workdir,
-                                       applied_stack.variables)
+    result = applied_stack.runner.plan(
+        applied_stack.aws.endpoint_url, applied_stack.workdir, applied_stack.variables
+    )
     assert result.exit_code == 0, result.output[-4000:]
 
 
 def test_tls_only_bucket_policies_are_part_of_the_default_stack(applied_stack) -> None:
     # moto cannot evaluate the aws:SecureTransport condition (it denies every request under a conditional Deny),
     # so the embedded stack is applied without them: the plan of the default shows what AWS gets.
-    result = applied_stack.runner.plan(applied_stack.aws.endpoint_url, applied_stack.workdir,
-                                       {**applied_stack.variables, "enforce_tls_bucket_policies": True},
-                                       refresh=False)
+    result = applied_stack.runner.plan(
+        applied_stack.aws.endpoint_url,
+        applied_stack.workdir,
+        {**applied_stack.variables, "enforce_tls_bucket_policies": True},
+        refresh=False,
+    )
     assert result.has_changes
     for role in ("input", "manifest", "output", "artifacts"):
-        assert f"module.storage.module.{role}.aws_s3_bucket_policy.tls_only[0] will be created" in result.output
+        assert (
+            f"module.storage.module.{role}.aws_s3_bucket_policy.tls_only[0] will be created" in result.output
+        )
     assert '"aws:SecureTransport"' in result.output
     assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.output

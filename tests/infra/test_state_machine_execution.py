@@ -46,8 +46,9 @@ class Boundary:
             self.glue_starts += 1
             if self.reject_starts > 0:
                 self.reject_starts -= 1
-                raise moto_bridges.GlueStartRejected("ConcurrentRunsExceededException",
-                                                     "Concurrent runs exceeded for the job")
+                raise moto_bridges.GlueStartRejected(
+                    "ConcurrentRunsExceededException", "Concurrent runs exceeded for the job"
+                )
 
     def run(self, request: moto_bridges.GlueRunRequest) -> None:
         with self.lock:
@@ -56,10 +57,19 @@ class Boundary:
             raise moto_bridges.GlueRunFailed(self.glue_failure)
         manifest_id = request.arguments["--MANIFEST_ID"]
         if self.write_report:
-            report = {"manifest_id": manifest_id, "files": 2, "records_in": 10, "records_out": 9, "bad_records": 1,
-                      "codec": request.arguments["--COMPRESSION_TYPE"]}
-            self.s3.put_object(Bucket=self.report_bucket, Key=f"{self.report_prefix}{manifest_id}.json",
-                               Body=json.dumps(report).encode())
+            report = {
+                "manifest_id": manifest_id,
+                "files": 2,
+                "records_in": 10,
+                "records_out": 9,
+                "bad_records": 1,
+                "codec": request.arguments["--COMPRESSION_TYPE"],
+            }
+            self.s3.put_object(
+                Bucket=self.report_bucket,
+                Key=f"{self.report_prefix}{manifest_id}.json",
+                Body=json.dumps(report).encode(),
+            )
 
     def invoke(self, function_name: str, payload: bytes) -> bytes:
         event = json.loads(payload)
@@ -67,18 +77,24 @@ class Boundary:
             self.invokes.append((function_name, event))
         if self.not_visible > 0:
             self.not_visible -= 1
-            raise moto_bridges.LambdaFunctionError("ManifestFilesNotVisible", "1 of 2 files visible in the index")
+            raise moto_bridges.LambdaFunctionError(
+                "ManifestFilesNotVisible", "1 of 2 files visible in the index"
+            )
         if self.fail_status is not None and event.get("status") == self.fail_status:
             raise moto_bridges.LambdaFunctionError("ManifestAlreadyFinal", "the manifest is already final")
-        return json.dumps({"manifest_id": event.get("manifest_id"), "status": event.get("status"),
-                           "files_updated": 2}).encode()
+        return json.dumps(
+            {"manifest_id": event.get("manifest_id"), "status": event.get("status"), "files_updated": 2}
+        ).encode()
 
 
 @pytest.fixture
 def boundary(applied_stack) -> Iterator[Boundary]:
     out = applied_stack.outputs
-    fake = Boundary(s3=applied_stack.client("s3"), report_bucket=out["output_bucket"],
-                    report_prefix="lake/events/_reports/")
+    fake = Boundary(
+        s3=applied_stack.client("s3"),
+        report_bucket=out["output_bucket"],
+        report_prefix="lake/events/_reports/",
+    )
     moto_bridges.set_glue_runner(fake.run, admission=fake.admission)
     moto_bridges.set_lambda_invoker(fake.invoke)
     try:
@@ -94,13 +110,19 @@ def alert_reader(applied_stack) -> Callable[[], list[dict]]:
     sqs, sns = applied_stack.client("sqs"), applied_stack.client("sns")
     url = sqs.create_queue(QueueName="test-alert-capture")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=applied_stack.outputs["alert_topic_arn"], Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "false"})
+    sns.subscribe(
+        TopicArn=applied_stack.outputs["alert_topic_arn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "false"},
+    )
 
     def drain() -> list[dict]:
         messages = []
         while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not batch:
                 return messages
             for message in batch:
@@ -117,21 +139,37 @@ def alerts(alert_reader: Callable[[], list[dict]]) -> Callable[[], list[dict]]:
     return alert_reader
 
 
-def _run(applied_stack, *, manifest_status: str | None = "pending", timeout: float = 60.0) -> tuple[str, dict]:
+def _run(
+    applied_stack, *, manifest_status: str | None = "pending", timeout: float = 60.0
+) -> tuple[str, dict]:
     """Put the MANIFEST item as the manifest builder would, start the execution, wait for its end."""
     out = applied_stack.outputs
     manifest_id = f"{DATE}-000000-{uuid.uuid4().hex[:12]}"
     file_key = f"MANIFEST#{manifest_id}"
     manifest_path = f"s3://{out['manifest_bucket']}/manifests/{DATE}/{manifest_id}.json"
     if manifest_status is not None:
-        applied_stack.client("dynamodb").put_item(TableName=out["tracking_table_name"], Item={
-            "date_prefix": {"S": DATE}, "file_key": {"S": file_key}, "status": {"S": manifest_status},
-            "manifest_id": {"S": manifest_id}, "manifest_path": {"S": manifest_path}, "file_count": {"N": "2"}})
+        applied_stack.client("dynamodb").put_item(
+            TableName=out["tracking_table_name"],
+            Item={
+                "date_prefix": {"S": DATE},
+                "file_key": {"S": file_key},
+                "status": {"S": manifest_status},
+                "manifest_id": {"S": manifest_id},
+                "manifest_path": {"S": manifest_path},
+                "file_count": {"N": "2"},
+            },
+        )
     sfn = applied_stack.client("stepfunctions")
-    execution_input = {"manifest_id": manifest_id, "manifest_path": manifest_path, "date_prefix": DATE,
-                       "file_count": 2, "file_key": file_key}
-    arn = sfn.start_execution(stateMachineArn=out["state_machine_arn"], name=manifest_id,
-                              input=json.dumps(execution_input))["executionArn"]
+    execution_input = {
+        "manifest_id": manifest_id,
+        "manifest_path": manifest_path,
+        "date_prefix": DATE,
+        "file_count": 2,
+        "file_key": file_key,
+    }
+    arn = sfn.start_execution(
+        stateMachineArn=out["state_machine_arn"], name=manifest_id, input=json.dumps(execution_input)
+    )["executionArn"]
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=arn)
@@ -142,14 +180,20 @@ def _run(applied_stack, *, manifest_status: str | None = "pending", timeout: flo
 
 
 def _manifest_item(applied_stack, manifest_id: str) -> dict:
-    item = applied_stack.client("dynamodb").get_item(
-        TableName=applied_stack.outputs["tracking_table_name"],
-        Key={"date_prefix": {"S": DATE}, "file_key": {"S": f"MANIFEST#{manifest_id}"}}).get("Item", {})
+    item = (
+        applied_stack.client("dynamodb")
+        .get_item(
+            TableName=applied_stack.outputs["tracking_table_name"],
+            Key={"date_prefix": {"S": DATE}, "file_key": {"S": f"MANIFEST#{manifest_id}"}},
+        )
+        .get("Item", {})
+    )
     return {key: next(iter(value.values())) for key, value in item.items()}
 
 
-def test_success_marks_processing_runs_glue_with_explicit_arguments_and_completes(applied_stack, boundary,
-                                                                                  alerts) -> None:
+def test_success_marks_processing_runs_glue_with_explicit_arguments_and_completes(
+    applied_stack, boundary, alerts
+) -> None:
     out = applied_stack.outputs
     manifest_id, execution = _run(applied_stack)
     assert execution["status"] == "SUCCEEDED", execution
@@ -162,19 +206,38 @@ def test_success_marks_processing_runs_glue_with_explicit_arguments_and_complete
     assert len(boundary.glue_runs) == 1
     arguments = boundary.glue_runs[0].arguments
     assert arguments["--MANIFEST_ID"] == manifest_id
-    assert arguments["--MANIFEST_PATH"] == f"s3://{out['manifest_bucket']}/manifests/{DATE}/{manifest_id}.json"
+    assert (
+        arguments["--MANIFEST_PATH"] == f"s3://{out['manifest_bucket']}/manifests/{DATE}/{manifest_id}.json"
+    )
     assert arguments["--OUTPUT_PATH"] == out["output_path"]
     assert arguments["--BAD_RECORDS_PATH"] == out["bad_records_path"]
     assert arguments["--COMPRESSION_TYPE"] == out["compression_type"]
 
-    assert boundary.invokes == [(out["status_updater_function_name"], {
-        "action": "complete", "manifest_id": manifest_id, "date_prefix": DATE, "status": "completed",
-        "report": {"manifest_id": manifest_id, "files": 2, "records_in": 10, "records_out": 9,
-                   "bad_records": 1, "codec": "zstd"}})]
+    assert boundary.invokes == [
+        (
+            out["status_updater_function_name"],
+            {
+                "action": "complete",
+                "manifest_id": manifest_id,
+                "date_prefix": DATE,
+                "status": "completed",
+                "report": {
+                    "manifest_id": manifest_id,
+                    "files": 2,
+                    "records_in": 10,
+                    "records_out": 9,
+                    "bad_records": 1,
+                    "codec": "zstd",
+                },
+            },
+        )
+    ]
     assert alerts() == []
 
 
-def test_glue_failure_records_failed_alerts_and_fails_with_a_stable_error(applied_stack, boundary, alerts) -> None:
+def test_glue_failure_records_failed_alerts_and_fails_with_a_stable_error(
+    applied_stack, boundary, alerts
+) -> None:
     boundary.glue_failure = "JobError: manifest unreadable"
     manifest_id, execution = _run(applied_stack)
     assert execution["status"] == "FAILED"
@@ -190,7 +253,11 @@ def test_glue_failure_records_failed_alerts_and_fails_with_a_stable_error(applie
 
     [alert] = alerts()
     assert alert["Subject"] == "NDJSON-to-Parquet batch failed"
-    assert manifest_id in alert["Message"] and DATE in alert["Message"] and "States.TaskFailed" in alert["Message"]
+    assert (
+        manifest_id in alert["Message"]
+        and DATE in alert["Message"]
+        and "States.TaskFailed" in alert["Message"]
+    )
     assert alert["MessageAttributes"]["manifest_id"]["Value"] == manifest_id
 
 
@@ -202,7 +269,8 @@ def test_glue_concurrency_limit_is_retried_until_the_run_starts(applied_stack, b
     assert len(boundary.glue_runs) == 1
     assert [event["status"] for _, event in boundary.invokes] == ["completed"]
     history = applied_stack.client("stepfunctions").get_execution_history(
-        executionArn=execution["executionArn"], maxResults=1000)["events"]
+        executionArn=execution["executionArn"], maxResults=1000
+    )["events"]
     errors = [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"]
     assert errors == ["Glue.ConcurrentRunsExceededException"] * 2
     assert alerts() == []
@@ -227,7 +295,9 @@ def test_status_update_failure_alerts_and_fails_with_its_own_error(applied_stack
     assert execution["status"] == "FAILED"
     assert execution["error"] == "Pipeline.StatusUpdateFailed"
     assert len(boundary.glue_runs) == 1
-    assert [event["status"] for _, event in boundary.invokes] == ["completed"]  # not retried, not turned to failed
+    assert [event["status"] for _, event in boundary.invokes] == [
+        "completed"
+    ]  # not retried, not turned to failed
     [alert] = alerts()
     assert alert["Subject"] == "NDJSON-to-Parquet status update failed"
     assert manifest_id in alert["Message"] and "ManifestAlreadyFinal" in alert["Message"]
@@ -263,7 +333,9 @@ def test_missing_job_report_is_a_failed_batch(applied_stack, boundary, alerts) -
 
 
 @pytest.mark.parametrize("final_status", ["completed", "failed"])
-def test_a_finished_manifest_is_never_converted_again(applied_stack, boundary, alerts, final_status: str) -> None:
+def test_a_finished_manifest_is_never_converted_again(
+    applied_stack, boundary, alerts, final_status: str
+) -> None:
     manifest_id, execution = _run(applied_stack, manifest_status=final_status)
     assert execution["status"] == "FAILED"
     assert execution["error"] == "Pipeline.ManifestNotRunnable"

@@ -23,13 +23,20 @@ UNREACHABLE = "http://127.0.0.1:9"
 
 
 def _source_fingerprint() -> dict[str, str]:
-    return {str(p.relative_to(TERRAFORM_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(TERRAFORM_DIR.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(TERRAFORM_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(TERRAFORM_DIR.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_terraform_files_are_formatted() -> None:
-    result = subprocess.run(["terraform", "fmt", "-check", "-recursive", "-diff", "-no-color", str(TERRAFORM_DIR)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", "-diff", "-no-color", str(TERRAFORM_DIR)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -45,8 +52,10 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason(checkov_scan)
     try:
         report = checkov_scan.result()
     except checkov.CheckovNotInstalled as exc:
-        pytest.skip(f"checkov is absent and could not be installed ({exc}); "
-                    "run `python -m pipeline.infra.checkov install`")
+        pytest.skip(
+            f"checkov is absent and could not be installed ({exc}); "
+            "run `python -m pipeline.infra.checkov install`"
+        )
     assert [str(f) for f in report.failed] == []
     assert report.passed > 100
     assert all(len(reason) > 20 for _, _, reason in report.skipped), report.skipped
@@ -54,12 +63,16 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason(checkov_scan)
 
 def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Path, applied_stack) -> None:
     with pytest.raises(TerraformApplyFailed) as caught:
-        TerraformRunner().apply(applied_stack.aws.endpoint_url, tmp_path / "bad", {
-            "lambda_zip_path": str(tmp_path / "missing.zip"),
-            "compression_type": "lzo",
-            "log_level": "TRACE",
-            "flush_schedule_expression": "every 5 minutes",
-        })
+        TerraformRunner().apply(
+            applied_stack.aws.endpoint_url,
+            tmp_path / "bad",
+            {
+                "lambda_zip_path": str(tmp_path / "missing.zip"),
+                "compression_type": "lzo",
+                "log_level": "TRACE",
+                "flush_schedule_expression": "every 5 minutes",
+            },
+        )
     message = str(caught.value)
     assert caught.value.error_name == "TerraformApplyFailed"
     assert "end of the Terraform log" in message
