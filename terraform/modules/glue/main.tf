@@ -101,10 +101,11 @@ data "aws_iam_policy_document" "job" {
     resources = ["${var.output_bucket_arn}/${var.output_prefix}*", "${var.output_bucket_arn}/${var.quarantine_prefix}*"]
   }
 
+  # Spark's S3 file systems list a path's parent to tell a missing object from a directory.
   statement {
-    sid       = "ListOutputPrefixes"
+    sid       = "ListInputManifestAndOutputBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [var.output_bucket_arn]
+    resources = [var.input_bucket_arn, var.manifest_bucket_arn, var.output_bucket_arn]
   }
 
   statement {
