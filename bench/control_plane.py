@@ -285,15 +285,16 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "| backlog (completed files) | new files | manifests | write calls / file (ingest) | "
         "write calls / file (+ status update) | items read / new file | items read / manifest | "
-        "SFN calls / manifest | peak memory / invocation (KiB, max) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "items read / manifest (status update) | SFN calls / manifest | peak memory / invocation (KiB, max) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run_ in results["runs"]:
         lines.append(
             f"| {run_['backlog_completed_files']:,} | {run_['new_files']:,} | {run_['manifests_started']} | "
             f"{run_['dynamodb_write_calls_per_file_ingest']} | "
             f"{run_['dynamodb_write_calls_per_file_with_status_update']} | {run_['items_read_per_new_file']} | "
-            f"{run_['items_read_per_manifest']} | {run_['stepfunctions_calls_per_manifest']} | "
+            f"{run_['items_read_per_manifest']} | {run_['items_read_per_manifest_status_update']} | "
+            f"{run_['stepfunctions_calls_per_manifest']} | "
             f"{run_['peak_traced_memory_per_invocation_kib']['max']} |"
         )
     lines += [
