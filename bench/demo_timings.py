@@ -26,8 +26,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 GOAL_SECONDS = 90.0
-STAGES = ("aws_start", "lambda_zip", "terraform_apply", "spark_start", "generate", "runtime", "upload", "tracking",
-          "processing", "glue_runs", "verify", "total")
+STAGES = (
+    "aws_start",
+    "lambda_zip",
+    "terraform_apply",
+    "spark_start",
+    "generate",
+    "runtime",
+    "upload",
+    "tracking",
+    "processing",
+    "glue_runs",
+    "verify",
+    "total",
+)
 
 
 def run_once(files: int, size_mb: float, entry: list[str]) -> dict:
@@ -35,20 +47,47 @@ def run_once(files: int, size_mb: float, entry: list[str]) -> dict:
     summary_file = workdir.parent / "summary.json"
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, *entry, "demo", "--workdir", str(workdir), "--files", str(files),
-         "--size-mb", str(size_mb), "--summary-json", str(summary_file)],
-        cwd=REPO, capture_output=True, text=True, check=False,
-        env={**os.environ, "COLUMNS": "160"})
+        [
+            sys.executable,
+            *entry,
+            "demo",
+            "--workdir",
+            str(workdir),
+            "--files",
+            str(files),
+            "--size-mb",
+            str(size_mb),
+            "--summary-json",
+            str(summary_file),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
     wall = time.monotonic() - started
     if proc.returncode != 0 or not summary_file.exists():
-        raise SystemExit(f"pipeline demo failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise SystemExit(
+            f"pipeline demo failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     summary = json.loads(summary_file.read_text())
     shutil.rmtree(workdir.parent, ignore_errors=True)
-    return {"wall_seconds": round(wall, 2), "timings": summary["timings"], "files": summary["files"],
-            "input_bytes": summary["input_bytes"], "lines": summary["lines"], "records_out": summary["records_out"],
-            "quarantined": summary["quarantined"], "manifests": len(summary["manifests"]),
-            "glue_runs": summary["glue_runs"], "output_files": summary["output_files"],
-            "output_bytes": summary["output_bytes"], "codec": summary["codec"], "ok": summary["ok"]}
+    return {
+        "wall_seconds": round(wall, 2),
+        "timings": summary["timings"],
+        "files": summary["files"],
+        "input_bytes": summary["input_bytes"],
+        "lines": summary["lines"],
+        "records_out": summary["records_out"],
+        "quarantined": summary["quarantined"],
+        "manifests": len(summary["manifests"]),
+        "glue_runs": summary["glue_runs"],
+        "output_files": summary["output_files"],
+        "output_bytes": summary["output_bytes"],
+        "codec": summary["codec"],
+        "ok": summary["ok"],
+    }
 
 
 def main() -> None:
@@ -56,8 +95,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--size-mb", type=float, default=50.0)
-    parser.add_argument("--entry", default=None,
-                        help="a Python script standing in for `-m pipeline` (e.g. one that installs an extra patch)")
+    parser.add_argument(
+        "--entry",
+        default=None,
+        help="a Python script standing in for `-m pipeline` (e.g. one that installs an extra patch)",
+    )
     args = parser.parse_args()
     entry = [args.entry] if args.entry else ["-m", "pipeline"]
 
@@ -65,16 +107,29 @@ def main() -> None:
     for index in range(args.repeat):
         result = run_once(args.files, args.size_mb, entry)
         runs.append(result)
-        print(f"run {index + 1}: wall {result['wall_seconds']} s, " +
-              ", ".join(f"{k} {v}" for k, v in result["timings"].items()), flush=True)
-    medians = {stage: round(statistics.median(r["timings"].get(stage, 0.0) for r in runs), 2) for stage in STAGES}
+        print(
+            f"run {index + 1}: wall {result['wall_seconds']} s, "
+            + ", ".join(f"{k} {v}" for k, v in result["timings"].items()),
+            flush=True,
+        )
+    medians = {
+        stage: round(statistics.median(r["timings"].get(stage, 0.0) for r in runs), 2) for stage in STAGES
+    }
     wall = round(statistics.median(r["wall_seconds"] for r in runs), 2)
     document = {
         "benchmark": "pipeline demo stage timings",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "parameters": {"files": args.files, "size_mb": args.size_mb, "repeat": args.repeat,
-                       "entry": " ".join(entry)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "parameters": {
+            "files": args.files,
+            "size_mb": args.size_mb,
+            "repeat": args.repeat,
+            "entry": " ".join(entry),
+        },
         "goal": {"total_seconds_below": GOAL_SECONDS, "met": wall < GOAL_SECONDS},
         "median_seconds": medians,
         "median_wall_seconds": wall,
@@ -87,7 +142,11 @@ def main() -> None:
 
 
 def render_markdown(document: dict) -> str:
-    params, medians, wall = document["parameters"], document["median_seconds"], document["median_wall_seconds"]
+    params, medians, wall = (
+        document["parameters"],
+        document["median_seconds"],
+        document["median_wall_seconds"],
+    )
     last = document["runs"][-1]
     outside = round(medians["total"] - medians["terraform_apply"], 2)
     lines = [

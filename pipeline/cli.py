@@ -32,8 +32,12 @@ from rich.table import Table
 
 from pipeline.embedded.errors import PipelineError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="Serverless NDJSON-to-Parquet pipeline: run it end to end on this machine, query the lake.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Serverless NDJSON-to-Parquet pipeline: run it end to end on this machine, query the lake.",
+)
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 T = TypeVar("T")
@@ -107,7 +111,9 @@ def _setup_logging(log_dir: Path | None, verbose: bool) -> Path | None:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_file = log_dir / "pipeline.log"
         handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s %(message)s")
+        )
         root.addHandler(handler)
     if verbose:
         from rich.logging import RichHandler
@@ -157,18 +163,32 @@ class RichReporter:
     def progress(self, snapshot: Any) -> None:
         with self._lock:
             if self._progress is None:
-                self._progress = Progress(TextColumn("{task.description:<22}"), BarColumn(bar_width=36),
-                                          MofNCompleteColumn(), TimeElapsedColumn(), console=self.console,
-                                          transient=False, refresh_per_second=8)
-                for key, label in (("files", "files tracked"), ("batches", "batches started"),
-                                   ("glue", "Glue runs"), ("records", "records converted")):
+                self._progress = Progress(
+                    TextColumn("{task.description:<22}"),
+                    BarColumn(bar_width=36),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=self.console,
+                    transient=False,
+                    refresh_per_second=8,
+                )
+                for key, label in (
+                    ("files", "files tracked"),
+                    ("batches", "batches started"),
+                    ("glue", "Glue runs"),
+                    ("records", "records converted"),
+                ):
                     self._tasks[key] = self._progress.add_task(label, total=None)
                 self._progress.start()
             p, t = self._progress, self._tasks
             p.update(t["files"], completed=snapshot.files_tracked, total=snapshot.files_total)
-            p.update(t["batches"], completed=snapshot.manifests_started,
-                     total=max(snapshot.manifests_started, 1) if snapshot.files_tracked == snapshot.files_total
-                     else None)
+            p.update(
+                t["batches"],
+                completed=snapshot.manifests_started,
+                total=max(snapshot.manifests_started, 1)
+                if snapshot.files_tracked == snapshot.files_total
+                else None,
+            )
             p.update(t["glue"], completed=snapshot.glue_runs_done, total=max(snapshot.manifests_started, 1))
             p.update(t["records"], completed=snapshot.records_converted, total=max(snapshot.records_total, 1))
 
@@ -184,8 +204,11 @@ def _print_summary(summary: Any) -> None:
     table = Table(title="Summary", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
-    table.add_row("files", f"{summary.files} ({_mb(summary.input_bytes)}): {summary.files_completed} completed, "
-                           f"{summary.files_failed} failed")
+    table.add_row(
+        "files",
+        f"{summary.files} ({_mb(summary.input_bytes)}): {summary.files_completed} completed, "
+        f"{summary.files_failed} failed",
+    )
     if summary.duplicate_notifications:
         table.add_row("duplicate notifications", f"{summary.duplicate_notifications} (tracked once, ignored)")
     completed = sum(1 for m in summary.manifests if m.status == "completed")
@@ -193,8 +216,11 @@ def _print_summary(summary: Any) -> None:
     table.add_row("records in", f"{summary.lines:,} non-blank lines")
     table.add_row("records out", f"{summary.records_out:,} rows in the lake")
     table.add_row("quarantined", f"{summary.quarantined:,} bad lines")
-    table.add_row("output", f"{summary.output_files} Parquet files, {_mb(summary.output_bytes)}, "
-                            f"codec {summary.codec or summary.compression_argument or '?'}")
+    table.add_row(
+        "output",
+        f"{summary.output_files} Parquet files, {_mb(summary.output_bytes)}, "
+        f"codec {summary.codec or summary.compression_argument or '?'}",
+    )
     if summary.dlq_messages:
         table.add_row("dead-letter queue", f"{summary.dlq_messages} messages")
     for name in [*STAGE_LABELS, *(k for k in summary.timings if k not in STAGE_LABELS)]:
@@ -203,11 +229,19 @@ def _print_summary(summary: Any) -> None:
     console.print(table)
     batches = Table(title="Batches", title_justify="left")
     for column in ("manifest", "date", "files", "records out", "bad", "files out", "status"):
-        batches.add_column(column, justify="right" if column in ("files", "records out", "bad", "files out")
-                           else "left")
+        batches.add_column(
+            column, justify="right" if column in ("files", "records out", "bad", "files out") else "left"
+        )
     for m in summary.manifests:
-        batches.add_row(m.manifest_id, m.date_prefix, str(m.file_count), f"{m.lake_rows or 0:,}",
-                        str(m.quarantine_lines or 0), str(m.output_files or 0), m.status)
+        batches.add_row(
+            m.manifest_id,
+            m.date_prefix,
+            str(m.file_count),
+            f"{m.lake_rows or 0:,}",
+            str(m.quarantine_lines or 0),
+            str(m.output_files or 0),
+            m.status,
+        )
     console.print(batches)
 
 
@@ -215,7 +249,7 @@ def _print_query(sql: str, lake: Path, table: str) -> None:
     from pipeline.query import run_query
 
     result = run_query(sql, lake, table)
-    console.print(f"[bold]Sample query[/] (try it yourself: pipeline query \"...\" --lake {lake})")
+    console.print(f'[bold]Sample query[/] (try it yourself: pipeline query "..." --lake {lake})')
     console.print(f"  {sql}")
     console.print(_result_table(result))
 
@@ -245,11 +279,15 @@ def _print_endpoint(endpoint: str, outputs_file: Path, outputs: Any) -> None:
     console.print()
     console.print(f"[bold]Embedded AWS[/] listening on {endpoint}. Point the AWS CLI or boto3 at it:")
     console.print(f"  export AWS_ENDPOINT_URL={endpoint}")
-    console.print("  export AWS_ACCESS_KEY_ID=embedded AWS_SECRET_ACCESS_KEY=embedded AWS_DEFAULT_REGION=us-east-1")
+    console.print(
+        "  export AWS_ACCESS_KEY_ID=embedded AWS_SECRET_ACCESS_KEY=embedded AWS_DEFAULT_REGION=us-east-1"
+    )
     console.print(f"  export PIPELINE_STACK_OUTPUTS={outputs_file}")
     if outputs is not None:
-        console.print(f"Drop files with: aws s3 cp FILE.ndjson s3://{outputs.input_bucket}/{outputs.input_prefix}"
-                      "<date>/FILE.ndjson")
+        console.print(
+            f"Drop files with: aws s3 cp FILE.ndjson s3://{outputs.input_bucket}/{outputs.input_prefix}"
+            "<date>/FILE.ndjson"
+        )
     console.print("Press Ctrl-C to stop.")
 
 
@@ -266,22 +304,43 @@ def _preflight(workdir: Path, input_bytes: int, port: int | None) -> None:
 
 # --------------------------------------------------------------------------------------------- commands
 
-WorkdirOpt = Annotated[Path, typer.Option("--workdir", "-w", help="Work folder: lake, quarantine, logs, "
-                                          "Terraform state. Kept between runs.")]
-PortOpt = Annotated[int | None, typer.Option("--port", help="Port of the embedded AWS (default: a free one).")]
+WorkdirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--workdir", "-w", help="Work folder: lake, quarantine, logs, Terraform state. Kept between runs."
+    ),
+]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", help="Port of the embedded AWS (default: a free one).")
+]
 CleanOpt = Annotated[bool, typer.Option("--clean", help="Empty the lake, quarantine and logs first.")]
-KeepOpt = Annotated[bool, typer.Option("--keep-running", help="Keep the embedded AWS up after the run "
-                                       "(Ctrl-C stops it).")]
-CompressionOpt = Annotated[str | None, typer.Option("--compression", help="Parquet codec passed to the Glue job "
-                                                    "as --COMPRESSION_TYPE (Terraform variable compression_type).")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for every file to be converted.")]
+KeepOpt = Annotated[
+    bool, typer.Option("--keep-running", help="Keep the embedded AWS up after the run (Ctrl-C stops it).")
+]
+CompressionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--compression",
+        help="Parquet codec passed to the Glue job "
+        "as --COMPRESSION_TYPE (Terraform variable compression_type).",
+    ),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for every file to be converted.")
+]
 BatchOpt = Annotated[int, typer.Option("--max-files-per-manifest", help="Files per batch (manifest).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the log on the terminal too.")]
 JsonOpt = Annotated[Path | None, typer.Option("--summary-json", help="Also write the summary to this file.")]
 
 
-def _run_pipeline(options: Any, files_source: Callable[[Path], list[Any]], verbose: bool,
-                  summary_json: Path | None, sample_sql: str | None, input_bytes: int) -> None:
+def _run_pipeline(
+    options: Any,
+    files_source: Callable[[Path], list[Any]],
+    verbose: bool,
+    summary_json: Path | None,
+    sample_sql: str | None,
+    input_bytes: int,
+) -> None:
     from pipeline.embedded.pipeline_run import PipelineRun
     from pipeline.preflight import check_compression
 
@@ -312,14 +371,21 @@ def _run_pipeline(options: Any, files_source: Callable[[Path], list[Any]], verbo
         if sample_sql and summary.records_out:
             _print_query(_format_sql(sample_sql, summary.table_name), run.layout.lake, summary.table_name)
         if summary.ok:
-            console.print(f"[bold green]OK[/]: every input line is in the lake or in the quarantine, and every "
-                          f"file reached completed. Lake: {run.layout.lake}")
+            console.print(
+                f"[bold green]OK[/]: every input line is in the lake or in the quarantine, and every "
+                f"file reached completed. Lake: {run.layout.lake}"
+            )
         else:
             err_console.print("[bold red]error[RunIncomplete][/]: " + "; ".join(summary.problems) + ".")
-            err_console.print(f"[bold]fix[/]: look at {run.layout.logs} (lambda.log, glue.log, pipeline.log).")
+            err_console.print(
+                f"[bold]fix[/]: look at {run.layout.logs} (lambda.log, glue.log, pipeline.log)."
+            )
         if options.keep_running:
-            _print_endpoint(run.stack.aws.endpoint_url if run.stack.aws else "?", run.stack.outputs_file,
-                            run.stack.outputs)
+            _print_endpoint(
+                run.stack.aws.endpoint_url if run.stack.aws else "?",
+                run.stack.outputs_file,
+                run.stack.outputs,
+            )
             _wait_for_ctrl_c()
         return 0 if summary.ok else 1
 
@@ -335,7 +401,9 @@ def _run_pipeline(options: Any, files_source: Callable[[Path], list[Any]], verbo
 def demo(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     files: Annotated[int, typer.Option("--files", help="Number of files to generate (two dates).")] = 20,
-    size_mb: Annotated[float, typer.Option("--size-mb", help="Approximate NDJSON megabytes in total.")] = 50.0,
+    size_mb: Annotated[
+        float, typer.Option("--size-mb", help="Approximate NDJSON megabytes in total.")
+    ] = 50.0,
     keep_running: KeepOpt = False,
     clean: CleanOpt = False,
     port: PortOpt = None,
@@ -350,12 +418,25 @@ def demo(
     from pipeline.embedded.pipeline_run import DemoSpec, RunOptions, generate_demo_drop
 
     if files < 2:
-        raise _fail(PipelineError("InvalidOption", f"--files must be at least 2 (one per date), got {files}.",
-                                  "Pass --files 2 or more.", exit_code=2))
+        raise _fail(
+            PipelineError(
+                "InvalidOption",
+                f"--files must be at least 2 (one per date), got {files}.",
+                "Pass --files 2 or more.",
+                exit_code=2,
+            )
+        )
     spec = DemoSpec(files=files, total_mb=size_mb)
-    options = RunOptions(workdir=workdir, port=port, clean=clean, compression=compression,
-                         max_files_per_manifest=max_files_per_manifest, timeout_seconds=timeout,
-                         duplicate_notification=True, keep_running=keep_running)
+    options = RunOptions(
+        workdir=workdir,
+        port=port,
+        clean=clean,
+        compression=compression,
+        max_files_per_manifest=max_files_per_manifest,
+        timeout_seconds=timeout,
+        duplicate_notification=True,
+        keep_running=keep_running,
+    )
 
     def generate(folder: Path) -> list[Any]:
         import shutil
@@ -363,9 +444,11 @@ def demo(
         shutil.rmtree(folder, ignore_errors=True)
         return generate_demo_drop(folder, spec)
 
-    sample = ("SELECT dt, count(*) AS events, count(DISTINCT \"user\".id) AS users, "
-              "round(sum(properties.amount), 2) AS revenue, count(experiment) AS with_experiment "
-              "FROM {table} GROUP BY dt ORDER BY dt")
+    sample = (
+        'SELECT dt, count(*) AS events, count(DISTINCT "user".id) AS users, '
+        "round(sum(properties.amount), 2) AS revenue, count(experiment) AS with_experiment "
+        "FROM {table} GROUP BY dt ORDER BY dt"
+    )
     _run_pipeline(options, generate, verbose, summary_json, sample, input_bytes=int(size_mb * 1_000_000))
 
 
@@ -375,8 +458,14 @@ def _format_sql(sql: str, table: str) -> str:
 
 @app.command("run")
 def run_command(
-    input_dir: Annotated[Path, typer.Option("--input", "-i", help="Folder of .ndjson/.jsonl/.json[.gz] files; "
-                                            "their paths below it become the S3 keys.")],
+    input_dir: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Folder of .ndjson/.jsonl/.json[.gz] files; their paths below it become the S3 keys.",
+        ),
+    ],
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     keep_running: KeepOpt = False,
     clean: CleanOpt = False,
@@ -395,23 +484,41 @@ def run_command(
         return scan_input(input_dir)
 
     inputs = _guarded(scan)
-    options = RunOptions(workdir=workdir, port=port, clean=clean, compression=compression,
-                         max_files_per_manifest=max_files_per_manifest, timeout_seconds=timeout,
-                         duplicate_notification=False, keep_running=keep_running)
+    options = RunOptions(
+        workdir=workdir,
+        port=port,
+        clean=clean,
+        compression=compression,
+        max_files_per_manifest=max_files_per_manifest,
+        timeout_seconds=timeout,
+        duplicate_notification=False,
+        keep_running=keep_running,
+    )
     sample = "SELECT dt, count(*) AS records FROM {table} GROUP BY dt ORDER BY dt"
-    _run_pipeline(options, lambda _folder: drop_files_from(inputs), verbose, summary_json, sample,
-                  input_bytes=sum(f.size for f in inputs))
+    _run_pipeline(
+        options,
+        lambda _folder: drop_files_from(inputs),
+        verbose,
+        summary_json,
+        sample,
+        input_bytes=sum(f.size for f in inputs),
+    )
 
 
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL for DuckDB; the lake is the table `events` (see --table).")],
-    lake: Annotated[Path | None, typer.Option("--lake", help="Lake folder (default: <workdir>/lake).")] = None,
+    lake: Annotated[
+        Path | None, typer.Option("--lake", help="Lake folder (default: <workdir>/lake).")
+    ] = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
-    table: Annotated[str | None, typer.Option("--table", help="Name of the table in SQL (default: the "
-                                              "configured one, `events`).")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")] =
-        OutputFormat.table,
+    table: Annotated[
+        str | None,
+        typer.Option("--table", help="Name of the table in SQL (default: the configured one, `events`)."),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")
+    ] = OutputFormat.table,
 ) -> None:
     """Query the lake with DuckDB (Hive partitions: `dt` is a column)."""
     from pipeline.query import default_table_name, run_query, to_csv, to_json
@@ -431,8 +538,9 @@ def query(
 def up(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     port: PortOpt = None,
-    flush_interval: Annotated[float, typer.Option("--flush-interval", help="Seconds between scheduled "
-                                                  "flushes.")] = 10.0,
+    flush_interval: Annotated[
+        float, typer.Option("--flush-interval", help="Seconds between scheduled flushes.")
+    ] = 10.0,
     verbose: VerboseOpt = False,
 ) -> None:
     """Start the embedded AWS with the stack applied and keep it running (the pipeline is live: put files into
@@ -440,8 +548,13 @@ def up(
     from pipeline.embedded.pipeline_run import PipelineRun, RunOptions
 
     _guarded(lambda: _preflight(workdir.resolve(), 0, port))
-    options = RunOptions(workdir=workdir, port=port, flush_interval_seconds=flush_interval,
-                         max_batch_wait_seconds=int(flush_interval), duplicate_notification=False)
+    options = RunOptions(
+        workdir=workdir,
+        port=port,
+        flush_interval_seconds=flush_interval,
+        max_batch_wait_seconds=int(flush_interval),
+        duplicate_notification=False,
+    )
     reporter = RichReporter(console)
     run = PipelineRun(options, reporter)
     _guarded(run.prepare)

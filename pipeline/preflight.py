@@ -52,25 +52,35 @@ def check_compression(codec: str | None) -> None:
         raise PipelineError(
             "UnsupportedCompression",
             f"'{codec}' is not a codec the Glue job can write" + (f": {why}" if why else "") + ".",
-            f"Use --compression with one of: {', '.join(codecs['supported'])}.", exit_code=2)
+            f"Use --compression with one of: {', '.join(codecs['supported'])}.",
+            exit_code=2,
+        )
 
 
 def check_java() -> int:
     major = java_major_version()
     if major is None:
         raise PipelineError(
-            "JavaNotFound", "Java was not found, and the Glue job runs on Spark, which needs Java 17.",
+            "JavaNotFound",
+            "Java was not found, and the Glue job runs on Spark, which needs Java 17.",
             "Install Java 17 (e.g. `sudo apt-get install openjdk-17-jre-headless` or `brew install openjdk@17`) "
-            "or set JAVA_HOME to a Java 17 installation.", exit_code=2)
+            "or set JAVA_HOME to a Java 17 installation.",
+            exit_code=2,
+        )
     if major < MIN_JAVA:
         raise PipelineError(
-            "JavaTooOld", f"Java {major} was found, but the Glue job needs Java {MIN_JAVA} (as on AWS Glue 5).",
+            "JavaTooOld",
+            f"Java {major} was found, but the Glue job needs Java {MIN_JAVA} (as on AWS Glue 5).",
             "Install Java 17 and set JAVA_HOME to it (e.g. `export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64`).",
-            exit_code=2)
+            exit_code=2,
+        )
     if major > MAX_JAVA:
         raise PipelineError(
-            "JavaTooNew", f"Java {major} was found, but Spark 3.5 supports Java up to {MAX_JAVA}.",
-            "Install Java 17 and set JAVA_HOME to it.", exit_code=2)
+            "JavaTooNew",
+            f"Java {major} was found, but Spark 3.5 supports Java up to {MAX_JAVA}.",
+            "Install Java 17 and set JAVA_HOME to it.",
+            exit_code=2,
+        )
     return major
 
 
@@ -78,21 +88,32 @@ def check_terraform() -> str:
     binary = shutil.which("terraform")
     if binary is None:
         raise PipelineError(
-            "TerraformNotFound", "Terraform was not found on PATH, and the embedded stack is provisioned with it.",
+            "TerraformNotFound",
+            "Terraform was not found on PATH, and the embedded stack is provisioned with it.",
             "Install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) and make sure "
-            "`terraform version` works in this shell.", exit_code=2)
+            "`terraform version` works in this shell.",
+            exit_code=2,
+        )
     try:
-        proc = subprocess.run([binary, "version", "-json"], capture_output=True, text=True, timeout=60,
-                              check=False)
+        proc = subprocess.run(
+            [binary, "version", "-json"], capture_output=True, text=True, timeout=60, check=False
+        )
         version = json.loads(proc.stdout).get("terraform_version", "")
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise PipelineError("TerraformBroken", f"`{binary} version` failed: {exc}.",
-                            "Reinstall Terraform >= 1.5.", exit_code=2) from exc
+        raise PipelineError(
+            "TerraformBroken",
+            f"`{binary} version` failed: {exc}.",
+            "Reinstall Terraform >= 1.5.",
+            exit_code=2,
+        ) from exc
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if len(parts) == 2 and parts < MIN_TERRAFORM:
         raise PipelineError(
-            "TerraformTooOld", f"Terraform {version} was found, but the stack needs >= 1.5.",
-            "Install a newer Terraform (https://developer.hashicorp.com/terraform/install).", exit_code=2)
+            "TerraformTooOld",
+            f"Terraform {version} was found, but the stack needs >= 1.5.",
+            "Install a newer Terraform (https://developer.hashicorp.com/terraform/install).",
+            exit_code=2,
+        )
     return version
 
 
@@ -102,25 +123,37 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
             sock.bind((host, port))
         except OSError as exc:
             raise PipelineError(
-                "PortInUse", f"Port {port} on {host} is already in use, so the embedded AWS cannot listen there.",
+                "PortInUse",
+                f"Port {port} on {host} is already in use, so the embedded AWS cannot listen there.",
                 f"Stop what uses it (`lsof -i :{port}`), or choose another port with --port (or leave --port out "
-                "to use a free one).", exit_code=2) from exc
+                "to use a free one).",
+                exit_code=2,
+            ) from exc
 
 
 def scan_input(folder: Path) -> list[InputFile]:
     """The NDJSON files under `folder` (recursively), with their S3 keys; refuses a missing or empty folder."""
     if not folder.exists():
-        raise PipelineError("InputNotFound", f"The input folder {folder} does not exist.",
-                            "Pass an existing folder of .ndjson/.jsonl/.json (optionally .gz) files with --input.",
-                            exit_code=2)
+        raise PipelineError(
+            "InputNotFound",
+            f"The input folder {folder} does not exist.",
+            "Pass an existing folder of .ndjson/.jsonl/.json (optionally .gz) files with --input.",
+            exit_code=2,
+        )
     if not folder.is_dir():
-        raise PipelineError("InputNotADirectory", f"{folder} is a file, not a folder.",
-                            "Pass the folder that holds the files with --input (keys keep their layout below it).",
-                            exit_code=2)
+        raise PipelineError(
+            "InputNotADirectory",
+            f"{folder} is a file, not a folder.",
+            "Pass the folder that holds the files with --input (keys keep their layout below it).",
+            exit_code=2,
+        )
     if not os.access(folder, os.R_OK | os.X_OK):
-        raise PipelineError("InputUnreadable", f"The input folder {folder} cannot be read by this user.",
-                            f"Grant read access (e.g. `chmod -R u+rX {folder}`) or copy the files elsewhere.",
-                            exit_code=2)
+        raise PipelineError(
+            "InputUnreadable",
+            f"The input folder {folder} cannot be read by this user.",
+            f"Grant read access (e.g. `chmod -R u+rX {folder}`) or copy the files elsewhere.",
+            exit_code=2,
+        )
     files: list[InputFile] = []
     skipped = 0
     for path in sorted(folder.rglob("*")):
@@ -131,16 +164,22 @@ def scan_input(folder: Path) -> list[InputFile]:
             skipped += 1
             continue
         if not os.access(path, os.R_OK):
-            raise PipelineError("InputUnreadable", f"The input file {path} cannot be read by this user.",
-                                f"Grant read access (`chmod u+r '{path}'`) or remove it from the folder.",
-                                exit_code=2)
+            raise PipelineError(
+                "InputUnreadable",
+                f"The input file {path} cannot be read by this user.",
+                f"Grant read access (`chmod u+r '{path}'`) or remove it from the folder.",
+                exit_code=2,
+            )
         files.append(InputFile(path=path, key=relative.as_posix(), size=path.stat().st_size))
     if not files:
         detail = f" ({skipped} other files were ignored)" if skipped else ""
         raise PipelineError(
-            "InputEmpty", f"The input folder {folder} holds no .ndjson, .jsonl or .json files{detail}.",
+            "InputEmpty",
+            f"The input folder {folder} holds no .ndjson, .jsonl or .json files{detail}.",
             "Put newline-delimited JSON files (optionally gzipped, .gz) in it, or run `pipeline demo` to see "
-            "the pipeline on generated data.", exit_code=2)
+            "the pipeline on generated data.",
+            exit_code=2,
+        )
     return files
 
 
@@ -153,9 +192,12 @@ def check_disk(workdir: Path, needed_input_bytes: int) -> int:
     needed = BASE_FREE_BYTES + INPUT_SPACE_FACTOR * needed_input_bytes
     if free < needed:
         raise PipelineError(
-            "DiskFull", f"Only {free / 2**20:.0f} MiB are free under {probe}, and this run needs about "
+            "DiskFull",
+            f"Only {free / 2**20:.0f} MiB are free under {probe}, and this run needs about "
             f"{needed / 2**20:.0f} MiB (lake, staging copies, Spark scratch space).",
-            "Free some space, or choose a work folder on a larger disk with --workdir.", exit_code=2)
+            "Free some space, or choose a work folder on a larger disk with --workdir.",
+            exit_code=2,
+        )
     return free
 
 
@@ -168,10 +210,17 @@ def check_workdir(workdir: Path) -> None:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise disk_full_error(workdir) from exc
-        raise PipelineError("WorkdirUnwritable", f"The work folder {workdir} cannot be written: {exc.strerror}.",
-                            "Choose a writable folder with --workdir.", exit_code=2) from exc
+        raise PipelineError(
+            "WorkdirUnwritable",
+            f"The work folder {workdir} cannot be written: {exc.strerror}.",
+            "Choose a writable folder with --workdir.",
+            exit_code=2,
+        ) from exc
 
 
 def disk_full_error(where: Path) -> PipelineError:
-    return PipelineError("DiskFull", f"The disk holding {where} is full.",
-                         "Free some space, or choose a work folder on a larger disk with --workdir.")
+    return PipelineError(
+        "DiskFull",
+        f"The disk holding {where} is full.",
+        "Free some space, or choose a work folder on a larger disk with --workdir.",
+    )

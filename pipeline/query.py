@@ -59,26 +59,41 @@ def default_table_name(workdir: Path) -> str:
 def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake as view `table` (and `quarantine` when one exists)."""
     if not _IDENTIFIER.match(table):
-        raise PipelineError("InvalidTableName", f"'{table}' is not a valid table name.",
-                            "Use letters, digits and underscores, starting with a letter.", exit_code=2)
+        raise PipelineError(
+            "InvalidTableName",
+            f"'{table}' is not a valid table name.",
+            "Use letters, digits and underscores, starting with a letter.",
+            exit_code=2,
+        )
     files = lake_files(lake)
     if not files:
         raise PipelineError(
-            "LakeEmpty", f"No Parquet files were found under {lake}.",
+            "LakeEmpty",
+            f"No Parquet files were found under {lake}.",
             "Run `pipeline demo` (or `pipeline run --input DIR`) first, or point --lake at a lake folder.",
-            exit_code=2)
+            exit_code=2,
+        )
     con = duckdb.connect()
     file_list = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-    con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{file_list}], "  # noqa: S608 - paths quoted
-                "hive_partitioning = true, union_by_name = true)")
+    con.execute(
+        f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{file_list}], "  # noqa: S608 - paths quoted
+        "hive_partitioning = true, union_by_name = true)"
+    )
     quarantine = lake.parent / "quarantine"
     bad_files = sorted(quarantine.rglob("*")) if quarantine.is_dir() else []
-    bad_files = [p for p in bad_files if p.is_file() and not p.name.startswith((".", "_"))
-                 and p.name.lower().removesuffix(".gz").endswith((".ndjson", ".jsonl", ".json"))]
+    bad_files = [
+        p
+        for p in bad_files
+        if p.is_file()
+        and not p.name.startswith((".", "_"))
+        and p.name.lower().removesuffix(".gz").endswith((".ndjson", ".jsonl", ".json"))
+    ]
     if bad_files and table != "quarantine":
         bad_list = ", ".join("'" + str(path).replace("'", "''") + "'" for path in bad_files)
-        con.execute(f"CREATE VIEW quarantine AS SELECT * FROM read_json_auto([{bad_list}], "  # noqa: S608
-                    "format = 'newline_delimited', hive_partitioning = true, union_by_name = true)")
+        con.execute(
+            f"CREATE VIEW quarantine AS SELECT * FROM read_json_auto([{bad_list}], "  # noqa: S608
+            "format = 'newline_delimited', hive_partitioning = true, union_by_name = true)"
+        )
     return con
 
 
@@ -87,8 +102,12 @@ def run_query(sql: str, lake: Path, table: str = "events") -> QueryResult:
     try:
         cursor = con.execute(sql)
     except duckdb.Error as exc:
-        raise PipelineError("QueryFailed", f"DuckDB rejected the query: {exc}".rstrip(),
-                            f"Check the SQL; the table is `{table}` (try `DESCRIBE {table}`).", exit_code=2) from exc
+        raise PipelineError(
+            "QueryFailed",
+            f"DuckDB rejected the query: {exc}".rstrip(),
+            f"Check the SQL; the table is `{table}` (try `DESCRIBE {table}`).",
+            exit_code=2,
+        ) from exc
     columns = [d[0] for d in cursor.description] if cursor.description else []
     rows = cursor.fetchall() if cursor.description else []
     con.close()
@@ -115,4 +134,6 @@ def to_csv(result: QueryResult) -> str:
 
 
 def to_json(result: QueryResult) -> str:
-    return json.dumps([dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows], indent=2)
+    return json.dumps(
+        [dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows], indent=2
+    )

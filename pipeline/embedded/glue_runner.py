@@ -82,9 +82,18 @@ def _snapshot(root: Path) -> dict[Path, tuple[int, int]]:
 class GlueRunner:
     """The `GlueRunner` callable the moto bridge runs for every job run."""
 
-    def __init__(self, endpoint_url: str, *, workdir: Path, lake_dir: Path, quarantine_dir: Path,
-                 spark: SparkProvider, region: str = "us-east-1",
-                 on_finished: Callable[[GlueRunRecord], None] | None = None, stage_inputs: bool = False) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        workdir: Path,
+        lake_dir: Path,
+        quarantine_dir: Path,
+        spark: SparkProvider,
+        region: str = "us-east-1",
+        on_finished: Callable[[GlueRunRecord], None] | None = None,
+        stage_inputs: bool = False,
+    ) -> None:
         self._s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
         self._workdir = workdir
         self._lake = lake_dir
@@ -99,7 +108,9 @@ class GlueRunner:
     # ----------------------------------------------------------------------------------------- entry point
 
     def __call__(self, request: GlueRunRequest) -> None:
-        record = GlueRunRecord(run_id=request.run_id, job_name=request.job_name, arguments=dict(request.arguments))
+        record = GlueRunRecord(
+            run_id=request.run_id, job_name=request.job_name, arguments=dict(request.arguments)
+        )
         self.runs.append(record)
         queued = time.monotonic()
         started = queued
@@ -173,8 +184,13 @@ class GlueRunner:
                     self._mirror(self._quarantine, bad_uri, before["bad"], record)
             record.report = report
             record.manifest_id = record.manifest_id or report.get("manifest_id")
-            logger.info("glue run %s (%s): %s records out, %s bad", request.run_id, record.manifest_id,
-                        report.get("records_out"), report.get("bad_records"))
+            logger.info(
+                "glue run %s (%s): %s records out, %s bad",
+                request.run_id,
+                record.manifest_id,
+                report.get("records_out"),
+                report.get("bad_records"),
+            )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -183,8 +199,10 @@ class GlueRunner:
         try:
             body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            raise GlueRunFailed(f"ManifestNotFound: cannot read the manifest {manifest_uri} "
-                                f"({exc.response['Error'].get('Code')}).") from exc
+            raise GlueRunFailed(
+                f"ManifestNotFound: cannot read the manifest {manifest_uri} "
+                f"({exc.response['Error'].get('Code')})."
+            ) from exc
         try:
             manifest = json.loads(body)
         except ValueError as exc:
@@ -207,7 +225,9 @@ class GlueRunner:
                 if code not in ("NoSuchKey", "404", "NoSuchBucket"):
                     raise
                 # Left missing on purpose: the job reports a missing mandatory file by name, or skips an optional one.
-            local_entries.append({**entry, "url": str(target), "meta": {**entry.get("meta", {}), "s3_url": url}})
+            local_entries.append(
+                {**entry, "url": str(target), "meta": {**entry.get("meta", {}), "s3_url": url}}
+            )
         local = {**manifest, "entries": local_entries}
         path = staging / "manifest.json"
         path.write_text(json.dumps(local), encoding="utf-8")
@@ -221,7 +241,9 @@ class GlueRunner:
 
     # ----------------------------------------------------------------------------------------- mirroring
 
-    def _mirror(self, root: Path, uri: str, before: dict[Path, tuple[int, int]], record: GlueRunRecord) -> None:
+    def _mirror(
+        self, root: Path, uri: str, before: dict[Path, tuple[int, int]], record: GlueRunRecord
+    ) -> None:
         bucket, prefix = split_s3_uri(uri)
         prefix = prefix.rstrip("/") + "/" if prefix else ""
         after = _snapshot(root)

@@ -79,8 +79,14 @@ class _LoadedFunction:
 class LambdaRunner:
     """`invoke(function_name, payload) -> bytes`: the `LambdaInvoker` the moto bridge and the poller call."""
 
-    def __init__(self, endpoint_url: str, *, handler_dir: Path = DEFAULT_HANDLER_DIR,
-                 log_dir: Path | None = None, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        handler_dir: Path = DEFAULT_HANDLER_DIR,
+        log_dir: Path | None = None,
+        region: str = "us-east-1",
+    ) -> None:
         self._lambda = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
         self._handler_dir = handler_dir
         self._log_dir = log_dir
@@ -93,9 +99,13 @@ class LambdaRunner:
     def invoke(self, function_name: str, payload: bytes) -> bytes:
         function = self._function(function_name)
         event = json.loads(payload or b"{}")
-        context = LambdaContext(function_name=function.name, function_version=function.version,
-                                invoked_function_arn=function.arn, memory_limit_in_mb=function.memory,
-                                timeout_seconds=function.timeout)
+        context = LambdaContext(
+            function_name=function.name,
+            function_version=function.version,
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.memory,
+            timeout_seconds=function.timeout,
+        )
         function.invocations += 1
         try:
             result = function.handler(event, context)
@@ -107,7 +117,9 @@ class LambdaRunner:
         return json.dumps(result, default=str).encode()
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return {name: {"invocations": f.invocations, "errors": f.errors} for name, f in self._functions.items()}
+        return {
+            name: {"invocations": f.invocations, "errors": f.errors} for name, f in self._functions.items()
+        }
 
     def warm_up(self, function_names: list[str]) -> None:
         """Cold-start these functions now (module import and config validation) rather than on first event."""
@@ -133,25 +145,35 @@ class LambdaRunner:
         handler_spec = config.get("Handler") or ""
         module_name, _, attribute = handler_spec.rpartition(".")
         if not module_name or not attribute:
-            raise LambdaFunctionError("Runtime.HandlerNotFound",
-                                      f"Function {name} has handler '{handler_spec}', expected 'module.function'.")
+            raise LambdaFunctionError(
+                "Runtime.HandlerNotFound",
+                f"Function {name} has handler '{handler_spec}', expected 'module.function'.",
+            )
         source = self._handler_dir / (module_name.replace(".", "/") + ".py")
         if not source.is_file():
-            raise LambdaFunctionError("Runtime.ImportModuleError",
-                                      f"Unable to import module '{module_name}' for function {name}: "
-                                      f"{source} does not exist.")
+            raise LambdaFunctionError(
+                "Runtime.ImportModuleError",
+                f"Unable to import module '{module_name}' for function {name}: {source} does not exist.",
+            )
         environment = dict((config.get("Environment") or {}).get("Variables") or {})
         self._apply_environment(name, environment, config)
         module = self._import(name, module_name, source)
         handler = getattr(module, attribute, None)
         if not callable(handler):
-            raise LambdaFunctionError("Runtime.HandlerNotFound",
-                                      f"Handler '{attribute}' missing on module '{module_name}' ({name}).")
+            raise LambdaFunctionError(
+                "Runtime.HandlerNotFound",
+                f"Handler '{attribute}' missing on module '{module_name}' ({name}).",
+            )
         self._route_logs(name)
         logger.info("cold start of %s (%s) done", name, handler_spec)
-        return _LoadedFunction(name=name, arn=config["FunctionArn"], version=config.get("Version", "$LATEST"),
-                               handler=handler, timeout=int(config.get("Timeout") or 3),
-                               memory=int(config.get("MemorySize") or 128))
+        return _LoadedFunction(
+            name=name,
+            arn=config["FunctionArn"],
+            version=config.get("Version", "$LATEST"),
+            handler=handler,
+            timeout=int(config.get("Timeout") or 3),
+            memory=int(config.get("MemorySize") or 128),
+        )
 
     def _apply_environment(self, name: str, environment: dict[str, str], config: dict[str, Any]) -> None:
         runtime_env = {
@@ -203,16 +225,28 @@ class LambdaRunner:
             if not isinstance(candidate, logging.Logger):
                 continue
             for handler in candidate.handlers:
-                if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) \
-                        and handler.stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+                if (
+                    isinstance(handler, logging.StreamHandler)
+                    and not isinstance(handler, logging.FileHandler)
+                    and handler.stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+                ):
                     handler.setStream(stream)
 
     def _log_error(self, name: str, exc: BaseException) -> None:
         if self._log_dir is None:
             return
         stream = _shared_log_stream(self._log_dir / "lambda.log")
-        stream.write(json.dumps({"function": name, "errorType": type(exc).__name__, "errorMessage": str(exc),
-                                 "stackTrace": traceback.format_exception(exc)[-5:]}) + "\n")
+        stream.write(
+            json.dumps(
+                {
+                    "function": name,
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exception(exc)[-5:],
+                }
+            )
+            + "\n"
+        )
         stream.flush()
 
 

@@ -49,8 +49,10 @@ class DemoSpec:
 
     def dirty_files(self) -> set[int]:
         count = min(self.dirty_file_count, self.files)
-        return {round(i * (self.files - 1) / max(count, 1)) + (1 if count < self.files else 0)
-                for i in range(count)} & set(range(self.files))
+        return {
+            round(i * (self.files - 1) / max(count, 1)) + (1 if count < self.files else 0)
+            for i in range(count)
+        } & set(range(self.files))
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,12 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
     from pipeline.sample_data import write_drop
 
     if spec.files < 2:
-        raise PipelineError("InvalidOption", f"--files must be at least 2 (one per date), got {spec.files}.",
-                            "Pass --files 2 or more.", exit_code=2)
+        raise PipelineError(
+            "InvalidOption",
+            f"--files must be at least 2 (one per date), got {spec.files}.",
+            "Pass --files 2 or more.",
+            exit_code=2,
+        )
     today = today or dt.datetime.now(dt.UTC).date()
     dates = (today - dt.timedelta(days=1), today)
     per_file = max(10, int(spec.total_mb * 1_000_000 / APPROX_EVENT_BYTES / spec.files))
@@ -85,10 +91,18 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
         compressed = spec.gzip_every > 0 and index % spec.gzip_every == spec.gzip_every - 1
         key = f"events/{day.isoformat()}/part-{index:04d}.ndjson" + (".gz" if compressed else "")
         path = folder / key
-        stats = write_drop(path, per_file, seed=spec.seed + index, day=day,
-                           dirty_every=dirty_every if index in dirty else None,
-                           gzip=compressed, drift=drift)
-        files.append(DropFile(path=path, key=key, size=stats.bytes, lines=stats.lines, bad_lines=stats.bad_lines))
+        stats = write_drop(
+            path,
+            per_file,
+            seed=spec.seed + index,
+            day=day,
+            dirty_every=dirty_every if index in dirty else None,
+            gzip=compressed,
+            drift=drift,
+        )
+        files.append(
+            DropFile(path=path, key=key, size=stats.bytes, lines=stats.lines, bad_lines=stats.bad_lines)
+        )
     return files
 
 
@@ -106,7 +120,9 @@ def count_lines(path: Path) -> int:
 def drop_files_from(inputs: list[InputFile]) -> list[DropFile]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = list(pool.map(lambda f: count_lines(f.path), inputs))
-    return [DropFile(path=f.path, key=f.key, size=f.size, lines=n) for f, n in zip(inputs, counts, strict=True)]
+    return [
+        DropFile(path=f.path, key=f.key, size=f.size, lines=n) for f, n in zip(inputs, counts, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------------------------- progress
@@ -284,9 +300,13 @@ class PipelineRun:
         self.reporter = reporter or SilentReporter()
         self.layout = WorkLayout(options.workdir.resolve())
         self.duplicates = DuplicateNotifier(options.duplicate_notification)
-        self.stack = EmbeddedStack(self.layout, port=options.port, terraform_variables=options.tf_variables(),
-                                   flush_interval_seconds=options.flush_interval_seconds,
-                                   on_messages=self.duplicates)
+        self.stack = EmbeddedStack(
+            self.layout,
+            port=options.port,
+            terraform_variables=options.tf_variables(),
+            flush_interval_seconds=options.flush_interval_seconds,
+            on_messages=self.duplicates,
+        )
         self.summary = RunSummary(workdir=str(self.layout.root))
         self._started = time.monotonic()
 
@@ -381,8 +401,9 @@ class PipelineRun:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _snapshot(self, outputs: StackOutputs, expected: dict[tuple[str, str], DropFile]) -> tuple[
-            Snapshot, dict[tuple[str, str], str], list[dict[str, Any]]]:
+    def _snapshot(
+        self, outputs: StackOutputs, expected: dict[tuple[str, str], DropFile]
+    ) -> tuple[Snapshot, dict[tuple[str, str], str], list[dict[str, Any]]]:
         file_status: dict[tuple[str, str], str] = {}
         manifests: list[dict[str, Any]] = []
         for item in self._scan(outputs.tracking_table):
@@ -403,8 +424,10 @@ class PipelineRun:
             glue_runs_started=len(glue_runs),
             glue_runs_done=sum(1 for r in glue_runs if r.status != "RUNNING"),
             records_total=self.summary.lines,
-            records_converted=sum(int((r.report or {}).get("records_out", 0)) +
-                                  int((r.report or {}).get("bad_records", 0)) for r in glue_runs),
+            records_converted=sum(
+                int((r.report or {}).get("records_out", 0)) + int((r.report or {}).get("bad_records", 0))
+                for r in glue_runs
+            ),
         )
         return snapshot, file_status, manifests
 
@@ -413,8 +436,9 @@ class PipelineRun:
         page = sfn.list_executions(stateMachineArn=outputs.state_machine_arn, statusFilter="RUNNING")
         return len(page.get("executions", []))
 
-    def _follow(self, outputs: StackOutputs, expected: dict[tuple[str, str], DropFile],
-                files: list[DropFile]) -> None:
+    def _follow(
+        self, outputs: StackOutputs, expected: dict[tuple[str, str], DropFile], files: list[DropFile]
+    ) -> None:
         deadline = time.monotonic() + self.options.timeout_seconds
         tracking = self._begin("tracking", "Tracking files (S3 -> SQS -> manifest builder)")
         processing: _Stage | None = None
@@ -424,7 +448,9 @@ class PipelineRun:
             self.reporter.progress(snapshot)
             if processing is None and snapshot.files_tracked == snapshot.files_total:
                 self._end(tracking)
-                processing = self._begin("processing", "Converting batches (Step Functions -> Glue -> status)")
+                processing = self._begin(
+                    "processing", "Converting batches (Step Functions -> Glue -> status)"
+                )
             all_final = all(file_status.get(key) in FINAL_FILE_STATES for key in expected)
             manifests_final = all(m.get("status") in FINAL_MANIFEST_STATES for m in manifests)
             if all_final and manifests_final and self._executions_running(outputs) == 0:
@@ -439,12 +465,23 @@ class PipelineRun:
         self.summary.glue_seconds = round(sum(r.seconds for r in glue_runs), 2)
         self.summary.timings["glue_runs"] = self.summary.glue_seconds
 
-    def _timeout(self, snapshot: Snapshot, file_status: dict[tuple[str, str], str],
-                 manifests: list[dict[str, Any]], expected: dict[tuple[str, str], DropFile]) -> None:
-        stuck = [f"s3://{b}/{k} ({file_status.get((b, k), 'not tracked')})" for b, k in expected
-                 if file_status.get((b, k)) not in FINAL_FILE_STATES]
-        open_manifests = [f"{m.get('manifest_id')} ({m.get('status')})" for m in manifests
-                          if m.get("status") not in FINAL_MANIFEST_STATES]
+    def _timeout(
+        self,
+        snapshot: Snapshot,
+        file_status: dict[tuple[str, str], str],
+        manifests: list[dict[str, Any]],
+        expected: dict[tuple[str, str], DropFile],
+    ) -> None:
+        stuck = [
+            f"s3://{b}/{k} ({file_status.get((b, k), 'not tracked')})"
+            for b, k in expected
+            if file_status.get((b, k)) not in FINAL_FILE_STATES
+        ]
+        open_manifests = [
+            f"{m.get('manifest_id')} ({m.get('status')})"
+            for m in manifests
+            if m.get("status") not in FINAL_MANIFEST_STATES
+        ]
         detail = "; ".join(stuck[:5]) + (f" and {len(stuck) - 5} more" if len(stuck) > 5 else "")
         if open_manifests:
             detail += "; open batches: " + ", ".join(open_manifests[:5])
@@ -452,26 +489,33 @@ class PipelineRun:
             "PipelineTimeout",
             f"{len(stuck)} of {snapshot.files_total} files did not reach a final state within "
             f"{self.options.timeout_seconds:.0f}s: {detail}.",
-            f"Look at {self.layout.logs}/lambda.log and glue.log, or raise --timeout.")
+            f"Look at {self.layout.logs}/lambda.log and glue.log, or raise --timeout.",
+        )
 
     # ----------------------------------------------------------------------------------------- verify
 
-    def _verify(self, outputs: StackOutputs, expected: dict[tuple[str, str], DropFile],
-                files: list[DropFile]) -> None:
+    def _verify(
+        self, outputs: StackOutputs, expected: dict[tuple[str, str], DropFile], files: list[DropFile]
+    ) -> None:
         _, file_status, manifests = self._snapshot(outputs, expected)
         summary = self.summary
         summary.files_completed = sum(1 for key in expected if file_status.get(key) == "completed")
         summary.files_failed = sum(1 for key in expected if file_status.get(key) == "failed")
-        runs_by_manifest = {r.manifest_id: r for r in (self.stack.glue_runner.runs if self.stack.glue_runner
-                                                       else []) if r.status == "SUCCEEDED"}
+        runs_by_manifest = {
+            r.manifest_id: r
+            for r in (self.stack.glue_runner.runs if self.stack.glue_runner else [])
+            if r.status == "SUCCEEDED"
+        }
         lake_rows = _lake_rows_by_manifest(self.layout.lake)
         for item in sorted(manifests, key=lambda m: str(m.get("manifest_id"))):
             manifest_id = str(item.get("manifest_id"))
             run = runs_by_manifest.get(manifest_id)
             report = (run.report if run else None) or {}
             result = ManifestResult(
-                manifest_id=manifest_id, date_prefix=str(item.get("date_prefix")),
-                status=str(item.get("status")), file_count=int(item.get("file_count") or 0),
+                manifest_id=manifest_id,
+                date_prefix=str(item.get("date_prefix")),
+                status=str(item.get("status")),
+                file_count=int(item.get("file_count") or 0),
                 execution_arn=item.get("execution_arn"),
                 records_in=_int(item.get("records_in", report.get("records_in"))),
                 records_out=_int(item.get("records_out", report.get("records_out"))),
@@ -494,8 +538,11 @@ class PipelineRun:
 
         problems = summary.problems
         if summary.files_completed != len(expected):
-            not_done = [f"s3://{b}/{k} ({file_status.get((b, k), 'not tracked')})" for b, k in expected
-                        if file_status.get((b, k)) != "completed"]
+            not_done = [
+                f"s3://{b}/{k} ({file_status.get((b, k), 'not tracked')})"
+                for b, k in expected
+                if file_status.get((b, k)) != "completed"
+            ]
             problems.append(f"{len(not_done)} files did not reach completed: " + ", ".join(not_done[:5]))
         for manifest in summary.manifests:
             if manifest.status != "completed":
@@ -504,18 +551,26 @@ class PipelineRun:
             if not manifest.execution_arn:
                 problems.append(f"batch {manifest.manifest_id} has no execution ARN in the tracking table")
             if manifest.records_out is not None and manifest.lake_rows != manifest.records_out:
-                problems.append(f"batch {manifest.manifest_id}: the job reported {manifest.records_out} records "
-                                f"but the lake holds {manifest.lake_rows}")
+                problems.append(
+                    f"batch {manifest.manifest_id}: the job reported {manifest.records_out} records "
+                    f"but the lake holds {manifest.lake_rows}"
+                )
             if manifest.bad_records is not None and manifest.quarantine_lines != manifest.bad_records:
-                problems.append(f"batch {manifest.manifest_id}: the job reported {manifest.bad_records} bad "
-                                f"records but the quarantine holds {manifest.quarantine_lines}")
+                problems.append(
+                    f"batch {manifest.manifest_id}: the job reported {manifest.bad_records} bad "
+                    f"records but the quarantine holds {manifest.quarantine_lines}"
+                )
         accounted = summary.records_out + summary.quarantined
         if accounted != summary.lines:
-            problems.append(f"{summary.lines} input lines but {summary.records_out} in the lake + "
-                            f"{summary.quarantined} in quarantine = {accounted}")
+            problems.append(
+                f"{summary.lines} input lines but {summary.records_out} in the lake + "
+                f"{summary.quarantined} in quarantine = {accounted}"
+            )
         if summary.expected_bad_lines is not None and summary.quarantined != summary.expected_bad_lines:
-            problems.append(f"{summary.expected_bad_lines} corrupt lines were generated but the quarantine "
-                            f"holds {summary.quarantined}")
+            problems.append(
+                f"{summary.expected_bad_lines} corrupt lines were generated but the quarantine "
+                f"holds {summary.quarantined}"
+            )
         if summary.dlq_messages:
             problems.append(f"{summary.dlq_messages} messages ended in the ingest dead-letter queue")
 
@@ -528,12 +583,18 @@ class PipelineRun:
         return int(attributes["Attributes"].get("ApproximateNumberOfMessages", 0))
 
     def _write_run_info(self) -> None:
-        info = {"table_name": self.summary.table_name, "lake": str(self.layout.lake),
-                "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "summary": self.summary.as_dict()}
-        (self.layout.root / RUN_INFO_FILE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-        (self.layout.logs / "summary.json").write_text(json.dumps(self.summary.as_dict(), indent=2, default=str),
-                                                       encoding="utf-8")
+        info = {
+            "table_name": self.summary.table_name,
+            "lake": str(self.layout.lake),
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "summary": self.summary.as_dict(),
+        }
+        (self.layout.root / RUN_INFO_FILE).write_text(
+            json.dumps(info, indent=2, default=str), encoding="utf-8"
+        )
+        (self.layout.logs / "summary.json").write_text(
+            json.dumps(self.summary.as_dict(), indent=2, default=str), encoding="utf-8"
+        )
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -581,8 +642,10 @@ def _lake_rows_by_manifest(lake: Path) -> dict[str, int]:
 
     con = duckdb.connect()
     file_list = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
-    rows = con.execute(f"SELECT _manifest_id, count(*) FROM read_parquet([{file_list}], "  # noqa: S608
-                       "union_by_name = true) GROUP BY 1").fetchall()
+    rows = con.execute(
+        f"SELECT _manifest_id, count(*) FROM read_parquet([{file_list}], "  # noqa: S608
+        "union_by_name = true) GROUP BY 1"
+    ).fetchall()
     con.close()
     return {str(manifest_id): int(count) for manifest_id, count in rows}
 
@@ -598,4 +661,3 @@ def _quarantine_lines(quarantine: Path, manifest_id: str) -> int:
             continue
         total += count_lines(path)
     return total
-

@@ -63,12 +63,18 @@ class PollerStats:
                 setattr(self, key, getattr(self, key) + value)
 
     def as_dict(self) -> dict[str, int]:
-        return {"received": self.received, "invocations": self.invocations,
-                "function_errors": self.function_errors, "deleted": self.deleted, "retried": self.retried}
+        return {
+            "received": self.received,
+            "invocations": self.invocations,
+            "function_errors": self.function_errors,
+            "deleted": self.deleted,
+            "retried": self.retried,
+        }
 
 
-def discover_sqs_mappings(endpoint_url: str, *, region: str = "us-east-1",
-                          function_names: list[str] | None = None) -> list[SqsMapping]:
+def discover_sqs_mappings(
+    endpoint_url: str, *, region: str = "us-east-1", function_names: list[str] | None = None
+) -> list[SqsMapping]:
     """The SQS event source mappings deployed to the embedded AWS (optionally only those of some functions)."""
     lam = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
     sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
@@ -83,17 +89,20 @@ def discover_sqs_mappings(endpoint_url: str, *, region: str = "us-east-1",
         account = arn.split(":")[4]
         queue_url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
-        mappings.append(SqsMapping(
-            uuid=item["UUID"],
-            function_name=function,
-            queue_arn=arn,
-            queue_url=queue_url,
-            batch_size=int(item.get("BatchSize") or 10),
-            batching_window_seconds=int(item.get("MaximumBatchingWindowInSeconds") or 0),
-            report_batch_item_failures="ReportBatchItemFailures" in (item.get("FunctionResponseTypes") or []),
-            visibility_timeout=int(attributes["Attributes"].get("VisibilityTimeout", 30)),
-            enabled=item.get("State", "Enabled") not in ("Disabled", "Disabling"),
-        ))
+        mappings.append(
+            SqsMapping(
+                uuid=item["UUID"],
+                function_name=function,
+                queue_arn=arn,
+                queue_url=queue_url,
+                batch_size=int(item.get("BatchSize") or 10),
+                batching_window_seconds=int(item.get("MaximumBatchingWindowInSeconds") or 0),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in (item.get("FunctionResponseTypes") or []),
+                visibility_timeout=int(attributes["Attributes"].get("VisibilityTimeout", 30)),
+                enabled=item.get("State", "Enabled") not in ("Disabled", "Disabling"),
+            )
+        )
     return mappings
 
 
@@ -113,26 +122,28 @@ def build_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str)
     with Amazon SQS')."""
     records = []
     for message in messages:
-        records.append({
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": {key: str(value) for key, value in (message.get("Attributes") or {}).items()},
-            "messageAttributes": {
-                name: {
-                    "stringValue": value.get("StringValue"),
-                    "binaryValue": value.get("BinaryValue"),
-                    "stringListValues": value.get("StringListValues", []),
-                    "binaryListValues": value.get("BinaryListValues", []),
-                    "dataType": value.get("DataType"),
-                }
-                for name, value in (message.get("MessageAttributes") or {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": region,
-        })
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message.get("Body", ""),
+                "attributes": {key: str(value) for key, value in (message.get("Attributes") or {}).items()},
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "binaryValue": value.get("BinaryValue"),
+                        "stringListValues": value.get("StringListValues", []),
+                        "binaryListValues": value.get("BinaryListValues", []),
+                        "dataType": value.get("DataType"),
+                    }
+                    for name, value in (message.get("MessageAttributes") or {}).items()
+                },
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
     return {"Records": records}
 
 
@@ -167,10 +178,17 @@ def failed_message_ids(response: bytes, message_ids: set[str]) -> set[str] | Non
 class EventSourcePoller:
     """One polling thread per enabled mapping; `poll_once` runs one receive-invoke-delete cycle (tests use it)."""
 
-    def __init__(self, endpoint_url: str, invoke: LambdaInvoke, mappings: list[SqsMapping], *,
-                 region: str = "us-east-1", idle_wait_seconds: int = 1,
-                 on_messages: Callable[[SqsMapping, list[dict[str, Any]]], None] | None = None,
-                 concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        invoke: LambdaInvoke,
+        mappings: list[SqsMapping],
+        *,
+        region: str = "us-east-1",
+        idle_wait_seconds: int = 1,
+        on_messages: Callable[[SqsMapping, list[dict[str, Any]]], None] | None = None,
+        concurrency: int = 2,
+    ) -> None:
         self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self._invoke = invoke
         self._region = region
@@ -191,8 +209,12 @@ class EventSourcePoller:
     def start(self) -> EventSourcePoller:
         for mapping in self.mappings:
             for index in range(self._concurrency):
-                thread = threading.Thread(target=self._loop, args=(mapping,), daemon=True,
-                                          name=f"esm-{mapping.function_name}-{index}")
+                thread = threading.Thread(
+                    target=self._loop,
+                    args=(mapping,),
+                    daemon=True,
+                    name=f"esm-{mapping.function_name}-{index}",
+                )
                 thread.start()
                 self._threads.append(thread)
         return self
@@ -265,25 +287,37 @@ class EventSourcePoller:
         except LambdaFunctionError as error:
             # A function error: the whole batch stays; it comes back after the visibility timeout.
             self.stats.add(function_errors=1, retried=len(messages))
-            logger.warning("%s failed on a batch of %d (%s: %s); the batch returns after %ds",
-                           mapping.function_name, len(messages), error.error_type, error.message,
-                           mapping.visibility_timeout)
+            logger.warning(
+                "%s failed on a batch of %d (%s: %s); the batch returns after %ds",
+                mapping.function_name,
+                len(messages),
+                error.error_type,
+                error.message,
+                mapping.visibility_timeout,
+            )
             return
         ids = {m["MessageId"] for m in messages}
         keep = failed_message_ids(response, ids) if mapping.report_batch_item_failures else set()
         if keep is None:
             self.stats.add(retried=len(messages))
-            logger.warning("%s returned an invalid batchItemFailures list: the whole batch is retried",
-                           mapping.function_name)
+            logger.warning(
+                "%s returned an invalid batchItemFailures list: the whole batch is retried",
+                mapping.function_name,
+            )
             return
         done = [m for m in messages if m["MessageId"] not in keep]
         for start in range(0, len(done), SQS_MAX_RECEIVE):
-            chunk = done[start:start + SQS_MAX_RECEIVE]
+            chunk = done[start : start + SQS_MAX_RECEIVE]
             self._sqs.delete_message_batch(
                 QueueUrl=mapping.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
         self.stats.add(deleted=len(done), retried=len(keep))
         if keep:
-            logger.info("%s reported %d of %d messages failed; they return after %ds", mapping.function_name,
-                        len(keep), len(messages), mapping.visibility_timeout)
+            logger.info(
+                "%s reported %d of %d messages failed; they return after %ds",
+                mapping.function_name,
+                len(keep),
+                len(messages),
+                mapping.visibility_timeout,
+            )

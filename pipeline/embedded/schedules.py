@@ -42,8 +42,9 @@ def rate_seconds(expression: str) -> float | None:
     return float(int(match.group(1)) * _UNIT_SECONDS[unit])
 
 
-def discover_scheduled_targets(endpoint_url: str, *, region: str = "us-east-1",
-                               interval_override: float | None = None) -> list[ScheduledTarget]:
+def discover_scheduled_targets(
+    endpoint_url: str, *, region: str = "us-east-1", interval_override: float | None = None
+) -> list[ScheduledTarget]:
     targets: list[ScheduledTarget] = []
     events = boto3.client("events", endpoint_url=endpoint_url, region_name=region)
     for page in events.get_paginator("list_rules").paginate():
@@ -54,9 +55,14 @@ def discover_scheduled_targets(endpoint_url: str, *, region: str = "us-east-1",
             interval = interval_override or rate_seconds(expression) or 300.0
             for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
                 if ":lambda:" in target["Arn"]:
-                    targets.append(ScheduledTarget(
-                        source=f"events:{rule['Name']}", function_name=_function_name(target["Arn"]),
-                        payload=(target.get("Input") or "{}").encode(), interval_seconds=interval))
+                    targets.append(
+                        ScheduledTarget(
+                            source=f"events:{rule['Name']}",
+                            function_name=_function_name(target["Arn"]),
+                            payload=(target.get("Input") or "{}").encode(),
+                            interval_seconds=interval,
+                        )
+                    )
     scheduler = boto3.client("scheduler", endpoint_url=endpoint_url, region_name=region)
     try:
         schedules = scheduler.list_schedules().get("Schedules", [])
@@ -70,10 +76,14 @@ def discover_scheduled_targets(endpoint_url: str, *, region: str = "us-east-1",
         if ":lambda:" not in target.get("Arn", ""):
             continue
         interval = interval_override or rate_seconds(detail.get("ScheduleExpression", "")) or 300.0
-        targets.append(ScheduledTarget(
-            source=f"scheduler:{summary.get('GroupName', 'default')}/{summary['Name']}",
-            function_name=_function_name(target["Arn"]), payload=(target.get("Input") or "{}").encode(),
-            interval_seconds=interval))
+        targets.append(
+            ScheduledTarget(
+                source=f"scheduler:{summary.get('GroupName', 'default')}/{summary['Name']}",
+                function_name=_function_name(target["Arn"]),
+                payload=(target.get("Input") or "{}").encode(),
+                interval_seconds=interval,
+            )
+        )
     return targets
 
 
@@ -95,8 +105,9 @@ class ScheduleTimer:
 
     def start(self) -> ScheduleTimer:
         for target in self.targets:
-            thread = threading.Thread(target=self._loop, args=(target,), daemon=True,
-                                      name=f"schedule-{target.function_name}")
+            thread = threading.Thread(
+                target=self._loop, args=(target,), daemon=True, name=f"schedule-{target.function_name}"
+            )
             thread.start()
             self._threads.append(thread)
         return self

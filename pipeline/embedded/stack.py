@@ -106,9 +106,11 @@ class StackOutputs:
     def require(self, *names: str) -> Any:
         value = self.get(*names)
         if value is None:
-            raise PipelineError("TerraformOutputMissing",
-                                f"The Terraform stack has no output named {' or '.join(names)}.",
-                                "Check terraform/outputs.tf against docs/deploy.md.")
+            raise PipelineError(
+                "TerraformOutputMissing",
+                f"The Terraform stack has no output named {' or '.join(names)}.",
+                "Check terraform/outputs.tf against docs/deploy.md.",
+            )
         return value
 
     @property
@@ -187,8 +189,9 @@ def _import_job_modules(index: int) -> int:
     return index
 
 
-def apply_terraform(endpoint_url: str, workdir: Path, variables: dict[str, Any],
-                    log_file: Path | None = None) -> dict[str, Any]:
+def apply_terraform(
+    endpoint_url: str, workdir: Path, variables: dict[str, Any], log_file: Path | None = None
+) -> dict[str, Any]:
     """`terraform init` + `apply` of the project's root module against the endpoint; returns its outputs."""
     from pipeline.infra.terraform import TerraformRunner
 
@@ -199,18 +202,27 @@ def apply_terraform(endpoint_url: str, workdir: Path, variables: dict[str, Any],
         raise
     except Exception as exc:
         error_name = getattr(exc, "error_name", "TerraformApplyFailed")
-        raise PipelineError(error_name, f"Terraform could not apply the stack to the embedded AWS: {exc}",
-                            f"See {log_file} for Terraform's output." if log_file else "") from exc
+        raise PipelineError(
+            error_name,
+            f"Terraform could not apply the stack to the embedded AWS: {exc}",
+            f"See {log_file} for Terraform's output." if log_file else "",
+        ) from exc
 
 
 class EmbeddedStack:
     """Everything `pipeline demo`, `run` and `up` need running; a context manager that stops it all."""
 
-    def __init__(self, layout: WorkLayout, *, port: int | None = None,
-                 terraform_variables: dict[str, Any] | None = None, flush_interval_seconds: float = 2.0,
-                 spark_factory: Callable[[], SparkSession] | None = None,
-                 on_messages: Callable[[Any, list[dict[str, Any]]], None] | None = None,
-                 on_glue_finished: Callable[[GlueRunRecord], None] | None = None) -> None:
+    def __init__(
+        self,
+        layout: WorkLayout,
+        *,
+        port: int | None = None,
+        terraform_variables: dict[str, Any] | None = None,
+        flush_interval_seconds: float = 2.0,
+        spark_factory: Callable[[], SparkSession] | None = None,
+        on_messages: Callable[[Any, list[dict[str, Any]]], None] | None = None,
+        on_glue_finished: Callable[[GlueRunRecord], None] | None = None,
+    ) -> None:
         self.layout = layout
         self.terraform_variables = dict(terraform_variables or {})
         self.flush_interval_seconds = flush_interval_seconds
@@ -304,8 +316,12 @@ class EmbeddedStack:
         self.timings.record("lambda_zip", started)
         variables = {"lambda_zip_path": str(zip_path), **self.terraform_variables}
         started = time.monotonic()
-        raw = apply_terraform(self.aws.endpoint_url, self.layout.terraform, variables,
-                              log_file=self.layout.logs / "terraform.log")
+        raw = apply_terraform(
+            self.aws.endpoint_url,
+            self.layout.terraform,
+            variables,
+            log_file=self.layout.logs / "terraform.log",
+        )
         self.timings.record("terraform_apply", started)
         self.outputs = StackOutputs(raw)
         # What `pipeline` ops commands and scripts read (PIPELINE_STACK_OUTPUTS), as `terraform output -json`.
@@ -321,21 +337,32 @@ class EmbeddedStack:
         assert self.aws is not None and self.outputs is not None
         endpoint = self.aws.endpoint_url
         self.lambda_runner = LambdaRunner(endpoint, log_dir=self.layout.logs, region=REGION)
-        self.glue_runner = GlueRunner(endpoint, workdir=self.layout.root, lake_dir=self.layout.lake,
-                                      quarantine_dir=self.layout.quarantine, spark=self.spark, region=REGION,
-                                      on_finished=self._on_glue_finished, stage_inputs=self.stage_inputs)
+        self.glue_runner = GlueRunner(
+            endpoint,
+            workdir=self.layout.root,
+            lake_dir=self.layout.lake,
+            quarantine_dir=self.layout.quarantine,
+            spark=self.spark,
+            region=REGION,
+            on_finished=self._on_glue_finished,
+            stage_inputs=self.stage_inputs,
+        )
         moto_bridges.set_lambda_invoker(self.lambda_runner.invoke)
         moto_bridges.set_glue_runner(self.glue_runner)
         self.lambda_runner.warm_up(self.outputs.function_names)
         mappings = discover_sqs_mappings(endpoint, region=REGION, function_names=self.outputs.function_names)
         if not mappings:
-            raise PipelineError("NoEventSourceMapping",
-                                "The stack has no SQS event source mapping for the manifest builder.",
-                                "Check terraform/ (aws_lambda_event_source_mapping).")
-        self.poller = EventSourcePoller(endpoint, self.lambda_runner.invoke, mappings, region=REGION,
-                                        on_messages=self._on_messages).start()
-        targets = discover_scheduled_targets(endpoint, region=REGION,
-                                             interval_override=self.flush_interval_seconds)
+            raise PipelineError(
+                "NoEventSourceMapping",
+                "The stack has no SQS event source mapping for the manifest builder.",
+                "Check terraform/ (aws_lambda_event_source_mapping).",
+            )
+        self.poller = EventSourcePoller(
+            endpoint, self.lambda_runner.invoke, mappings, region=REGION, on_messages=self._on_messages
+        ).start()
+        targets = discover_scheduled_targets(
+            endpoint, region=REGION, interval_override=self.flush_interval_seconds
+        )
         self.timer = ScheduleTimer(targets, self.lambda_runner.invoke).start()
 
     def start(self) -> StackOutputs:

@@ -25,11 +25,19 @@ from pipeline.embedded.errors import PipelineError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _pipeline(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _pipeline(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or REPO, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _bin_with(tmp_path: Path, **tools: str) -> str:
@@ -69,12 +77,18 @@ def test_java_missing(tmp_path):
 
 
 def test_java_too_old(tmp_path):
-    old_java = '#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n'
+    old_java = "#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n"
     path = _bin_with(tmp_path, java=old_java, terraform=shutil.which("terraform") or "/usr/bin/false")
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.ndjson").write_text('{"a": 1}\n', encoding="utf-8")
-    result = _pipeline("run", "--input", str(tmp_path / "in"), "--workdir", str(tmp_path / "w"),
-                       env={"PATH": path, "JAVA_HOME": ""})
+    result = _pipeline(
+        "run",
+        "--input",
+        str(tmp_path / "in"),
+        "--workdir",
+        str(tmp_path / "w"),
+        env={"PATH": path, "JAVA_HOME": ""},
+    )
     assert result.returncode == 2
     assert "error[JavaTooOld]" in result.stderr and "Java 11 was found" in result.stderr
 
@@ -130,8 +144,13 @@ def test_unsupported_codec_is_refused_before_anything_starts(tmp_path):
 
 
 def test_scan_input_keeps_the_relative_layout_and_accepted_suffixes(tmp_path):
-    for name in ("2026-11-20/a.ndjson", "2026-11-20/b.jsonl.gz", "dt=2026-11-21/c d.json", "x/readme.md",
-                 ".hidden/e.ndjson"):
+    for name in (
+        "2026-11-20/a.ndjson",
+        "2026-11-20/b.jsonl.gz",
+        "dt=2026-11-21/c d.json",
+        "x/readme.md",
+        ".hidden/e.ndjson",
+    ):
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"{}\n")
@@ -144,13 +163,15 @@ def _small_lake(root: Path) -> Path:
     for day, rows in (("2026-11-20", 3), ("2026-11-21", 2)):
         folder = lake / f"dt={day}"
         folder.mkdir(parents=True)
-        table = pa.table({"event_type": ["click"] * rows, "amount": [1.5] * rows,
-                          "_manifest_id": [f"{day}-m"] * rows})
+        table = pa.table(
+            {"event_type": ["click"] * rows, "amount": [1.5] * rows, "_manifest_id": [f"{day}-m"] * rows}
+        )
         pq.write_table(table, folder / f"{day}-m.part-00000.parquet")
     bad = root / "quarantine" / "dt=2026-11-20" / "manifest_id=2026-11-20-m"
     bad.mkdir(parents=True)
     (bad / "bad-records.read-00000.ndjson").write_text(
-        '{"source_file": "s3://in/a.ndjson", "reason": "invalid_json", "raw_line": "{x"}\n', encoding="utf-8")
+        '{"source_file": "s3://in/a.ndjson", "reason": "invalid_json", "raw_line": "{x"}\n', encoding="utf-8"
+    )
     (lake / "_reports").mkdir()
     (lake / "_reports" / "x.json").write_text("{}", encoding="utf-8")
     return lake
@@ -166,7 +187,9 @@ def test_query_formats_and_errors(tmp_path):
     assert as_csv.stdout.splitlines() == ["dt,n", "2026-11-20,3", "2026-11-21,2"]
     as_table = _pipeline("query", "SELECT sum(amount) AS total FROM events", "--lake", str(lake))
     assert "7.5" in as_table.stdout
-    quarantine = _pipeline("query", "SELECT dt, reason FROM quarantine", "--lake", str(lake), "--format", "csv")
+    quarantine = _pipeline(
+        "query", "SELECT dt, reason FROM quarantine", "--lake", str(lake), "--format", "csv"
+    )
     assert quarantine.stdout.splitlines() == ["dt,reason", "2026-11-20,invalid_json"]
     bad = _pipeline("query", "SELECT nope FROM events", "--lake", str(lake))
     assert bad.returncode == 2 and "error[QueryFailed]" in bad.stderr

@@ -64,11 +64,36 @@ class DemoProcess:
         for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
             env.pop(key, None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "demo", "--workdir", str(workdir), "--files", "6",
-             "--size-mb", "3", "--port", str(port), "--compression", CODEC, "--max-files-per-manifest", "2",
-             "--keep-running", "--clean", "--summary-json", str(workdir / "summary-test.json"),
-             "--timeout", "300"],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "demo",
+                "--workdir",
+                str(workdir),
+                "--files",
+                "6",
+                "--size-mb",
+                "3",
+                "--port",
+                str(port),
+                "--compression",
+                CODEC,
+                "--max-files-per-manifest",
+                "2",
+                "--keep-running",
+                "--clean",
+                "--summary-json",
+                str(workdir / "summary-test.json"),
+                "--timeout",
+                "300",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
@@ -111,13 +136,19 @@ def demo(tmp_path_factory) -> Any:
     process = DemoProcess(workdir, port)
     try:
         process.wait_for("Press Ctrl-C to stop.", timeout=420)
-        session = boto3.Session(aws_access_key_id="embedded", aws_secret_access_key="embedded",
-                                region_name="us-east-1")
+        session = boto3.Session(
+            aws_access_key_id="embedded", aws_secret_access_key="embedded", region_name="us-east-1"
+        )
         endpoint = f"http://127.0.0.1:{port}"
         outputs = json.loads((workdir / "stack-outputs.json").read_text())
         summary = json.loads((workdir / "summary-test.json").read_text())
-        yield {"workdir": workdir, "outputs": outputs, "summary": summary, "process": process,
-               "client": lambda service: session.client(service, endpoint_url=endpoint)}
+        yield {
+            "workdir": workdir,
+            "outputs": outputs,
+            "summary": summary,
+            "process": process,
+            "client": lambda service: session.client(service, endpoint_url=endpoint),
+        }
     finally:
         code = process.stop()
         print("".join(process.output[-60:]))
@@ -149,17 +180,26 @@ def test_lake_partitions_hold_exactly_the_clean_lines_of_their_date(demo):
 
     files = [str(p) for p in (workdir / "lake").rglob("*.parquet") if "_" not in p.parts[-2][:1]]
     con = duckdb.connect()
-    rows = dict(con.execute(
-        "SELECT CAST(dt AS VARCHAR), count(*) FROM read_parquet($files, hive_partitioning = true, "
-        "union_by_name = true) GROUP BY 1", {"files": files}).fetchall())
+    rows = dict(
+        con.execute(
+            "SELECT CAST(dt AS VARCHAR), count(*) FROM read_parquet($files, hive_partitioning = true, "
+            "union_by_name = true) GROUP BY 1",
+            {"files": files},
+        ).fetchall()
+    )
     assert rows == dict(clean)
     # The schema change (second date's later files) is merged, not dropped.
     with_experiment = con.execute(
         "SELECT count(*) FROM read_parquet($files, union_by_name = true) WHERE experiment IS NOT NULL",
-        {"files": files}).fetchone()[0]
+        {"files": files},
+    ).fetchone()[0]
     assert with_experiment > 0
-    sources = {r[0] for r in con.execute("SELECT DISTINCT _source_file FROM read_parquet($files, "
-                                         "union_by_name = true)", {"files": files}).fetchall()}
+    sources = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT _source_file FROM read_parquet($files, union_by_name = true)", {"files": files}
+        ).fetchall()
+    }
     bucket = demo["outputs"]["input_bucket"]
     bucket = bucket["value"] if isinstance(bucket, dict) else bucket
     assert sources and all(s.startswith(f"s3://{bucket}/events/") for s in sources)
@@ -173,7 +213,9 @@ def test_lake_partitions_hold_exactly_the_clean_lines_of_their_date(demo):
 
 
 def test_tracking_table_and_executions(demo):
-    outputs = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()}
+    outputs = {
+        k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()
+    }
     dynamodb = demo["client"]("dynamodb")
     items = []
     for page in dynamodb.get_paginator("scan").paginate(TableName=outputs["tracking_table_name"]):
@@ -194,7 +236,9 @@ def test_tracking_table_and_executions(demo):
 
 
 def test_glue_runs_got_the_codec_and_the_footers_show_it(demo):
-    outputs = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()}
+    outputs = {
+        k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()
+    }
     glue = demo["client"]("glue")
     runs = glue.get_job_runs(JobName=outputs["glue_job_name"])["JobRuns"]
     assert runs and all(r["JobRunState"] == "SUCCEEDED" for r in runs)
@@ -203,8 +247,11 @@ def test_glue_runs_got_the_codec_and_the_footers_show_it(demo):
     assert parquet
     for path in parquet:
         metadata = pq.ParquetFile(path).metadata
-        codecs = {metadata.row_group(g).column(c).compression for g in range(metadata.num_row_groups)
-                  for c in range(metadata.num_columns)}
+        codecs = {
+            metadata.row_group(g).column(c).compression
+            for g in range(metadata.num_row_groups)
+            for c in range(metadata.num_columns)
+        }
         assert codecs == {CODEC.upper()}, (path, codecs)
     # The output bucket holds what Glue would have written: the same Parquet files under the same keys.
     output_path = outputs["output_path"]
@@ -212,5 +259,7 @@ def test_glue_runs_got_the_codec_and_the_footers_show_it(demo):
     keys = []
     for page in demo["client"]("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(o["Key"] for o in page.get("Contents", []))
-    assert sorted(k.rsplit("/", 1)[-1] for k in keys if k.endswith(".parquet")) == sorted(p.name for p in parquet)
+    assert sorted(k.rsplit("/", 1)[-1] for k in keys if k.endswith(".parquet")) == sorted(
+        p.name for p in parquet
+    )
     assert any("/_reports/" in k for k in keys)

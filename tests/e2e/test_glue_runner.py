@@ -36,21 +36,30 @@ def _keys(aws, prefix: str) -> list[str]:
 
 
 def _request(manifest_id: str, codec: str = "snappy") -> GlueRunRequest:
-    return GlueRunRequest(job_name="job", run_id=f"jr_{manifest_id}", arguments={
-        "--MANIFEST_PATH": f"s3://runner-manifests/manifests/{manifest_id}.json",
-        "--MANIFEST_ID": manifest_id,
-        "--OUTPUT_PATH": f"s3://{BUCKET_OUT}/lake/",
-        "--BAD_RECORDS_PATH": f"s3://{BUCKET_OUT}/quarantine/",
-        "--COMPRESSION_TYPE": codec,
-        "--job-language": "python",  # Glue's own arguments pass through (the job ignores unknown ones)
-    })
+    return GlueRunRequest(
+        job_name="job",
+        run_id=f"jr_{manifest_id}",
+        arguments={
+            "--MANIFEST_PATH": f"s3://runner-manifests/manifests/{manifest_id}.json",
+            "--MANIFEST_ID": manifest_id,
+            "--OUTPUT_PATH": f"s3://{BUCKET_OUT}/lake/",
+            "--BAD_RECORDS_PATH": f"s3://{BUCKET_OUT}/quarantine/",
+            "--COMPRESSION_TYPE": codec,
+            "--job-language": "python",  # Glue's own arguments pass through (the job ignores unknown ones)
+        },
+    )
 
 
 def _manifest(aws, manifest_id: str, urls: list[str]) -> None:
-    body = {"manifest_id": manifest_id, "date_prefix": "2026-11-20", "created_at": "2026-11-20T00:00:00Z",
-            "entries": [{"url": url, "mandatory": True} for url in urls]}
-    aws.client("s3").put_object(Bucket="runner-manifests", Key=f"manifests/{manifest_id}.json",
-                                Body=json.dumps(body).encode())
+    body = {
+        "manifest_id": manifest_id,
+        "date_prefix": "2026-11-20",
+        "created_at": "2026-11-20T00:00:00Z",
+        "entries": [{"url": url, "mandatory": True} for url in urls],
+    }
+    aws.client("s3").put_object(
+        Bucket="runner-manifests", Key=f"manifests/{manifest_id}.json", Body=json.dumps(body).encode()
+    )
 
 
 def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_path):
@@ -60,9 +69,17 @@ def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_
     zipped = write_drop(tmp_path / "b.ndjson.gz", 100, seed=2, day=day, gzip=True)
     s3.upload_file(str(tmp_path / "a.ndjson"), BUCKET_IN, "2026-11-20/a.ndjson")
     s3.upload_file(str(tmp_path / "b.ndjson.gz"), BUCKET_IN, "2026-11-20/b.ndjson.gz")
-    _manifest(aws, "m-ok", [f"s3://{BUCKET_IN}/2026-11-20/a.ndjson", f"s3://{BUCKET_IN}/2026-11-20/b.ndjson.gz"])
-    runner = GlueRunner(aws.endpoint_url, workdir=tmp_path / "w", lake_dir=tmp_path / "w" / "lake",
-                        quarantine_dir=tmp_path / "w" / "quarantine", spark=lambda: spark, stage_inputs=True)
+    _manifest(
+        aws, "m-ok", [f"s3://{BUCKET_IN}/2026-11-20/a.ndjson", f"s3://{BUCKET_IN}/2026-11-20/b.ndjson.gz"]
+    )
+    runner = GlueRunner(
+        aws.endpoint_url,
+        workdir=tmp_path / "w",
+        lake_dir=tmp_path / "w" / "lake",
+        quarantine_dir=tmp_path / "w" / "quarantine",
+        spark=lambda: spark,
+        stage_inputs=True,
+    )
 
     runner(_request("m-ok"))
     [record] = runner.runs
@@ -73,23 +90,37 @@ def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_
     assert any(k.startswith("lake/dt=2026-11-20/") and k.endswith(".parquet") for k in first)
     assert "lake/_reports/m-ok.json" in first
     assert any("quarantine/dt=2026-11-20/manifest_id=m-ok/" in k for k in _keys(aws, "quarantine/"))
-    local = sorted(p.relative_to(tmp_path / "w" / "lake").as_posix()
-                   for p in (tmp_path / "w" / "lake").rglob("*") if p.is_file() and not p.name.startswith("."))
+    local = sorted(
+        p.relative_to(tmp_path / "w" / "lake").as_posix()
+        for p in (tmp_path / "w" / "lake").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
     assert [k.removeprefix("lake/") for k in first] == local  # S3 mirrors the local lake exactly
     assert not (tmp_path / "w" / "staging").exists() or not any((tmp_path / "w" / "staging").iterdir())
 
     runner(_request("m-ok"))  # a re-run replaces that manifest's objects: nothing duplicated
     second = _keys(aws, "lake/")
-    local = sorted(p.relative_to(tmp_path / "w" / "lake").as_posix()
-                   for p in (tmp_path / "w" / "lake").rglob("*") if p.is_file() and not p.name.startswith("."))
+    local = sorted(
+        p.relative_to(tmp_path / "w" / "lake").as_posix()
+        for p in (tmp_path / "w" / "lake").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
     assert [k.removeprefix("lake/") for k in second] == local
-    assert len([k for k in second if k.endswith(".parquet")]) == len([k for k in first if k.endswith(".parquet")])
+    assert len([k for k in second if k.endswith(".parquet")]) == len(
+        [k for k in first if k.endswith(".parquet")]
+    )
 
 
 def test_a_job_error_fails_the_run_with_its_stable_name(aws, spark, tmp_path):
     _manifest(aws, "m-missing", [f"s3://{BUCKET_IN}/2026-11-20/not-there.ndjson"])
-    runner = GlueRunner(aws.endpoint_url, workdir=tmp_path / "w", lake_dir=tmp_path / "w" / "lake",
-                        quarantine_dir=tmp_path / "w" / "quarantine", spark=lambda: spark, stage_inputs=True)
+    runner = GlueRunner(
+        aws.endpoint_url,
+        workdir=tmp_path / "w",
+        lake_dir=tmp_path / "w" / "lake",
+        quarantine_dir=tmp_path / "w" / "quarantine",
+        spark=lambda: spark,
+        stage_inputs=True,
+    )
     with pytest.raises(GlueRunFailed, match=r"^ManifestEntryMissing: .*not-there\.ndjson"):
         runner(_request("m-missing"))
     assert runner.runs[0].status == "FAILED"

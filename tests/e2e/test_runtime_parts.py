@@ -22,7 +22,7 @@ from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings, f
 from pipeline.embedded.schedules import ScheduleTimer, discover_scheduled_targets, rate_seconds
 from pipeline.embedded.server import EmbeddedAws
 
-HANDLER = textwrap.dedent('''
+HANDLER = textwrap.dedent("""
     import json
     import os
 
@@ -42,7 +42,7 @@ HANDLER = textwrap.dedent('''
             assert record["eventSource"] == "aws:sqs"
             assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
         return {"batchItemFailures": failures}
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,15 @@ def _function(aws, name: str, mode: str) -> str:
         role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
         role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="fake_fn.handler",
-                        Code={"ZipFile": _zip()}, Timeout=30, Environment={"Variables": {"MODE": mode}})
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="fake_fn.handler",
+        Code={"ZipFile": _zip()},
+        Timeout=30,
+        Environment={"Variables": {"MODE": mode}},
+    )
     return name
 
 
@@ -79,17 +86,21 @@ def _queues(aws, name: str, visibility: int = 1, max_receive: int = 2) -> tuple[
     sqs = aws.client("sqs")
     dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue = sqs.create_queue(QueueName=name, Attributes={
-        "VisibilityTimeout": str(visibility),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}),
-    })["QueueUrl"]
+    queue = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}),
+        },
+    )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return queue, arn, dlq
 
 
 def _depth(aws, url: str) -> int:
     attributes = aws.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
     return sum(int(v) for v in attributes["Attributes"].values())
 
 
@@ -97,8 +108,11 @@ def test_poller_deletes_successes_retries_failures_and_redrives_to_the_dlq(aws, 
     function = _function(aws, "fn-partial", mode="partial")
     queue, queue_arn, dlq = _queues(aws, "ingest-partial", visibility=1, max_receive=2)
     aws.client("lambda").create_event_source_mapping(
-        EventSourceArn=queue_arn, FunctionName=function, BatchSize=4,
-        FunctionResponseTypes=["ReportBatchItemFailures"])
+        EventSourceArn=queue_arn,
+        FunctionName=function,
+        BatchSize=4,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
     sqs = aws.client("sqs")
     for body in ["ok-1", "bad-1", "ok-2", "ok-3", "ok-4", "bad-2"]:
         sqs.send_message(QueueUrl=queue, MessageBody=body)
@@ -107,7 +121,11 @@ def test_poller_deletes_successes_retries_failures_and_redrives_to_the_dlq(aws, 
 
     runner = LambdaRunner(aws.endpoint_url, handler_dir=handler_dir, log_dir=tmp_path / "logs")
     [mapping] = discover_sqs_mappings(aws.endpoint_url, function_names=[function])
-    assert (mapping.batch_size, mapping.visibility_timeout, mapping.report_batch_item_failures) == (4, 1, True)
+    assert (mapping.batch_size, mapping.visibility_timeout, mapping.report_batch_item_failures) == (
+        4,
+        1,
+        True,
+    )
     poller = EventSourcePoller(aws.endpoint_url, runner.invoke, [mapping])
 
     assert poller.poll_once(mapping) == 4  # batch size honoured
@@ -123,14 +141,16 @@ def test_poller_deletes_successes_retries_failures_and_redrives_to_the_dlq(aws, 
     assert sorted(m["Body"] for m in dead) == ["bad-1", "bad-2"]
     module_state = runner._function(function).handler.__globals__["SEEN"]
     assert sorted(b for batch in module_state for b in batch) == sorted(
-        ["ok-1", "bad-1", "ok-2", "ok-3", "ok-4", "bad-2", "bad-1", "bad-2"])
+        ["ok-1", "bad-1", "ok-2", "ok-3", "ok-4", "bad-2", "bad-1", "bad-2"]
+    )
 
 
 def test_a_function_error_leaves_the_whole_batch_in_the_queue(aws, handler_dir, tmp_path):
     function = _function(aws, "fn-error", mode="error")
     queue, queue_arn, _ = _queues(aws, "ingest-error", visibility=1, max_receive=5)
-    aws.client("lambda").create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=function,
-                                                     BatchSize=10)
+    aws.client("lambda").create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName=function, BatchSize=10
+    )
     sqs = aws.client("sqs")
     for body in ["a", "boom", "c"]:
         sqs.send_message(QueueUrl=queue, MessageBody=body)
@@ -150,18 +170,23 @@ def test_a_function_error_leaves_the_whole_batch_in_the_queue(aws, handler_dir, 
 
 
 def test_runner_gives_each_function_its_environment_and_errors_cross_moto_as_function_errors(
-        aws, handler_dir, tmp_path):
+    aws, handler_dir, tmp_path
+):
     _function(aws, "fn-env", mode="from-terraform")
     runner = LambdaRunner(aws.endpoint_url, handler_dir=handler_dir, log_dir=tmp_path / "logs")
     moto_bridges.set_lambda_invoker(runner.invoke)
     try:
         response = aws.client("lambda").invoke(FunctionName="fn-env", Payload=json.dumps({"action": "ping"}))
         assert "FunctionError" not in response
-        assert json.loads(response["Payload"].read()) == {"mode": "from-terraform", "function": "fn-env",
-                                                          "remaining_ok": True}
+        assert json.loads(response["Payload"].read()) == {
+            "mode": "from-terraform",
+            "function": "fn-env",
+            "remaining_ok": True,
+        }
         # A raised exception becomes an AWS function error with the exception's type as errorType.
-        bad = aws.client("lambda").invoke(FunctionName="fn-env",
-                                          Payload=json.dumps({"Records": [{"body": "boom", "messageId": "1"}]}))
+        bad = aws.client("lambda").invoke(
+            FunctionName="fn-env", Payload=json.dumps({"Records": [{"body": "boom", "messageId": "1"}]})
+        )
         assert bad["FunctionError"] == "Unhandled"
         assert json.loads(bad["Payload"].read())["errorType"] == "RuntimeError"
     finally:
@@ -178,9 +203,14 @@ def test_schedule_timer_fires_the_deployed_target_input(aws, handler_dir, tmp_pa
     arn = aws.client("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
     events = aws.client("events")
     events.put_rule(Name="flush-every-5", ScheduleExpression="rate(5 minutes)")
-    events.put_targets(Rule="flush-every-5", Targets=[{"Id": "1", "Arn": arn, "Input": '{"action": "flush"}'}])
-    [target] = [t for t in discover_scheduled_targets(aws.endpoint_url, interval_override=0.2)
-                if t.function_name == function]
+    events.put_targets(
+        Rule="flush-every-5", Targets=[{"Id": "1", "Arn": arn, "Input": '{"action": "flush"}'}]
+    )
+    [target] = [
+        t
+        for t in discover_scheduled_targets(aws.endpoint_url, interval_override=0.2)
+        if t.function_name == function
+    ]
     assert json.loads(target.payload) == {"action": "flush"}
     runner = LambdaRunner(aws.endpoint_url, handler_dir=handler_dir, log_dir=tmp_path / "logs")
     timer = ScheduleTimer([target], runner.invoke).start()
@@ -193,15 +223,18 @@ def test_schedule_timer_fires_the_deployed_target_input(aws, handler_dir, tmp_pa
     assert rate_seconds("cron(0 * * * ? *)") is None
 
 
-@pytest.mark.parametrize(("response", "expected"), [
-    (b'{"batchItemFailures": []}', set()),
-    (b"null", set()),
-    (b"{}", set()),
-    (b'{"batchItemFailures": [{"itemIdentifier": "m2"}]}', {"m2"}),
-    (b'{"batchItemFailures": [{"itemIdentifier": ""}]}', None),
-    (b'{"batchItemFailures": [{"itemIdentifier": "unknown"}]}', None),
-    (b'{"batchItemFailures": [{"id": "m1"}]}', None),
-    (b"not json", None),
-])
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (b'{"batchItemFailures": []}', set()),
+        (b"null", set()),
+        (b"{}", set()),
+        (b'{"batchItemFailures": [{"itemIdentifier": "m2"}]}', {"m2"}),
+        (b'{"batchItemFailures": [{"itemIdentifier": ""}]}', None),
+        (b'{"batchItemFailures": [{"itemIdentifier": "unknown"}]}', None),
+        (b'{"batchItemFailures": [{"id": "m1"}]}', None),
+        (b"not json", None),
+    ],
+)
 def test_batch_item_failures_follow_lambdas_rules(response, expected):
     assert failed_message_ids(response, {"m1", "m2"}) == expected
