@@ -5,11 +5,10 @@ Raises ``InvalidEvent`` with a sentence that names the problem and never quotes 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from pipeline.errors import InvalidEvent
 from pipeline.keys import decode_s3_key
@@ -46,13 +45,13 @@ def parse_sqs_body(body: str | None) -> ParsedMessage:
     if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
         raise InvalidEvent("message body is larger than an S3 notification can be")
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        document = json.loads(body)
+    except json.JSONDecodeError:
         raise InvalidEvent("message body is not JSON") from None
     if isinstance(document, dict) and document.get("Type") == "Notification" and "Message" in document:
         try:
-            document = orjson.loads(document["Message"])
-        except (orjson.JSONDecodeError, TypeError):
+            document = json.loads(document["Message"])
+        except (json.JSONDecodeError, TypeError):
             raise InvalidEvent("SNS envelope does not hold a JSON message") from None
     if not isinstance(document, dict):
         raise InvalidEvent("message body is not a JSON object")
@@ -139,6 +138,8 @@ def parse_complete(event: dict[str, Any]) -> CompleteRequest:
         value = event.get(name)
         if value is None:
             return None
-        return value if isinstance(value, str) else orjson.dumps(value).decode()
+        return (
+            value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        )
 
     return CompleteRequest(manifest_id, date_prefix, status, text("error"), text("cause"), report)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from botocore.exceptions import ClientError
 
 from pipeline.retry import RetryPolicy, error_code
@@ -22,7 +22,7 @@ class Executions:
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         """Start (or find the already started) execution ``name``; its ARN. Raises ClientError otherwise."""
-        body = orjson.dumps(payload).decode()
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         try:
             response = self._retry.call(
                 lambda: self._client.start_execution(stateMachineArn=self._arn, name=name, input=body)

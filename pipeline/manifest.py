@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from pipeline.errors import InvalidEvent
 
@@ -85,16 +84,16 @@ class Manifest:
         }
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Manifest:
         try:
-            data = orjson.loads(raw)
+            data = json.loads(raw)
             entries = tuple(
                 ManifestEntry(str(e["url"]), int(e.get("meta", {}).get("content_length", 0)))
                 for e in data["entries"]
             )
             return cls(str(data["manifest_id"]), str(data["date_prefix"]), str(data["created_at"]), entries)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidEvent(f"manifest is not valid manifest JSON: {exc}") from None

@@ -50,7 +50,7 @@ def test_handlers_import_from_the_zip_alone(tmp_path):
                 break
     modules = [p.stem for p in (REPO_ROOT / "lambda").glob("*.py")]
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONNOUSERSITE": "1",
-           "TRACKING_TABLE": "t", "MANIFEST_BUCKET": "b", "STATE_MACHINE_ARN":
+           "TRACKING_TABLE": "tracking", "MANIFEST_BUCKET": "manifests", "STATE_MACHINE_ARN":
            "arn:aws:states:us-east-1:123456789012:stateMachine:sm", "MAX_FILES_PER_MANIFEST": "10",
            "MAX_BYTES_PER_MANIFEST": "1000000", "MAX_BATCH_WAIT_SECONDS": "60", "LOG_LEVEL": "INFO",
            "POWERTOOLS_SERVICE_NAME": "test"}
