@@ -83,8 +83,13 @@ class ControlPlane:
         logger: Any,
         clock: Callable[[], datetime] = utc_now,
         remaining_seconds: Callable[[], float] = lambda: float("inf"),
+        on_completed: Callable[[str, dict[str, Any]], Any] | None = None,
     ) -> None:
         self.config = config
+        # Called with (date_prefix, job report) before a manifest is recorded `completed` (the Glue Data
+        # Catalog registration); an error here fails the status update, which Step Functions retries and
+        # `pipeline reconcile` repairs, so a completed manifest is never missing from the catalog.
+        self.on_completed = on_completed
         self.table = table
         self.store = store
         self.executions = executions
@@ -476,6 +481,8 @@ class ControlPlane:
                 "files_updated": 0,
                 "repeat": True,
             }
+        if target == ManifestStatus.COMPLETED and self.on_completed is not None:
+            self.on_completed(request.date_prefix, request.report or {})
         now = self.clock()
         file_status = FileStatus.COMPLETED if target == ManifestStatus.COMPLETED else FileStatus.FAILED
         updated = 0

@@ -7,6 +7,8 @@ EventBridge scheduled event) and ``{"action": "complete", ...}``.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 
+from pipeline.catalog import CatalogTarget
 from pipeline.config import ControlPlaneConfig
 from pipeline.control_plane import ControlPlane, IngestSession, utc_now
 from pipeline.deadline import Deadline
@@ -69,6 +72,11 @@ def build_app(
     def client(name: str) -> Any:
         return session.client(name, config=CLIENT_CONFIG, endpoint_url=endpoint_url)
 
+    catalog = CatalogTarget.from_env(os.environ)
+    on_completed: Callable[[str, dict[str, Any]], Any] | None = None
+    if catalog is not None:
+        on_completed = functools.partial(catalog.register, client("glue"))
+
     service = ControlPlane(
         config=config,
         table=TrackingTable(client("dynamodb"), config.tracking_table, retry, config.pending_shards),
@@ -77,6 +85,7 @@ def build_app(
         logger=logger,
         clock=clock,
         remaining_seconds=deadline.remaining,
+        on_completed=on_completed,
     )
     return App(service, deadline, logger)
 
