@@ -349,7 +349,14 @@ class EmbeddedStack:
         )
         moto_bridges.set_lambda_invoker(self.lambda_runner.invoke)
         moto_bridges.set_glue_runner(self.glue_runner)
-        self.lambda_runner.warm_up(self.outputs.function_names)
+        try:
+            self.lambda_runner.warm_up(self.outputs.function_names)
+        except moto_bridges.LambdaFunctionError as error:
+            raise PipelineError(
+                "LambdaColdStartFailed",
+                f"A deployed function could not start: {error.error_type}: {error.message}",
+                f"Fix the handler or its configuration (see {self.layout.logs / 'lambda.log'}).",
+            ) from error
         mappings = discover_sqs_mappings(endpoint, region=REGION, function_names=self.outputs.function_names)
         if not mappings:
             raise PipelineError(
