@@ -236,8 +236,9 @@ class EmbeddedStack:
         self._spark_factory = spark_factory
         self._on_messages = on_messages
         self._on_glue_finished = on_glue_finished
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stack")
+        self._executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="stack")
         self._spark_future: Future[SparkSession] | None = None
+        self._zip_future: Future[Path] | None = None
         self._spark_started_at = 0.0
         self._saved_env: dict[str, str | None] = {}
         # The port is chosen up front so that the environment pointing boto3 and pyarrow at the embedded AWS is
@@ -249,6 +250,19 @@ class EmbeddedStack:
         self.stage_inputs = spark_factory is not None
 
     # ----------------------------------------------------------------------------------------- start
+
+    def start_lambda_zip(self) -> None:
+        """Build the Lambda zip in the background (it overlaps the embedded AWS start)."""
+        if self._zip_future is None:
+            self._zip_future = self._executor.submit(self._build_zip)
+
+    def _build_zip(self) -> Path:
+        from pipeline.packaging import build_lambda_zip
+
+        started = time.monotonic()
+        path = build_lambda_zip(self.layout.build / "lambda.zip")
+        self.timings.record("lambda_zip", started)
+        return path
 
     def start_spark(self) -> None:
         """Start the JVM in the background now (call before the slow stages)."""
@@ -309,11 +323,10 @@ class EmbeddedStack:
 
     def apply_stack(self) -> StackOutputs:
         assert self.aws is not None, "start_aws() first"
-        from pipeline.packaging import build_lambda_zip
-
-        started = time.monotonic()
-        zip_path = build_lambda_zip(self.layout.build / "lambda.zip")
-        self.timings.record("lambda_zip", started)
+        if self._zip_future is None:
+            self.start_lambda_zip()
+        assert self._zip_future is not None
+        zip_path = self._zip_future.result()
         variables = {"lambda_zip_path": str(zip_path), **self.terraform_variables}
         started = time.monotonic()
         raw = apply_terraform(
@@ -374,6 +387,7 @@ class EmbeddedStack:
 
     def start(self) -> StackOutputs:
         self.start_spark()
+        self.start_lambda_zip()
         self.start_aws()
         outputs = self.apply_stack()
         self.wire_runtime()
