@@ -12,6 +12,7 @@ with `MotoBridgeOutdated` naming the bridge instead of the pipeline misbehaving 
 | sfn-sdk-s3-body | an `aws-sdk:s3:getObject` task hands the interpreter a botocore stream as `Body`; Step Functions returns the object's text, which `States.StringToJson($.Body)` needs. |
 | glue-job-runs | a Glue job run executes nothing (STARTING -> RUNNING -> SUCCEEDED by itself): runs are handed to a `GlueRunner`, and their state follows its outcome. |
 | lambda-invoke | Lambda needs Docker to run code: invocations are handed to a `LambdaInvoker` (in-process handlers). |
+| sqs-compact-redrive-policy | `GetQueueAttributes` returns `RedrivePolicy` as JSON with spaces where AWS returns it compact, so every `terraform plan` after an apply shows a whitespace change. |
 | sqs-esm-dispatch | moto's SQS event source mappings invoke the function inside SendMessage, one message at a time, and delete it whatever happens: disabled, so the embedded poller (with batch size, visibility timeout, partial failures and redrive) is the only consumer. |
 
 Runners and invokers are process-wide (moto's backends are): `set_glue_runner` / `set_lambda_invoker` swap them.
@@ -154,13 +155,26 @@ def _bridge_sfn_terraform_actions() -> None:
         try:
             parsed = json.loads(definition)
             if not isinstance(parsed, dict) or "StartAt" not in parsed or "States" not in parsed:
-                diagnostics.append({"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
-                                    "message": "A definition needs StartAt and States.", "location": "/"})
+                diagnostics.append(
+                    {
+                        "severity": "ERROR",
+                        "code": "SCHEMA_VALIDATION_FAILED",
+                        "message": "A definition needs StartAt and States.",
+                        "location": "/",
+                    }
+                )
         except json.JSONDecodeError as exc:
-            diagnostics.append({"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION",
-                                "message": f"The definition is not valid JSON: {exc}", "location": "/"})
-        return json.dumps({"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics,
-                           "truncated": False})
+            diagnostics.append(
+                {
+                    "severity": "ERROR",
+                    "code": "INVALID_JSON_DESCRIPTION",
+                    "message": f"The definition is not valid JSON: {exc}",
+                    "location": "/",
+                }
+            )
+        return json.dumps(
+            {"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics, "truncated": False}
+        )
 
     def list_state_machine_versions(self: Any) -> str:
         arn = self._get_param("stateMachineArn")
@@ -181,8 +195,7 @@ def _bridge_sfn_terraform_actions() -> None:
 
 _UNGUARDED_INTERRUPT = "            callback_endpoint.interrupt_all()\n"
 _GUARDED_INTERRUPT = (
-    "            if callback_endpoint is not None:\n"
-    "                callback_endpoint.interrupt_all()\n"
+    "            if callback_endpoint is not None:\n                callback_endpoint.interrupt_all()\n"
 )
 
 
@@ -199,8 +212,7 @@ def _bridge_sfn_glue_sync_callback() -> None:
     if "if callback_endpoint is not None" in source or "if callback_endpoint:" in source:
         logger.info("moto bridge %s not needed: moto guards the callback endpoint now", name)
         return
-    _require(source.count(unguarded) == 1, name,
-             "StateTaskServiceCallback._eval_integration_pattern changed")
+    _require(source.count(unguarded) == 1, name, "StateTaskServiceCallback._eval_integration_pattern changed")
     # Re-create the method from its own source with the one line guarded, in its own module's namespace.
     indented = textwrap.indent(source, "    ")
     patched = indented.replace(_UNGUARDED_INTERRUPT, _GUARDED_INTERRUPT)
@@ -208,7 +220,8 @@ def _bridge_sfn_glue_sync_callback() -> None:
     namespace: dict[str, Any] = {}
     exec(  # noqa: S102 - compiling moto's own method with one guarded line
         compile("class _Patched:\n" + patched, inspect.getsourcefile(method) or "<moto>", "exec"),
-        module.__dict__, namespace,
+        module.__dict__,
+        namespace,
     )
     cls._eval_integration_pattern = namespace["_Patched"].__dict__["_eval_integration_pattern"]
     _installed.append(name)
@@ -247,8 +260,11 @@ def _bridge_sfn_sdk_s3_body() -> None:
     name = "sfn-sdk-s3-body"
     original = getattr(StateTaskServiceAwsSdk, "_eval_service_task", None)
     _require(callable(original), name, "StateTaskServiceAwsSdk._eval_service_task is gone")
-    _require("env.stack.append(response)" in inspect.getsource(original), name,  # type: ignore[arg-type]
-             "the aws-sdk task no longer pushes the raw response")
+    _require(
+        "env.stack.append(response)" in inspect.getsource(original),
+        name,  # type: ignore[arg-type]
+        "the aws-sdk task no longer pushes the raw response",
+    )
 
     @functools.wraps(original)  # type: ignore[arg-type]
     def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
@@ -267,8 +283,11 @@ def _bridge_glue_job_runs() -> None:
 
     name = "glue-job-runs"
     _require(callable(getattr(FakeJob, "start_job_run", None)), name, "FakeJob.start_job_run is gone")
-    _require(isinstance(inspect.getattr_static(FakeJobRun, "status", None), property), name,
-             "FakeJobRun.status is not a property any more")
+    _require(
+        isinstance(inspect.getattr_static(FakeJobRun, "status", None), property),
+        name,
+        "FakeJobRun.status is not a property any more",
+    )
     _require(callable(getattr(FakeJobRun, "as_dict", None)), name, "FakeJobRun.as_dict is gone")
 
     original_start = FakeJob.start_job_run
@@ -292,8 +311,9 @@ def _bridge_glue_job_runs() -> None:
         run._bridge_error = None
         run.completed_on = None
         request = GlueRunRequest(job_name=self.name, run_id=run_id, arguments=dict(run.arguments or {}))
-        threading.Thread(target=_execute_run, args=(runner, run, request), daemon=True,
-                         name=f"glue-run-{run_id[:12]}").start()
+        threading.Thread(
+            target=_execute_run, args=(runner, run, request), daemon=True, name=f"glue-run-{run_id[:12]}"
+        ).start()
         return run_id
 
     def status_get(self: Any) -> str | None:
@@ -344,8 +364,9 @@ def _execute_run(runner: GlueRunner, run: Any, request: GlueRunRequest) -> None:
         run._bridge_state = "SUCCEEDED"
     finally:
         run.completed_on = _now()
-        logger.debug("Glue run %s ended %s after %.1fs", request.run_id, run._bridge_state,
-                     time.monotonic() - started)
+        logger.debug(
+            "Glue run %s ended %s after %.1fs", request.run_id, run._bridge_state, time.monotonic() - started
+        )
 
 
 def _bridge_lambda_invoke() -> None:
@@ -354,8 +375,11 @@ def _bridge_lambda_invoke() -> None:
     name = "lambda-invoke"
     original = getattr(LambdaFunction, "invoke", None)
     _require(callable(original), name, "LambdaFunction.invoke is gone")
-    _require(list(inspect.signature(original).parameters)[1:] == ["body", "request_headers", "response_headers"],
-             name, "LambdaFunction.invoke's signature changed")
+    _require(
+        list(inspect.signature(original).parameters)[1:] == ["body", "request_headers", "response_headers"],
+        name,
+        "LambdaFunction.invoke's signature changed",
+    )
 
     def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
         invoker = _hooks.lambda_invoker
@@ -381,8 +405,11 @@ def _bridge_sqs_esm_dispatch() -> None:
     name = "sqs-esm-dispatch"
     original = getattr(LambdaBackend, "create_event_source_mapping", None)
     _require(callable(original), name, "LambdaBackend.create_event_source_mapping is gone")
-    _require("lambda_event_source_mappings" in inspect.getsource(Queue), name,
-             "Queue.lambda_event_source_mappings is gone")
+    _require(
+        "lambda_event_source_mappings" in inspect.getsource(Queue),
+        name,
+        "Queue.lambda_event_source_mappings is gone",
+    )
 
     def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
         esm = original(self, spec)  # type: ignore[misc]
@@ -394,6 +421,28 @@ def _bridge_sqs_esm_dispatch() -> None:
     _installed.append(name)
 
 
+def _bridge_sqs_compact_redrive_policy() -> None:
+    from moto.sqs.models import Queue
+
+    name = "sqs-compact-redrive-policy"
+    original = inspect.getattr_static(Queue, "attributes", None)
+    _require(isinstance(original, property), name, "Queue.attributes is not a property any more")
+    _require(
+        "json.dumps(self.redrive_policy)" in inspect.getsource(original.fget),
+        name,  # type: ignore[union-attr,arg-type]
+        "Queue.attributes no longer renders RedrivePolicy with json.dumps",
+    )
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result = original.fget(self)  # type: ignore[union-attr,misc]
+        if isinstance(result.get("RedrivePolicy"), str):
+            result["RedrivePolicy"] = json.dumps(json.loads(result["RedrivePolicy"]), separators=(",", ":"))
+        return result
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    _installed.append(name)
+
+
 _BRIDGES: tuple[Callable[[], None], ...] = (
     _bridge_sfn_terraform_actions,
     _bridge_sfn_glue_sync_callback,
@@ -402,6 +451,7 @@ _BRIDGES: tuple[Callable[[], None], ...] = (
     _bridge_glue_job_runs,
     _bridge_lambda_invoke,
     _bridge_sqs_esm_dispatch,
+    _bridge_sqs_compact_redrive_policy,
 )
 
 
@@ -414,8 +464,11 @@ def install() -> list[str]:
 
         installed_version = version("moto")
         if installed_version != PINNED_MOTO_VERSION:
-            logger.warning("moto %s is installed; the bridges were verified with %s", installed_version,
-                           PINNED_MOTO_VERSION)
+            logger.warning(
+                "moto %s is installed; the bridges were verified with %s",
+                installed_version,
+                PINNED_MOTO_VERSION,
+            )
         for bridge in _BRIDGES:
             bridge()
         _done.set()

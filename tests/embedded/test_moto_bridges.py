@@ -20,8 +20,14 @@ GLUE_SYNC = {
             "Type": "Task",
             "Resource": "arn:aws:states:::glue:startJobRun.sync",
             "Parameters": {"JobName": "job", "Arguments": {"--MANIFEST_ID.$": "$.manifest_id"}},
-            "Retry": [{"ErrorEquals": ["Glue.ConcurrentRunsExceededException"], "IntervalSeconds": 1,
-                       "MaxAttempts": 3, "BackoffRate": 1.0}],
+            "Retry": [
+                {
+                    "ErrorEquals": ["Glue.ConcurrentRunsExceededException"],
+                    "IntervalSeconds": 1,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 1.0,
+                }
+            ],
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Notify"}],
             "End": True,
         },
@@ -63,18 +69,41 @@ def _wait(sfn, arn, timeout=30.0):
 def _machine(aws, name):
     sfn = aws.client("stepfunctions")
     glue = aws.client("glue")
-    glue.create_job(Name="job", Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"},
-                    DefaultArguments={"--COMPRESSION_TYPE": "zstd"}) if "job" not in glue.list_jobs()["JobNames"] else None
+    glue.create_job(
+        Name="job",
+        Role=ROLE,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"},
+        DefaultArguments={"--COMPRESSION_TYPE": "zstd"},
+    ) if "job" not in glue.list_jobs()["JobNames"] else None
     iam = aws.client("iam")
     if not iam.list_roles()["Roles"]:
-        iam.create_role(RoleName="test", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+        iam.create_role(
+            RoleName="test",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                        }
+                    ],
+                }
+            ),
+        )
     lam = aws.client("lambda")
     if "status" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]:
-        lam.create_function(FunctionName="status", Runtime="python3.11", Role=ROLE, Handler="h.handler",
-                            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})
-    arn = sfn.create_state_machine(name=name, definition=json.dumps(GLUE_SYNC), roleArn=ROLE)["stateMachineArn"]
+        lam.create_function(
+            FunctionName="status",
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="h.handler",
+            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        )
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(GLUE_SYNC), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
     return sfn, arn
 
 
@@ -89,8 +118,9 @@ def test_terraform_actions_are_answered(aws):
     assert ok["result"] == "OK" and ok["diagnostics"] == []
     bad = sfn.validate_state_machine_definition(definition="{not json", type="STANDARD")
     assert bad["result"] == "FAIL" and bad["diagnostics"][0]["code"] == "INVALID_JSON_DESCRIPTION"
-    arn = sfn.create_state_machine(name="versions", definition=json.dumps(GLUE_SYNC), roleArn=ROLE,
-                                   publish=True)["stateMachineArn"]
+    arn = sfn.create_state_machine(
+        name="versions", definition=json.dumps(GLUE_SYNC), roleArn=ROLE, publish=True
+    )["stateMachineArn"]
     versions = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
     assert [v["stateMachineVersionArn"] for v in versions] == [f"{arn}:1"]
 
@@ -125,7 +155,7 @@ def test_glue_failure_fires_the_catch_and_lambda_function_error_fails(aws):
     desc = _wait(sfn, exe["executionArn"])
     assert desc["status"] == "FAILED"
     assert desc["error"] == "StatusUpdateFailed"
-    (name, payload), = calls
+    ((name, payload),) = calls
     assert name == "status"
     assert payload["error"]["Error"] == "States.TaskFailed"
     assert "BadRecordRatioExceeded" in json.loads(payload["error"]["Cause"])["ErrorMessage"]
@@ -185,14 +215,32 @@ def test_sdk_s3_get_object_returns_text(aws):
     definition = {
         "StartAt": "Read",
         "States": {
-            "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
-                     "Parameters": {"Bucket": "reports", "Key": "r.json"},
-                     "ResultSelector": {"report.$": "States.StringToJson($.Body)"}, "End": True},
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "reports", "Key": "r.json"},
+                "ResultSelector": {"report.$": "States.StringToJson($.Body)"},
+                "End": True,
+            },
         },
     }
     sfn = aws.client("stepfunctions")
-    arn = sfn.create_state_machine(name="sdk-s3", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.create_state_machine(name="sdk-s3", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
     exe = sfn.start_execution(stateMachineArn=arn, name="read-1", input="{}")
     desc = _wait(sfn, exe["executionArn"])
     assert desc["status"] == "SUCCEEDED", desc
     assert json.loads(desc["output"]) == {"report": {"records_out": 3}}
+
+
+def test_redrive_policy_is_compact_json(aws):
+    sqs = aws.client("sqs")
+    dlq = sqs.create_queue(QueueName="compact-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}, separators=(",", ":"))
+    url = sqs.create_queue(QueueName="compact", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"][
+        "RedrivePolicy"
+    ]
+    assert got == policy
