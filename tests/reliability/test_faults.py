@@ -1,0 +1,171 @@
+"""Fault injection on the small embedded stack (real handler, real ASL in moto's interpreter, real Glue job on the
+local Spark). AWS faults are injected at the botocore port (tests/reliability/faults.py). Every scenario ends with
+`pipeline.invariants` holding after the documented recovery: the scheduled flush (rollback / crash repair),
+`pipeline reconcile`, `pipeline redrive`. Each scenario uses its own date so the module shares one stack."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from ops.harness import MANIFESTS, MiniStack, ndjson
+
+from pipeline.ops.reconcile import reconcile
+from pipeline.ops.redrive import redrive
+
+from .checks import assert_holds, check, flush_later
+from .faults import FAULTS, ProcessKilled, Rule
+
+
+@pytest.fixture(scope="module")
+def stack(aws, spark, tmp_path_factory):
+    mini = MiniStack(aws, tmp_path_factory.mktemp("reliability-faults")).start(spark, {})
+    yield mini
+    mini.stop()
+
+
+def _drop(stack: MiniStack, day: str, *names: str, rows: int = 15) -> None:
+    for name in names:
+        stack.drop(f"raw/{day}/{name}.ndjson", ndjson(day, name, rows))
+    stack.deliver()
+    assert {f["status"] for f in stack.files(day)} == {"pending"}
+
+
+def _manifest_objects(stack: MiniStack, day: str) -> list[str]:
+    listed = stack.aws.client("s3").list_objects_v2(Bucket=MANIFESTS, Prefix=f"manifests/{day}/")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def test_same_s3_event_three_times_is_tracked_once(stack):
+    day = "2026-09-01"
+    stack.drop(f"raw/{day}/a.ndjson", ndjson(day, "a", 20))
+    sqs = stack.aws.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=1)["Messages"]
+    for _ in range(2):  # S3 delivers at least once: two more copies of the very same event
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody=message["Body"])
+    assert stack.deliver(rounds=10) >= 2
+    assert len(stack.files(day)) == 1
+    stack.flush()
+    [manifest] = stack.wait_manifests_final(day, 1)
+    assert manifest["status"] == "completed" and int(manifest["file_count"]) == 1
+    stack.wait_executions_done()
+    report = assert_holds(stack, day)
+    assert report.lines_checked == 20 and len(stack.lake_records(day)) == 20
+
+
+def test_start_execution_throttled_twice_is_retried_by_the_builder(stack):
+    day = "2026-09-02"
+    _drop(stack, day, "a", "b")
+    with FAULTS.active(Rule("sfn", "StartExecution", "ThrottlingException", times=2)) as [rule]:
+        started = stack.flush()["started"]
+    assert rule.hits == 2 and len(started) == 1  # the builder's backoff absorbed two throttles
+    stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert_holds(stack, day)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("AccessDeniedException", 400), ("ExecutionLimitExceeded", 400)]
+)
+def test_start_execution_refused_rolls_back_and_the_next_flush_runs_it(stack, code, status):
+    day = "2026-09-03" if code.startswith("Access") else "2026-09-04"
+    _drop(stack, day, "a", "b", "c")
+    with FAULTS.active(Rule("sfn", "StartExecution", code, status=status)) as [rule]:
+        stack.flush()
+        assert rule.hits >= 1
+    # Rolled back: files pending again, no MANIFEST item, no manifest object, no open claim.
+    assert {f["status"] for f in stack.files(day)} == {"pending"}
+    assert stack.manifests(day) == [] and _manifest_objects(stack, day) == []
+    report = check(stack, day)
+    assert report.ok and not report.settled, report.summary()
+    stack.flush()  # recovery: the next scheduled flush
+    stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert assert_holds(stack, day).lines_checked == 45
+
+
+def test_manifest_write_failing_leaves_files_pending_until_the_next_flush(stack):
+    day = "2026-09-05"
+    _drop(stack, day, "a", "b")
+    rule = Rule("s3", "PutObject", "InternalError", status=500, when=lambda p: p.get("Bucket") == MANIFESTS)
+    with FAULTS.active(rule):
+        stack.flush()
+    assert rule.hits >= 1
+    assert {f["status"] for f in stack.files(day)} == {"pending"} and stack.manifests(day) == []
+    assert check(stack, day).ok
+    stack.flush()
+    stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert_holds(stack, day)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_handler_killed_between_claim_and_record_is_repaired_by_the_flush(stack, when):
+    day = "2026-09-06" if when == "before" else "2026-09-07"
+    _drop(stack, day, "a", "b")
+    with FAULTS.active(Rule("sfn", "StartExecution", kill=when)) as [rule], pytest.raises(ProcessKilled):
+        stack.flush()
+    assert rule.hits == 1
+    # Claimed, never recorded: an open claim explains the manifested files.
+    report = check(stack, day)
+    assert report.ok and any("open claim" in line for line in report.in_flight), report.summary()
+    # Recovery: the scheduled flush after REPAIR_GRACE_SECONDS (started execution -> recorded; none -> rolled
+    # back and batched again).
+    outcome = flush_later(stack)
+    repaired = outcome["repaired_recorded" if when == "after" else "repaired_rolled_back"]
+    assert len(repaired) == 1, outcome
+    stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    report = assert_holds(stack, day)
+    assert report.lines_checked == 30 and len(stack.lake_records(day)) == 30
+
+
+def test_status_update_failing_after_the_glue_job_is_completed_by_reconcile(stack):
+    day = "2026-09-08"
+    _drop(stack, day, "a", "b")
+    # Every status update of this date fails (the files of the manifest cannot be read), after Glue succeeded.
+    rule = Rule(
+        "dynamodb",
+        "Query",
+        "AccessDeniedException",
+        when=lambda p: p.get("IndexName") == "manifest-index",
+    )
+    with FAULTS.active(rule):
+        stack.flush()
+        stack.wait_executions_done(timeout=180)
+    assert rule.hits >= 1
+    [manifest] = stack.manifests(day)
+    assert manifest["status"] == "processing"  # Glue output exists, the status never arrived
+    assert stack.lake_records(day)
+    result = reconcile(stack.ctx(), dates=[day], grace_seconds=960)
+    assert result.ok
+    [manifest] = stack.manifests(day)
+    assert manifest["status"] == "completed"
+    assert_holds(stack, day)
+
+
+def test_poison_message_reaches_the_dlq_and_is_redriven(stack):
+    day = "2026-09-09"
+    sqs = stack.aws.client("sqs")
+    # A message the handler cannot take (tracking refused) is retried, then SQS moves it to the DLQ.
+    rule = Rule(
+        "dynamodb", "PutItem", "AccessDeniedException", when=lambda p: day in json.dumps(p, default=str)
+    )
+    with FAULTS.active(rule):
+        stack.drop(f"raw/{day}/a.ndjson", ndjson(day, "a", 12))
+        for _ in range(6):
+            stack.deliver(rounds=1)
+            if stack.depth(stack.dlq_url):
+                break
+            time.sleep(1.1)  # the queue's visibility timeout is 1 s, maxReceiveCount 2
+    assert rule.hits >= 2 and stack.depth(stack.dlq_url) == 1 and stack.files(day) == []
+    report = check(stack, day)
+    assert not report.ok and "not tracked" in report.summary()  # the checker sees the stuck file
+    result = redrive(sqs, stack.dlq_url, stack.queue_url, custom_endpoint=True)
+    assert result.ok and result.moved == 1
+    stack.deliver()
+    stack.flush()
+    stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert_holds(stack, day)
