@@ -169,3 +169,43 @@ def test_poison_message_reaches_the_dlq_and_is_redriven(stack):
     stack.wait_manifests_final(day, 1)
     stack.wait_executions_done()
     assert_holds(stack, day)
+
+
+def test_the_checker_sees_duplicates_orphans_missing_arns_and_untracked_files(stack):
+    """The checker is only worth its scenarios if it fails when the promise is broken: tamper with a settled
+    date in four ways, each is named, and undoing them makes it hold again."""
+    day = "2026-09-10"
+    _drop(stack, day, "a")
+    stack.flush()
+    [manifest] = stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert_holds(stack, day)
+    s3, ddb = stack.aws.client("s3"), stack.aws.client("dynamodb")
+    [parquet] = [k for k in stack.lake_keys(day) if k.endswith(".parquet")]
+    copy = parquet.replace(".part-00000-", ".part-00099-")
+    s3.copy_object(Bucket="ops-lake", Key=copy, CopySource={"Bucket": "ops-lake", "Key": parquet})
+    orphan = f"manifests/{day}/{day}-000000-0123456789ab.json"
+    s3.put_object(Bucket=MANIFESTS, Key=orphan, Body=b'{"entries": []}')
+    key = {"date_prefix": {"S": day}, "file_key": {"S": f"MANIFEST#{manifest['manifest_id']}"}}
+    ddb.update_item(TableName="ops-tracking", Key=key, UpdateExpression="REMOVE execution_arn")
+    s3.put_object(Bucket="ops-input", Key=f"raw/{day}/never-delivered.ndjson", Body=b'{"a": 1}\n')
+
+    text = check(stack, day).summary()
+    assert "15 non-blank lines, 30 Parquet rows" in text
+    assert f"orphan manifest object s3://{MANIFESTS}/{orphan}" in text
+    assert "has no execution_arn" in text
+    assert "never-delivered.ndjson" in text and "is not tracked" in text
+
+    s3.delete_object(Bucket="ops-lake", Key=copy)
+    s3.delete_object(Bucket=MANIFESTS, Key=orphan)
+    ddb.update_item(
+        TableName="ops-tracking",
+        Key=key,
+        UpdateExpression="SET execution_arn = :arn",
+        ExpressionAttributeValues={":arn": {"S": manifest["execution_arn"]}},
+    )
+    stack.deliver()  # the late notification arrives: tracked, then batched by the flush
+    stack.flush()
+    stack.wait_manifests_final(day, 2)
+    stack.wait_executions_done()
+    assert assert_holds(stack, day).lines_checked == 16
