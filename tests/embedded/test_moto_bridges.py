@@ -46,6 +46,7 @@ GLUE_SYNC = {
 @pytest.fixture(scope="module")
 def aws():
     with EmbeddedAws() as embedded:
+        embedded.reset()  # moto's backends are process-wide: start from an empty account
         yield embedded
 
 
