@@ -208,8 +208,9 @@ def check(
                 )
         else:
             report.violations.append(f"file {name} has an unknown status {status!r}")
-    for manifest_id in open_claims - set(manifests):
-        report.in_flight.append(f"open claim {manifest_id} (not recorded yet)")
+    for manifest_id in sorted(open_claims):
+        state = "its MANIFEST item exists" if manifest_id in manifests else "not recorded yet"
+        report.in_flight.append(f"open claim {manifest_id} ({state}; the flush's repair closes it)")
 
     # ---- manifests
     manifest_bucket_objects = {
