@@ -169,6 +169,8 @@ module "glue" {
   number_of_workers    = var.glue_number_of_workers
   timeout_minutes      = var.glue_timeout_minutes
   max_concurrent_runs  = var.glue_max_concurrent_runs
+
+  additional_python_modules = var.glue_additional_python_modules
 }
 
 module "orchestration" {

@@ -400,6 +400,12 @@ variable "glue_timeout_minutes" {
   }
 }
 
+variable "glue_additional_python_modules" {
+  description = "Passed to the job as --additional-python-modules: the job parses and writes with pyarrow inside its tasks and needs pyarrow >= 16 (orjson makes the bad-line fallback faster). Empty to use only what the Glue image provides."
+  type        = string
+  default     = "pyarrow>=16,<27,orjson>=3.9"
+}
+
 variable "glue_max_concurrent_runs" {
   description = "Concurrent runs of the Glue job; beyond it the state machine retries the start with backoff."
   type        = number

@@ -87,6 +87,7 @@ def test_glue_job_runs_the_uploaded_script_on_glue_5_with_explicit_arguments(app
     args = job["DefaultArguments"]
     assert args["--COMPRESSION_TYPE"] == out["compression_type"]
     assert args["--COMPRESSION_TYPE"] in CODECS["supported"]
+    assert "pyarrow>=16" in args["--additional-python-modules"]
     assert args["--OUTPUT_PATH"] == out["output_path"]
     assert args["--BAD_RECORDS_PATH"] == out["bad_records_path"]
     assert args["--job-bookmark-option"] == "job-bookmark-disable"

@@ -176,6 +176,7 @@ resource "aws_glue_job" "this" {
       "--enable-observability-metrics"     = "true"
       "--enable-continuous-cloudwatch-log" = "true"
     },
+    var.additional_python_modules == "" ? {} : { "--additional-python-modules" = var.additional_python_modules },
     var.extra_default_arguments,
   )
 

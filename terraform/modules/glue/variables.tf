@@ -92,6 +92,12 @@ variable "timeout_minutes" {
   default     = 60
 }
 
+variable "additional_python_modules" {
+  description = "Value of --additional-python-modules (pip requirements, comma-separated); empty to omit the argument."
+  type        = string
+  default     = ""
+}
+
 variable "max_concurrent_runs" {
   description = "Concurrent runs of the job; a start beyond it fails with ConcurrentRunsExceededException, which the state machine retries."
   type        = number
