@@ -122,19 +122,28 @@ def _ddb_int(value: Any) -> int:
     return int(value) if value is not None else 0
 
 
-def _output_counts(s3: Any, loc: Locations, dates: list[str]) -> Counter[tuple[str, str]]:
+def _output_counts(
+    s3: Any, loc: Locations, dates: list[str]
+) -> tuple[Counter[tuple[str, str]], dict[tuple[str, str], Any]]:
+    """Parquet rows per (source url, manifest id), and the earliest `_ingested_at` (run start) of each pair."""
     bucket, prefix = split_s3(loc.output_path)
     counts: Counter[tuple[str, str]] = Counter()
+    started: dict[tuple[str, str], Any] = {}
     for date in dates:
         for obj in _list(s3, bucket, f"{prefix.rstrip('/')}/dt={date}/"):
             if not obj["Key"].endswith(".parquet"):
                 continue
             table = pq.read_table(
-                io.BytesIO(_body(s3, bucket, obj["Key"])), columns=["_source_file", "_manifest_id"]
+                io.BytesIO(_body(s3, bucket, obj["Key"])),
+                columns=["_source_file", "_manifest_id", "_ingested_at"],
             )
             sources = [loc.source_url(value) for value in table["_source_file"].to_pylist()]
-            counts.update(zip(sources, table["_manifest_id"].to_pylist(), strict=True))
-    return counts
+            pairs = list(zip(sources, table["_manifest_id"].to_pylist(), strict=True))
+            counts.update(pairs)
+            for pair, at in zip(pairs, table["_ingested_at"].to_pylist(), strict=True):
+                if at is not None and (pair not in started or at < started[pair]):
+                    started[pair] = at
+    return counts, started
 
 
 def _quarantine_counts(s3: Any, loc: Locations, dates: list[str]) -> Counter[tuple[str, str]]:
@@ -264,7 +273,7 @@ def check(
             report.violations.append(f"orphan manifest object s3://{loc.manifest_bucket}/{key}")
 
     # ---- lines: exactly once in Parquet or quarantine
-    output = _output_counts(s3, loc, dates)
+    output, run_started = _output_counts(s3, loc, dates)
     quarantine = _quarantine_counts(s3, loc, dates)
     accounted: set[tuple[str, str]] = set()
     by_object: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -293,7 +302,16 @@ def check(
             stored = output[pair] + quarantine[pair]
             if item.get("status") == "completed":
                 if str(item["etag"]) != etag:
-                    report.notes.append(f"{url}: content {item['etag']} was replaced, not recounted")
+                    # An unversioned bucket: the old content cannot be recounted. But a run that started after
+                    # the object was replaced read the *new* content, which its own item converts too.
+                    started = run_started.get(pair)
+                    if started is not None and started > obj["LastModified"]:
+                        report.violations.append(
+                            f"{url}: manifest {manifest_id} (tracked for content {item['etag']}) ran after the "
+                            f"object was replaced by {etag}: it converted the new content, tracked on its own"
+                        )
+                    else:
+                        report.notes.append(f"{url}: content {item['etag']} was replaced, not recounted")
                     continue
                 content = decoded_content(_body(s3, loc.input_bucket, key), key)
                 if content is None:

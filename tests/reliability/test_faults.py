@@ -13,6 +13,7 @@ from ops.harness import MANIFESTS, MiniStack, ndjson
 
 from pipeline.ops.reconcile import reconcile
 from pipeline.ops.redrive import redrive
+from pipeline.ops.retry import retry_manifest
 
 from .checks import assert_holds, check, flush_later
 from .faults import FAULTS, ProcessKilled, Rule
@@ -209,3 +210,37 @@ def test_the_checker_sees_duplicates_orphans_missing_arns_and_untracked_files(st
     stack.wait_manifests_final(day, 2)
     stack.wait_executions_done()
     assert assert_holds(stack, day).lines_checked == 16
+
+
+def test_bad_ratio_failure_then_the_producer_fix_and_the_retry_trap(stack):
+    """BadRecordRatioExceeded fails the batch with its quarantine written and nothing published. The producer's
+    fix is an overwrite of the object: the new content is a new ETag, tracked and converted on its own, and the
+    invariant holds with the old manifest failed (visible in `pipeline status`). Retrying the failed manifest
+    after that overwrite (docs/runbook.md: "fix it, then retry") converts the new content a second time: the
+    checker catches it (open finding of issue 7, see the report)."""
+    day = "2026-09-11"
+    key = f"raw/{day}/orders.ndjson"
+    stack.drop(key, ndjson(day, "orders", 10, bad_lines=5))
+    stack.deliver()
+    stack.flush()
+    [failed] = stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert failed["status"] == "failed" and "BadRecordRatioExceeded" in failed.get("cause", ""), failed
+    assert stack.lake_records(day) == []
+    report = assert_holds(stack, day)  # failed is terminal; its 5 quarantined lines are its own
+    assert report.lines_checked == 0
+
+    stack.drop(key, ndjson(day, "orders", 10))  # the producer re-sends the file, fixed
+    stack.deliver()
+    stack.flush()
+    manifests = stack.wait_manifests_final(day, 2)
+    stack.wait_executions_done()
+    assert sorted(m["status"] for m in manifests) == ["completed", "failed"]
+    assert assert_holds(stack, day).lines_checked == 10 and len(stack.lake_records(day)) == 10
+
+    retry_manifest(stack.ctx(), failed["manifest_id"])
+    stack.wait_manifests_final(day, 2)
+    stack.wait_executions_done()
+    assert len(stack.lake_records(day)) == 20  # the same 10 lines, twice
+    text = check(stack, day).summary()
+    assert "ran after the object was replaced" in text, text
