@@ -263,3 +263,22 @@ def test_glue_runs_got_the_codec_and_the_footers_show_it(demo):
         p.name for p in parquet
     )
     assert any("/_reports/" in k for k in keys)
+
+
+def test_catalog_has_the_table_and_one_partition_per_date(demo):
+    """The status update registered every completed batch: Athena would find both dates with no crawler."""
+    outputs = {
+        k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()
+    }
+    glue = demo["client"]("glue")
+    database, table = outputs["glue_database_name"], outputs["glue_table_name"]
+    described = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    assert [k["Name"] for k in described["PartitionKeys"]] == ["dt"]
+    columns = {c["Name"] for c in described["StorageDescriptor"]["Columns"]}
+    assert {"_source_file", "_manifest_id", "_ingested_at"} <= columns
+    partitions = glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+    dates = sorted(p["Values"][0] for p in partitions)
+    lake_dates = sorted(p.name.removeprefix("dt=") for p in (demo["workdir"] / "lake").glob("dt=*"))
+    assert dates == lake_dates and len(dates) == 2
+    for partition in partitions:
+        assert partition["StorageDescriptor"]["Location"].rstrip("/").endswith(f"dt={partition['Values'][0]}")
