@@ -178,9 +178,10 @@ def check(
             if key.startswith("F#"):
                 files.append(item)
             elif key.startswith("MANIFEST#"):
-                manifests[str(item["manifest_id"])] = item
+                # The id is taken from the key: a MANIFEST item being written may not show every attribute yet.
+                manifests[key.split("#", 1)[1]] = item
             elif key.startswith("CLAIM#") and item.get("claim_open"):
-                open_claims.add(str(item["manifest_id"]))
+                open_claims.add(key.split("#", 1)[1])
 
     # ---- tracking items: terminal or explainably in flight
     files_by_manifest: dict[str, list[dict[str, Any]]] = {}

@@ -244,3 +244,90 @@ def test_bad_ratio_failure_then_the_producer_fix_and_the_retry_trap(stack):
     assert len(stack.lake_records(day)) == 20  # the same 10 lines, twice
     text = check(stack, day).summary()
     assert "ran after the object was replaced" in text, text
+
+
+def test_dynamodb_throttling_while_tracking_is_absorbed_or_redelivered(stack):
+    day = "2026-09-12"
+    rule = Rule(
+        "dynamodb",
+        "PutItem",
+        "ProvisionedThroughputExceededException",
+        times=4,
+        when=lambda p: day in json.dumps(p, default=str),
+    )
+    with FAULTS.active(rule):
+        for name in ("a", "b", "c"):
+            stack.drop(f"raw/{day}/{name}.ndjson", ndjson(day, name, 8))
+        for _ in range(5):
+            stack.deliver()
+            if len(stack.files(day)) == 3:
+                break
+            time.sleep(1.1)  # a failed message comes back after the visibility timeout
+    assert rule.hits == 4 and len(stack.files(day)) == 3
+    stack.flush()
+    stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert assert_holds(stack, day).lines_checked == 24
+
+
+def test_handler_killed_mid_batch_and_sqs_redelivers_after_the_visibility_timeout(stack):
+    day = "2026-09-13"
+    for name in ("a", "b", "c", "d"):
+        stack.drop(f"raw/{day}/{name}.ndjson", ndjson(day, name, 6))
+    # The sandbox dies after the second file was tracked: nothing is deleted from the queue.
+    rule = Rule("dynamodb", "PutItem", kill="after", when=lambda p: day in json.dumps(p, default=str))
+    calls = {"n": 0}
+
+    def second(params: dict) -> bool:
+        calls["n"] += 1
+        return calls["n"] == 2
+
+    rule.when = lambda p: day in json.dumps(p, default=str) and second(p)
+    with FAULTS.active(rule), pytest.raises(ProcessKilled):
+        stack.deliver(rounds=1)
+    assert 1 <= len(stack.files(day)) < 4
+    time.sleep(1.2)  # visibility timeout of the harness queue: 1 s
+    stack.deliver(rounds=10)
+    assert len(stack.files(day)) == 4  # the redelivered events of tracked files were no-ops
+    stack.flush()
+    stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert assert_holds(stack, day).lines_checked == 24
+
+
+def test_sns_alert_failing_does_not_hide_a_failed_batch(stack):
+    day = "2026-09-14"
+    _drop(stack, day, "a")
+    stack.aws.client("s3").delete_object(Bucket="ops-input", Key=f"raw/{day}/a.ndjson")
+    with FAULTS.active(Rule("sns", "Publish", "InternalError", status=500)) as [rule]:
+        stack.flush()
+        [manifest] = stack.wait_manifests_final(day, 1)
+        stack.wait_executions_done()
+    assert manifest["status"] == "failed" and rule.hits >= 1  # the alert failed, the state did not
+    assert {f["status"] for f in stack.files(day)} == {"failed"}
+    report = check(stack, day)
+    assert report.ok and report.settled, report.summary()
+
+
+def test_glue_publish_failing_mid_write_then_retried(stack):
+    day = "2026-09-15"
+    _drop(stack, day, "a", "b")
+    rule = Rule(
+        "s3",
+        "PutObject",
+        "InternalError",
+        status=500,
+        times=1,
+        when=lambda p: p.get("Bucket") == "ops-lake" and str(p.get("Key", "")).endswith(".parquet"),
+    )
+    with FAULTS.active(rule):
+        stack.flush()
+        [manifest] = stack.wait_manifests_final(day, 1)
+        stack.wait_executions_done()
+    assert rule.hits == 1 and manifest["status"] == "failed", manifest
+    assert check(stack, day).ok  # nothing counted as converted
+    retry_manifest(stack.ctx(), manifest["manifest_id"])
+    [manifest] = stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert manifest["status"] == "completed"
+    assert assert_holds(stack, day).lines_checked == 30
