@@ -55,10 +55,11 @@ def test_same_s3_event_three_times_is_tracked_once(stack):
     assert report.lines_checked == 20 and len(stack.lake_records(day)) == 20
 
 
-def test_start_execution_throttled_twice_is_retried_by_the_builder(stack):
-    day = "2026-09-02"
+@pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("InternalFailure", 500)])
+def test_start_execution_failing_intermittently_is_retried_by_the_builder(stack, code, status):
+    day = "2026-09-02" if status == 400 else "2026-09-16"
     _drop(stack, day, "a", "b")
-    with FAULTS.active(Rule("sfn", "StartExecution", "ThrottlingException", times=2)) as [rule]:
+    with FAULTS.active(Rule("sfn", "StartExecution", code, status=status, times=2)) as [rule]:
         started = stack.flush()["started"]
     assert rule.hits == 2 and len(started) == 1  # the builder's backoff absorbed two throttles
     stack.wait_manifests_final(day, 1)
