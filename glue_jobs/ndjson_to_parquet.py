@@ -916,9 +916,9 @@ def _loads(line: bytes) -> Any:
     return json.loads(line.decode("utf-8"), parse_constant=reject)
 
 
-def _read_json(data: bytes) -> pa.Table:
+def _read_json(data: bytes, block_size: int = JSON_CHUNK_BYTES) -> pa.Table:
     return pajson.read_json(
-        pa.BufferReader(data), read_options=pajson.ReadOptions(use_threads=False, block_size=JSON_CHUNK_BYTES)
+        pa.BufferReader(data), read_options=pajson.ReadOptions(use_threads=False, block_size=block_size)
     )
 
 
@@ -1039,6 +1039,17 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
             error = ValueError(f"{table.num_rows} rows for {len(items)} lines")
         except pa.ArrowInvalid as exc:
             error = exc
+        if len(items) == 1 and len(items[0][2]) >= JSON_CHUNK_BYTES:
+            # One record longer than pyarrow's chunk ("straddles two block boundaries"): parse it in one chunk.
+            try:
+                table = _read_json(items[0][2], block_size=len(items[0][2]) + 1)
+                if table.num_rows == 1:
+                    tables.append(
+                        _add_line_column(_normalise_table(table), pa.array([items[0][0]], pa.int32()))
+                    )
+                    return
+            except pa.ArrowInvalid as exc:
+                error = exc
         if len(items) == 1:
             _, line_offset, line = items[0]
             message = str(error).replace("JSON parse error: ", "").split(" in row ")[0]
