@@ -84,6 +84,7 @@ MATRIX: dict[str, tuple[str, bytes, int, dict[str, int]]] = {
         {"type_conflict": 1},
     ),
     "a column appearing mid-day": ("late-column.ndjson", _line(coupon="WINTER") + b"\n", 1, {}),
+    "a 10 MB single line": ("huge-line.ndjson", _line(blob="x" * 10_000_000) + b"\n", 1, {}),
     "S3 key with a space": ("with space.ndjson", _line() + b"\n", 1, {}),
     "S3 key with +": ("plus+sign.ndjson", _line() + b"\n", 1, {}),
     "S3 key with %": ("100%.ndjson", _line() + b"\n", 1, {}),
