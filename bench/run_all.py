@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ("glue_vs_duckdb.py", "control_plane.py", "demo_timings.py")
+BENCHMARKS = ("glue_vs_duckdb.py", "control_plane.py", "demo_timings.py", "cost_model.py")
 
 
 def main() -> int:
