@@ -20,8 +20,9 @@ DEFAULT_ZIP = REPO_ROOT / "dist" / "lambda.zip"
 BUNDLED_DISTRIBUTIONS = ("aws-lambda-powertools",)
 PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "s3transfer"})
 # Sub-packages of `pipeline` the Lambda never imports (CLI, embedded AWS, Spark, Terraform runner).
-EXCLUDED_PIPELINE_PARTS = frozenset({"cli.py", "__main__.py", "embedded", "infra", "spark_session.py",
-                                     "sample_data.py"})
+EXCLUDED_PIPELINE_PARTS = frozenset(
+    {"cli.py", "__main__.py", "embedded", "infra", "spark_session.py", "sample_data.py"}
+)
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -59,7 +60,11 @@ def _distribution_files(root: str) -> dict[str, Path]:
         for entry in dist.files or []:
             path = Path(str(dist.locate_file(entry)))
             archive_name = entry.as_posix()
-            if archive_name.startswith("..") or "__pycache__" in archive_name or archive_name.endswith(".pyc"):
+            if (
+                archive_name.startswith("..")
+                or "__pycache__" in archive_name
+                or archive_name.endswith(".pyc")
+            ):
                 continue
             if path.is_file():
                 files[archive_name] = path

@@ -51,8 +51,12 @@ def require_java(minimum: int = 17) -> None:
         )
 
 
-def local_spark_session(app_name: str = "ndjson-to-parquet", cores: int = 2, shuffle_partitions: int = 4,
-                        driver_memory: str = "2g") -> SparkSession:
+def local_spark_session(
+    app_name: str = "ndjson-to-parquet",
+    cores: int = 2,
+    shuffle_partitions: int = 4,
+    driver_memory: str = "2g",
+) -> SparkSession:
     """A quiet local[N] session configured like the job expects on Glue 5 (UTC, TIMESTAMP_MICROS)."""
     require_java()
     from pyspark.sql import SparkSession

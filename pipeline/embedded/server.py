@@ -96,8 +96,11 @@ class EmbeddedAws:
             server.start()
             self._server, self.port = server, port
             _active = self
-            logger.info("embedded AWS listening on %s (bridges: %s)", self.endpoint_url,
-                        ", ".join(moto_bridges.installed_bridges()))
+            logger.info(
+                "embedded AWS listening on %s (bridges: %s)",
+                self.endpoint_url,
+                ", ".join(moto_bridges.installed_bridges()),
+            )
             return self
 
     def reset(self) -> None:
@@ -135,6 +138,7 @@ class EmbeddedAws:
     def __enter__(self) -> EmbeddedAws:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

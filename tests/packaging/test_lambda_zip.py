@@ -16,7 +16,9 @@ def test_zip_holds_handlers_library_and_powertools_only(tmp_path):
     assert handlers and handlers <= names
     assert "pipeline/__init__.py" in names
     assert "aws_lambda_powertools/__init__.py" in names
-    assert not any(n.startswith(("pyspark/", "pipeline/embedded/", "pipeline/infra/", "boto3/")) for n in names)
+    assert not any(
+        n.startswith(("pyspark/", "pipeline/embedded/", "pipeline/infra/", "boto3/")) for n in names
+    )
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
@@ -49,11 +51,25 @@ def test_handlers_import_from_the_zip_alone(tmp_path):
                 (runtime / package).symlink_to(source)
                 break
     modules = [p.stem for p in (REPO_ROOT / "lambda").glob("*.py")]
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONNOUSERSITE": "1",
-           "TRACKING_TABLE": "tracking", "MANIFEST_BUCKET": "manifests", "STATE_MACHINE_ARN":
-           "arn:aws:states:us-east-1:123456789012:stateMachine:sm", "MAX_FILES_PER_MANIFEST": "10",
-           "MAX_BYTES_PER_MANIFEST": "1000000", "MAX_BATCH_WAIT_SECONDS": "60", "LOG_LEVEL": "INFO",
-           "POWERTOOLS_SERVICE_NAME": "test"}
-    proc = subprocess.run([sys.executable, "-S", "-c", script, *modules], env=env, capture_output=True,
-                          text=True, cwd=tmp_path, check=False)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONNOUSERSITE": "1",
+        "TRACKING_TABLE": "tracking",
+        "MANIFEST_BUCKET": "manifests",
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:sm",
+        "MAX_FILES_PER_MANIFEST": "10",
+        "MAX_BYTES_PER_MANIFEST": "1000000",
+        "MAX_BATCH_WAIT_SECONDS": "60",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_SERVICE_NAME": "test",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", script, *modules],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
