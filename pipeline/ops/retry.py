@@ -222,6 +222,30 @@ def _manifest_files(ctx: OpsContext, manifest_id: str, date_prefix: str) -> list
     return files
 
 
+def _replaced_inputs(ctx: OpsContext, files: list[dict[str, Any]]) -> list[str]:
+    """s3:// URLs of the manifest's objects whose content is no longer the tracked one (new ETag, or deleted).
+
+    A manifest names keys, not versions: once a key was overwritten, its new content is tracked (new ETag) and
+    converted on its own, so a retry of the old manifest would convert that new content a second time.
+    """
+    s3 = ctx.client("s3")
+    replaced: list[str] = []
+    for f in files:
+        bucket, key, etag = f.get("bucket"), f.get("key"), str(f.get("etag") or "").strip('"')
+        if not bucket or not key:
+            continue
+        try:
+            current = str(s3.head_object(Bucket=bucket, Key=key).get("ETag", "")).strip('"')
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                replaced.append(f"s3://{bucket}/{key}")
+                continue
+            raise
+        if etag and current != etag:
+            replaced.append(f"s3://{bucket}/{key}")
+    return replaced
+
+
 def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
     item = find_manifest(ctx, manifest_id)
     check_retryable(ctx, item)
@@ -234,6 +258,14 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
         raise ManifestNotRetryable(
             f"Manifest {manifest_id} has no file items any more (expired by the table's TTL?): there is nothing "
             "to run; re-drop the files or backfill them."
+        )
+    replaced = _replaced_inputs(ctx, files)
+    if replaced:
+        raise ManifestNotRetryable(
+            f"Manifest {manifest_id} reads {len(replaced)} object(s) replaced or deleted since it was built "
+            f"({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}): a replaced object's new content "
+            "is tracked and converted on its own, so a retry would convert it twice. Leave this manifest failed "
+            "(its quarantine stays as the record), or restore the original content and retry."
         )
     _reset_manifest(ctx, item, attempt, name)
     tracking = ctx.tracking()

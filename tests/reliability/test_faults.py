@@ -11,6 +11,7 @@ import time
 import pytest
 from ops.harness import MANIFESTS, MiniStack, ndjson
 
+from pipeline.ops.errors import ManifestNotRetryable
 from pipeline.ops.reconcile import reconcile
 from pipeline.ops.redrive import redrive
 from pipeline.ops.retry import retry_manifest
@@ -217,8 +218,7 @@ def test_bad_ratio_failure_then_the_producer_fix_and_the_retry_trap(stack):
     """BadRecordRatioExceeded fails the batch with its quarantine written and nothing published. The producer's
     fix is an overwrite of the object: the new content is a new ETag, tracked and converted on its own, and the
     invariant holds with the old manifest failed (visible in `pipeline status`). Retrying the failed manifest
-    after that overwrite (docs/runbook.md: "fix it, then retry") converts the new content a second time: the
-    checker catches it (open finding of issue 7, see the report)."""
+    after that overwrite would convert the new content a second time: `retry` refuses it, naming the object."""
     day = "2026-09-11"
     key = f"raw/{day}/orders.ndjson"
     stack.drop(key, ndjson(day, "orders", 10, bad_lines=5))
@@ -239,12 +239,10 @@ def test_bad_ratio_failure_then_the_producer_fix_and_the_retry_trap(stack):
     assert sorted(m["status"] for m in manifests) == ["completed", "failed"]
     assert assert_holds(stack, day).lines_checked == 10 and len(stack.lake_records(day)) == 10
 
-    retry_manifest(stack.ctx(), failed["manifest_id"])
-    stack.wait_manifests_final(day, 2)
-    stack.wait_executions_done()
-    assert len(stack.lake_records(day)) == 20  # the same 10 lines, twice
-    text = check(stack, day).summary()
-    assert "ran after the object was replaced" in text, text
+    with pytest.raises(ManifestNotRetryable, match=f"s3://.*{key}"):
+        retry_manifest(stack.ctx(), failed["manifest_id"])
+    assert len(stack.lake_records(day)) == 10  # each line once
+    assert assert_holds(stack, day).lines_checked == 10
 
 
 def test_dynamodb_throttling_while_tracking_is_absorbed_or_redelivered(stack):
