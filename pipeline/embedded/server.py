@@ -39,7 +39,8 @@ _active_lock = threading.Lock()
 _active: EmbeddedAws | None = None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the embedded AWS's default, and the tests')."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -88,7 +89,7 @@ class EmbeddedAws:
             from moto.server import ThreadedMotoServer
 
             default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-            port = self.requested_port or _free_port()
+            port = self.requested_port or free_port()
             _check_port(port)
             # The Step Functions interpreter's own clients call localhost:$MOTO_PORT.
             os.environ["MOTO_PORT"] = str(port)

@@ -30,7 +30,7 @@ from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
 from pipeline.embedded.schedules import ScheduleTimer, discover_scheduled_targets
-from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws, _free_port
+from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws, free_port
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -244,7 +244,7 @@ class EmbeddedStack:
         # The port is chosen up front so that the environment pointing boto3 and pyarrow at the embedded AWS is
         # set before the JVM starts: Spark's Python workers inherit it, and the Glue job then reads its manifest
         # and inputs from the embedded S3 itself, exactly as on Glue (`_source_file` keeps the s3:// URL).
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         # A session made elsewhere (tests) may predate that environment: the runner then stages inputs locally.
         self.stage_inputs = spark_factory is not None

@@ -82,15 +82,6 @@ def provision(session: boto3.session.Session, endpoint_url: str | None = None) -
     return str(response["stateMachineArn"])
 
 
-def free_port() -> int:
-    """Same as tests/conftest.py's (that module is not importable from a test package)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def make_config(state_machine_arn: str, **overrides: Any) -> ControlPlaneConfig:
     values: dict[str, Any] = {
         "tracking_table": TABLE,

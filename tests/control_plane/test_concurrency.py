@@ -13,6 +13,7 @@ import pytest
 from aws_lambda_powertools import Logger
 from moto.server import ThreadedMotoServer
 
+from pipeline.embedded.server import free_port
 from pipeline.lambda_app import build_app, handle_event
 
 from .conftest import (
@@ -22,7 +23,6 @@ from .conftest import (
     TABLE,
     Clock,
     LambdaContext,
-    free_port,
     make_config,
     provision,
     s3_record,

@@ -19,7 +19,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,16 +32,12 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.embedded.server import free_port
+
 pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
 
 REPO = Path(__file__).resolve().parents[2]
 CODEC = "gzip"  # not the default (zstd): proves the CLI option reaches the job through Terraform
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -132,7 +127,7 @@ class DemoProcess:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Any:
     workdir = tmp_path_factory.mktemp("embedded") / "work"
-    port = _free_port()
+    port = free_port()
     process = DemoProcess(workdir, port)
     try:
         process.wait_for("Press Ctrl-C to stop.", timeout=420)

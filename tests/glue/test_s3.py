@@ -5,22 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import socket
 
 import boto3
 import pyarrow.parquet as pq
 import pytest
 
 from glue_jobs.ndjson_to_parquet import parse_job_args, run_job
+from pipeline.embedded.server import free_port
 from pipeline.sample_data import write_drop
 
 pytestmark = pytest.mark.spark
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
