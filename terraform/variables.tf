@@ -407,9 +407,9 @@ variable "glue_additional_python_modules" {
 }
 
 variable "glue_max_concurrent_runs" {
-  description = "Concurrent runs of the Glue job; beyond it the state machine retries the start with backoff."
+  description = "Concurrent runs of the Glue job; beyond it the state machine retries the start with backoff. The default covers the busiest hour of ~340,000 files a day at the default batching (peak ~6 runs, docs/scaling.md); raise it with the volume, within the account's Glue quota on concurrent job runs."
   type        = number
-  default     = 5
+  default     = 10
 
   validation {
     condition     = var.glue_max_concurrent_runs >= 1
