@@ -7,14 +7,20 @@ service's modeled exception, exactly as for a real error) or "kills the process"
 
 from __future__ import annotations
 
+import json
+import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
+
+from pipeline.retry import RetryPolicy
 
 
 class ProcessKilled(BaseException):
@@ -30,6 +36,7 @@ class Rule:
     times: int | None = None  # None: every matching call
     when: Callable[[dict[str, Any]], bool] = lambda params: True
     kill: str | None = None  # "before" or "after": raise ProcessKilled instead of an error answer
+    answer: Callable[[], str] | None = None  # picks the error code of each hit (default: `code`)
     hits: int = 0
     seen: list[dict[str, Any]] = field(default_factory=list)
 
@@ -86,9 +93,10 @@ class FaultInjector:
             return None
         if rule.kill == "before":
             raise ProcessKilled(f"killed before {rule.service}:{rule.operation}")
+        code = rule.answer() if rule.answer is not None else rule.code
         http = AWSResponse("https://fault.invalid/", rule.status, {}, None)
         parsed = {
-            "Error": {"Code": rule.code, "Message": f"injected {rule.code}"},
+            "Error": {"Code": code, "Message": f"injected {code}"},
             "ResponseMetadata": {"HTTPStatusCode": rule.status, "HTTPHeaders": {}},
         }
         return http, parsed
@@ -103,3 +111,152 @@ class FaultInjector:
 
 FAULTS = FaultInjector()
 FAULTS.install()
+
+
+# ------------------------------------------------------------------------------------------------ throttling
+def claim_record_call(operation: str, params: dict[str, Any]) -> str | None:
+    """Which step of the manifest builder's claim and record paths (pipeline/tracking.py) a DynamoDB call is, or
+    None for other calls (tracking a new file, the state machine's own writes, the status update, reads of the
+    manifest index shared with the status update)."""
+
+    def key_of(name: str) -> str:
+        return str(params.get(name, {}).get("file_key", {}).get("S", ""))
+
+    if operation == "PutItem":
+        return "put_claim" if key_of("Item").startswith("CLAIM#") else None
+    if operation == "DeleteItem":
+        return "delete_claim" if key_of("Key").startswith("CLAIM#") else None
+    if operation == "Query":
+        index = params.get("IndexName")
+        return {"pending-index": "query_pending", "open-claims-index": "open_claims"}.get(str(index))
+    if operation != "UpdateItem":
+        return None
+    key = key_of("Key")
+    condition = str(params.get("ConditionExpression", ""))
+    if key == "META#LEASE":
+        return "lease"
+    if key == "META#PENDING":
+        return "counter"
+    if key.startswith("MANIFEST#"):
+        return (
+            "record_manifest"
+            if "if_not_exists(#status, :pending)" in params.get("UpdateExpression", "")
+            else None
+        )
+    if condition == "#status = :pending":
+        return "claim_file"
+    if condition == "#status = :manifested AND manifest_id = :m":
+        return "release_file"
+    return None
+
+
+class ThrottleStorm:
+    """DynamoDB throttling of the claim and record paths, from a seeded RNG: every call of those paths (retries
+    included) is answered `ProvisionedThroughputExceededException` or `ThrottlingException` with probability
+    `rate`; and the n-th logical call (retries not counted) of a step named in `exhaust`, e.g. `{"claim_file":
+    (3,)}`, is throttled on every attempt the builder's retry policy makes, so that it fails for good. The thread
+    interleaving is not seeded: which file or manifest the n-th call is about varies from run to run."""
+
+    OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "Query")
+    CODES = ("ProvisionedThroughputExceededException", "ThrottlingException")
+
+    def __init__(self, rate: float, seed: int, exhaust: dict[str, tuple[int, ...]] | None = None) -> None:
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self.exhaust = exhaust or {}
+        self.attempts = RetryPolicy().max_attempts
+        self.calls: Counter[str] = Counter()  # logical calls per step (a retry is the same call)
+        self.throttled: Counter[str] = Counter()  # throttled attempts per step
+        self.exhausted: list[
+            tuple[str, dict[str, Any]]
+        ] = []  # (step, API parameters) of calls failed for good
+        self._lock = threading.Lock()
+        self._last: dict[int, tuple[str, str, int]] = {}  # thread -> (step, parameters, throttles still due)
+
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("dynamodb", operation, when=self._decider(operation), answer=self._code)
+            for operation in self.OPERATIONS
+        ]
+
+    def _code(self) -> str:
+        with self._lock:
+            return self.rng.choice(self.CODES)
+
+    def _decider(self, operation: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda params: self._decide(operation, params)
+
+    def _decide(self, operation: str, params: dict[str, Any]) -> bool:
+        step = claim_record_call(operation, params)
+        if step is None:
+            return False
+        fingerprint = json.dumps(params, sort_keys=True, default=str)
+        me = threading.get_ident()
+        with self._lock:
+            last = self._last.pop(me, None)
+            if last is not None and last[:2] == (step, fingerprint):  # a retry of the call throttled last
+                due = last[2]
+            else:
+                self.calls[step] += 1
+                due = 0
+                if self.calls[step] in self.exhaust.get(step, ()):
+                    due = self.attempts
+                    self.exhausted.append((step, params))
+            fire = due > 0 or self.rng.random() < self.rate
+            if fire:
+                self.throttled[step] += 1
+                self._last[me] = (step, fingerprint, max(0, due - 1))
+            return fire
+
+
+# ------------------------------------------------------------------------------------------------ local disk
+class StagingDiskFull:
+    """The local volume of a Glue run's staging directory fills up while a Spark task writes Parquet.
+
+    The embedded Glue runner of the harness runs the job with `--OUTPUT_PATH` on a local lake folder, so every
+    task writes its files under `<lake>/_staging/<manifest_id>/<run>/` (pieces in the parse stage, Parquet in the
+    write stage). Armed with `watch()`, a thread waits for the next run's parse stage to have staged its first
+    piece (an output file of the run is on disk) and then points the Parquet file its first write task is about to
+    create at `/dev/full`: the task's own `write()` fails with ENOSPC, as on a full disk, inside the Spark task.
+    Nothing of the job is patched; only the filesystem under it misbehaves. One run is hit, then it disarms."""
+
+    def __init__(self, lake: Path, target: str = "/dev/full") -> None:
+        self.lake = lake
+        self.target = target
+        self.hits: list[Path] = []  # the planted files (one per hit run)
+        self.pieces_before_hit: list[int] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _runs(self) -> Iterator[Path]:
+        staging = self.lake / "_staging"
+        for manifest_dir in staging.glob("*") if staging.is_dir() else ():
+            yield from manifest_dir.glob("*")
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for run in self._runs():
+                planted = run / "out" / f"{run.parent.name}.part-00000-000.parquet"
+                try:
+                    pieces = [p for p in (run / "pieces").glob("*.arrow") if p.stat().st_size > 0]
+                    if not pieces:
+                        continue
+                    planted.parent.mkdir(parents=True, exist_ok=True)
+                    planted.symlink_to(self.target)
+                except OSError:
+                    continue  # the task got there first, or the run ended: keep watching
+                self.hits.append(planted)
+                self.pieces_before_hit.append(len(pieces))
+                return
+            self._stop.wait(0.001)
+
+    @contextmanager
+    def watch(self) -> Iterator[StagingDiskFull]:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name="staging-disk-full", daemon=True)
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)

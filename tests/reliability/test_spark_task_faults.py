@@ -1,0 +1,165 @@
+"""An exception inside a Spark task of the Glue job while it writes, then the documented recovery (`pipeline retry`).
+
+The harness runs the real job through the embedded Glue runner, whose tasks write under the local lake folder
+(`<lake>/_staging/<manifest_id>/<run>/`): the fault is that volume filling up (`faults.StagingDiskFull`) after the
+run's parse stage has staged its pieces, so the write task's own `write()` fails with ENOSPC. Nothing of ours is
+patched. Asserted: the batch fails with the job's stable error name (`TaskFailed`, with the OS error as cause),
+nothing of that manifest is published (lake and quarantine, in S3 and locally), staging is cleaned, a previously
+published output of the same manifest stays intact and readable, and `pipeline retry` then completes the manifest
+with every line exactly once."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from ops.harness import LAKE, MiniStack, ndjson
+
+from pipeline.ops.retry import retry_manifest
+
+from .checks import assert_holds, check
+from .faults import FAULTS, Rule, StagingDiskFull
+
+
+@pytest.fixture(scope="module")
+def stack(aws, spark, tmp_path_factory):
+    mini = MiniStack(aws, tmp_path_factory.mktemp("reliability-spark-task")).start(spark, {})
+    yield mini
+    mini.stop()
+
+
+def _drop(stack: MiniStack, day: str, *names: str, rows: int = 20) -> None:
+    for name in names:
+        stack.drop(f"raw/{day}/{name}.ndjson", ndjson(day, name, rows, bad_lines=1))
+    stack.deliver()
+    assert {f["status"] for f in stack.files(day)} == {"pending"}
+
+
+def _lake(stack: MiniStack) -> Path:
+    return stack.workdir / "lake"
+
+
+def _objects(stack: MiniStack, prefix: str) -> dict[str, str]:
+    """Key -> ETag of every object under a prefix of the lake bucket (lake, quarantine and reports)."""
+    listed = stack.aws.client("s3").list_objects_v2(Bucket=LAKE, Prefix=prefix).get("Contents", [])
+    return {o["Key"]: o["ETag"] for o in listed}
+
+
+def _local_files(root: Path) -> set[str]:
+    return (
+        {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+    )
+
+
+def _assert_no_staging_left(stack: MiniStack) -> None:
+    staging = _lake(stack) / "_staging"
+    assert not staging.exists() or not any(staging.rglob("*")), sorted(staging.rglob("*"))
+    assert _objects(stack, "events/_staging") == {}
+
+
+def _fail_next_run_mid_write(stack: MiniStack, start) -> tuple[dict, StagingDiskFull]:
+    """Start a run with `start()` while the staging volume is about to fill up; the manifest's final item."""
+    with StagingDiskFull(_lake(stack)).watch() as fault:
+        start()
+        stack.wait_executions_done()
+    assert len(fault.hits) == 1 and fault.pieces_before_hit[0] >= 1, (
+        fault.hits
+    )  # hit after pieces were staged
+    return fault
+
+
+def _assert_failed_mid_write(stack: MiniStack, day: str) -> dict:
+    [manifest] = stack.wait_manifests_final(day, 1)
+    assert manifest["status"] == "failed", manifest
+    # The state machine's caught error: the Glue job run, whose ErrorMessage is `<error name>: <sentence>`.
+    assert manifest.get("error") == "States.TaskFailed", manifest
+    message = json.loads(manifest["cause"])["ErrorMessage"]
+    assert message.startswith("TaskFailed: OSError") and "No space left on device" in message, message
+    run = stack.glue.runs[-1]
+    assert run.status == "FAILED" and run.error.startswith("TaskFailed: OSError"), run
+    assert {f["status"] for f in stack.files(day)} == {"failed"}
+    return manifest
+
+
+def test_disk_full_inside_a_spark_task_publishes_nothing_and_retry_completes(stack):
+    day = "2026-10-01"
+    _drop(stack, day, "a", "b")
+    fault = _fail_next_run_mid_write(stack, stack.flush)
+    manifest = _assert_failed_mid_write(stack, day)
+    manifest_id = manifest["manifest_id"]
+    assert fault.hits[0].parent.parent.parent.name == manifest_id
+    # Nothing of the manifest is published: no Parquet, no quarantine (its bad lines stay unpublished), no
+    # report, in S3 or in the local lake; staging (with the planted file) is gone.
+    assert stack.lake_keys(day) == [] and stack.lake_keys(day, prefix="quarantine") == []
+    assert _objects(stack, f"events/_reports/{manifest_id}") == {}
+    assert not any(manifest_id in name for name in _local_files(_lake(stack)))
+    assert not any(manifest_id in name for name in _local_files(stack.workdir / "quarantine"))
+    _assert_no_staging_left(stack)
+    report = check(stack, day)
+    assert report.ok and report.settled, report.summary()  # failed is terminal, nothing counted as converted
+
+    outcome = retry_manifest(stack.ctx(), manifest_id)  # recovery: `pipeline retry <id>`
+    assert outcome.attempt == 2
+    [manifest] = stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert manifest["status"] == "completed", manifest
+    assert stack.report(manifest_id)["records_in"] == 42
+    assert assert_holds(stack, day).lines_checked == 42
+    assert len(stack.lake_records(day)) == 40 and len(stack.lake_keys(day, prefix="quarantine")) == 2
+    _assert_no_staging_left(stack)
+
+
+def test_a_rerun_failing_mid_write_leaves_the_published_output_intact(stack):
+    """The Glue job published, the status update failed (execution FAILED, manifest still `processing`), the
+    operator chose `pipeline retry`, and that re-run fails mid-write: the first run's Parquet, quarantine and
+    report stay exactly as they were and readable; the next retry completes the manifest."""
+    day = "2026-10-02"
+    _drop(stack, day, "a", "b", "c")
+    status_update = Rule(
+        "dynamodb", "Query", "AccessDeniedException", when=lambda p: p.get("IndexName") == "manifest-index"
+    )
+    with FAULTS.active(status_update):
+        stack.flush()
+        stack.wait_executions_done(timeout=180)
+    assert status_update.hits >= 1
+    [manifest] = stack.manifests(day)
+    manifest_id = manifest["manifest_id"]
+    assert manifest["status"] == "processing"
+    published = _objects(stack, "events/dt=" + day) | _objects(stack, "quarantine/dt=" + day)
+    published |= _objects(stack, f"events/_reports/{manifest_id}")
+    assert len(published) == 5  # one Parquet file, three quarantine files (one per parse task), the report
+    rows_before = sorted(r["event_id"] for r in stack.lake_records(day))
+    assert len(rows_before) == 60
+    # Published, status never arrived: in flight (not a violation), and not settled (reconcile or retry is due).
+    report = check(stack, day)
+    assert report.ok and not report.settled, report.summary()
+    assert any("published by running manifest" in line for line in report.in_flight), report.summary()
+
+    _fail_next_run_mid_write(stack, lambda: retry_manifest(stack.ctx(), manifest_id))
+    _assert_failed_mid_write(stack, day)
+    after = _objects(stack, "events/dt=" + day) | _objects(stack, "quarantine/dt=" + day)
+    after |= _objects(stack, f"events/_reports/{manifest_id}")
+    assert after == published  # same keys, same ETags: nothing replaced, nothing deleted
+    s3 = stack.aws.client("s3")
+    for key in published:
+        if key.endswith(".parquet"):
+            body = s3.get_object(Bucket=LAKE, Key=key)["Body"].read()
+            table = pq.read_table(io.BytesIO(body))
+            assert set(table.column("_manifest_id").to_pylist()) == {manifest_id}
+    assert sorted(r["event_id"] for r in stack.lake_records(day)) == rows_before
+    _assert_no_staging_left(stack)
+    # The lake still holds the first run's rows while the tracking says failed: the checker names exactly that
+    # until the retry completes the manifest.
+    report = check(stack, day)
+    assert len(report.violations) == 3, report.summary()
+    assert all(" is failed but has 20 Parquet rows under " in line for line in report.violations)
+
+    retry_manifest(stack.ctx(), manifest_id)
+    [manifest] = stack.wait_manifests_final(day, 1)
+    stack.wait_executions_done()
+    assert manifest["status"] == "completed", manifest
+    assert assert_holds(stack, day).lines_checked == 63
+    assert sorted(r["event_id"] for r in stack.lake_records(day)) == rows_before  # replaced, not duplicated
