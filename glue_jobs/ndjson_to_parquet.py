@@ -1187,7 +1187,13 @@ def read_task(task: ReadTask, codec: str) -> dict[str, Any]:
                     location = _join(task.staging, "pieces", name)
                     if ratio is None:
                         ratio = _estimate_ratio(table.drop_columns([LINE]), codec)
-                    _write_ipc(location, table)
+                    try:
+                        _write_ipc(location, table)
+                    except OSError as exc:  # staging (disk full, S3 refusing the PUT): not the input's fault
+                        raise JobError(
+                            "TaskFailed",
+                            f"cannot write the staged piece {location}: {type(exc).__name__}: {exc}",
+                        ) from exc
                     pieces.append(
                         {
                             "location": location,
