@@ -153,9 +153,10 @@ def claim_record_call(operation: str, params: dict[str, Any]) -> str | None:
 class ThrottleStorm:
     """DynamoDB throttling of the claim and record paths, from a seeded RNG: every call of those paths (retries
     included) is answered `ProvisionedThroughputExceededException` or `ThrottlingException` with probability
-    `rate`; and the n-th logical call (retries not counted) of a step named in `exhaust`, e.g. `{"claim_file":
-    (3,)}`, is throttled on every attempt the builder's retry policy makes, so that it fails for good. The thread
-    interleaving is not seeded: which file or manifest the n-th call is about varies from run to run."""
+    `rate`, but never on the last attempt the builder's retry policy makes (so random throttling is absorbed);
+    and the n-th logical call (retries not counted) of a step named in `exhaust`, e.g. `{"claim_file": (3,)}`, is
+    throttled on every attempt, so that it fails for good. The thread interleaving is not seeded: which file or
+    manifest the n-th call is about varies from run to run, what fails does not."""
 
     OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "Query")
     CODES = ("ProvisionedThroughputExceededException", "ThrottlingException")
@@ -171,7 +172,7 @@ class ThrottleStorm:
             tuple[str, dict[str, Any]]
         ] = []  # (step, API parameters) of calls failed for good
         self._lock = threading.Lock()
-        self._last: dict[int, tuple[str, str, int]] = {}  # thread -> (step, parameters, throttles still due)
+        self._last: dict[int, tuple[str, str, int, int]] = {}  # thread -> (step, parameters, due, streak)
 
     def rules(self) -> list[Rule]:
         return [
@@ -195,18 +196,23 @@ class ThrottleStorm:
         with self._lock:
             last = self._last.pop(me, None)
             if last is not None and last[:2] == (step, fingerprint):  # a retry of the call throttled last
-                due = last[2]
+                due, streak = last[2], last[3]
             else:
                 self.calls[step] += 1
-                due = 0
+                due, streak = 0, 0
                 if self.calls[step] in self.exhaust.get(step, ()):
                     due = self.attempts
                     self.exhausted.append((step, params))
-            fire = due > 0 or self.rng.random() < self.rate
+            # A random throttle never takes a call's last attempt: only the chosen calls fail for good.
+            fire = due > 0 or (streak < self.attempts - 1 and self.rng.random() < self.rate)
             if fire:
                 self.throttled[step] += 1
-                self._last[me] = (step, fingerprint, max(0, due - 1))
+                self._last[me] = (step, fingerprint, max(0, due - 1), streak + 1)
             return fire
+
+    def exhausted_steps(self) -> set[str]:
+        with self._lock:
+            return {step for step, _ in self.exhausted}
 
 
 # ------------------------------------------------------------------------------------------------ local disk
@@ -260,3 +266,70 @@ class StagingDiskFull:
         finally:
             self._stop.set()
             self._thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------------------------------------ S3 over HTTP
+class S3WriteRefusals:
+    """WSGI middleware around moto's server app: S3 writes (PUT / POST, so PutObject and every multipart step)
+    whose path matches `when` are answered with an S3 error instead of reaching moto, `times` times (None: every
+    time). This is the fault seen by clients that are not botocore, e.g. the pyarrow S3 client inside the Glue
+    job's Spark tasks: a 403 AccessDenied (not retried) or a 503 SlowDown (retried by the client, then given up)."""
+
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        when: Callable[[str], bool],
+        code: str = "AccessDenied",
+        status: str = "403 Forbidden",
+        times: int | None = 1,
+    ) -> None:
+        self.app = app
+        self.when = when
+        self.code = code
+        self.status = status
+        self.times = times
+        self.refused: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") in ("PUT", "POST") and self.when(path):
+            with self._lock:
+                refuse = self.times is None or len(self.refused) < self.times
+                if refuse:
+                    self.refused.append(path)
+            if refuse:
+                body = (
+                    '<?xml version="1.0" encoding="UTF-8"?>\n'
+                    f"<Error><Code>{self.code}</Code><Message>injected {self.code}</Message>"
+                    "<RequestId>fault-injection</RequestId></Error>"
+                ).encode()
+                start_response(
+                    self.status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+                )
+                return [body]
+        return self.app(environ, start_response)
+
+
+@contextmanager
+def faulty_s3_endpoint(middleware: Callable[[Any], Any]) -> Iterator[str]:
+    """A second HTTP endpoint onto this process's moto backends (the embedded AWS's buckets), its app wrapped by
+    `middleware`; yields its URL."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    from pipeline.embedded.server import free_port
+
+    app = middleware(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", free_port(), app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="faulty-s3", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -21,7 +22,7 @@ from ops.harness import LAKE, MiniStack, ndjson
 from pipeline.ops.retry import retry_manifest
 
 from .checks import assert_holds, check
-from .faults import FAULTS, Rule, StagingDiskFull
+from .faults import FAULTS, Rule, S3WriteRefusals, StagingDiskFull, faulty_s3_endpoint
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +164,124 @@ def test_a_rerun_failing_mid_write_leaves_the_published_output_intact(stack):
     assert manifest["status"] == "completed", manifest
     assert assert_holds(stack, day).lines_checked == 63
     assert sorted(r["event_id"] for r in stack.lake_records(day)) == rows_before  # replaced, not duplicated
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The same fault at the job level with S3 staging (as on AWS Glue: OUTPUT_PATH is s3://, the tasks write their
+# pieces and Parquet files through pyarrow's S3 client). The embedded S3 answers the task's PUT with an error.
+# ---------------------------------------------------------------------------------------------------------------
+JOB_BUCKET = "task-faults"
+JOB_DAY = "2026-10-03"
+
+
+def _job_keys(s3, prefix: str) -> dict[str, str]:
+    """Key -> ETag, without the empty directory markers pyarrow's S3 client leaves after deletes."""
+    listed = s3.list_objects_v2(Bucket=JOB_BUCKET, Prefix=prefix).get("Contents", [])
+    return {o["Key"]: o["ETag"] for o in listed if not (o["Key"].endswith("/") and o["Size"] == 0)}
+
+
+@pytest.fixture
+def job_input(aws):
+    """Two input objects (20 good lines and 1 bad line each) and their manifest in the embedded S3."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=JOB_BUCKET)
+    entries = []
+    for name in ("a", "b"):
+        key = f"raw/{JOB_DAY}/{name}.ndjson"
+        s3.put_object(Bucket=JOB_BUCKET, Key=key, Body=ndjson(JOB_DAY, name, 20, bad_lines=1))
+        entries.append({"url": f"s3://{JOB_BUCKET}/{key}", "mandatory": True})
+    manifest = {"manifest_id": "m-task-faults", "date_prefix": JOB_DAY, "entries": entries}
+    s3.put_object(Bucket=JOB_BUCKET, Key="manifests/m.json", Body=json.dumps(manifest).encode())
+    yield s3
+    for obj in s3.list_objects_v2(Bucket=JOB_BUCKET).get("Contents", []):
+        s3.delete_object(Bucket=JOB_BUCKET, Key=obj["Key"])
+    s3.delete_bucket(Bucket=JOB_BUCKET)
+
+
+def _run_job(spark, endpoint: str, monkeypatch) -> dict:
+    from glue_jobs.ndjson_to_parquet import parse_job_args, run_job
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the driver ships it to the tasks
+    argv = ["--JOB_NAME", "task-faults", "--MANIFEST_PATH", f"s3://{JOB_BUCKET}/manifests/m.json"]
+    argv += ["--OUTPUT_PATH", f"s3://{JOB_BUCKET}/out", "--COMPRESSION_TYPE", "zstd"]
+    return run_job(spark, parse_job_args(argv))
+
+
+def _published(s3) -> dict[str, str]:
+    return {
+        key: etag
+        for key, etag in _job_keys(s3, "out/").items()
+        if key.startswith((f"out/dt={JOB_DAY}/", f"out/_bad_records/dt={JOB_DAY}/", "out/_reports/"))
+    }
+
+
+def _staging_path(stage: str) -> Callable[[str], bool]:
+    return lambda path: path.startswith(f"/{JOB_BUCKET}/out/_staging/") and f"/{stage}/" in path
+
+
+def test_s3_refusing_a_staged_piece_inside_a_parse_task_is_not_blamed_on_the_input(
+    spark, job_input, monkeypatch
+):
+    """A parse task stages its typed pieces next to the output: when S3 refuses that write (403), the run fails
+    with `TaskFailed` naming the staging object, not `InputFileUnreadable` ("fix or remove the input file"), which
+    would send the operator after a file that is fine. Nothing is published, staging is cleaned, the re-run
+    completes."""
+    from glue_jobs.ndjson_to_parquet import JobError
+
+    s3 = job_input
+    refusals: list[S3WriteRefusals] = []
+
+    def middleware(app):
+        refusals.append(S3WriteRefusals(app, _staging_path("pieces")))
+        return refusals[0]
+
+    with faulty_s3_endpoint(middleware) as endpoint, pytest.raises(JobError) as failed:
+        _run_job(spark, endpoint, monkeypatch)
+    assert len(refusals[0].refused) == 1 and "/pieces/" in refusals[0].refused[0]
+    assert failed.value.error_name == "TaskFailed", failed.value
+    assert failed.value.message.startswith("cannot write the staged piece s3://task-faults/out/_staging/")
+    assert "injected AccessDenied" in failed.value.message
+    assert _published(s3) == {} and _job_keys(s3, "out/_staging/") == {}
+
+    report = _run_job(spark, aws_endpoint(s3), monkeypatch)
+    assert report["records_out"] == 40 and report["bad_records"] == 2
+    assert len(_published(s3)) == 4 and _job_keys(s3, "out/_staging/") == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "times"), [("AccessDenied", "403 Forbidden", 1), ("SlowDown", "503 Slow Down", None)]
+)
+def test_s3_refusing_a_parquet_write_inside_a_write_task_keeps_the_published_output(
+    spark, job_input, monkeypatch, code, status, times
+):
+    """The manifest's output is already published; its re-run fails while a write task uploads a Parquet file
+    (refused once with 403, or 503 on every attempt until pyarrow's S3 client gives up): `TaskFailed`, the
+    published Parquet, quarantine and report stay exactly as they were and readable, staging is cleaned, and the
+    next re-run replaces the output without duplicates."""
+    from glue_jobs.ndjson_to_parquet import JobError
+
+    s3 = job_input
+    first = _run_job(spark, aws_endpoint(s3), monkeypatch)
+    published = _published(s3)
+    assert first["records_out"] == 40 and len(published) == 4  # Parquet, 2 quarantine files, report
+    refusals: list[S3WriteRefusals] = []
+
+    def middleware(app):
+        refusals.append(S3WriteRefusals(app, _staging_path("out"), code=code, status=status, times=times))
+        return refusals[0]
+
+    with faulty_s3_endpoint(middleware) as endpoint, pytest.raises(JobError) as failed:
+        _run_job(spark, endpoint, monkeypatch)
+    assert refusals[0].refused and all(p.endswith(".parquet") or "/out/" in p for p in refusals[0].refused)
+    assert failed.value.error_name == "TaskFailed", failed.value
+    assert _published(s3) == published and _job_keys(s3, "out/_staging/") == {}
+    [parquet] = [key for key in published if key.endswith(".parquet")]
+    table = pq.read_table(io.BytesIO(s3.get_object(Bucket=JOB_BUCKET, Key=parquet)["Body"].read()))
+    assert table.num_rows == 40 and set(table.column("_manifest_id").to_pylist()) == {"m-task-faults"}
+
+    again = _run_job(spark, aws_endpoint(s3), monkeypatch)
+    assert again["records_out"] == 40 and set(_published(s3)) == set(published)
+
+
+def aws_endpoint(s3) -> str:
+    return str(s3.meta.endpoint_url)
