@@ -13,7 +13,7 @@ from pipeline import invariants
 from pipeline.config import ControlPlaneConfig
 from pipeline.control_plane import utc_now
 from pipeline.embedded.lambda_runner import LambdaContext
-from pipeline.lambda_app import build_app, handle_event
+from pipeline.lambda_app import App, build_app, handle_event
 
 STAGED = re.compile(r".*/staging/[^/]+/input/\d{6}/(?P<bucket>[^/]+)/(?P<key>.+)$")
 
@@ -52,13 +52,17 @@ def assert_holds(stack: MiniStack, *dates: str, settled: bool = True) -> invaria
     return report
 
 
-def flush_later(stack: MiniStack, seconds: int = 1000) -> dict[str, Any]:
-    """The scheduled flush as it runs `seconds` from now (past REPAIR_GRACE_SECONDS): the handler's own code
-    (build_app + handle_event with the function's environment), only its clock is later."""
+def later_app(stack: MiniStack, seconds: int = 1000) -> App:
+    """The manifest builder as it runs `seconds` from now (past REPAIR_GRACE_SECONDS): the handler's own code
+    (build_app with the function's environment), only its clock is later."""
     config = ControlPlaneConfig.from_env(os.environ)
-    app = build_app(
+    return build_app(
         config, clock=lambda: utc_now() + timedelta(seconds=seconds), endpoint_url=stack.aws.endpoint_url
     )
+
+
+def flush_later(stack: MiniStack, seconds: int = 1000) -> dict[str, Any]:
+    """The scheduled flush as it runs `seconds` from now (past REPAIR_GRACE_SECONDS), through handle_event."""
     context = LambdaContext(
         function_name="flush-later",
         function_version="$LATEST",
@@ -66,4 +70,4 @@ def flush_later(stack: MiniStack, seconds: int = 1000) -> dict[str, Any]:
         memory_limit_in_mb=512,
         timeout_seconds=60,
     )
-    return handle_event(app, {"action": "flush"}, context)
+    return handle_event(later_app(stack, seconds), {"action": "flush"}, context)
