@@ -16,6 +16,7 @@ from pipeline.config import ControlPlaneConfig
 from pipeline.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
 from pipeline.executions import Executions
+from pipeline.failure import job_error_name
 from pipeline.keys import extract_date_prefix, has_accepted_suffix, make_file_key
 from pipeline.manifest import Manifest, new_manifest_id
 from pipeline.manifest_store import ManifestStore
@@ -513,6 +514,7 @@ class ControlPlane:
             request.error,
             request.cause,
             report,
+            job_error_name(request.cause),
         ):
             raise ManifestAlreadyFinal(f"manifest {request.manifest_id} became final with another status")
         log = self.log.info if target == ManifestStatus.COMPLETED else self.log.warning
@@ -524,6 +526,7 @@ class ControlPlane:
                 "files": updated,
                 **report,
                 **({"error": request.error} if request.error else {}),
+                **({"job_error": job_error_name(request.cause)} if request.cause else {}),
             },
         )
         return {"manifest_id": request.manifest_id, "status": target.value, "files_updated": updated}

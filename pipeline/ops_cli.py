@@ -324,7 +324,7 @@ def _print_status(report: Any) -> None:
                 _age(m.get("age_seconds")),
                 str(m.get("file_count")),
                 str(m.get("attempts")),
-                str(m.get("error") or ""),
+                " / ".join(str(e) for e in (m.get("error"), m.get("job_error")) if e),
             )
         show(table)
     if report.oldest_pending:

@@ -498,6 +498,7 @@ class TrackingTable:
         error: str | None,
         cause: str | None,
         report: dict[str, int],
+        job_error: str | None = None,
     ) -> bool:
         """Set the final status and the job report counts; False when the item is already final otherwise."""
         names = {"#status": "status", "#ttl": "ttl"}
@@ -517,7 +518,7 @@ class TrackingTable:
             "manifest_id = :m",
         ]
         removes = []
-        for name, value in (("error", error), ("cause", cause)):
+        for name, value in (("error", error), ("cause", cause), ("job_error", job_error)):
             names[f"#{name}"] = name
             if value:
                 sets.append(f"#{name} = :{name}")

@@ -140,6 +140,7 @@ def _manifest_view(item: dict[str, Any], now: datetime) -> dict[str, Any]:
         "manifest_path": item.get("manifest_path"),
         "attempts": int(item.get("attempts", 1) or 1),
         "error": item.get("error"),
+        "job_error": item.get("job_error"),
         "cause": item.get("cause"),
         "superseded_by": item.get("superseded_by"),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pipeline.errors import InvalidEvent, ManifestAlreadyFinal
@@ -114,6 +116,23 @@ def test_failed_status_keeps_error_and_cause(env):
     assert {f["status"] for f in failed} == {"failed"} and {f["error"] for f in failed} == {
         "States.TaskFailed"
     }
+    assert "job_error" not in item  # the cause is not a Glue job run
+
+
+def test_a_failed_glue_run_keeps_the_jobs_error_name(env):
+    app, (first, _) = two_manifests(env)
+    run = {"Id": "jr_1", "JobRunState": "FAILED", "ErrorMessage": "BadRecordRatioExceeded: 40% of 10 lines"}
+    event = {
+        "action": "complete",
+        "manifest_id": first,
+        "date_prefix": DAY,
+        "status": "failed",
+        "error": "States.TaskFailed",
+        "cause": json.dumps(run),
+    }
+    invoke(app, event)
+    item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
+    assert item["error"] == "States.TaskFailed" and item["job_error"] == "BadRecordRatioExceeded"
 
 
 def test_retry_after_a_partial_update_finishes_the_job(env):

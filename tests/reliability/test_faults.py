@@ -226,7 +226,7 @@ def test_bad_ratio_failure_then_the_producer_fix_and_the_retry_trap(stack):
     stack.flush()
     [failed] = stack.wait_manifests_final(day, 1)
     stack.wait_executions_done()
-    assert failed["status"] == "failed" and "BadRecordRatioExceeded" in failed.get("cause", ""), failed
+    assert failed["status"] == "failed" and failed.get("job_error") == "BadRecordRatioExceeded", failed
     assert stack.lake_records(day) == []
     report = assert_holds(stack, day)  # failed is terminal; its 5 quarantined lines are its own
     assert report.lines_checked == 0

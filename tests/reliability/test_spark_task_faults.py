@@ -76,7 +76,9 @@ def _assert_failed_mid_write(stack: MiniStack, day: str) -> dict:
     [manifest] = stack.wait_manifests_final(day, 1)
     assert manifest["status"] == "failed", manifest
     # The state machine's caught error: the Glue job run, whose ErrorMessage is `<error name>: <sentence>`.
-    assert manifest.get("error") == "States.TaskFailed", manifest
+    assert manifest.get("error") == "States.TaskFailed" and manifest.get("job_error") == "TaskFailed", (
+        manifest
+    )
     message = json.loads(manifest["cause"])["ErrorMessage"]
     assert message.startswith("TaskFailed: OSError") and "No space left on device" in message, message
     run = stack.glue.runs[-1]
