@@ -191,6 +191,64 @@ def _attribute_lambda_invocations() -> dict[str, list[float]]:
     return durations
 
 
+def patch_moto_sqs_counts() -> list[str]:
+    """Make moto's SQS bookkeeping O(1) per received message instead of O(queue depth) x several clock reads.
+
+    moto 5.2.5 computes *every* queue attribute, the three ApproximateNumberOfMessages* counts included, whenever
+    any attribute is read: on each SendMessage (the S3 notification: `queue.attributes.get("ContentBasedDedup...")`)
+    and three times per *received* message (`is_message_valid_based_on_retention_period` reads
+    MessageRetentionPeriod through `get_queue_attributes`); each count walks every message in the queue and reads
+    the clock twice per message. With a backlog of a few thousand notifications that made each PutObject and each
+    ReceiveMessage cost tens to hundreds of milliseconds of the one process's GIL: tracking fell from 315 to 24 files
+    a minute as the queue grew (see docs/scaling.md). This keeps moto's results (same counts, same retention
+    rule) and reads the clock once per count; the retention check reads the one attribute it needs.
+    Returns the names of the patches applied (each checks moto's source still looks as expected, else is skipped).
+    """
+    import inspect
+
+    from moto.core.utils import unix_time, unix_time_millis
+    from moto.sqs.models import Queue, SQSBackend
+
+    applied: list[str] = []
+    counts = {
+        "messages": "message.visible and not message.delayed",
+        "approximate_number_of_messages_delayed": "m.delayed",
+        "approximate_number_of_messages_not_visible": "not m.visible",
+    }
+    if all(
+        isinstance(inspect.getattr_static(Queue, name, None), property)
+        and expected in inspect.getsource(inspect.getattr_static(Queue, name).fget)
+        for name, expected in counts.items()
+    ):
+
+        def messages(self: Any) -> list[Any]:
+            now = unix_time_millis()
+            return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+        def delayed(self: Any) -> int:
+            now = unix_time_millis()
+            return sum(1 for m in self._messages if now < m.delayed_until)
+
+        def not_visible(self: Any) -> int:
+            now = unix_time_millis()
+            return sum(1 for m in self._messages if not now > m.visible_at)
+
+        Queue.messages = property(messages)  # type: ignore[assignment,method-assign]
+        Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
+        Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
+        applied.append("sqs-queue-counts-one-clock-read")
+    retention = getattr(SQSBackend, "is_message_valid_based_on_retention_period", None)
+    if callable(retention) and '["MessageRetentionPeriod"]' in inspect.getsource(retention):
+
+        def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+            queue = self.get_queue(queue_name)
+            return int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time()
+
+        SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+        applied.append("sqs-retention-check-reads-one-attribute")
+    return applied
+
+
 # --------------------------------------------------------------------------------------------- observation
 
 
@@ -289,6 +347,21 @@ def _quiet_logging(log_dir: Path) -> None:
     root.addHandler(handler)
 
 
+def _server_errors(log: Path) -> dict[str, int]:
+    """Requests the embedded AWS answered with a 500 (werkzeug logs each with its traceback), by exception."""
+    found: Counter[str] = Counter()
+    if not log.exists():
+        return {}
+    in_error = False
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if "werkzeug Error on request" in line:
+            in_error = True
+        elif in_error and line and not line.startswith((" ", "Traceback")):
+            found[line.strip()[:160]] += 1
+            in_error = False
+    return dict(found)
+
+
 def _clock() -> str:
     return dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
 
@@ -357,6 +430,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     from pipeline.embedded.pipeline_run import PipelineRun, RunOptions
 
     durations = _attribute_lambda_invocations()
+    moto_patches = [] if args.moto_as_is else patch_moto_sqs_counts()
     reporter = LoadReporter()
     memory = MemorySampler().start()
     load_before = os.getloadavg()
@@ -403,6 +477,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             "max_batch_wait_seconds": args.max_batch_wait_seconds,
             "flush_interval_seconds": args.flush_interval,
             "seed": args.seed,
+            "moto_patches": moto_patches,
             "terraform_variables": options.tf_variables(),
         },
         "input": {
@@ -433,6 +508,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             "peak_rss_process_mib": round(peak_kib / 1024, 1),
             "peak_rss_process_tree_sampled_mib": round(memory.peak_tree / 2**20, 1),
         },
+        "moto_server_errors": _server_errors(run.layout.logs / "pipeline.log"),
         "load_average": {
             "before": [round(x, 2) for x in load_before],
             "after": [round(x, 2) for x in load_after],
@@ -732,6 +808,14 @@ def markdown(document: dict[str, Any]) -> str:
         ),
     )
     row(
+        "embedded AWS answers 500 (moto errors, retried by botocore)",
+        lambda r: sum(r["moto_server_errors"].values()),
+    )
+    row(
+        "moto patches (see `patch_moto_sqs_counts`)",
+        lambda r: ", ".join(r["configuration"]["moto_patches"]) or "none",
+    )
+    row(
         "verification problems / DLQ depth",
         lambda r: f"{len(r['verification']['problems'])} / {r['verification']['dlq_messages']}",
     )
@@ -794,6 +878,16 @@ def main(argv: list[str]) -> int:
         "--one", type=Path, default=None, help=argparse.SUPPRESS
     )  # child: write one result here
     parser.add_argument("--no-write", action="store_true", help="print, do not write bench/results")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the runs of other configurations already in bench/results/embedded_load.json",
+    )
+    parser.add_argument(
+        "--moto-as-is",
+        action="store_true",
+        help="do not apply patch_moto_sqs_counts (moto's SQS costs O(queue depth) per message: hours at 10,000)",
+    )
     args = parser.parse_args(argv)
     batches = args.max_files_per_manifest or [100]
 
@@ -813,7 +907,7 @@ def main(argv: list[str]) -> int:
                 sys.executable, __file__, "--one", str(out), "--files", str(args.files),
                 "--max-files-per-manifest", str(batch), "--max-batch-wait-seconds", str(args.max_batch_wait_seconds),
                 "--flush-interval", str(args.flush_interval), "--timeout", str(args.timeout),
-                "--seed", str(args.seed), "--workdir", workdir,
+                "--seed", str(args.seed), "--workdir", workdir, *(["--moto-as-is"] if args.moto_as_is else []),
             ]  # fmt: skip
             print(f"== {args.files:,} files, {batch} files per manifest", file=sys.stderr, flush=True)
             code = subprocess.run(command, cwd=REPO, check=False).returncode
@@ -825,6 +919,16 @@ def main(argv: list[str]) -> int:
             failed = failed or code != 0
     if not runs:
         return 1
+    if args.append and (RESULTS / "embedded_load.json").exists():
+        previous = json.loads((RESULTS / "embedded_load.json").read_text(encoding="utf-8"))
+        mine = {(r["configuration"]["max_files_per_manifest"], r["configuration"]["files"]) for r in runs}
+        kept = [
+            r
+            for r in previous.get("runs", [])
+            if (r["configuration"]["max_files_per_manifest"], r["configuration"]["files"]) not in mine
+        ]
+        runs = sorted(kept + runs, key=lambda r: r["configuration"]["max_files_per_manifest"])
+        argv = [*argv, f"(+ {len(kept)} earlier run(s): {previous.get('command')})"] if kept else argv
     document = {
         "benchmark": "sustained load on the embedded stack (issue 7)",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
