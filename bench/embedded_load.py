@@ -7,10 +7,13 @@ executions of the real ASL in moto's interpreter, `glue:startJobRun.sync` runs t
 and the status-update Lambda marks the files `completed`; `PipelineRun` then checks every line is in the lake or
 in the quarantine exactly once and the DLQ is empty.
 
-    .venv/bin/python bench/embedded_load.py [--files 10000] [--max-files-per-manifest 100 ...] [--timeout 3600]
+    .venv/bin/python bench/embedded_load.py [--files 10000] [--max-files-per-manifest 100 ...] [--append]
+        [--max-batch-wait-seconds 30] [--flush-interval 30] [--timeout 5400] [--moto-as-is]
 
 One configuration per `--max-files-per-manifest` value, each in its own process (fresh embedded AWS, JVM and peak
-RSS). Writes bench/results/embedded_load.json and .md.
+RSS; work folder work/embedded-load-<batch>, kept for its logs). Writes bench/results/embedded_load.json and .md
+(`--append` keeps earlier runs of other configurations). About 45 minutes per configuration on 2 cores.
+moto's SQS is patched for the run (`patch_moto_sqs_counts`, see there and docs/scaling.md); `--moto-as-is` skips it.
 
 What is measured, and how (all timestamps come from the run itself, one wall clock, one process):
 - uploads: first PutObject sent -> last PutObject answered (a botocore hook records each call);
@@ -628,6 +631,11 @@ def analyse(
             "records_in": sum(int(r.get("records_in", 0)) for r in reports),
             "records_out": sum(int(r.get("records_out", 0)) for r in reports),
             "bad_records": sum(int(r.get("bad_records", 0)) for r in reports),
+            "failed_runs": [
+                {"manifest_id": r.manifest_id, "status": r.status, "error": r.error}
+                for r in glue_runs
+                if r.status != "SUCCEEDED"
+            ],
             "output_files": sum(
                 len(r["output_files"])
                 if isinstance(r.get("output_files"), list)
@@ -964,7 +972,8 @@ def main(argv: list[str]) -> int:
     for batch in batches:
         with tempfile.TemporaryDirectory(prefix="embedded-load-") as tmp:
             out = Path(tmp) / "result.json"
-            workdir = args.workdir or str(Path(tmp) / "work")
+            # kept after the run (logs/ for diagnosis); `work/` is git-ignored, --clean empties it next time
+            workdir = args.workdir or str(REPO / "work" / f"embedded-load-{batch}")
             command = [
                 sys.executable, __file__, "--one", str(out), "--files", str(args.files),
                 "--max-files-per-manifest", str(batch), "--max-batch-wait-seconds", str(args.max_batch_wait_seconds),

@@ -1,7 +1,7 @@
 """Run every benchmark in turn (each writes bench/results/<name>.json and .md).
 
-Minutes, not seconds: the embedded load run alone (10,000 files through the whole embedded stack) takes about half
-an hour on 2 cores.
+Minutes, not seconds: the embedded load run alone (10,000 files through the whole embedded stack) takes about 45
+minutes on 2 cores.
 
     .venv/bin/python bench/run_all.py [--skip embedded_load.py] [--only control_plane.py]
 """

@@ -212,8 +212,11 @@ class RunOptions:
             # moto applies the TLS-only Deny to the embedded endpoint's plain HTTP: the embedded AWS has no TLS.
             "enforce_tls_bucket_policies": False,
             "retry_interval_seconds": 1,
-            # Runs queue inside the local runner (one Spark), not in Step Functions' start retries.
-            "glue_max_concurrent_runs": 50,
+            # Runs queue inside the local runner (one Spark), not in Step Functions' start retries: with 50, a load
+            # of 10,000 files (100 manifests faster than one local Spark converts them) had more than 50 runs
+            # waiting, and the 51st start failed its manifest after the state machine's retries
+            # (Glue.ConcurrentRunsExceededException, bench/embedded_load.py).
+            "glue_max_concurrent_runs": 10_000,
             "glue_retry_interval_seconds": 1,
             "sqs_maximum_batching_window_seconds": 1,
         }
