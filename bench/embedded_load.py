@@ -8,12 +8,13 @@ and the status-update Lambda marks the files `completed`; `PipelineRun` then che
 in the quarantine exactly once and the DLQ is empty.
 
     .venv/bin/python bench/embedded_load.py [--files 10000] [--max-files-per-manifest 100 ...] [--append]
-        [--max-batch-wait-seconds 30] [--flush-interval 30] [--timeout 5400] [--moto-as-is]
+        [--max-batch-wait-seconds 30] [--flush-interval 30] [--timeout 5400]
 
 One configuration per `--max-files-per-manifest` value, each in its own process (fresh embedded AWS, JVM and peak
 RSS; work folder work/embedded-load-<batch>, kept for its logs). Writes bench/results/embedded_load.json and .md
 (`--append` keeps earlier runs of other configurations). About 45 minutes per configuration on 2 cores.
-moto's SQS is patched for the run (`patch_moto_sqs_counts`, see there and docs/scaling.md); `--moto-as-is` skips it.
+moto's SQS costs O(queue depth) per message unless the bridges `sqs-counts-one-clock-read` and
+`sqs-retention-one-attribute` (pipeline/embedded/moto_bridges.py, in force in every embedded run) are installed.
 
 What is measured, and how (all timestamps come from the run itself, one wall clock, one process):
 - uploads: first PutObject sent -> last PutObject answered (a botocore hook records each call);
@@ -197,62 +198,18 @@ def _attribute_lambda_invocations() -> dict[str, list[float]]:
     return durations
 
 
-def patch_moto_sqs_counts() -> list[str]:
-    """Make moto's SQS bookkeeping O(1) per received message instead of O(queue depth) x several clock reads.
+def moto_sqs_bridges() -> list[str]:
+    """The SQS bridges in force (pipeline/embedded/moto_bridges.py): moto 5.2.5's SQS recounts every queued
+    message, reading the clock twice per message, on each SendMessage and three times per received message, which
+    made tracking fall from 315 to 24 files a minute as the queue grew (see docs/scaling.md). Since the bridges
+    `sqs-counts-one-clock-read` and `sqs-retention-one-attribute` every embedded run has the fix."""
+    from pipeline.embedded import moto_bridges
 
-    moto 5.2.5 computes *every* queue attribute, the three ApproximateNumberOfMessages* counts included, whenever
-    any attribute is read: on each SendMessage (the S3 notification: `queue.attributes.get("ContentBasedDedup...")`)
-    and three times per *received* message (`is_message_valid_based_on_retention_period` reads
-    MessageRetentionPeriod through `get_queue_attributes`); each count walks every message in the queue and reads
-    the clock twice per message. With a backlog of a few thousand notifications that made each PutObject and each
-    ReceiveMessage cost tens to hundreds of milliseconds of the one process's GIL: tracking fell from 315 to 24 files
-    a minute as the queue grew (see docs/scaling.md). This keeps moto's results (same counts, same retention
-    rule) and reads the clock once per count; the retention check reads the one attribute it needs.
-    Returns the names of the patches applied (each checks moto's source still looks as expected, else is skipped).
-    """
-    import inspect
-
-    from moto.core.utils import unix_time, unix_time_millis
-    from moto.sqs.models import Queue, SQSBackend
-
-    applied: list[str] = []
-    counts = {
-        "messages": "message.visible and not message.delayed",
-        "approximate_number_of_messages_delayed": "m.delayed",
-        "approximate_number_of_messages_not_visible": "not m.visible",
-    }
-    if all(
-        isinstance(inspect.getattr_static(Queue, name, None), property)
-        and expected in inspect.getsource(inspect.getattr_static(Queue, name).fget)
-        for name, expected in counts.items()
-    ):
-
-        def messages(self: Any) -> list[Any]:
-            now = unix_time_millis()
-            return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
-
-        def delayed(self: Any) -> int:
-            now = unix_time_millis()
-            return sum(1 for m in self._messages if now < m.delayed_until)
-
-        def not_visible(self: Any) -> int:
-            now = unix_time_millis()
-            return sum(1 for m in self._messages if not now > m.visible_at)
-
-        Queue.messages = property(messages)  # type: ignore[assignment,method-assign]
-        Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
-        Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
-        applied.append("sqs-queue-counts-one-clock-read")
-    retention = getattr(SQSBackend, "is_message_valid_based_on_retention_period", None)
-    if callable(retention) and '["MessageRetentionPeriod"]' in inspect.getsource(retention):
-
-        def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
-            queue = self.get_queue(queue_name)
-            return int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time()
-
-        SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
-        applied.append("sqs-retention-check-reads-one-attribute")
-    return applied
+    return [
+        name
+        for name in moto_bridges.install()
+        if name.startswith("sqs-counts") or name.startswith("sqs-retention")
+    ]
 
 
 # --------------------------------------------------------------------------------------------- observation
@@ -436,7 +393,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     from pipeline.embedded.pipeline_run import PipelineRun, RunOptions
 
     durations = _attribute_lambda_invocations()
-    moto_patches = [] if args.moto_as_is else patch_moto_sqs_counts()
+    moto_patches = moto_sqs_bridges()
     reporter = LoadReporter()
     memory = MemorySampler().start()
     load_before = os.getloadavg()
@@ -872,7 +829,7 @@ def markdown(document: dict[str, Any]) -> str:
         lambda r: sum(r["moto_server_errors"].values()),
     )
     row(
-        "moto patches (see `patch_moto_sqs_counts`)",
+        "moto SQS bridges in force (pipeline/embedded/moto_bridges.py)",
         lambda r: ", ".join(r["configuration"]["moto_patches"]) or "none",
     )
     row(
@@ -953,11 +910,6 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="keep the runs of other configurations already in bench/results/embedded_load.json",
     )
-    parser.add_argument(
-        "--moto-as-is",
-        action="store_true",
-        help="do not apply patch_moto_sqs_counts (moto's SQS costs O(queue depth) per message: hours at 10,000)",
-    )
     args = parser.parse_args(argv)
     batches = args.max_files_per_manifest or [100]
 
@@ -978,7 +930,7 @@ def main(argv: list[str]) -> int:
                 sys.executable, __file__, "--one", str(out), "--files", str(args.files),
                 "--max-files-per-manifest", str(batch), "--max-batch-wait-seconds", str(args.max_batch_wait_seconds),
                 "--flush-interval", str(args.flush_interval), "--timeout", str(args.timeout),
-                "--seed", str(args.seed), "--workdir", workdir, *(["--moto-as-is"] if args.moto_as_is else []),
+                "--seed", str(args.seed), "--workdir", workdir,
             ]  # fmt: skip
             print(f"== {args.files:,} files, {batch} files per manifest", file=sys.stderr, flush=True)
             code = subprocess.run(command, cwd=REPO, check=False).returncode

@@ -13,6 +13,8 @@ with `MotoBridgeOutdated` naming the bridge instead of the pipeline misbehaving 
 | glue-job-runs | a Glue job run executes nothing (STARTING -> RUNNING -> SUCCEEDED by itself): runs are handed to a `GlueRunner`, and their state follows its outcome. |
 | lambda-invoke | Lambda needs Docker to run code: invocations are handed to a `LambdaInvoker` (in-process handlers). |
 | sqs-compact-redrive-policy | `GetQueueAttributes` returns `RedrivePolicy` as JSON with spaces where AWS returns it compact, so every `terraform plan` after an apply shows a whitespace change. |
+| sqs-counts-one-clock-read | every read of any queue attribute (each SendMessage reads one) recounts all messages and reads the clock twice per message: with a few thousand queued S3 notifications each PutObject and ReceiveMessage cost tens to hundreds of milliseconds of the one process (tracking fell from 315 to 24 files a minute in bench/embedded_load.py). Same counts, one clock read per count. |
+| sqs-retention-one-attribute | the retention check, three times per received message, computes every queue attribute (the counts above included) to read `MessageRetentionPeriod`: it reads that one attribute. |
 | sqs-esm-dispatch | moto's SQS event source mappings invoke the function inside SendMessage, one message at a time, and delete it whatever happens: disabled, so the embedded poller (with batch size, visibility timeout, partial failures and redrive) is the only consumer. |
 
 Runners and invokers are process-wide (moto's backends are): `set_glue_runner` / `set_lambda_invoker` swap them.
@@ -443,6 +445,67 @@ def _bridge_sqs_compact_redrive_policy() -> None:
     _installed.append(name)
 
 
+_SQS_COUNTS = {
+    "messages": "message.visible and not message.delayed",
+    "approximate_number_of_messages_delayed": "m.delayed",
+    "approximate_number_of_messages_not_visible": "not m.visible",
+}
+
+
+def _bridge_sqs_counts_one_clock_read() -> None:
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Queue
+
+    name = "sqs-counts-one-clock-read"
+    for attribute, expected in _SQS_COUNTS.items():
+        original = inspect.getattr_static(Queue, attribute, None)
+        _require(isinstance(original, property), name, f"Queue.{attribute} is not a property any more")
+        _require(
+            expected in inspect.getsource(original.fget),  # type: ignore[union-attr,arg-type]
+            name,
+            f"Queue.{attribute} no longer counts with `{expected}`",
+        )
+
+    # Same rules as Message.visible / Message.delayed, with one clock read per count instead of two per message.
+    def messages(self: Any) -> list[Any]:
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def delayed(self: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    def not_visible(self: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
+    Queue.messages = property(messages)  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
+    _installed.append(name)
+
+
+def _bridge_sqs_retention_one_attribute() -> None:
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    name = "sqs-retention-one-attribute"
+    original = getattr(SQSBackend, "is_message_valid_based_on_retention_period", None)
+    _require(callable(original), name, "SQSBackend.is_message_valid_based_on_retention_period is gone")
+    _require(
+        '["MessageRetentionPeriod"]' in inspect.getsource(original),  # type: ignore[arg-type]
+        name,
+        "the retention check no longer reads MessageRetentionPeriod from all the queue's attributes",
+    )
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        return int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    _installed.append(name)
+
+
 _BRIDGES: tuple[Callable[[], None], ...] = (
     _bridge_sfn_terraform_actions,
     _bridge_sfn_glue_sync_callback,
@@ -452,6 +515,8 @@ _BRIDGES: tuple[Callable[[], None], ...] = (
     _bridge_lambda_invoke,
     _bridge_sqs_esm_dispatch,
     _bridge_sqs_compact_redrive_policy,
+    _bridge_sqs_counts_one_clock_read,
+    _bridge_sqs_retention_one_attribute,
 )
 
 

@@ -245,3 +245,21 @@ def test_redrive_policy_is_compact_json(aws):
         "RedrivePolicy"
     ]
     assert got == policy
+
+
+def test_queue_counts_and_retention_keep_moto_semantics(aws):
+    """sqs-counts-one-clock-read / sqs-retention-one-attribute: same answers as AWS and moto, O(1) clock reads."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="counts", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    for body in ("a", "b", "c"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)["Messages"]
+    assert len(got) == 1 and got[0]["Body"] in {"a", "b", "c"}  # within its retention period: delivered
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    assert counts == dict(zip(names, ["2", "1", "1"], strict=True))
