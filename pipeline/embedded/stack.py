@@ -396,9 +396,11 @@ class EmbeddedStack:
     # ----------------------------------------------------------------------------------------- stop
 
     def stop(self) -> None:
+        started = time.monotonic()
         for part in (self.timer, self.poller):
             if part is not None:
                 part.stop()
+        logger.info("stopping: schedules and pollers stopped after %.1f s", time.monotonic() - started)
         moto_bridges.set_glue_runner(None)
         moto_bridges.set_lambda_invoker(None)
         if self.glue_runner is not None:
@@ -406,6 +408,7 @@ class EmbeddedStack:
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
+        logger.info("stopping: embedded AWS stopped after %.1f s", time.monotonic() - started)
         self._restore_env()
         if self._spark_future is not None and self._spark_factory is None:
             try:
@@ -413,6 +416,7 @@ class EmbeddedStack:
             except Exception:  # a JVM that never started has nothing to stop
                 logger.debug("spark session not stopped", exc_info=True)
         self._executor.shutdown(wait=False)
+        logger.info("stopped after %.1f s", time.monotonic() - started)
 
     def __enter__(self) -> EmbeddedStack:
         return self

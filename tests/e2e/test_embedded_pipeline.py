@@ -55,6 +55,7 @@ def _is_record(line: bytes) -> bool:
 
 class DemoProcess:
     def __init__(self, workdir: Path, port: int) -> None:
+        self.workdir = workdir
         env = {**os.environ, "COLUMNS": "160", "PYTHONUNBUFFERED": "1"}
         for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
             env.pop(key, None)
@@ -117,10 +118,16 @@ class DemoProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                return self.proc.wait(timeout=60)
+                return self.proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                raise
+                log = self.workdir / "logs" / "pipeline.log"
+                tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+                raise AssertionError(
+                    "no exit within 120 s of Ctrl-C; output and pipeline.log end with:\n"
+                    + "".join(self.output[-20:])
+                    + "\n".join(tail)
+                ) from None
         return int(self.proc.returncode)
 
 
