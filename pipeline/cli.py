@@ -264,15 +264,20 @@ def _result_table(result: Any) -> Table:
 
 
 def _wait_for_ctrl_c() -> None:
+    """Until Ctrl-C (SIGINT) or SIGTERM. SIGINT is handled explicitly: a process started in the background by a
+    non-interactive shell (`pipeline up &` in a script, a CI step) inherits SIGINT *ignored*, and Python then
+    leaves it ignored, so `kill -INT` would not stop it."""
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _print_endpoint(endpoint: str, outputs_file: Path, outputs: Any) -> None:
