@@ -275,6 +275,10 @@ def _normalise(url: str, base_dir: str | None = None) -> str:
 #: worker's environment may differ from the driver's): endpoint (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, e.g. a
 #: local S3) and region. Credentials always come from the standard AWS chain (on Glue: the job role).
 _S3_OPTIONS: dict[str, str] = {}
+_S3_SECONDS = (
+    "request_timeout",
+    "connect_timeout",
+)  # shipped to the tasks as text, given to pyarrow as numbers
 
 
 def s3_options_from_env() -> dict[str, str]:
@@ -284,6 +288,10 @@ def s3_options_from_env() -> dict[str, str]:
         parsed = urllib.parse.urlparse(endpoint)
         options["endpoint_override"] = parsed.netloc or parsed.path
         options["scheme"] = parsed.scheme or "https"
+        # An S3-compatible endpoint (the embedded moto server, MinIO) can be far slower to answer than S3: the AWS
+        # SDK's 3 s low-speed timeout failed a run's HEAD requests on a loaded embedded AWS (10,000-file load run).
+        options["request_timeout"] = "30"
+        options["connect_timeout"] = "10"
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         options["region"] = region
@@ -299,7 +307,10 @@ def _use_s3_options(options: dict[str, str]) -> None:
 def _fs(location: str) -> tuple[pafs.FileSystem, str]:
     if location.startswith("s3://"):
         if _S3_OPTIONS:
-            return pafs.S3FileSystem(**_S3_OPTIONS), location[len("s3://") :]
+            options: dict[str, Any] = {
+                key: float(value) if key in _S3_SECONDS else value for key, value in _S3_OPTIONS.items()
+            }
+            return pafs.S3FileSystem(**options), location[len("s3://") :]
         filesystem, path = pafs.FileSystem.from_uri(location)
         return filesystem, path
     return pafs.LocalFileSystem(), location
