@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,20 @@ from pipeline.embedded.lambda_runner import LambdaContext
 from pipeline.lambda_app import App, build_app, handle_event
 
 STAGED = re.compile(r".*/staging/[^/]+/input/\d{6}/(?P<bucket>[^/]+)/(?P<key>.+)$")
+
+
+def take_all_messages(stack: MiniStack, count: int) -> list[dict[str, Any]]:
+    """Receive and delete the queue's messages until `count` S3 notifications are in hand (at most 30 s). S3 also
+    sends one s3:TestEvent when the notification is configured: kept (the handler must ignore it)."""
+    sqs = stack.aws.client("sqs")
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while sum("Records" in json.loads(m["Body"]) for m in messages) < count and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300)
+        for message in got.get("Messages", []):
+            messages.append(message)
+            sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return messages
 
 
 def staged_to_s3(value: str) -> str:

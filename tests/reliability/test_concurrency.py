@@ -17,7 +17,7 @@ from ops.harness import FUNCTION, MANIFESTS, REGION, MiniStack, ndjson
 from pipeline.embedded.poller import build_sqs_event
 from pipeline.ops.retry import retry_manifest
 
-from .checks import assert_holds
+from .checks import assert_holds, take_all_messages
 
 DAY = "2026-07-01"
 FILES, ROWS, BATCH = 120, 5, 20
@@ -29,19 +29,6 @@ def stack(aws, spark, tmp_path_factory):
     mini.start(spark, {"MAX_FILES_PER_MANIFEST": str(BATCH)})
     yield mini
     mini.stop()
-
-
-def _take_all(stack: MiniStack, count: int) -> list[dict]:
-    sqs = stack.aws.client("sqs")
-    messages: list[dict] = []
-    deadline = time.monotonic() + 30
-    # S3 also sends one s3:TestEvent when the notification is configured: kept (the handler must ignore it).
-    while sum("Records" in json.loads(m["Body"]) for m in messages) < count and time.monotonic() < deadline:
-        got = sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300)
-        for message in got.get("Messages", []):
-            messages.append(message)
-            sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return messages
 
 
 def _wait_final(stack: MiniStack, timeout: float = 150) -> list[dict]:
@@ -65,7 +52,7 @@ def _wait_final(stack: MiniStack, timeout: float = 150) -> list[dict]:
 def test_overlapping_concurrent_invocations_put_each_file_in_exactly_one_manifest(stack):
     for index in range(FILES):
         stack.drop(f"raw/{DAY}/f{index:04d}.ndjson", ndjson(DAY, f"f{index}", ROWS))
-    messages = _take_all(stack, FILES)
+    messages = take_all_messages(stack, FILES)
     bodies = [json.loads(m["Body"]) for m in messages]
     keys = {unquote_plus(b["Records"][0]["s3"]["object"]["key"]) for b in bodies if "Records" in b}
     assert len(keys) == FILES  # one notification per object

@@ -24,7 +24,7 @@ from pipeline.embedded.moto_bridges import LambdaFunctionError
 from pipeline.embedded.poller import build_sqs_event
 from pipeline.ops.retry import retry_manifest
 
-from .checks import assert_holds, check, flush_later, later_app
+from .checks import assert_holds, check, flush_later, later_app, take_all_messages
 from .faults import FAULTS, ThrottleStorm
 
 DAY = "2026-07-02"
@@ -53,18 +53,6 @@ def stack(aws, spark, tmp_path_factory):
     mini.start(spark, {"MAX_FILES_PER_MANIFEST": str(BATCH), "MAX_BATCH_WAIT_SECONDS": "600"})
     yield mini
     mini.stop()
-
-
-def _take_all(stack: MiniStack, count: int) -> list[dict]:
-    sqs = stack.aws.client("sqs")
-    messages: list[dict] = []
-    deadline = time.monotonic() + 30
-    while sum("Records" in json.loads(m["Body"]) for m in messages) < count and time.monotonic() < deadline:
-        got = sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300)
-        for message in got.get("Messages", []):
-            messages.append(message)
-            sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return messages
 
 
 def _payloads(stack: MiniStack, messages: list[dict], rng: random.Random) -> list[tuple[float, bytes]]:
@@ -134,7 +122,7 @@ def _settle(stack: MiniStack, timeout: float = 150) -> list[dict]:
 def test_claim_races_under_throttling_lose_nothing_and_the_flush_repairs_the_rest(stack):
     for index in range(FILES):
         stack.drop(f"raw/{DAY}/f{index:03d}.ndjson", ndjson(DAY, f"f{index}", ROWS))
-    messages = _take_all(stack, FILES)
+    messages = take_all_messages(stack, FILES)
     rng = random.Random(20261122)
     payloads = _payloads(stack, messages, rng)
 
