@@ -505,6 +505,7 @@ class ControlPlane:
                 f"manifest {request.manifest_id} lists {expected} files but only {found} are visible yet; retry"
             )
         report = report_counts(request.report)
+        job_error = job_error_name(request.cause)
         if not self.table.finalize_manifest(
             request.date_prefix,
             request.manifest_id,
@@ -514,7 +515,7 @@ class ControlPlane:
             request.error,
             request.cause,
             report,
-            job_error_name(request.cause),
+            job_error,
         ):
             raise ManifestAlreadyFinal(f"manifest {request.manifest_id} became final with another status")
         log = self.log.info if target == ManifestStatus.COMPLETED else self.log.warning
@@ -526,7 +527,7 @@ class ControlPlane:
                 "files": updated,
                 **report,
                 **({"error": request.error} if request.error else {}),
-                **({"job_error": job_error_name(request.cause)} if request.cause else {}),
+                **({"job_error": job_error} if job_error else {}),
             },
         )
         return {"manifest_id": request.manifest_id, "status": target.value, "files_updated": updated}
