@@ -36,9 +36,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from moto import mock_aws
 
-from pipeline.config import ControlPlaneConfig
-from pipeline.lambda_app import build_app, handle_event
-from pipeline.tracking_schema import create_tracking_table
+from pipeline.control_plane.adapters.tracking_schema import create_tracking_table
+from pipeline.control_plane.bootstrap import build_app, handle_event
+from pipeline.control_plane.config import ControlPlaneConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -359,10 +359,10 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def generate_files(folder: Path, count: int, day: dt.date, seed: int) -> list[Any]:
-    """`count` small NDJSON files of one date (5-20 realistic events each, `pipeline.sample_data`'s events);
+    """`count` small NDJSON files of one date (5-20 realistic events each, `pipeline.embedded.sample_data`'s events);
     every 50th is gzip-compressed and every 100th carries one corrupt line (it must end in the quarantine)."""
     from pipeline.embedded.pipeline_run import DropFile
-    from pipeline.sample_data import write_drop
+    from pipeline.embedded.sample_data import write_drop
 
     rng = random.Random(seed)
     sizes = [rng.randint(5, 20) for _ in range(count)]

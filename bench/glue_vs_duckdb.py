@@ -3,7 +3,7 @@
     .venv/bin/python bench/glue_vs_duckdb.py                 # ~1 GB, zstd
     .venv/bin/python bench/glue_vs_duckdb.py --size-mb 200   # quicker
 
-The input is generated once with pipeline.sample_data (seeded) and cached under --work-dir (default work/bench,
+The input is generated once with pipeline.embedded.sample_data (seeded) and cached under --work-dir (default work/bench,
 outside git). Each engine runs in its own process (so peak RSS is its own: the whole process tree is sampled);
 the job's time excludes the JVM start (reported separately). Results go to bench/results/glue_vs_duckdb.json|md.
 """
@@ -26,13 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-BYTES_PER_EVENT = 745  # measured average of pipeline.sample_data events
+BYTES_PER_EVENT = 745  # measured average of pipeline.embedded.sample_data events
 DAY = dt.date(2026, 11, 22)
 
 
 def _write_one(args: tuple[str, int, int, bool]) -> dict:
     sys.path.insert(0, str(ROOT))
-    from pipeline.sample_data import write_drop
+    from pipeline.embedded.sample_data import write_drop
 
     path, count, seed, drift = args
     stats = write_drop(Path(path), count, seed=seed, day=DAY, drift=drift)
@@ -101,7 +101,7 @@ def engine_glue(manifest: str, out: str, codec: str) -> dict:
     sys.path.insert(0, str(ROOT))
     started = time.monotonic()
     from glue_jobs.ndjson_to_parquet import parse_job_args, run_job
-    from pipeline.spark_session import local_spark_session
+    from pipeline.embedded.spark_session import local_spark_session
 
     spark = local_spark_session(app_name="bench", cores=2, driver_memory="2g")
     jvm_start = time.monotonic() - started

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pipeline.config import ControlPlaneConfig
-from pipeline.lambda_app import build_app, handle_event
+from pipeline.control_plane.bootstrap import build_app, handle_event
+from pipeline.control_plane.config import ControlPlaneConfig
 
 CONFIG = ControlPlaneConfig.from_env(os.environ)
 APP = build_app(CONFIG)

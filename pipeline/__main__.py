@@ -1,6 +1,6 @@
 """`python -m pipeline` = the `pipeline` console script."""
 
-from pipeline.cli import app
+from pipeline.cli.app import app
 
 if __name__ == "__main__":
     app(prog_name="pipeline")

@@ -31,7 +31,7 @@ locals {
     REPAIR_GRACE_SECONDS         = tostring(var.repair_grace_seconds)
     MAX_MANIFESTS_PER_INVOCATION = tostring(var.max_manifests_per_invocation)
     POWERTOOLS_SERVICE_NAME      = "ndjson-pipeline"
-    # The status update registers each completed manifest's partition in the Glue Data Catalog (pipeline/catalog.py).
+    # The status update registers each completed manifest's partition in the Glue Data Catalog (pipeline/control_plane/adapters/catalog.py).
     GLUE_DATABASE = module.glue.database_name
     GLUE_TABLE    = var.table_name
     OUTPUT_PATH   = module.glue.output_path

@@ -25,7 +25,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    from pipeline.spark_session import local_spark_session
+    from pipeline.embedded.spark_session import local_spark_session
 
     session = local_spark_session(app_name="tests", shuffle_partitions=2)
     yield session

@@ -23,10 +23,10 @@ from typing import Any, Protocol
 import boto3
 
 from pipeline.embedded.errors import PipelineError
+from pipeline.embedded.preflight import InputFile
+from pipeline.embedded.query import RUN_INFO_FILE
 from pipeline.embedded.server import REGION
 from pipeline.embedded.stack import EmbeddedStack, StackOutputs, WorkLayout
-from pipeline.preflight import InputFile
-from pipeline.query import RUN_INFO_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class DropFile:
 def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = None) -> list[DropFile]:
     """Two dates of realistic events with a few corrupt lines and one schema change (the second date's second
     half gains fields), laid out as `events/<date>/part-<nn>.ndjson[.gz]`."""
-    from pipeline.sample_data import write_drop
+    from pipeline.embedded.sample_data import write_drop
 
     if spec.files < 2:
         raise PipelineError(
@@ -664,7 +664,7 @@ def _count(value: Any) -> int | None:
 
 
 def _lake_rows_by_manifest(lake: Path) -> dict[str, int]:
-    from pipeline.query import lake_files
+    from pipeline.embedded.query import lake_files
 
     files = lake_files(lake)
     if not files:

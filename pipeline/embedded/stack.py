@@ -193,7 +193,7 @@ def apply_terraform(
     endpoint_url: str, workdir: Path, variables: dict[str, Any], log_file: Path | None = None
 ) -> dict[str, Any]:
     """`terraform init` + `apply` of the project's root module against the endpoint; returns its outputs."""
-    from pipeline.infra.terraform import TerraformRunner
+    from pipeline.build.terraform import TerraformRunner
 
     runner = TerraformRunner(log_file=log_file) if log_file is not None else TerraformRunner()
     try:
@@ -257,7 +257,7 @@ class EmbeddedStack:
             self._zip_future = self._executor.submit(self._build_zip)
 
     def _build_zip(self) -> Path:
-        from pipeline.packaging import build_lambda_zip
+        from pipeline.build.lambda_zip import build_lambda_zip
 
         started = time.monotonic()
         path = build_lambda_zip(self.layout.build / "lambda.zip")
@@ -276,7 +276,7 @@ class EmbeddedStack:
         if self._spark_factory is not None:
             session = self._spark_factory()
         else:
-            from pipeline.spark_session import local_spark_session
+            from pipeline.embedded.spark_session import local_spark_session
 
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             # The JVM (and the Python workers it forks) inherit file descriptor 2: point it at logs/spark.log

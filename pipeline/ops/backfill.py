@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from pipeline.events import parse_sqs_body
-from pipeline.keys import extract_date_prefix, has_accepted_suffix, make_file_key
+from pipeline.control_plane.domain.events import parse_sqs_body
+from pipeline.control_plane.domain.keys import extract_date_prefix, has_accepted_suffix, make_file_key
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import BackfillFailed
 

@@ -12,16 +12,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.config import ControlPlaneConfig
-from pipeline.control_plane import ControlPlane
-from pipeline.errors import InvalidConfiguration
-from pipeline.executions import Executions
-from pipeline.manifest_store import ManifestStore
+from pipeline.contracts.errors import InvalidConfiguration
+from pipeline.control_plane.adapters.executions import Executions
+from pipeline.control_plane.adapters.manifest_store import ManifestStore
+from pipeline.control_plane.adapters.retry import RetryPolicy, error_code
+from pipeline.control_plane.adapters.tracking import TrackingTable
+from pipeline.control_plane.config import ControlPlaneConfig
+from pipeline.control_plane.service import ControlPlane
 from pipeline.ops.aws import AwsSession
 from pipeline.ops.errors import StackNameMissing, StackOutputsInvalid
 from pipeline.ops.stack import StackNames
-from pipeline.retry import RetryPolicy, error_code
-from pipeline.tracking import TrackingTable
 
 # The control plane logs with `extra=`; a standard logger accepts that, and keeps the CLI's stdout clean.
 CONTROL_PLANE_LOGGER = logging.getLogger("pipeline.ops.control_plane")

@@ -29,14 +29,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.catalog import get_partition_location, register_manifest_output
-from pipeline.control_plane import iso
-from pipeline.events import CompleteRequest
-from pipeline.manifest import split_s3_url
+from pipeline.contracts.manifest import split_s3_url
+from pipeline.control_plane.adapters.catalog import get_partition_location, register_manifest_output
+from pipeline.control_plane.adapters.retry import error_code
+from pipeline.control_plane.adapters.tracking import OpenClaim, TrackingTable
+from pipeline.control_plane.domain.events import CompleteRequest
+from pipeline.control_plane.service import iso
 from pipeline.ops.context import OpsContext
 from pipeline.ops.table_reads import read_date
-from pipeline.retry import error_code
-from pipeline.tracking import OpenClaim, TrackingTable
 
 STATUS_UPDATE_FAILED = "Pipeline.StatusUpdateFailed"
 CLAIM_PAGE = 25

@@ -38,13 +38,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline import catalog
-from pipeline.keys import pending_shard, pending_sort_key
-from pipeline.manifest import split_s3_url
+from pipeline.contracts.manifest import split_s3_url
+from pipeline.control_plane.adapters import catalog
+from pipeline.control_plane.adapters.retry import error_code
+from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed
 from pipeline.ops.table_reads import REPLAY_KEY_PREFIX, DateItems, iso_now, plain, read_date
-from pipeline.retry import error_code
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

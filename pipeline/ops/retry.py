@@ -24,13 +24,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.manifest import EXECUTION_NAME, Manifest, split_s3_url
+from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, split_s3_url
+from pipeline.control_plane.adapters.retry import error_code
+from pipeline.control_plane.adapters.tracking import MANIFEST_INDEX, manifest_item_key
+from pipeline.control_plane.domain.states import FileStatus
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable, RetryStartFailed
 from pipeline.ops.table_reads import iso_now, plain, read_date
-from pipeline.retry import error_code
-from pipeline.states import FileStatus
-from pipeline.tracking import MANIFEST_INDEX, manifest_item_key
 
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 

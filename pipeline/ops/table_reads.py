@@ -1,6 +1,6 @@
-"""Operator reads and writes of the tracking table that the control plane's adapter (`pipeline.tracking`) lacks.
+"""Operator reads and writes of the tracking table that the control plane's adapter (`pipeline.control_plane.adapters.tracking`) lacks.
 
-Names of items, attributes and indexes come from `pipeline.tracking` and `pipeline.keys`; nothing here is a second
+Names of items, attributes and indexes come from `pipeline.control_plane.adapters.tracking` and `pipeline.control_plane.domain.keys`; nothing here is a second
 definition of the table. Operator reads may walk one date's partition (a query on `date_prefix`, paginated): the
 control plane never does, an operator asking about a date does.
 """
@@ -14,12 +14,12 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from pipeline.keys import FILE_KEY_PREFIX
-from pipeline.tracking import (
+from pipeline.control_plane.adapters.tracking import (
     CLAIM_KEY_PREFIX,
     MANIFEST_KEY_PREFIX,
     PENDING_INDEX,
 )
+from pipeline.control_plane.domain.keys import FILE_KEY_PREFIX
 
 REPLAY_KEY_PREFIX = "REPLAY#"
 _deserializer = TypeDeserializer()

@@ -22,9 +22,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from pipeline.config import ControlPlaneConfig
-from pipeline.lambda_app import App, build_app
-from pipeline.tracking_schema import create_tracking_table
+from pipeline.control_plane.adapters.tracking_schema import create_tracking_table
+from pipeline.control_plane.bootstrap import App, build_app
+from pipeline.control_plane.config import ControlPlaneConfig
 
 REGION = "us-east-1"
 TABLE = "tracking"

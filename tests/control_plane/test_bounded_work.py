@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.lambda_app import handle_event
+from pipeline.control_plane.bootstrap import handle_event
 
 from .conftest import TABLE, LambdaContext, s3_record, sqs_event
 

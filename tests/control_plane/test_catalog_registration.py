@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.lambda_app import handle_event
+from pipeline.control_plane.bootstrap import handle_event
 
 from .conftest import REGION, LambdaContext, s3_record, sqs_event
 
@@ -92,7 +92,7 @@ def test_failed_manifest_registers_nothing(catalog_env):
 
 
 def test_bad_catalog_setting_is_named_at_cold_start(env, monkeypatch):
-    from pipeline.catalog import CatalogError
+    from pipeline.control_plane.adapters.catalog import CatalogError
 
     monkeypatch.setenv("GLUE_DATABASE", "Bad-Name")
     monkeypatch.setenv("OUTPUT_PATH", "s3://output-bucket/events/")

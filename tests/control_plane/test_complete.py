@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipeline.errors import InvalidEvent, ManifestAlreadyFinal
-from pipeline.lambda_app import handle_event
+from pipeline.contracts.errors import InvalidEvent, ManifestAlreadyFinal
+from pipeline.control_plane.bootstrap import handle_event
 
 from .conftest import LambdaContext, s3_record, sqs_event
 

@@ -13,8 +13,8 @@ import pytest
 from aws_lambda_powertools import Logger
 from moto.server import ThreadedMotoServer
 
+from pipeline.control_plane.bootstrap import build_app, handle_event
 from pipeline.embedded.server import free_port
-from pipeline.lambda_app import build_app, handle_event
 
 from .conftest import (
     INPUT_BUCKET,

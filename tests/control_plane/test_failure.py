@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.failure import job_error_name
+from pipeline.control_plane.domain.failure import job_error_name
 
 
 def _run(message: object) -> str:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pipeline.errors import InvalidConfiguration, InvalidEvent
+from pipeline.contracts.errors import InvalidConfiguration, InvalidEvent
 
 from .conftest import MANIFEST_BUCKET, TABLE, LambdaContext, load_handler_module, s3_record, sqs_event
 

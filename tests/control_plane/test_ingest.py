@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.lambda_app import handle_event
+from pipeline.control_plane.bootstrap import handle_event
 
 from .conftest import LambdaContext, s3_record, sqs_event, sqs_message
 
@@ -190,7 +190,7 @@ def test_poison_messages_fail_alone(env):
 def test_unsupported_invocation_is_a_named_error(env):
     import pytest
 
-    from pipeline.errors import InvalidEvent
+    from pipeline.contracts.errors import InvalidEvent
 
     with pytest.raises(InvalidEvent, match="unsupported event"):
         invoke(env.app(), {"hello": "world"})

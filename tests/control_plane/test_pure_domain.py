@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.batching import BatchPolicy
-from pipeline.config import DEFAULT_SUFFIXES, ControlPlaneConfig
-from pipeline.errors import InvalidConfiguration, InvalidEvent, InvalidTransition
-from pipeline.events import parse_complete, parse_sqs_body
-from pipeline.keys import (
+from pipeline.contracts.errors import InvalidConfiguration, InvalidEvent, InvalidTransition
+from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, is_manifest_id, new_manifest_id
+from pipeline.control_plane.adapters.retry import RetryPolicy
+from pipeline.control_plane.config import DEFAULT_SUFFIXES, ControlPlaneConfig
+from pipeline.control_plane.domain.batching import BatchPolicy
+from pipeline.control_plane.domain.events import parse_complete, parse_sqs_body
+from pipeline.control_plane.domain.keys import (
     MAX_SORT_KEY_BYTES,
     decode_s3_key,
     extract_date_prefix,
@@ -21,9 +23,7 @@ from pipeline.keys import (
     make_file_key,
     pending_shard,
 )
-from pipeline.manifest import EXECUTION_NAME, Manifest, is_manifest_id, new_manifest_id
-from pipeline.retry import RetryPolicy
-from pipeline.states import ManifestStatus, check_manifest_transition
+from pipeline.control_plane.domain.states import ManifestStatus, check_manifest_transition
 
 EVENT_TIME = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:ndjson-to-parquet"

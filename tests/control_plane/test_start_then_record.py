@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.lambda_app import handle_event
+from pipeline.control_plane.bootstrap import handle_event
 
 from .conftest import LambdaContext, inject_error, s3_record, sqs_event
 

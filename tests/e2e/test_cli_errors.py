@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import preflight
+from pipeline.embedded import preflight
 from pipeline.embedded.errors import PipelineError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ import pytest
 
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.moto_bridges import GlueRunFailed, GlueRunRequest
+from pipeline.embedded.sample_data import write_drop
 from pipeline.embedded.server import EmbeddedAws
-from pipeline.sample_data import write_drop
 
 pytestmark = pytest.mark.spark
 

@@ -13,7 +13,7 @@ from glue_helpers import parquet_files, quarantine_records, query, run, write_ma
 
 from glue_jobs import ndjson_to_parquet as job
 from glue_jobs.ndjson_to_parquet import JobError
-from pipeline.sample_data import CORRUPT_LINES, write_drop
+from pipeline.embedded.sample_data import CORRUPT_LINES, write_drop
 
 pytestmark = pytest.mark.spark
 DAY = dt.date(2026, 11, 22)

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from glue_jobs.ndjson_to_parquet import parse_job_args, run_job
+from pipeline.embedded.sample_data import write_drop
 from pipeline.embedded.server import free_port
-from pipeline.sample_data import write_drop
 
 pytestmark = pytest.mark.spark
 

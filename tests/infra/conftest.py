@@ -30,7 +30,7 @@ STACK_VARIABLES: dict[str, Any] = {
 @dataclass
 class AppliedStack:
     aws: Any  # pipeline.embedded.server.EmbeddedAws
-    runner: Any  # pipeline.infra.terraform.TerraformRunner
+    runner: Any  # pipeline.build.terraform.TerraformRunner
     workdir: Path
     variables: dict[str, Any]
     outputs: dict[str, Any]
@@ -48,7 +48,7 @@ def _require_terraform() -> None:
 
 @pytest.fixture(scope="session")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.packaging import build_lambda_zip
+    from pipeline.build.lambda_zip import build_lambda_zip
 
     return build_lambda_zip(tmp_path_factory.mktemp("lambda") / "lambda.zip")
 
@@ -63,7 +63,7 @@ class BackgroundCheckov:
         self._thread.start()
 
     def _run(self) -> None:
-        from pipeline.infra import checkov
+        from pipeline.build import checkov
 
         try:
             binary = checkov.find_checkov() or checkov.install_checkov()
@@ -90,8 +90,8 @@ def applied_stack(
     tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path, checkov_scan: BackgroundCheckov
 ) -> Iterator[AppliedStack]:
     _require_terraform()
+    from pipeline.build.terraform import TerraformRunner
     from pipeline.embedded.server import EmbeddedAws
-    from pipeline.infra.terraform import TerraformRunner
 
     workdir = tmp_path_factory.mktemp("stack")
     variables = {**STACK_VARIABLES, "lambda_zip_path": str(lambda_zip)}

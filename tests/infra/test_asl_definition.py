@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from statelint.linter import Linter
 
-from pipeline import asl
+from pipeline.build import asl
 
 REPO = Path(__file__).resolve().parents[2]
 

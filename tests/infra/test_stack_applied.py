@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import asl
+from pipeline.build import asl
 
 pytestmark = pytest.mark.terraform
 

@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pipeline.build import checkov
 
-from pipeline.infra import checkov
-from pipeline.infra.terraform import (
+from pipeline.build.terraform import (
     TERRAFORM_DIR,
     TerraformApplyFailed,
     TerraformNotFound,
@@ -54,7 +54,7 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason(checkov_scan)
     except checkov.CheckovNotInstalled as exc:
         pytest.skip(
             f"checkov is absent and could not be installed ({exc}); "
-            "run `python -m pipeline.infra.checkov install`"
+            "run `python -m pipeline.build.checkov install`"
         )
     assert [str(f) for f in report.failed] == []
     assert report.passed > 100

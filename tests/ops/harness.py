@@ -1,5 +1,5 @@
 """A small but complete stack on the embedded AWS for the operator-command tests, created with boto3 (Terraform is
-the end-to-end test's job): tracking table (pipeline.tracking_schema), input / manifest / lake buckets, ingest queue
+the end-to-end test's job): tracking table (pipeline.control_plane.adapters.tracking_schema), input / manifest / lake buckets, ingest queue
 with its DLQ, S3 -> SQS notification, SNS alert topic, the manifest builder function (the real handler, run in
 process by the embedded Lambda runner), the Glue job (the real job on the session's local Spark, through the
 embedded Glue runner) and the state machine rendered from state_machines/ndjson_to_parquet.asl.json.
@@ -21,7 +21,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipeline.asl import NDJSON_TO_PARQUET, render_file
+from pipeline.build.asl import NDJSON_TO_PARQUET, render_file
+from pipeline.control_plane.adapters.tracking_schema import create_tracking_table
 from pipeline.embedded import moto_bridges
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.lambda_runner import LambdaRunner
@@ -30,7 +31,6 @@ from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws
 from pipeline.ops.aws import AwsSession
 from pipeline.ops.context import OpsContext
 from pipeline.ops.stack import StackNames
-from pipeline.tracking_schema import create_tracking_table
 
 ACCOUNT = "123456789012"
 TABLE = "ops-tracking"

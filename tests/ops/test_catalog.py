@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.catalog import (
+from pipeline.control_plane.adapters.catalog import (
     INPUT_FORMAT,
     SERDE,
     CatalogError,
@@ -270,7 +270,7 @@ def test_the_glue_jobs_arrow_report_schema_maps_nested_types():
 
 
 def test_catalog_target_from_the_lambda_environment(fresh_aws):
-    from pipeline.catalog import CatalogTarget
+    from pipeline.control_plane.adapters.catalog import CatalogTarget
 
     assert CatalogTarget.from_env({}) is None  # registration off
     target = CatalogTarget.from_env({"GLUE_DATABASE": "lake", "OUTPUT_PATH": "s3://b/out"})

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
+from pipeline.cli.ops import ops_app
 from pipeline.ops.backfill import backfill, object_record
 from pipeline.ops.reconcile import reconcile
 from pipeline.ops.redrive import redrive
-from pipeline.ops_cli import ops_app
 
 from .harness import INPUT, MANIFESTS, MiniStack, ndjson
 

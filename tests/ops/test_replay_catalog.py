@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.catalog import register_manifest_output
+from pipeline.cli.ops import ops_app
+from pipeline.control_plane.adapters.catalog import register_manifest_output
 from pipeline.ops.errors import DateBusy
 from pipeline.ops.replay import replay
 from pipeline.ops.status import collect
-from pipeline.ops_cli import ops_app
 
 from .harness import BAD_PATH, DATABASE, GLUE_TABLE, LAKE, OUTPUT_PATH, MiniStack, ndjson
 

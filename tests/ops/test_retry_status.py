@@ -8,10 +8,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from pipeline.cli.ops import ops_app
 from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable
 from pipeline.ops.retry import retry_manifest
 from pipeline.ops.status import collect
-from pipeline.ops_cli import ops_app
 
 from .harness import INPUT, MiniStack, ndjson
 

@@ -72,7 +72,7 @@ def test_bad_outputs_files_are_named(tmp_path, content, what):
 def test_the_cli_names_what_is_missing(monkeypatch):
     from typer.testing import CliRunner
 
-    from pipeline.ops_cli import ops_app
+    from pipeline.cli.ops import ops_app
 
     monkeypatch.delenv("PIPELINE_STACK_OUTPUTS", raising=False)
     result = CliRunner().invoke(ops_app, ["status", "--region", "us-east-1", "--executions", "0"])

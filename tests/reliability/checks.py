@@ -11,11 +11,11 @@ from typing import Any
 
 from ops.harness import BAD_PATH, INPUT, MANIFESTS, OUTPUT_PATH, TABLE, MiniStack
 
-from pipeline import invariants
-from pipeline.config import ControlPlaneConfig
-from pipeline.control_plane import utc_now
+from pipeline.checks import invariants
+from pipeline.control_plane.bootstrap import App, build_app, handle_event
+from pipeline.control_plane.config import ControlPlaneConfig
+from pipeline.control_plane.service import utc_now
 from pipeline.embedded.lambda_runner import LambdaContext
-from pipeline.lambda_app import App, build_app, handle_event
 
 STAGED = re.compile(r".*/staging/[^/]+/input/\d{6}/(?P<bucket>[^/]+)/(?P<key>.+)$")
 

@@ -20,7 +20,7 @@ from typing import Any
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
 
-from pipeline.retry import RetryPolicy
+from pipeline.control_plane.adapters.retry import RetryPolicy
 
 
 class ProcessKilled(BaseException):
@@ -115,7 +115,7 @@ FAULTS.install()
 
 # ------------------------------------------------------------------------------------------------ throttling
 def claim_record_call(operation: str, params: dict[str, Any]) -> str | None:
-    """Which step of the manifest builder's claim and record paths (pipeline/tracking.py) a DynamoDB call is, or
+    """Which step of the manifest builder's claim and record paths (pipeline/control_plane/adapters/tracking.py) a DynamoDB call is, or
     None for other calls (tracking a new file, the state machine's own writes, the status update, reads of the
     manifest index shared with the status update)."""
 

@@ -1,6 +1,6 @@
 """Many concurrent handler invocations over overlapping events against the moto server: every S3 event delivered
 three times in differently shuffled SQS batches, 8 threads at once, with scheduled flushes racing them. No file
-may end in two manifests, none may be lost (pipeline.invariants holds, every line exactly once)."""
+may end in two manifests, none may be lost (pipeline.checks.invariants holds, every line exactly once)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Fault injection on the small embedded stack (real handler, real ASL in moto's interpreter, real Glue job on the
 local Spark). AWS faults are injected at the botocore port (tests/reliability/faults.py). Every scenario ends with
-`pipeline.invariants` holding after the documented recovery: the scheduled flush (rollback / crash repair),
+`pipeline.checks.invariants` holding after the documented recovery: the scheduled flush (rollback / crash repair),
 `pipeline reconcile`, `pipeline redrive`. Each scenario uses its own date so the module shares one stack."""
 
 from __future__ import annotations

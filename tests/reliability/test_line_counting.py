@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from glue_jobs.ndjson_to_parquet import count_blank_lines
-from pipeline.invariants import count_lines, decoded_content, split_s3
+from pipeline.checks.invariants import count_lines, decoded_content, split_s3
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ locals {
   partition         = data.aws_partition.current.partition
   report_key_prefix = "${var.output_prefix}_reports/"
 
-  # The same substitution pipeline/asl.py performs for the tests and the embedded mode.
+  # The same substitution pipeline/build/asl.py performs for the tests and the embedded mode.
   definition = templatefile(var.definition_template_path, {
     tracking_table_name          = var.tracking_table_name
     glue_job_name                = var.glue_job_name

@@ -1,4 +1,4 @@
-# Layout and indexes: docs/tracking-table.md (the contract with the manifest builder, pipeline/tracking.py).
+# Layout and indexes: docs/tracking-table.md (the contract with the manifest builder, pipeline/control_plane/adapters/tracking.py).
 resource "aws_dynamodb_table" "this" {
   name                        = var.table_name
   billing_mode                = "PAY_PER_REQUEST"

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-STATE_MACHINES_DIR = Path(__file__).resolve().parent.parent / "state_machines"
+STATE_MACHINES_DIR = Path(__file__).resolve().parents[2] / "state_machines"
 NDJSON_TO_PARQUET = STATE_MACHINES_DIR / "ndjson_to_parquet.asl.json"
 
 # One lexeme at a time: the escapes first, then a placeholder, then any other interpolation/directive opener.

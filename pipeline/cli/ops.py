@@ -1,6 +1,6 @@
 """Operator commands of the `pipeline` CLI: status, retry, redrive, reconcile, backfill, replay.
 
-`register(app)` adds them to the main typer app (pipeline/cli.py). Every command works against real AWS through
+`register(app)` adds them to the main typer app (pipeline/cli/app.py). Every command works against real AWS through
 boto3's credential chain, or the embedded AWS with `--endpoint-url` / `AWS_ENDPOINT_URL`; the stack's names come
 from `--outputs FILE` / `$PIPELINE_STACK_OUTPUTS` (`terraform output -json`) or per-name flags. Exit status: 0 when
 the command did what it was asked, 1 when it failed or found its target in a failed state (the error's stable name

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.errors import InvalidEvent
-from pipeline.keys import decode_s3_key
+from pipeline.contracts.errors import InvalidEvent
+from pipeline.control_plane.domain.keys import decode_s3_key
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -119,7 +119,7 @@ class CompleteRequest:
 
 
 def parse_complete(event: dict[str, Any]) -> CompleteRequest:
-    from pipeline.manifest import is_manifest_id
+    from pipeline.contracts.manifest import is_manifest_id
 
     manifest_id = event.get("manifest_id")
     date_prefix = event.get("date_prefix")

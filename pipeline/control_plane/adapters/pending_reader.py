@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.tracking import PendingFile, TrackingTable
+from pipeline.control_plane.adapters.tracking import PendingFile, TrackingTable
 
 
 class PendingReader:

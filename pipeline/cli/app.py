@@ -87,7 +87,7 @@ def _guarded(body: Callable[[], T], log_file: Path | None = None) -> T:
     except OSError as exc:
         logging.getLogger("pipeline").exception("command failed")
         if exc.errno == errno.ENOSPC:
-            from pipeline.preflight import disk_full_error
+            from pipeline.embedded.preflight import disk_full_error
 
             raise _fail(disk_full_error(Path(exc.filename or "."))) from None
         raise _fail(PipelineError("OSError", f"{exc}.", _see_log(log_file))) from None
@@ -246,7 +246,7 @@ def _print_summary(summary: Any) -> None:
 
 
 def _print_query(sql: str, lake: Path, table: str) -> None:
-    from pipeline.query import run_query
+    from pipeline.embedded.query import run_query
 
     result = run_query(sql, lake, table)
     console.print(f'[bold]Sample query[/] (try it yourself: pipeline query "..." --lake {lake})')
@@ -297,7 +297,7 @@ def _print_endpoint(endpoint: str, outputs_file: Path, outputs: Any) -> None:
 
 
 def _preflight(workdir: Path, input_bytes: int, port: int | None) -> None:
-    from pipeline import preflight
+    from pipeline.embedded import preflight
 
     preflight.check_java()
     preflight.check_terraform()
@@ -347,7 +347,7 @@ def _run_pipeline(
     input_bytes: int,
 ) -> None:
     from pipeline.embedded.pipeline_run import PipelineRun
-    from pipeline.preflight import check_compression
+    from pipeline.embedded.preflight import check_compression
 
     workdir = options.workdir.resolve()
     _guarded(lambda: check_compression(options.compression))
@@ -483,7 +483,7 @@ def run_command(
 ) -> None:
     """Run your own NDJSON files through the whole pipeline on an embedded AWS."""
     from pipeline.embedded.pipeline_run import RunOptions, drop_files_from
-    from pipeline.preflight import scan_input
+    from pipeline.embedded.preflight import scan_input
 
     def scan() -> list[Any]:
         return scan_input(input_dir)
@@ -526,7 +526,7 @@ def query(
     ] = OutputFormat.table,
 ) -> None:
     """Query the lake with DuckDB (Hive partitions: `dt` is a column)."""
-    from pipeline.query import default_table_name, run_query, to_csv, to_json
+    from pipeline.embedded.query import default_table_name, run_query, to_csv, to_json
 
     lake_dir = lake or workdir / "lake"
     name = table or default_table_name(workdir if lake is None else lake_dir.parent)
@@ -592,15 +592,15 @@ def build_lambda(
     out: Annotated[Path, typer.Option("--out", help="Where to write the zip.")] = Path("dist/lambda.zip"),
 ) -> None:
     """Build the Lambda deployment zip that Terraform deploys (handlers, `pipeline`, powertools; offline)."""
-    from pipeline.packaging import build_lambda_zip
+    from pipeline.build.lambda_zip import build_lambda_zip
 
     path = _guarded(lambda: build_lambda_zip(out))
     console.print(f"{path} ({path.stat().st_size / 1_000_000:.1f} MB)")
 
 
 def _register_operator_commands() -> None:
-    """status, retry, redrive, reconcile, backfill, replay (pipeline/ops_cli.py)."""
-    from pipeline.ops_cli import register
+    """status, retry, redrive, reconcile, backfill, replay (pipeline/cli/ops.py)."""
+    from pipeline.cli.ops import register
 
     register(app)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pipeline.errors import InvalidTransition
+from pipeline.contracts.errors import InvalidTransition
 
 
 class FileStatus(StrEnum):

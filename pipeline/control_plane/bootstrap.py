@@ -19,16 +19,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 
-from pipeline.catalog import CatalogTarget
-from pipeline.config import ControlPlaneConfig
-from pipeline.control_plane import ControlPlane, IngestSession, utc_now
-from pipeline.deadline import Deadline
-from pipeline.errors import InvalidEvent, PipelineError
-from pipeline.events import parse_complete
-from pipeline.executions import Executions
-from pipeline.manifest_store import ManifestStore
-from pipeline.retry import RetryPolicy
-from pipeline.tracking import TrackingTable
+from pipeline.contracts.errors import InvalidEvent, PipelineError
+from pipeline.control_plane.adapters.catalog import CatalogTarget
+from pipeline.control_plane.adapters.executions import Executions
+from pipeline.control_plane.adapters.manifest_store import ManifestStore
+from pipeline.control_plane.adapters.retry import RetryPolicy
+from pipeline.control_plane.adapters.tracking import TrackingTable
+from pipeline.control_plane.config import ControlPlaneConfig
+from pipeline.control_plane.deadline import Deadline
+from pipeline.control_plane.domain.events import parse_complete
+from pipeline.control_plane.service import ControlPlane, IngestSession, utc_now
 
 SERVICE_NAME = "manifest-builder"
 

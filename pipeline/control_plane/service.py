@@ -11,19 +11,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.batching import BatchPolicy
-from pipeline.config import ControlPlaneConfig
-from pipeline.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
-from pipeline.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
-from pipeline.executions import Executions
-from pipeline.failure import job_error_name
-from pipeline.keys import extract_date_prefix, has_accepted_suffix, make_file_key
-from pipeline.manifest import Manifest, new_manifest_id
-from pipeline.manifest_store import ManifestStore
-from pipeline.pending_reader import PendingReader
-from pipeline.retry import error_code, is_retryable
-from pipeline.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
-from pipeline.tracking import REPORT_COUNTS, Counter, FileRecord, PendingFile, TrackingTable
+from pipeline.contracts.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
+from pipeline.contracts.manifest import Manifest, new_manifest_id
+from pipeline.control_plane.adapters.executions import Executions
+from pipeline.control_plane.adapters.manifest_store import ManifestStore
+from pipeline.control_plane.adapters.pending_reader import PendingReader
+from pipeline.control_plane.adapters.retry import error_code, is_retryable
+from pipeline.control_plane.adapters.tracking import (
+    REPORT_COUNTS,
+    Counter,
+    FileRecord,
+    PendingFile,
+    TrackingTable,
+)
+from pipeline.control_plane.config import ControlPlaneConfig
+from pipeline.control_plane.domain.batching import BatchPolicy
+from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
+from pipeline.control_plane.domain.failure import job_error_name
+from pipeline.control_plane.domain.keys import extract_date_prefix, has_accepted_suffix, make_file_key
+from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 
 MAX_DATES_PER_SHARD = 31
 REPAIRS_PER_FLUSH = 25

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.embedded.errors import PipelineError
-from pipeline.spark_session import java_major_version
+from pipeline.embedded.spark_session import java_major_version
 
 MIN_JAVA = 17
 MAX_JAVA = 21  # Spark 3.5 supports Java 8/11/17/21
@@ -44,7 +44,7 @@ def check_compression(codec: str | None) -> None:
     """Refuse a codec the Glue job cannot write before Terraform is even started (one list: codecs.json)."""
     if codec is None:
         return
-    codecs_file = Path(__file__).resolve().parents[1] / "glue_jobs" / "codecs.json"
+    codecs_file = Path(__file__).resolve().parents[2] / "glue_jobs" / "codecs.json"
     codecs = json.loads(codecs_file.read_text(encoding="utf-8"))
     name = codec.strip().lower()
     if name not in codecs["supported"]:

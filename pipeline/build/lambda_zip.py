@@ -13,16 +13,15 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ZIP = REPO_ROOT / "dist" / "lambda.zip"
 
 # Distributions bundled with their pure-Python requirements; boto3/botocore come with the Lambda runtime.
 BUNDLED_DISTRIBUTIONS = ("aws-lambda-powertools",)
 PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "s3transfer"})
-# Sub-packages of `pipeline` the Lambda never imports (CLI, embedded AWS, Spark, Terraform runner).
-EXCLUDED_PIPELINE_PARTS = frozenset(
-    {"cli.py", "__main__.py", "embedded", "infra", "spark_session.py", "sample_data.py"}
-)
+# What of `pipeline` the Lambda holds: an allow-list, so the operator CLI, the checker, the embedded AWS and the
+# build tools (typer, rich, pyarrow, duckdb, pyspark) never reach the zip whatever is added beside them.
+LAMBDA_PIPELINE_PARTS = frozenset({"__init__.py", "py.typed", "contracts", "control_plane"})
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -82,7 +81,7 @@ def _project_files(repo_root: Path) -> dict[str, Path]:
         relative = path.relative_to(package)
         if not path.is_file() or "__pycache__" in relative.parts or path.suffix == ".pyc":
             continue
-        if relative.parts[0] in EXCLUDED_PIPELINE_PARTS:
+        if relative.parts[0] not in LAMBDA_PIPELINE_PARTS:
             continue
         files[f"pipeline/{relative.as_posix()}"] = path
     return files

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.errors import InvalidEvent
+from pipeline.contracts.errors import InvalidEvent
 
 MANIFEST_ID = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{6}-[0-9a-f]{12}$")
 EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

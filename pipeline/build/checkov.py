@@ -3,8 +3,8 @@
 checkov pins its own boto3/botocore (older than the project's), so installing it into the project's environment
 would downgrade what moto and the pipeline use. It lives in a separate venv under the user cache instead:
 
-    python -m pipeline.infra.checkov install     # once (needs PyPI), about a minute
-    python -m pipeline.infra.checkov scan        # scans terraform/, exit 1 on any failed check
+    python -m pipeline.build.checkov install     # once (needs PyPI), about a minute
+    python -m pipeline.build.checkov scan        # scans terraform/, exit 1 on any failed check
 
 `find_checkov` also accepts a checkov on PATH or named by ``CHECKOV_BIN``.
 """
@@ -21,7 +21,7 @@ import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.infra.terraform import TERRAFORM_DIR
+from pipeline.build.terraform import TERRAFORM_DIR
 
 CHECKOV_VERSION = "3.3.30"
 
@@ -153,7 +153,7 @@ def start_scan(directory: Path = TERRAFORM_DIR, checkov: Path | None = None) -> 
     binary = checkov or find_checkov()
     if binary is None:
         raise CheckovNotInstalled(
-            "checkov is not installed: run `python -m pipeline.infra.checkov install` (a separate venv under "
+            "checkov is not installed: run `python -m pipeline.build.checkov install` (a separate venv under "
             f"{cache_venv()}) or set CHECKOV_BIN."
         )
     return RunningScan(directory, binary)
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {check_id} {resource}: {reason}")
         print(f"{report.passed} passed, {len(report.failed)} failed, {len(report.skipped)} skipped")
         return 1 if report.failed else 0
-    print("usage: python -m pipeline.infra.checkov [install | scan [DIR]]", file=sys.stderr)
+    print("usage: python -m pipeline.build.checkov [install | scan [DIR]]", file=sys.stderr)
     return 2
 
 

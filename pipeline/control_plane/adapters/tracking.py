@@ -12,9 +12,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.keys import FILE_KEY_PREFIX, date_of_pending_key, pending_shard, pending_sort_key
-from pipeline.retry import RetryPolicy, error_code
-from pipeline.states import FileStatus, ManifestStatus
+from pipeline.control_plane.adapters.retry import RetryPolicy, error_code
+from pipeline.control_plane.domain.keys import (
+    FILE_KEY_PREFIX,
+    date_of_pending_key,
+    pending_shard,
+    pending_sort_key,
+)
+from pipeline.control_plane.domain.states import FileStatus, ManifestStatus
 
 PENDING_INDEX = "pending-index"
 MANIFEST_INDEX = "manifest-index"
