@@ -39,12 +39,12 @@ from urllib.parse import urlparse
 
 import pyarrow.parquet as pq
 
+from pipeline.contracts.lines import count_records_in
+from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
+
 from pipeline.ops.table_reads import query_date
 
-BLANK = b" \t\r"
-BOM = b"\xef\xbb\xbf"
 FINAL = ("completed", "failed")
-DEFAULT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")
 
 
 @dataclass
@@ -114,10 +114,8 @@ def decoded_content(raw: bytes, key: str) -> bytes | None:
 
 
 def count_lines(content: bytes) -> int:
-    """Non-blank lines, as the Glue job counts `records_in`."""
-    if content.startswith(BOM):
-        content = content[len(BOM) :]
-    return sum(1 for line in content.split(b"\n") if line.strip(BLANK))
+    """Records (non-blank lines, pipeline.contracts.lines), as the Glue job counts `records_in`."""
+    return count_records_in(content)
 
 
 def _ddb_int(value: Any) -> int:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pipeline.contracts.errors import InvalidConfiguration
+from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
 
-DEFAULT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _STATE_MACHINE_ARN = re.compile(

@@ -28,7 +28,8 @@ from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.domain.batching import BatchPolicy
 from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
 from pipeline.control_plane.domain.failure import job_error_name
-from pipeline.control_plane.domain.keys import extract_date_prefix, has_accepted_suffix, make_file_key
+from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
+from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 
 MAX_DATES_PER_SHARD = 31

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import boto3
 
+from pipeline.contracts.lines import count_records
+from pipeline.contracts.suffixes import is_gzip_name
 from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.preflight import InputFile
 from pipeline.embedded.query import RUN_INFO_FILE
@@ -126,14 +128,10 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
 
 
 def count_lines(path: Path) -> int:
-    """Non-blank lines of an NDJSON file (gzip when it ends in .gz), as the job counts them."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    count = 0
+    """Records of an NDJSON file (gzip when it ends in .gz), by the job's own line rule (pipeline.contracts.lines)."""
+    opener = gzip.open if is_gzip_name(path.name) else open
     with opener(path, "rb") as handle:  # type: ignore[operator]
-        for line in handle:
-            if line.strip().removeprefix(b"\xef\xbb\xbf").strip():
-                count += 1
-    return count
+        return count_records(handle)
 
 
 def drop_files_from(inputs: list[InputFile]) -> list[DropFile]:

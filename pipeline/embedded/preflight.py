@@ -14,13 +14,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.spark_session import java_major_version
 
 MIN_JAVA = 17
 MAX_JAVA = 21  # Spark 3.5 supports Java 8/11/17/21
 MIN_TERRAFORM = (1, 5)
-ACCEPTED_SUFFIXES = (".ndjson", ".jsonl", ".json")
 # Free space needed besides the input: the lake, the quarantine, staging copies, Spark's scratch and the logs.
 BASE_FREE_BYTES = 512 * 1024 * 1024
 INPUT_SPACE_FACTOR = 3
@@ -31,13 +31,6 @@ class InputFile:
     path: Path
     key: str  # the path relative to the input folder, '/'-separated: the S3 key it is uploaded under
     size: int
-
-
-def is_accepted(name: str) -> bool:
-    lowered = name.lower()
-    if lowered.endswith(".gz"):
-        lowered = lowered[:-3]
-    return lowered.endswith(ACCEPTED_SUFFIXES)
 
 
 def check_compression(codec: str | None) -> None:
@@ -160,7 +153,7 @@ def scan_input(folder: Path) -> list[InputFile]:
         relative = path.relative_to(folder)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
-        if not is_accepted(path.name):
+        if not has_accepted_suffix(path.name):
             skipped += 1
             continue
         if not os.access(path, os.R_OK):

@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from pipeline.control_plane.domain.events import parse_sqs_body
-from pipeline.control_plane.domain.keys import extract_date_prefix, has_accepted_suffix, make_file_key
+from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
+from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import BackfillFailed
 

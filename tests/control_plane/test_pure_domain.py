@@ -12,14 +12,14 @@ from botocore.exceptions import ClientError
 from pipeline.contracts.errors import InvalidConfiguration, InvalidEvent, InvalidTransition
 from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, is_manifest_id, new_manifest_id
 from pipeline.control_plane.adapters.retry import RetryPolicy
-from pipeline.control_plane.config import DEFAULT_SUFFIXES, ControlPlaneConfig
+from pipeline.control_plane.config import ControlPlaneConfig
+from pipeline.contracts.suffixes import DEFAULT_SUFFIXES, has_accepted_suffix
 from pipeline.control_plane.domain.batching import BatchPolicy
 from pipeline.control_plane.domain.events import parse_complete, parse_sqs_body
 from pipeline.control_plane.domain.keys import (
     MAX_SORT_KEY_BYTES,
     decode_s3_key,
     extract_date_prefix,
-    has_accepted_suffix,
     make_file_key,
     pending_shard,
 )

@@ -51,11 +51,6 @@ def extract_date_prefix(key: str, fallback: datetime) -> str:
     return fallback.astimezone(UTC).date().isoformat()
 
 
-def has_accepted_suffix(key: str, suffixes: tuple[str, ...]) -> bool:
-    lowered = key.lower()
-    return any(lowered.endswith(suffix) for suffix in suffixes)
-
-
 def make_file_key(bucket: str, key: str, etag: str) -> str:
     """``F#<bucket>/<key>#<etag>``: one item per object content. Cut with a hash when over 1,024 bytes."""
     tail = f"#{etag}"
