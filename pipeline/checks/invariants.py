@@ -41,7 +41,6 @@ import pyarrow.parquet as pq
 
 from pipeline.contracts.lines import count_records_in
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
-
 from pipeline.ops.table_reads import query_date
 
 FINAL = ("completed", "failed")

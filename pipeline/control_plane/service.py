@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.contracts.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.contracts.manifest import Manifest, new_manifest_id
+from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.adapters.executions import Executions
 from pipeline.control_plane.adapters.manifest_store import ManifestStore
 from pipeline.control_plane.adapters.pending_reader import PendingReader
@@ -29,7 +30,6 @@ from pipeline.control_plane.domain.batching import BatchPolicy
 from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
 from pipeline.control_plane.domain.failure import job_error_name
 from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
-from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 
 MAX_DATES_PER_SHARD = 31

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
+from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.domain.events import parse_sqs_body
 from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
-from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import BackfillFailed
 

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pipeline.build import checkov
 
+from pipeline.build import checkov
 from pipeline.build.terraform import (
     TERRAFORM_DIR,
     TerraformApplyFailed,
