@@ -53,4 +53,6 @@ def test_every_counter_agrees_with_the_one_rule(name, tmp_path):
 
 def test_blank_means_json_whitespace_only():
     assert is_blank(b"") and is_blank(b" \t\r") and is_blank(b"  \n")
-    assert not is_blank(b"\x0c") and not is_blank(b"\x0b") and not is_blank(b"\xc2\xa0") and not is_blank(b"{}")
+    assert (
+        not is_blank(b"\x0c") and not is_blank(b"\x0b") and not is_blank(b"\xc2\xa0") and not is_blank(b"{}")
+    )

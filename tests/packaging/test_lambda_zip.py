@@ -17,7 +17,18 @@ def test_zip_holds_handlers_library_and_powertools_only(tmp_path):
     assert "pipeline/__init__.py" in names
     assert "aws_lambda_powertools/__init__.py" in names
     assert not any(
-        n.startswith(("pyspark/", "pipeline/embedded/", "pipeline/build/", "pipeline/cli/", "pipeline/ops/", "pipeline/checks/", "boto3/")) for n in names
+        n.startswith(
+            (
+                "pyspark/",
+                "pipeline/embedded/",
+                "pipeline/build/",
+                "pipeline/cli/",
+                "pipeline/ops/",
+                "pipeline/checks/",
+                "boto3/",
+            )
+        )
+        for n in names
     )
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
