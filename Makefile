@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo test lint fmt bench lambda-zip clean
 
+# Re-installs (the project editable, with its dev tools) whenever pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]' \
 	  || { echo "error: Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -19,13 +20,17 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pipeline demo $(ARGS)
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+# `make test` is the README's test command and CI's (.ci/run): the whole lint first, then pytest with $(ARGS).
+test: lint
 	$(BIN)/python -m pytest $(ARGS)
 
+# Style, types (mypy: [tool.mypy] in pyproject.toml) and the dependency rule between the packages (import-linter:
+# [tool.importlinter]), then Terraform formatting.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	terraform fmt -check -recursive terraform
 
 fmt: $(STAMP)

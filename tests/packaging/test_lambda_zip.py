@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from pipeline.build.lambda_zip import REPO_ROOT, build_lambda_zip
+
+# The operator CLI, the embedded AWS, the checker and the job's libraries: none may be imported by what the
+# Lambda runs, not even lazily inside a function (an import the handler test cannot reach).
+NOT_IN_LAMBDA = frozenset({"typer", "rich", "pyarrow", "duckdb", "pyspark", "moto"})
+
+
+@pytest.fixture(scope="module")
+def zip_sources(tmp_path_factory) -> dict[str, str]:
+    """Archive name -> source, for every .py file of a freshly built zip."""
+    path = build_lambda_zip(tmp_path_factory.mktemp("zip") / "lambda.zip")
+    with zipfile.ZipFile(path) as archive:
+        return {n: archive.read(n).decode("utf-8") for n in archive.namelist() if n.endswith(".py")}
+
+
+def _module_of(archive_name: str) -> str:
+    parts = archive_name.removesuffix(".py").split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(archive_name: str, source: str) -> set[str]:
+    """Absolute names of every module an `import` / `from ... import` statement anywhere in the file names."""
+    package = _module_of(archive_name)
+    if not archive_name.endswith("__init__.py"):
+        package = package.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source, filename=archive_name)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            names.add(module)
+            # `from package import name`: `name` may be a submodule (kept apart from attributes by the caller).
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
 
 
 def test_zip_holds_handlers_library_and_powertools_only(tmp_path):
@@ -84,3 +125,32 @@ def test_handlers_import_from_the_zip_alone(tmp_path):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_zip_imports_no_cli_data_spark_or_emulator_library(zip_sources):
+    """Scans the imports (ast) of every .py file in the zip, ours and the bundled libraries'."""
+    offending = sorted(
+        f"{name}: import {module}"
+        for name, source in zip_sources.items()
+        for module in _imported_modules(name, source)
+        if module.split(".")[0] in NOT_IN_LAMBDA
+    )
+    assert offending == []
+
+
+def test_every_pipeline_import_in_the_zip_is_in_the_zip(zip_sources):
+    """The allow-list holds: every module of `pipeline` that the handlers and the packaged `pipeline` import (at
+    the top or lazily) was packaged."""
+    packaged = {_module_of(name) for name in zip_sources}
+    ours = {
+        _module_of(path.relative_to(REPO_ROOT).as_posix()) for path in (REPO_ROOT / "pipeline").rglob("*.py")
+    }
+    imported = {
+        module
+        for name, source in zip_sources.items()
+        if name.startswith("pipeline/") or "/" not in name
+        for module in _imported_modules(name, source)
+        if module in ours
+    }
+    assert "pipeline.control_plane.bootstrap" in imported
+    assert sorted(imported - packaged) == []
