@@ -14,7 +14,7 @@ One configuration per `--max-files-per-manifest` value, each in its own process 
 RSS; work folder work/embedded-load-<batch>, kept for its logs). Writes bench/results/embedded_load.json and .md
 (`--append` keeps earlier runs of other configurations). About 45 minutes per configuration on 2 cores.
 moto's SQS costs O(queue depth) per message unless the bridges `sqs-counts-one-clock-read` and
-`sqs-retention-one-attribute` (pipeline/embedded/moto_bridges.py, in force in every embedded run) are installed.
+`sqs-retention-one-attribute` (pipeline/embedded/bridges/, in force in every embedded run) are installed.
 
 What is measured, and how (all timestamps come from the run itself, one wall clock, one process):
 - uploads: first PutObject sent -> last PutObject answered (a botocore hook records each call);
@@ -199,15 +199,15 @@ def _attribute_lambda_invocations() -> dict[str, list[float]]:
 
 
 def moto_sqs_bridges() -> list[str]:
-    """The SQS bridges in force (pipeline/embedded/moto_bridges.py): moto 5.2.5's SQS recounts every queued
+    """The SQS bridges in force (pipeline/embedded/bridges/): moto 5.2.5's SQS recounts every queued
     message, reading the clock twice per message, on each SendMessage and three times per received message, which
     made tracking fall from 315 to 24 files a minute as the queue grew (see docs/scaling.md). Since the bridges
     `sqs-counts-one-clock-read` and `sqs-retention-one-attribute` every embedded run has the fix."""
-    from pipeline.embedded import moto_bridges
+    from pipeline.embedded import bridges
 
     return [
         name
-        for name in moto_bridges.install()
+        for name in bridges.install()
         if name.startswith("sqs-counts") or name.startswith("sqs-retention")
     ]
 
@@ -829,7 +829,7 @@ def markdown(document: dict[str, Any]) -> str:
         lambda r: sum(r["moto_server_errors"].values()),
     )
     row(
-        "moto SQS bridges in force (pipeline/embedded/moto_bridges.py)",
+        "moto SQS bridges in force (pipeline/embedded/bridges/)",
         lambda r: ", ".join(r["configuration"]["moto_patches"]) or "none",
     )
     row(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import ClientError
 
-from pipeline.embedded.moto_bridges import LambdaFunctionError
+from pipeline.embedded.bridges import LambdaFunctionError
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.embedded import moto_bridges
+from pipeline.embedded import bridges
 from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
 from pipeline.embedded.lambda_runner import LambdaRunner
@@ -360,11 +360,11 @@ class EmbeddedStack:
             on_finished=self._on_glue_finished,
             stage_inputs=self.stage_inputs,
         )
-        moto_bridges.set_lambda_invoker(self.lambda_runner.invoke)
-        moto_bridges.set_glue_runner(self.glue_runner)
+        bridges.set_lambda_invoker(self.lambda_runner.invoke)
+        bridges.set_glue_runner(self.glue_runner)
         try:
             self.lambda_runner.warm_up(self.outputs.function_names)
-        except moto_bridges.LambdaFunctionError as error:
+        except bridges.LambdaFunctionError as error:
             raise PipelineError(
                 "LambdaColdStartFailed",
                 f"A deployed function could not start: {error.error_type}: {error.message}",
@@ -401,8 +401,8 @@ class EmbeddedStack:
             if part is not None:
                 part.stop()
         logger.info("stopping: schedules and pollers stopped after %.1f s", time.monotonic() - started)
-        moto_bridges.set_glue_runner(None)
-        moto_bridges.set_lambda_invoker(None)
+        bridges.set_glue_runner(None)
+        bridges.set_lambda_invoker(None)
         if self.glue_runner is not None:
             self.glue_runner.close()
         if self.aws is not None:
