@@ -1,6 +1,6 @@
 """Sustained load on the embedded stack (issue 7): many small files for one date through the whole real path.
 
-Drives `pipeline.embedded.pipeline_run.PipelineRun`, the code behind `pipeline demo` / `pipeline run`: Terraform
+Drives `pipeline.embedded.run.PipelineRun`, the code behind `pipeline demo` / `pipeline run`: Terraform
 applies the project's stack to the embedded AWS (moto server), the files are put concurrently into the input
 bucket, S3 notifies SQS, the event source poller feeds the manifest builder Lambda (in process), manifests start
 executions of the real ASL in moto's interpreter, `glue:startJobRun.sync` runs the real Glue job on local Spark
@@ -361,7 +361,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 def generate_files(folder: Path, count: int, day: dt.date, seed: int) -> list[Any]:
     """`count` small NDJSON files of one date (5-20 realistic events each, `pipeline.embedded.sample_data`'s events);
     every 50th is gzip-compressed and every 100th carries one corrupt line (it must end in the quarantine)."""
-    from pipeline.embedded.pipeline_run import DropFile
+    from pipeline.embedded.drop import DropFile
     from pipeline.embedded.sample_data import write_drop
 
     rng = random.Random(seed)
@@ -390,7 +390,7 @@ def generate_files(folder: Path, count: int, day: dt.date, seed: int) -> list[An
 
 
 def run_one(args: argparse.Namespace) -> dict[str, Any]:
-    from pipeline.embedded.pipeline_run import PipelineRun, RunOptions
+    from pipeline.embedded.run import PipelineRun, RunOptions
 
     durations = _attribute_lambda_invocations()
     moto_patches = moto_sqs_bridges()
