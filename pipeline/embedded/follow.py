@@ -15,8 +15,8 @@ import boto3
 from pipeline.embedded.drop import DropFile
 from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.glue_runner import GlueRunner
+from pipeline.embedded.layout import StackOutputs
 from pipeline.embedded.server import REGION
-from pipeline.embedded.stack import StackOutputs
 from pipeline.embedded.summary import Snapshot
 
 FINAL_FILE_STATES = ("completed", "failed")

@@ -29,8 +29,9 @@ from pipeline.embedded.follow import (
     raise_timeout,
     take_snapshot,
 )
+from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.server import REGION
-from pipeline.embedded.stack import EmbeddedStack, StackOutputs, WorkLayout
+from pipeline.embedded.stack import EmbeddedStack
 from pipeline.embedded.summary import Reporter, RunSummary, SilentReporter, Snapshot, write_run_info
 from pipeline.embedded.verify import verify
 

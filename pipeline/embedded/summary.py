@@ -9,8 +9,8 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from pipeline.embedded.layout import WorkLayout
 from pipeline.embedded.query import RUN_INFO_FILE
-from pipeline.embedded.stack import WorkLayout
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import boto3
 from pipeline.embedded.drop import count_lines
 from pipeline.embedded.follow import Expected, take_snapshot
 from pipeline.embedded.glue_runner import GlueRunner
+from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.server import REGION
-from pipeline.embedded.stack import StackOutputs, WorkLayout
 from pipeline.embedded.summary import ManifestResult, RunSummary
 
 
