@@ -151,7 +151,7 @@ def attribute_lambda_invocations() -> dict[str, list[float]]:
 def moto_sqs_bridges() -> list[str]:
     """The SQS bridges in force (pipeline/embedded/bridges/): moto 5.2.5's SQS recounts every queued
     message, reading the clock twice per message, on each SendMessage and three times per received message, which
-    made tracking fall from 315 to 24 files a minute as the queue grew (see docs/scaling.md). Since the bridges
+    made tracking slow down as the queue grew (docs/scaling.md#moto-sqs-counts). Since the bridges
     `sqs-counts-one-clock-read` and `sqs-retention-one-attribute` every embedded run has the fix."""
     from pipeline.embedded import bridges
 

@@ -62,10 +62,8 @@ class RunOptions:
             # moto applies the TLS-only Deny to the embedded endpoint's plain HTTP: the embedded AWS has no TLS.
             "enforce_tls_bucket_policies": False,
             "retry_interval_seconds": 1,
-            # Runs queue inside the local runner (one Spark), not in Step Functions' start retries: with 50, a load
-            # of 10,000 files (100 manifests faster than one local Spark converts them) had more than 50 runs
-            # waiting, and the 51st start failed its manifest after the state machine's retries
-            # (Glue.ConcurrentRunsExceededException, bench/embedded_load.py).
+            # Runs queue inside the local runner (one Spark), not in Step Functions' start retries, which fail a
+            # manifest when more runs wait than the limit (docs/scaling.md#local-glue-runs-queue).
             "glue_max_concurrent_runs": 10_000,
             "glue_retry_interval_seconds": 1,
             "sqs_maximum_batching_window_seconds": 1,
@@ -218,9 +216,8 @@ class PipelineRun:
             snapshot, file_status, manifests = take_snapshot(
                 outputs, expected, self.stack.glue_runner, self.summary.lines
             )
-            # A scan costs time in proportion to the table's items (seconds at 10,000 files on the embedded AWS,
-            # in this process): look again after twice that, so following a large drop never takes more than a
-            # third of the process from the pipeline it follows.
+            # A scan costs time in proportion to the table's items: look again after twice that, so following takes
+            # at most a third of the process from the pipeline it follows (docs/scaling.md#following-a-large-drop).
             pause = max(FOLLOW_INTERVAL_SECONDS, 2 * (time.monotonic() - looked))
             self.reporter.progress(snapshot)
             if processing is None and snapshot.files_tracked == snapshot.files_total:

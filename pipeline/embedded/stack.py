@@ -162,7 +162,7 @@ class EmbeddedStack:
     @staticmethod
     def _warm_up(session: SparkSession) -> None:
         """Fork Spark's Python workers and import the job's modules in them now (they are reused), so the first
-        Glue run does not pay for it: about 8 s on a 2-core machine, hidden behind Terraform apply."""
+        Glue run does not pay for it, hidden behind Terraform apply (docs/scaling.md#spark-warm-up)."""
         try:
             workers = max(1, int(session.sparkContext.defaultParallelism))
             session.sparkContext.parallelize(range(workers), workers).map(_import_job_modules).collect()
