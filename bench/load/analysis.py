@@ -39,7 +39,7 @@ def analyse(
             statuses[str(item.get("status"))] += 1
 
     sfn = boto3.client("stepfunctions")
-    executions: list[dict[str, Any]] = []
+    executions: list[Any] = []
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=outputs.state_machine_arn):
         executions.extend(page["executions"])
     exec_starts = sorted(to_epoch(e["startDate"]) or 0.0 for e in executions)

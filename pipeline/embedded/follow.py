@@ -6,7 +6,7 @@ it needs, and when time runs out names the files and batches that did not reach 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -127,7 +127,7 @@ def raise_timeout(
     )
 
 
-def attr_value(value: dict[str, Any]) -> Any:
+def attr_value(value: Mapping[str, Any]) -> Any:
     if "S" in value:
         return value["S"]
     if "N" in value:

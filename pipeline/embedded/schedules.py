@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,18 +67,18 @@ def discover_scheduled_targets(
         if summary.get("State") == "DISABLED":
             continue
         detail = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
-        target = detail.get("Target") or {}
-        if ":lambda:" not in target.get("Arn", ""):
+        schedule_target = detail.get("Target") or {}
+        if ":lambda:" not in schedule_target.get("Arn", ""):
             continue
         source = f"scheduler:{summary.get('GroupName', 'default')}/{summary['Name']}"
         targets.append(
-            _lambda_target(source, target, detail.get("ScheduleExpression", ""), interval_override)
+            _lambda_target(source, schedule_target, detail.get("ScheduleExpression", ""), interval_override)
         )
     return targets
 
 
 def _lambda_target(
-    source: str, target: dict[str, Any], expression: str, interval_override: float | None
+    source: str, target: Mapping[str, Any], expression: str, interval_override: float | None
 ) -> ScheduledTarget:
     """A rule's or a schedule's Lambda target, every `interval_override` seconds or at its rate (300 s when the
     expression is not a rate)."""

@@ -118,7 +118,7 @@ def bridge_sfn_glue_sync_callback() -> None:
         module.__dict__,
         namespace,
     )
-    cls._eval_integration_pattern = namespace["_Patched"].__dict__["_eval_integration_pattern"]
+    cls._eval_integration_pattern = namespace["_Patched"].__dict__["_eval_integration_pattern"]  # type: ignore[method-assign]
     mark_installed(name)
 
 
