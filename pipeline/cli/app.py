@@ -346,8 +346,8 @@ def _run_pipeline(
     sample_sql: str | None,
     input_bytes: int,
 ) -> None:
-    from pipeline.embedded.pipeline_run import PipelineRun
     from pipeline.embedded.preflight import check_compression
+    from pipeline.embedded.run import PipelineRun
 
     workdir = options.workdir.resolve()
     _guarded(lambda: check_compression(options.compression))
@@ -420,7 +420,8 @@ def demo(
 ) -> None:
     """Generate realistic drops (two dates, a few corrupt lines, one schema change, one duplicate notification)
     and run them through the whole pipeline on an embedded AWS. Exit 0 only if every line is accounted for."""
-    from pipeline.embedded.pipeline_run import DemoSpec, RunOptions, generate_demo_drop
+    from pipeline.embedded.drop import DemoSpec, generate_demo_drop
+    from pipeline.embedded.run import RunOptions
 
     if files < 2:
         raise _fail(
@@ -482,8 +483,9 @@ def run_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run your own NDJSON files through the whole pipeline on an embedded AWS."""
-    from pipeline.embedded.pipeline_run import RunOptions, drop_files_from
+    from pipeline.embedded.drop import drop_files_from
     from pipeline.embedded.preflight import scan_input
+    from pipeline.embedded.run import RunOptions
 
     def scan() -> list[Any]:
         return scan_input(input_dir)
@@ -550,7 +552,7 @@ def up(
 ) -> None:
     """Start the embedded AWS with the stack applied and keep it running (the pipeline is live: put files into
     the input bucket and they are converted). Prints the endpoint and the environment to use it; Ctrl-C stops."""
-    from pipeline.embedded.pipeline_run import PipelineRun, RunOptions
+    from pipeline.embedded.run import PipelineRun, RunOptions
 
     _guarded(lambda: _preflight(workdir.resolve(), 0, port))
     options = RunOptions(

@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 import boto3
 from botocore.exceptions import ClientError
 
-from pipeline.embedded.moto_bridges import GlueRunFailed, GlueRunRequest
+from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

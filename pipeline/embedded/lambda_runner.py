@@ -33,7 +33,7 @@ from typing import Any
 
 import boto3
 
-from pipeline.embedded.moto_bridges import LambdaFunctionError
+from pipeline.embedded.bridges import LambdaFunctionError
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,14 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from pipeline.embedded.moto_bridges import LambdaFunctionError
+from pipeline.embedded.bridges import LambdaFunctionError
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +53,10 @@ def discover_scheduled_targets(
             expression = rule.get("ScheduleExpression")
             if not expression or rule.get("State") == "DISABLED":
                 continue
-            interval = interval_override or rate_seconds(expression) or 300.0
             for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
                 if ":lambda:" in target["Arn"]:
                     targets.append(
-                        ScheduledTarget(
-                            source=f"events:{rule['Name']}",
-                            function_name=_function_name(target["Arn"]),
-                            payload=(target.get("Input") or "{}").encode(),
-                            interval_seconds=interval,
-                        )
+                        _lambda_target(f"events:{rule['Name']}", target, expression, interval_override)
                     )
     scheduler = boto3.client("scheduler", endpoint_url=endpoint_url, region_name=region)
     try:
@@ -72,19 +67,27 @@ def discover_scheduled_targets(
         if summary.get("State") == "DISABLED":
             continue
         detail = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
-        target = detail.get("Target") or {}
-        if ":lambda:" not in target.get("Arn", ""):
+        schedule_target = detail.get("Target") or {}
+        if ":lambda:" not in schedule_target.get("Arn", ""):
             continue
-        interval = interval_override or rate_seconds(detail.get("ScheduleExpression", "")) or 300.0
+        source = f"scheduler:{summary.get('GroupName', 'default')}/{summary['Name']}"
         targets.append(
-            ScheduledTarget(
-                source=f"scheduler:{summary.get('GroupName', 'default')}/{summary['Name']}",
-                function_name=_function_name(target["Arn"]),
-                payload=(target.get("Input") or "{}").encode(),
-                interval_seconds=interval,
-            )
+            _lambda_target(source, schedule_target, detail.get("ScheduleExpression", ""), interval_override)
         )
     return targets
+
+
+def _lambda_target(
+    source: str, target: Mapping[str, Any], expression: str, interval_override: float | None
+) -> ScheduledTarget:
+    """A rule's or a schedule's Lambda target, every `interval_override` seconds or at its rate (300 s when the
+    expression is not a rate)."""
+    return ScheduledTarget(
+        source=source,
+        function_name=_function_name(target["Arn"]),
+        payload=(target.get("Input") or "{}").encode(),
+        interval_seconds=interval_override or rate_seconds(expression) or 300.0,
+    )
 
 
 def _function_name(arn: str) -> str:

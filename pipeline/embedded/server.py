@@ -14,7 +14,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from pipeline.embedded import moto_bridges
+from pipeline.embedded import bridges
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class EmbeddedAws:
                 raise EmbeddedAwsAlreadyRunning(
                     f"An embedded AWS already runs in this process at {_active.endpoint_url}; stop it first."
                 )
-            moto_bridges.install()
+            bridges.install()
             from moto.core.config import default_user_config
             from moto.server import ThreadedMotoServer
 
@@ -100,7 +100,7 @@ class EmbeddedAws:
             logger.info(
                 "embedded AWS listening on %s (bridges: %s)",
                 self.endpoint_url,
-                ", ".join(moto_bridges.installed_bridges()),
+                ", ".join(bridges.installed_bridges()),
             )
             return self
 
@@ -131,8 +131,8 @@ class EmbeddedAws:
             if self._server is not None:
                 self._server.stop()
                 self._server = None
-            moto_bridges.set_glue_runner(None)
-            moto_bridges.set_lambda_invoker(None)
+            bridges.set_glue_runner(None)
+            bridges.set_lambda_invoker(None)
             if _active is self:
                 _active = None
 

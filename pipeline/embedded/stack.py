@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.embedded import moto_bridges
+from pipeline.embedded import bridges
 from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
 from pipeline.embedded.lambda_runner import LambdaRunner
+from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
 from pipeline.embedded.schedules import ScheduleTimer, discover_scheduled_targets
 from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws, free_port
@@ -36,141 +36,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class WorkLayout:
-    """Folders of a work folder. Terraform's state and the logs are per run; the lake persists across runs."""
-
-    root: Path
-
-    @property
-    def lake(self) -> Path:
-        return self.root / "lake"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.root / "quarantine"
-
-    @property
-    def reports(self) -> Path:
-        return self.lake / "_reports"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def terraform(self) -> Path:
-        return self.root / "terraform"
-
-    @property
-    def staging(self) -> Path:
-        return self.root / "staging"
-
-    @property
-    def build(self) -> Path:
-        return self.root / "build"
-
-    @property
-    def input(self) -> Path:
-        return self.root / "input"
-
-    def prepare(self, clean: bool) -> None:
-        if clean:
-            for folder in (self.lake, self.quarantine, self.staging, self.input, self.logs):
-                shutil.rmtree(folder, ignore_errors=True)
-        for folder in (self.lake, self.quarantine, self.logs, self.terraform, self.build):
-            folder.mkdir(parents=True, exist_ok=True)
-        # A previous run's embedded AWS is gone with its process: its Terraform state describes nothing.
-        for name in ("terraform.tfstate", "terraform.tfstate.backup"):
-            (self.terraform / name).unlink(missing_ok=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
-
-
-@dataclass
-class StackOutputs:
-    """The Terraform outputs the embedded runtime needs (names as documented in docs/deploy.md)."""
-
-    raw: dict[str, Any]
-
-    def get(self, *names: str, default: Any = None) -> Any:
-        for name in names:
-            value = self.raw.get(name)
-            if isinstance(value, dict) and "value" in value:
-                value = value["value"]
-            if value not in (None, ""):
-                return value
-        return default
-
-    def require(self, *names: str) -> Any:
-        value = self.get(*names)
-        if value is None:
-            raise PipelineError(
-                "TerraformOutputMissing",
-                f"The Terraform stack has no output named {' or '.join(names)}.",
-                "Check terraform/outputs.tf against docs/deploy.md.",
-            )
-        return value
-
-    @property
-    def input_bucket(self) -> str:
-        return str(self.require("input_bucket_name", "input_bucket"))
-
-    @property
-    def input_prefix(self) -> str:
-        prefix = str(self.get("input_prefix", default="") or "")
-        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
-
-    @property
-    def tracking_table(self) -> str:
-        return str(self.require("tracking_table_name", "tracking_table"))
-
-    @property
-    def manifest_builder_function(self) -> str:
-        return str(self.require("manifest_builder_function_name", "lambda_function_name", "function_name"))
-
-    @property
-    def function_names(self) -> list[str]:
-        names = [self.manifest_builder_function]
-        extra = self.get("status_updater_function_name", "batch_status_updater_function_name")
-        if extra and extra not in names:
-            names.append(str(extra))
-        return names
-
-    @property
-    def state_machine_arn(self) -> str:
-        return str(self.require("state_machine_arn"))
-
-    @property
-    def glue_job_name(self) -> str:
-        return str(self.require("glue_job_name"))
-
-    @property
-    def output_path(self) -> str:
-        return str(self.require("output_path", "output_s3_path"))
-
-    @property
-    def bad_records_path(self) -> str:
-        return str(self.require("bad_records_path", "bad_records_s3_path", "quarantine_path"))
-
-    @property
-    def compression_type(self) -> str:
-        return str(self.get("compression_type", default=""))
-
-    @property
-    def dlq_url(self) -> str | None:
-        value = self.get("ingest_dlq_url", "dlq_url", "ingest_dead_letter_queue_url")
-        return str(value) if value else None
-
-    @property
-    def queue_url(self) -> str | None:
-        value = self.get("ingest_queue_url", "queue_url")
-        return str(value) if value else None
-
-    @property
-    def table_name(self) -> str:
-        return str(self.get("table_name", "glue_table_name", default="events"))
 
 
 @dataclass
@@ -297,7 +162,7 @@ class EmbeddedStack:
     @staticmethod
     def _warm_up(session: SparkSession) -> None:
         """Fork Spark's Python workers and import the job's modules in them now (they are reused), so the first
-        Glue run does not pay for it: about 8 s on a 2-core machine, hidden behind Terraform apply."""
+        Glue run does not pay for it, hidden behind Terraform apply (docs/scaling.md#spark-warm-up)."""
         try:
             workers = max(1, int(session.sparkContext.defaultParallelism))
             session.sparkContext.parallelize(range(workers), workers).map(_import_job_modules).collect()
@@ -360,11 +225,11 @@ class EmbeddedStack:
             on_finished=self._on_glue_finished,
             stage_inputs=self.stage_inputs,
         )
-        moto_bridges.set_lambda_invoker(self.lambda_runner.invoke)
-        moto_bridges.set_glue_runner(self.glue_runner)
+        bridges.set_lambda_invoker(self.lambda_runner.invoke)
+        bridges.set_glue_runner(self.glue_runner)
         try:
             self.lambda_runner.warm_up(self.outputs.function_names)
-        except moto_bridges.LambdaFunctionError as error:
+        except bridges.LambdaFunctionError as error:
             raise PipelineError(
                 "LambdaColdStartFailed",
                 f"A deployed function could not start: {error.error_type}: {error.message}",
@@ -401,8 +266,8 @@ class EmbeddedStack:
             if part is not None:
                 part.stop()
         logger.info("stopping: schedules and pollers stopped after %.1f s", time.monotonic() - started)
-        moto_bridges.set_glue_runner(None)
-        moto_bridges.set_lambda_invoker(None)
+        bridges.set_glue_runner(None)
+        bridges.set_lambda_invoker(None)
         if self.glue_runner is not None:
             self.glue_runner.close()
         if self.aws is not None:

@@ -13,7 +13,7 @@ import pytest
 from glue_jobs import ndjson_to_parquet as job
 from pipeline.checks.invariants import count_lines as checker_count
 from pipeline.contracts.lines import count_records_in, is_blank
-from pipeline.embedded.pipeline_run import count_lines as verifier_count
+from pipeline.embedded.drop import count_lines as verifier_count
 
 CASES = {
     "form feed only": (b'{"a":1}\n\x0c\n{"a":2}\n', 3),

@@ -7,7 +7,7 @@ import gzip
 
 import orjson
 
-from pipeline.embedded.pipeline_run import DemoSpec, count_lines, generate_demo_drop
+from pipeline.embedded.drop import DemoSpec, count_lines, generate_demo_drop
 
 
 def test_demo_drop_has_two_dates_corrupt_lines_gzip_and_a_schema_change(tmp_path):

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
+from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
 from pipeline.embedded.glue_runner import GlueRunner
-from pipeline.embedded.moto_bridges import GlueRunFailed, GlueRunRequest
 from pipeline.embedded.sample_data import write_drop
 from pipeline.embedded.server import EmbeddedAws
 

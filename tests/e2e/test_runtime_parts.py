@@ -15,9 +15,9 @@ import zipfile
 
 import pytest
 
-from pipeline.embedded import moto_bridges
+from pipeline.embedded import bridges
+from pipeline.embedded.bridges import LambdaFunctionError
 from pipeline.embedded.lambda_runner import LambdaRunner
-from pipeline.embedded.moto_bridges import LambdaFunctionError
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings, failed_message_ids
 from pipeline.embedded.schedules import ScheduleTimer, discover_scheduled_targets, rate_seconds
 from pipeline.embedded.server import EmbeddedAws
@@ -174,7 +174,7 @@ def test_runner_gives_each_function_its_environment_and_errors_cross_moto_as_fun
 ):
     _function(aws, "fn-env", mode="from-terraform")
     runner = LambdaRunner(aws.endpoint_url, handler_dir=handler_dir, log_dir=tmp_path / "logs")
-    moto_bridges.set_lambda_invoker(runner.invoke)
+    bridges.set_lambda_invoker(runner.invoke)
     try:
         response = aws.client("lambda").invoke(FunctionName="fn-env", Payload=json.dumps({"action": "ping"}))
         assert "FunctionError" not in response
@@ -190,7 +190,7 @@ def test_runner_gives_each_function_its_environment_and_errors_cross_moto_as_fun
         assert bad["FunctionError"] == "Unhandled"
         assert json.loads(bad["Payload"].read())["errorType"] == "RuntimeError"
     finally:
-        moto_bridges.set_lambda_invoker(None)
+        bridges.set_lambda_invoker(None)
     # Two functions may not give one process-wide variable two values.
     _function(aws, "fn-env-other", mode="something-else")
     with pytest.raises(LambdaFunctionError) as conflict:

@@ -376,7 +376,7 @@ def test_applying_again_changes_nothing(applied_stack) -> None:
         applied_stack.aws.endpoint_url, applied_stack.workdir, applied_stack.variables
     )
     if result.exit_code == 2 and _only_moto_redrive_whitespace(result.output):
-        from pipeline.embedded import moto_bridges
+        from pipeline.embedded import bridges as moto_bridges
 
         assert "sqs-compact-redrive-policy" not in moto_bridges.installed_bridges()
         pytest.xfail("moto 5.2.5 formats RedrivePolicy with spaces; nothing else differs")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.embedded import moto_bridges
+from pipeline.embedded import bridges as moto_bridges
 
 pytestmark = pytest.mark.terraform
 

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from pipeline.build.asl import NDJSON_TO_PARQUET, render_file
 from pipeline.control_plane.adapters.tracking_schema import create_tracking_table
-from pipeline.embedded import moto_bridges
+from pipeline.embedded import bridges as moto_bridges
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
@@ -47,7 +47,7 @@ GLUE_TABLE = "events"
 
 
 def ensure_sfn_s3_body_is_text() -> None:
-    """Stop-gap for a moto gap until pipeline/embedded/moto_bridges.py covers it: Step Functions' aws-sdk
+    """Stop-gap for a moto gap until pipeline/embedded/bridges/ covers it: Step Functions' aws-sdk
     `s3:getObject` returns `Body` as text on AWS, moto hands the interpreter a botocore stream, so the ASL's
     `States.StringToJson($.Body)` (ReadJobReport) fails. Applied only when no bridge already turns it into text."""
     from botocore.response import StreamingBody

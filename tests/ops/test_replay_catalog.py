@@ -81,7 +81,7 @@ def test_catalog_then_replay_leaves_one_copy_of_each_record(stack):
         )
         return original(request)
 
-    from pipeline.embedded import moto_bridges
+    from pipeline.embedded import bridges as moto_bridges
 
     moto_bridges.set_glue_runner(watch_glue)
     try:
@@ -153,7 +153,7 @@ def test_replay_refuses_a_date_still_being_processed(stack):
 
 
 def test_reconcile_finishes_a_manifest_whose_status_update_was_lost(stack):
-    from pipeline.embedded.moto_bridges import LambdaFunctionError
+    from pipeline.embedded.bridges import LambdaFunctionError
     from pipeline.ops.reconcile import reconcile
 
     day = "2026-10-12"
@@ -164,7 +164,7 @@ def test_reconcile_finishes_a_manifest_whose_status_update_was_lost(stack):
             raise LambdaFunctionError("ResourceConflictException", "The function is being updated.")
         return runner.invoke(function_name, payload)
 
-    from pipeline.embedded import moto_bridges
+    from pipeline.embedded import bridges as moto_bridges
 
     moto_bridges.set_lambda_invoker(lambda_outage)
     try:

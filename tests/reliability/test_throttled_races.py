@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from ops.harness import FUNCTION, MANIFESTS, REGION, MiniStack, ndjson
 
-from pipeline.embedded.moto_bridges import LambdaFunctionError
+from pipeline.embedded.bridges import LambdaFunctionError
 from pipeline.embedded.poller import build_sqs_event
 from pipeline.ops.retry import retry_manifest
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pipeline.embedded import moto_bridges
+from pipeline.embedded import bridges
 from pipeline.embedded.server import EmbeddedAws, EmbeddedAwsAlreadyRunning
 
 ROLE = "arn:aws:iam::123456789012:role/test"
@@ -53,8 +53,8 @@ def aws():
 @pytest.fixture(autouse=True)
 def _reset_hooks():
     yield
-    moto_bridges.set_glue_runner(None)
-    moto_bridges.set_lambda_invoker(None)
+    bridges.set_glue_runner(None)
+    bridges.set_lambda_invoker(None)
 
 
 def _wait(sfn, arn, timeout=30.0):
@@ -128,7 +128,7 @@ def test_terraform_actions_are_answered(aws):
 
 def test_glue_sync_runs_the_runner_and_succeeds(aws):
     seen = []
-    moto_bridges.set_glue_runner(lambda req: seen.append(req))
+    bridges.set_glue_runner(lambda req: seen.append(req))
     sfn, arn = _machine(aws, "glue-ok")
     exe = sfn.start_execution(stateMachineArn=arn, name="ok-1", input=json.dumps({"manifest_id": "m-1"}))
     desc = _wait(sfn, exe["executionArn"])
@@ -143,14 +143,14 @@ def test_glue_failure_fires_the_catch_and_lambda_function_error_fails(aws):
     calls = []
 
     def runner(req):
-        raise moto_bridges.GlueRunFailed("BadRecordRatioExceeded: 9 of 10 lines are bad")
+        raise bridges.GlueRunFailed("BadRecordRatioExceeded: 9 of 10 lines are bad")
 
     def invoker(name, payload):
         calls.append((name, json.loads(payload)))
-        raise moto_bridges.LambdaFunctionError("StatusUpdateFailed", "table unavailable")
+        raise bridges.LambdaFunctionError("StatusUpdateFailed", "table unavailable")
 
-    moto_bridges.set_glue_runner(runner)
-    moto_bridges.set_lambda_invoker(invoker)
+    bridges.set_glue_runner(runner)
+    bridges.set_lambda_invoker(invoker)
     sfn, arn = _machine(aws, "glue-fail")
     exe = sfn.start_execution(stateMachineArn=arn, name="fail-1", input=json.dumps({"manifest_id": "m-2"}))
     desc = _wait(sfn, exe["executionArn"])
@@ -168,10 +168,10 @@ def test_glue_start_rejected_is_retried(aws):
     def admission(req):
         attempts.append(req)
         if len(attempts) == 1:
-            raise moto_bridges.GlueStartRejected("ConcurrentRunsExceededException", "job already running")
+            raise bridges.GlueStartRejected("ConcurrentRunsExceededException", "job already running")
 
-    moto_bridges.set_glue_runner(lambda req: None, admission=admission)
-    moto_bridges.set_lambda_invoker(lambda name, payload: b'{"ok": true}')
+    bridges.set_glue_runner(lambda req: None, admission=admission)
+    bridges.set_lambda_invoker(lambda name, payload: b'{"ok": true}')
     sfn, arn = _machine(aws, "glue-retry")
     exe = sfn.start_execution(stateMachineArn=arn, name="retry-1", input=json.dumps({"manifest_id": "m-3"}))
     desc = _wait(sfn, exe["executionArn"])
@@ -181,7 +181,7 @@ def test_glue_start_rejected_is_retried(aws):
 
 def test_run_stays_running_until_the_runner_returns(aws):
     release = threading.Event()
-    moto_bridges.set_glue_runner(lambda req: release.wait(10))
+    bridges.set_glue_runner(lambda req: release.wait(10))
     glue = aws.client("glue")
     _machine(aws, "glue-state")
     run_id = glue.start_job_run(JobName="job")["JobRunId"]
@@ -196,7 +196,7 @@ def test_run_stays_running_until_the_runner_returns(aws):
 
 def test_sqs_event_source_mapping_does_not_consume(aws):
     invoked = []
-    moto_bridges.set_lambda_invoker(lambda name, payload: invoked.append(name) or b"null")
+    bridges.set_lambda_invoker(lambda name, payload: invoked.append(name) or b"null")
     sqs = aws.client("sqs")
     lam = aws.client("lambda")
     _machine(aws, "esm")

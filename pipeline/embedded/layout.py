@@ -1,0 +1,155 @@
+"""Where an embedded run keeps its things (`WorkLayout`: the work folder) and what the applied stack says about
+itself (`StackOutputs`: the Terraform outputs the embedded runtime reads, names as documented in docs/deploy.md)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, overload
+
+from pipeline.embedded.errors import PipelineError
+
+
+class _Folder:
+    """A folder of the work folder, read like a read-only property: `layout.lake` is `layout.root / "lake"`."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    @overload
+    def __get__(self, layout: None, owner: type) -> _Folder: ...
+
+    @overload
+    def __get__(self, layout: WorkLayout, owner: type) -> Path: ...
+
+    def __get__(self, layout: WorkLayout | None, owner: type) -> Path | _Folder:
+        return self if layout is None else layout.root.joinpath(*self.parts)
+
+    def __set__(self, layout: WorkLayout, value: object) -> None:
+        raise AttributeError("a work folder's folders follow its root")
+
+
+class _Output:
+    """A Terraform output of the stack, read like a read-only property under the first of its names that is set."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def __set__(self, outputs: StackOutputs, value: object) -> None:
+        raise AttributeError("the stack outputs are what Terraform returned")
+
+
+class _Required(_Output):
+    """An output the runtime cannot do without (`TerraformOutputMissing` when absent)."""
+
+    @overload
+    def __get__(self, outputs: None, owner: type) -> _Required: ...
+
+    @overload
+    def __get__(self, outputs: StackOutputs, owner: type) -> str: ...
+
+    def __get__(self, outputs: StackOutputs | None, owner: type) -> str | _Required:
+        return self if outputs is None else str(outputs.require(*self.names))
+
+
+class _Optional(_Output):
+    """An output the runtime does without (None when absent)."""
+
+    @overload
+    def __get__(self, outputs: None, owner: type) -> _Optional: ...
+
+    @overload
+    def __get__(self, outputs: StackOutputs, owner: type) -> str | None: ...
+
+    def __get__(self, outputs: StackOutputs | None, owner: type) -> str | _Optional | None:
+        if outputs is None:
+            return self
+        value = outputs.get(*self.names)
+        return str(value) if value else None
+
+
+@dataclass
+class WorkLayout:
+    """Folders of a work folder. Terraform's state and the logs are per run; the lake persists across runs."""
+
+    root: Path
+
+    lake = _Folder("lake")
+    quarantine = _Folder("quarantine")
+    reports = _Folder("lake", "_reports")
+    logs = _Folder("logs")
+    terraform = _Folder("terraform")
+    staging = _Folder("staging")
+    build = _Folder("build")
+    input = _Folder("input")
+
+    def prepare(self, clean: bool) -> None:
+        if clean:
+            for folder in (self.lake, self.quarantine, self.staging, self.input, self.logs):
+                shutil.rmtree(folder, ignore_errors=True)
+        for folder in (self.lake, self.quarantine, self.logs, self.terraform, self.build):
+            folder.mkdir(parents=True, exist_ok=True)
+        # A previous run's embedded AWS is gone with its process: its Terraform state describes nothing.
+        for name in ("terraform.tfstate", "terraform.tfstate.backup"):
+            (self.terraform / name).unlink(missing_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+@dataclass
+class StackOutputs:
+    """The Terraform outputs the embedded runtime needs (names as documented in docs/deploy.md)."""
+
+    raw: dict[str, Any]
+
+    input_bucket = _Required("input_bucket_name", "input_bucket")
+    tracking_table = _Required("tracking_table_name", "tracking_table")
+    manifest_builder_function = _Required(
+        "manifest_builder_function_name", "lambda_function_name", "function_name"
+    )
+    state_machine_arn = _Required("state_machine_arn")
+    glue_job_name = _Required("glue_job_name")
+    output_path = _Required("output_path", "output_s3_path")
+    bad_records_path = _Required("bad_records_path", "bad_records_s3_path", "quarantine_path")
+    dlq_url = _Optional("ingest_dlq_url", "dlq_url", "ingest_dead_letter_queue_url")
+    queue_url = _Optional("ingest_queue_url", "queue_url")
+
+    def get(self, *names: str, default: Any = None) -> Any:
+        for name in names:
+            value = self.raw.get(name)
+            if isinstance(value, dict) and "value" in value:
+                value = value["value"]
+            if value not in (None, ""):
+                return value
+        return default
+
+    def require(self, *names: str) -> Any:
+        value = self.get(*names)
+        if value is None:
+            raise PipelineError(
+                "TerraformOutputMissing",
+                f"The Terraform stack has no output named {' or '.join(names)}.",
+                "Check terraform/outputs.tf against docs/deploy.md.",
+            )
+        return value
+
+    @property
+    def input_prefix(self) -> str:
+        prefix = str(self.get("input_prefix", default="") or "")
+        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+    @property
+    def function_names(self) -> list[str]:
+        names = [self.manifest_builder_function]
+        extra = self.get("status_updater_function_name", "batch_status_updater_function_name")
+        if extra and extra not in names:
+            names.append(str(extra))
+        return names
+
+    @property
+    def compression_type(self) -> str:
+        return str(self.get("compression_type", default=""))
+
+    @property
+    def table_name(self) -> str:
+        return str(self.get("table_name", "glue_table_name", default="events"))

@@ -1,0 +1,118 @@
+"""What a run shows while it runs (the `Reporter` protocol, fed `Snapshot`s) and what it leaves behind (the
+`RunSummary`, written to the work folder for `pipeline query` and to logs/summary.json)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from pipeline.embedded.layout import WorkLayout
+from pipeline.embedded.query import RUN_INFO_FILE
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Snapshot:
+    files_total: int = 0
+    files_tracked: int = 0
+    files_completed: int = 0
+    files_failed: int = 0
+    manifests_started: int = 0
+    manifests_final: int = 0
+    glue_runs_done: int = 0
+    glue_runs_started: int = 0
+    records_total: int = 0
+    records_converted: int = 0
+
+
+class Reporter(Protocol):
+    def stage_started(self, name: str, description: str) -> None: ...
+
+    def stage_finished(self, name: str, seconds: float) -> None: ...
+
+    def progress(self, snapshot: Snapshot) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class SilentReporter:
+    def stage_started(self, name: str, description: str) -> None:
+        logger.info("stage %s: %s", name, description)
+
+    def stage_finished(self, name: str, seconds: float) -> None:
+        logger.info("stage %s done in %.1fs", name, seconds)
+
+    def progress(self, snapshot: Snapshot) -> None:
+        return None
+
+    def note(self, message: str) -> None:
+        logger.info("%s", message)
+
+
+@dataclass
+class ManifestResult:
+    manifest_id: str
+    date_prefix: str
+    status: str
+    file_count: int
+    execution_arn: str | None
+    records_in: int | None
+    records_out: int | None
+    bad_records: int | None
+    output_files: int | None
+    bytes_out: int | None
+    error: str | None = None
+    lake_rows: int | None = None
+    quarantine_lines: int | None = None
+
+
+@dataclass
+class RunSummary:
+    workdir: str
+    files: int = 0
+    input_bytes: int = 0
+    lines: int = 0
+    expected_bad_lines: int | None = None
+    files_completed: int = 0
+    files_failed: int = 0
+    manifests: list[ManifestResult] = field(default_factory=list)
+    records_out: int = 0
+    quarantined: int = 0
+    output_files: int = 0
+    output_bytes: int = 0
+    codec: str | None = None
+    compression_argument: str | None = None
+    duplicate_notifications: int = 0
+    dlq_messages: int = 0
+    glue_runs: int = 0
+    glue_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    table_name: str = "events"
+    endpoint_url: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def write_run_info(summary: RunSummary, layout: WorkLayout) -> None:
+    info = {
+        "table_name": summary.table_name,
+        "lake": str(layout.lake),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "summary": summary.as_dict(),
+    }
+    (layout.root / RUN_INFO_FILE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    (layout.logs / "summary.json").write_text(
+        json.dumps(summary.as_dict(), indent=2, default=str), encoding="utf-8"
+    )

@@ -1,0 +1,156 @@
+"""The end-state check of a run: every input line is in the lake or in the quarantine, every file reached
+`completed`, every batch's job report agrees with what the lake and the quarantine hold, and the ingest dead-letter
+queue is empty. Whatever disagrees becomes a line of `RunSummary.problems`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from pipeline.embedded.drop import count_lines
+from pipeline.embedded.follow import Expected, take_snapshot
+from pipeline.embedded.glue_runner import GlueRunner
+from pipeline.embedded.layout import StackOutputs, WorkLayout
+from pipeline.embedded.server import REGION
+from pipeline.embedded.summary import ManifestResult, RunSummary
+
+
+def verify(
+    summary: RunSummary,
+    outputs: StackOutputs,
+    expected: Expected,
+    layout: WorkLayout,
+    glue_runner: GlueRunner | None,
+) -> None:
+    """Fill in the summary's end state and its problems (none when the run is complete)."""
+    _, file_status, manifests = take_snapshot(outputs, expected, glue_runner, summary.lines)
+    summary.files_completed = sum(1 for key in expected if file_status.get(key) == "completed")
+    summary.files_failed = sum(1 for key in expected if file_status.get(key) == "failed")
+    runs_by_manifest = {
+        r.manifest_id: r for r in (glue_runner.runs if glue_runner else []) if r.status == "SUCCEEDED"
+    }
+    lake_rows = _lake_rows_by_manifest(layout.lake)
+    for item in sorted(manifests, key=lambda m: str(m.get("manifest_id"))):
+        manifest_id = str(item.get("manifest_id"))
+        run = runs_by_manifest.get(manifest_id)
+        report = (run.report if run else None) or {}
+        result = ManifestResult(
+            manifest_id=manifest_id,
+            date_prefix=str(item.get("date_prefix")),
+            status=str(item.get("status")),
+            file_count=int(item.get("file_count") or 0),
+            execution_arn=item.get("execution_arn"),
+            records_in=_int(item.get("records_in", report.get("records_in"))),
+            records_out=_int(item.get("records_out", report.get("records_out"))),
+            bad_records=_int(item.get("bad_records", report.get("bad_records"))),
+            output_files=_count(item.get("output_files", report.get("output_files"))),
+            bytes_out=_int(item.get("bytes_out", report.get("bytes_out"))),
+            error=item.get("error"),
+            lake_rows=lake_rows.get(manifest_id, 0),
+            quarantine_lines=_quarantine_lines(layout.quarantine, manifest_id),
+        )
+        summary.manifests.append(result)
+        if report.get("codec"):
+            summary.codec = str(report["codec"])
+    completed = [m for m in summary.manifests if m.status == "completed"]
+    summary.records_out = sum(m.lake_rows or 0 for m in completed)
+    summary.quarantined = sum(m.quarantine_lines or 0 for m in summary.manifests)
+    summary.output_files = sum(m.output_files or 0 for m in completed)
+    summary.output_bytes = sum(m.bytes_out or 0 for m in completed)
+    summary.dlq_messages = dlq_depth(outputs)
+
+    problems = summary.problems
+    if summary.files_completed != len(expected):
+        not_done = [
+            f"s3://{b}/{k} ({file_status.get((b, k), 'not tracked')})"
+            for b, k in expected
+            if file_status.get((b, k)) != "completed"
+        ]
+        problems.append(f"{len(not_done)} files did not reach completed: " + ", ".join(not_done[:5]))
+    for manifest in summary.manifests:
+        if manifest.status != "completed":
+            problems.append(f"batch {manifest.manifest_id} ended {manifest.status}: {manifest.error}")
+            continue
+        if not manifest.execution_arn:
+            problems.append(f"batch {manifest.manifest_id} has no execution ARN in the tracking table")
+        if manifest.records_out is not None and manifest.lake_rows != manifest.records_out:
+            problems.append(
+                f"batch {manifest.manifest_id}: the job reported {manifest.records_out} records "
+                f"but the lake holds {manifest.lake_rows}"
+            )
+        if manifest.bad_records is not None and manifest.quarantine_lines != manifest.bad_records:
+            problems.append(
+                f"batch {manifest.manifest_id}: the job reported {manifest.bad_records} bad "
+                f"records but the quarantine holds {manifest.quarantine_lines}"
+            )
+    accounted = summary.records_out + summary.quarantined
+    if accounted != summary.lines:
+        problems.append(
+            f"{summary.lines} input lines but {summary.records_out} in the lake + "
+            f"{summary.quarantined} in quarantine = {accounted}"
+        )
+    if summary.expected_bad_lines is not None and summary.quarantined != summary.expected_bad_lines:
+        problems.append(
+            f"{summary.expected_bad_lines} corrupt lines were generated but the quarantine "
+            f"holds {summary.quarantined}"
+        )
+    if summary.dlq_messages:
+        problems.append(f"{summary.dlq_messages} messages ended in the ingest dead-letter queue")
+
+
+def dlq_depth(outputs: StackOutputs) -> int:
+    url = outputs.dlq_url
+    if not url:
+        return 0
+    sqs = boto3.client("sqs", region_name=REGION)
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"].get("ApproximateNumberOfMessages", 0))
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, list):
+        return len(value)
+    return _int(value)
+
+
+def _lake_rows_by_manifest(lake: Path) -> dict[str, int]:
+    from pipeline.embedded.query import lake_files
+
+    files = lake_files(lake)
+    if not files:
+        return {}
+    import duckdb
+
+    con = duckdb.connect()
+    file_list = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    rows = con.execute(
+        f"SELECT _manifest_id, count(*) FROM read_parquet([{file_list}], "  # noqa: S608
+        "union_by_name = true) GROUP BY 1"
+    ).fetchall()
+    con.close()
+    return {str(manifest_id): int(count) for manifest_id, count in rows}
+
+
+def _quarantine_lines(quarantine: Path, manifest_id: str) -> int:
+    total = 0
+    if not quarantine.is_dir():
+        return 0
+    for path in quarantine.rglob("*"):
+        if not path.is_file() or path.name.startswith((".", "_")):
+            continue
+        if f"manifest_id={manifest_id}" not in path.as_posix():
+            continue
+        total += count_lines(path)
+    return total
