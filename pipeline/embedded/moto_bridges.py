@@ -34,37 +34,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
+
 logger = logging.getLogger(__name__)
 
 PINNED_MOTO_VERSION = "5.2.5"
 
 
-class MotoBridgeOutdated(RuntimeError):
+class MotoBridgeOutdated(PipelineError):
     """The installed moto no longer has the code a bridge patches."""
 
     error_name = "MotoBridgeOutdated"
 
 
-class GlueRunFailed(Exception):
+class GlueRunFailed(PipelineError):
     """Raised by a GlueRunner: the job run ends FAILED with this message (the ASL Catch sees States.TaskFailed)."""
 
 
-class GlueStartRejected(Exception):
+class GlueStartRejected(PipelineError):
     """Raised by a GlueRunner's admission check: StartJobRun itself fails with `code` (e.g. ConcurrentRunsExceededException)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
-        self.message = message
+        self.message = message  # str() stays "<code>: <message>"
 
 
-class LambdaFunctionError(Exception):
+class LambdaFunctionError(PipelineError):
     """Raised by a LambdaInvoker: the invocation returns an AWS-style function error (errorType, errorMessage)."""
 
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type = error_type
-        self.message = message
+        self.message = message  # str() stays "<errorType>: <message>"
 
 
 @dataclass(frozen=True)

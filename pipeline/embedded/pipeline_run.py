@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import boto3
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.contracts.lines import count_records
 from pipeline.contracts.suffixes import is_gzip_name
-from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.preflight import InputFile
 from pipeline.embedded.query import RUN_INFO_FILE
 from pipeline.embedded.server import REGION
@@ -68,6 +68,15 @@ class DemoSpec:
     dirty_file_count: int = 3  # files holding a few corrupt lines
     bad_lines_per_dirty_file: int = 3
 
+    def __post_init__(self) -> None:
+        if self.files < 2:  # the one check of `pipeline demo --files` (the CLI maps the error)
+            raise PipelineError.named(
+                "InvalidOption",
+                f"--files must be at least 2 (one per date), got {self.files}.",
+                "Pass --files 2 or more.",
+                exit_code=2,
+            )
+
     def dirty_files(self) -> set[int]:
         count = min(self.dirty_file_count, self.files)
         return {
@@ -90,13 +99,6 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
     half gains fields), laid out as `events/<date>/part-<nn>.ndjson[.gz]`."""
     from pipeline.embedded.sample_data import write_drop
 
-    if spec.files < 2:
-        raise PipelineError(
-            "InvalidOption",
-            f"--files must be at least 2 (one per date), got {spec.files}.",
-            "Pass --files 2 or more.",
-            exit_code=2,
-        )
     today = today or dt.datetime.now(dt.UTC).date()
     dates = (today - dt.timedelta(days=1), today)
     per_file = max(10, int(spec.total_mb * 1_000_000 / APPROX_EVENT_BYTES / spec.files))
@@ -514,7 +516,7 @@ class PipelineRun:
         detail = "; ".join(stuck[:5]) + (f" and {len(stuck) - 5} more" if len(stuck) > 5 else "")
         if open_manifests:
             detail += "; open batches: " + ", ".join(open_manifests[:5])
-        raise PipelineError(
+        raise PipelineError.named(
             "PipelineTimeout",
             f"{len(stuck)} of {snapshot.files_total} files did not reach a final state within "
             f"{self.options.timeout_seconds:.0f}s: {detail}.",
