@@ -16,24 +16,15 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
-from pipeline.cli.options import (
-    BatchOpt,
-    CleanOpt,
-    CompressionOpt,
-    KeepOpt,
-    PortOpt,
-    SummaryJsonOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    WorkdirOpt,
-)
-from pipeline.cli.output import console, err_console, guarded
+from pipeline.cli.options import PortOpt, RunChoices, VerboseOpt, WorkdirOpt, run_choices
+from pipeline.cli.output import console, err_console, fail, guarded
 from pipeline.cli.views import RichReporter, print_endpoint, print_summary, result_table
+from pipeline.contracts.errors import PipelineError
 
 DEFAULT_WORKDIR = Path("work")
 
@@ -105,27 +96,43 @@ def _preflight(workdir: Path, input_bytes: int, port: int | None) -> None:
         preflight.check_port(port)
 
 
+def _prepare(options: Any, verbose: bool) -> tuple[Any, RichReporter, Path | None]:
+    """The run (its work folder prepared), its reporter, and the log file now logging."""
+    from pipeline.embedded.pipeline_run import PipelineRun
+
+    reporter = RichReporter(console)
+    run = PipelineRun(options, reporter)
+    guarded(run.prepare)
+    return run, reporter, _setup_logging(run.layout.logs, verbose)
+
+
+def _finish(run: Any, reporter: RichReporter, body: Callable[[], int], log_file: Path | None) -> NoReturn:
+    """Run the command's body, stop the run whatever happens, exit with the body's status."""
+    try:
+        code = guarded(body, log_file)
+    finally:
+        reporter.close()
+        run.stop()
+    raise typer.Exit(code)
+
+
 # --------------------------------------------------------------------------------------------- commands
 
 
 def _run_pipeline(
     options: Any,
+    choices: RunChoices,
     files_source: Callable[[Path], list[Any]],
-    verbose: bool,
-    summary_json: Path | None,
     sample_sql: str | None,
     input_bytes: int,
 ) -> None:
-    from pipeline.embedded.pipeline_run import PipelineRun
     from pipeline.embedded.preflight import check_compression
 
     workdir = options.workdir.resolve()
     guarded(lambda: check_compression(options.compression))
     guarded(lambda: _preflight(workdir, input_bytes, options.port))
-    reporter = RichReporter(console)
-    run = PipelineRun(options, reporter)
-    guarded(run.prepare)
-    log_file = _setup_logging(run.layout.logs, verbose)
+    run, reporter, log_file = _prepare(options, choices.verbose)
+    summary_json = choices.summary_json
 
     def timed_source(folder: Path) -> list[Any]:
         started = time.monotonic()
@@ -151,10 +158,9 @@ def _run_pipeline(
                 f"file reached completed. Lake: {run.layout.lake}"
             )
         else:
-            err_console.print("[bold red]error[RunIncomplete][/]: " + "; ".join(summary.problems) + ".")
-            err_console.print(
-                f"[bold]fix[/]: look at {run.layout.logs} (lambda.log, glue.log, pipeline.log)."
-            )
+            problems = "; ".join(summary.problems) + "."
+            fix = f"look at {run.layout.logs} (lambda.log, glue.log, pipeline.log)."
+            fail(PipelineError.named("RunIncomplete", problems, fix))  # printed; the exit status is below
         if options.keep_running:
             print_endpoint(
                 run.stack.aws.endpoint_url if run.stack.aws else "?",
@@ -164,44 +170,25 @@ def _run_pipeline(
             _wait_for_ctrl_c()
         return 0 if summary.ok else 1
 
-    try:
-        code = guarded(body, log_file)
-    finally:
-        reporter.close()
-        run.stop()
-    raise typer.Exit(code)
+    _finish(run, reporter, body, log_file)
 
 
+@run_choices(timeout=900.0)
 def demo(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     files: Annotated[int, typer.Option("--files", help="Number of files to generate (two dates).")] = 20,
     size_mb: Annotated[
         float, typer.Option("--size-mb", help="Approximate NDJSON megabytes in total.")
     ] = 50.0,
-    keep_running: KeepOpt = False,
-    clean: CleanOpt = False,
-    port: PortOpt = None,
-    compression: CompressionOpt = None,
-    max_files_per_manifest: BatchOpt = 10,
-    timeout: TimeoutOpt = 900.0,
-    summary_json: SummaryJsonOpt = None,
-    verbose: VerboseOpt = False,
+    *,
+    choices: RunChoices,
 ) -> None:
     """Generate realistic drops (two dates, a few corrupt lines, one schema change, one duplicate notification)
     and run them through the whole pipeline on an embedded AWS. Exit 0 only if every line is accounted for."""
-    from pipeline.embedded.pipeline_run import DemoSpec, RunOptions, generate_demo_drop
+    from pipeline.embedded.pipeline_run import DemoSpec, generate_demo_drop
 
     spec = guarded(lambda: DemoSpec(files=files, total_mb=size_mb))
-    options = RunOptions(
-        workdir=workdir,
-        port=port,
-        clean=clean,
-        compression=compression,
-        max_files_per_manifest=max_files_per_manifest,
-        timeout_seconds=timeout,
-        duplicate_notification=True,
-        keep_running=keep_running,
-    )
+    options = choices.run_options(workdir, duplicate_notification=True)
 
     def generate(folder: Path) -> list[Any]:
         import shutil
@@ -214,13 +201,14 @@ def demo(
         "round(sum(properties.amount), 2) AS revenue, count(experiment) AS with_experiment "
         "FROM {table} GROUP BY dt ORDER BY dt"
     )
-    _run_pipeline(options, generate, verbose, summary_json, sample, input_bytes=int(size_mb * 1_000_000))
+    _run_pipeline(options, choices, generate, sample, input_bytes=int(size_mb * 1_000_000))
 
 
 def _format_sql(sql: str, table: str) -> str:
     return sql.replace("{table}", table)
 
 
+@run_choices(timeout=1800.0)
 def run_command(
     input_dir: Annotated[
         Path,
@@ -231,39 +219,23 @@ def run_command(
         ),
     ],
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
-    keep_running: KeepOpt = False,
-    clean: CleanOpt = False,
-    port: PortOpt = None,
-    compression: CompressionOpt = None,
-    max_files_per_manifest: BatchOpt = 10,
-    timeout: TimeoutOpt = 1800.0,
-    summary_json: SummaryJsonOpt = None,
-    verbose: VerboseOpt = False,
+    *,
+    choices: RunChoices,
 ) -> None:
     """Run your own NDJSON files through the whole pipeline on an embedded AWS."""
-    from pipeline.embedded.pipeline_run import RunOptions, drop_files_from
+    from pipeline.embedded.pipeline_run import drop_files_from
     from pipeline.embedded.preflight import scan_input
 
     def scan() -> list[Any]:
         return scan_input(input_dir)
 
     inputs = guarded(scan)
-    options = RunOptions(
-        workdir=workdir,
-        port=port,
-        clean=clean,
-        compression=compression,
-        max_files_per_manifest=max_files_per_manifest,
-        timeout_seconds=timeout,
-        duplicate_notification=False,
-        keep_running=keep_running,
-    )
+    options = choices.run_options(workdir, duplicate_notification=False)
     sample = "SELECT dt, count(*) AS records FROM {table} GROUP BY dt ORDER BY dt"
     _run_pipeline(
         options,
+        choices,
         lambda _folder: drop_files_from(inputs),
-        verbose,
-        summary_json,
         sample,
         input_bytes=sum(f.size for f in inputs),
     )
@@ -307,7 +279,7 @@ def up(
 ) -> None:
     """Start the embedded AWS with the stack applied and keep it running (the pipeline is live: put files into
     the input bucket and they are converted). Prints the endpoint and the environment to use it; Ctrl-C stops."""
-    from pipeline.embedded.pipeline_run import PipelineRun, RunOptions
+    from pipeline.embedded.pipeline_run import RunOptions
 
     guarded(lambda: _preflight(workdir.resolve(), 0, port))
     options = RunOptions(
@@ -317,10 +289,7 @@ def up(
         max_batch_wait_seconds=int(flush_interval),
         duplicate_notification=False,
     )
-    reporter = RichReporter(console)
-    run = PipelineRun(options, reporter)
-    guarded(run.prepare)
-    log_file = _setup_logging(run.layout.logs, verbose)
+    run, reporter, log_file = _prepare(options, verbose)
 
     def body() -> int:
         outputs = run.start_stack()
@@ -336,12 +305,7 @@ def up(
         console.print("stopping ...")
         return 0
 
-    try:
-        code = guarded(body, log_file)
-    finally:
-        reporter.close()
-        run.stop()
-    raise typer.Exit(code)
+    _finish(run, reporter, body, log_file)
 
 
 def register(app: typer.Typer) -> None:

@@ -23,8 +23,15 @@ from pipeline.cli.options import (
     StackOptions,
     stack_options,
 )
-from pipeline.cli.output import err, guarded_ops, out, print_json, progress_bar
-from pipeline.cli.views import print_status
+from pipeline.cli.output import err, fail, guarded_ops, out, print_json, progress_bar, progress_ticks, spinner
+from pipeline.cli.reports import (
+    print_backfill,
+    print_reconcile,
+    print_redrive,
+    print_replay,
+    print_retry,
+    print_status,
+)
 from pipeline.contracts.errors import PipelineError
 
 # ------------------------------------------------------------------------------------------ status
@@ -61,10 +68,7 @@ def status_command(
         raise typer.BadParameter("--fail-on takes warning or critical")
 
     def body() -> int:
-        ctx = stack.context(
-            dlq_url=dlq_url,
-            ingest_queue_url=queue_url,
-        )
+        ctx = stack.context(dlq_url=dlq_url, ingest_queue_url=queue_url)
         limits = Thresholds(grace_seconds=grace_seconds or ctx.stack.repair_grace_seconds)
         if ctx.stack.function_name:
             config = ctx.config()
@@ -76,10 +80,7 @@ def status_command(
         if max_batch_wait is not None:
             limits.max_batch_wait_seconds = max_batch_wait
 
-        reading = err.status("reading the tracking table, queues and executions") if err.is_terminal else None
-        if reading is not None:
-            reading.start()
-        try:
+        with spinner("reading the tracking table, queues and executions"):
             report = collect(
                 ctx.ddb,
                 ctx.table_name,
@@ -95,9 +96,6 @@ def status_command(
                 executions_limit=executions,
                 limits=limits,
             )
-        finally:
-            if reading is not None:
-                reading.stop()
         if as_json:
             print_json(report.as_dict())
         else:
@@ -165,28 +163,16 @@ def retry_command(
                     f"{outcome.execution_arn}"
                 )
         if wait and batch.outcomes:
-            with progress_bar(not as_json) as progress:
-                task = (
-                    progress.add_task("waiting for the retried manifests", total=len(batch.outcomes))
-                    if progress
-                    else None
-                )
-
-                def tick(done: int, total: int) -> None:
-                    if progress is not None and task is not None:
-                        progress.update(task, completed=done, total=total)
-
+            with progress_ticks(
+                "waiting for the retried manifests", len(batch.outcomes), not as_json
+            ) as tick:
                 wait_final(ctx, batch.outcomes, timeout, progress=tick)
         if as_json:
             print_json(
                 {"retried": [o.as_dict() for o in batch.outcomes], "refused": batch.refused, "ok": batch.ok}
             )
         else:
-            for o in batch.outcomes:
-                if o.final_status:
-                    out.print(f"{o.manifest_id}: {o.final_status}" + (f" ({o.error})" if o.error else ""))
-            for r in batch.refused:
-                err.print(f"not retried {r['manifest_id']}: {r['error']}: {r['message']}")
+            print_retry(batch)
         return 0 if batch.ok else 1
 
     raise typer.Exit(guarded_ops(body))
@@ -217,13 +203,7 @@ def redrive_command(
         ctx = stack.context(dlq_url=dlq_url, ingest_queue_url=queue_url)
         ctx.stack.require("dlq_url", "ingest_queue_url")
         sqs = ctx.client("sqs")
-        with progress_bar(not as_json) as progress:
-            task = progress.add_task("moving DLQ messages", total=None) if progress else None
-
-            def tick(moved: int, total: int | None) -> None:
-                if progress is not None and task is not None:
-                    progress.update(task, completed=moved, total=total)
-
+        with progress_ticks("moving DLQ messages", None, not as_json) as tick:
             result = redrive(
                 sqs,
                 ctx.stack.get("dlq_url"),
@@ -237,29 +217,15 @@ def redrive_command(
         if as_json:
             print_json(result.as_dict())
         else:
-            out.print(
-                f"moved {result.moved} message(s) with {result.method}; DLQ {result.dlq_before} -> "
-                f"{result.dlq_after}"
-                + (
-                    f"; {result.failed_sends} refused by the ingest queue (left in the DLQ)"
-                    if result.failed_sends
-                    else ""
-                )
-            )
-            for note in result.notes:
-                out.print(f"note: {note}")
+            print_redrive(result)
         if not result.ok:
-            err.print(
-                f"[bold red]error[RedriveIncomplete][/]: {result.failed_sends} message(s) could not be sent"
-                + (
-                    f"; the move task ended {result.task_status}: {result.task_failure}"
-                    if result.task_status not in (None, "COMPLETED")
-                    else ""
-                )
-                + ".",
-                markup=True,
+            ended = (
+                f"; the move task ended {result.task_status}: {result.task_failure}"
+                if result.task_status not in (None, "COMPLETED")
+                else ""
             )
-            return 1
+            message = f"{result.failed_sends} message(s) could not be sent{ended}."
+            return fail(PipelineError.named("RedriveIncomplete", message), err).exit_code
         return 0
 
     raise typer.Exit(guarded_ops(body))
@@ -297,35 +263,14 @@ def reconcile_command(
     from pipeline.ops.table_reads import recent_dates
 
     def body() -> int:
-        ctx = stack.context(
-            output_path=output_path,
-        )
+        ctx = stack.context(output_path=output_path)
         dates = [check_date(d) for d in date] if date else recent_dates(days)
         only = dates[0] if date and len(dates) == 1 else None
         result = reconcile(ctx, dates, only_date=only, dry_run=dry_run, grace_seconds=grace_seconds)
         if as_json:
             print_json(result.as_dict())
         else:
-            verb = "would" if dry_run else "did"
-            if not result.claims and not result.manifests and not result.catalog:
-                out.print("Nothing to reconcile.")
-            for c in result.claims:
-                out.print(
-                    f"claim {c.manifest_id} ({c.date_prefix}, {c.files} files, claimed {c.claimed_at}): "
-                    f"{verb} {c.action}"
-                )
-            for m in result.manifests:
-                out.print(
-                    f"manifest {m.manifest_id} ({m.date_prefix}) is {m.status} but its execution ended "
-                    f"{m.execution_status}: {verb} {m.action}" + (f" ({m.error})" if m.error else "")
-                )
-            for c in result.catalog:
-                out.print(
-                    f"date {c.date_prefix}: no catalog partition for {len(c.manifests)} completed manifest(s): "
-                    f"{verb} {c.action}"
-                )
-            for problem in result.problems:
-                err.print(f"problem: {problem}")
+            print_reconcile(result, dry_run)
         return 0 if result.ok else 1
 
     raise typer.Exit(guarded_ops(body))
@@ -351,30 +296,13 @@ def backfill_command(
     from pipeline.ops.backfill import backfill
 
     def body() -> int:
-        ctx = stack.context(
-            input_bucket=bucket,
-        )
-        with progress_bar(not as_json) as progress:
-            task = progress.add_task("listing and tracking objects", total=None) if progress else None
-
-            def tick(seen: int) -> None:
-                if progress is not None and task is not None:
-                    progress.update(task, completed=seen)
-
+        ctx = stack.context(input_bucket=bucket)
+        with progress_ticks("listing and tracking objects", None, not as_json) as tick:
             result = backfill(ctx, ctx.stack.get("input_bucket"), prefix, dry_run=dry_run, progress=tick)
         if as_json:
             print_json(result.as_dict())
         else:
-            verb = "would track" if dry_run else "tracked"
-            out.print(
-                f"s3://{result.bucket}/{result.prefix}: {result.listed} object(s) listed, {verb} "
-                f"{result.tracked}, {result.already_tracked} already tracked, {result.skipped_suffix} skipped "
-                f"(suffix not accepted); {len(result.manifests_started)} manifest(s) started"
-            )
-            for day, count in sorted(result.dates.items()):
-                out.print(f"  {day}: {count} file(s)")
-            if result.tracked and not dry_run:
-                out.print("Partial batches start with the scheduled flush (MAX_BATCH_WAIT_SECONDS).")
+            print_backfill(result, dry_run)
         return 0
 
     raise typer.Exit(guarded_ops(body))
@@ -457,15 +385,7 @@ def replay_command(
         if as_json:
             print_json(result.as_dict())
         else:
-            how = "resumed" if result.resumed else "started"
-            out.print(
-                f"replay {result.replay_id} ({how}): {result.status}; {result.completed_files}/{result.files} "
-                f"files converted under {len(result.new_manifests)} new manifest(s), replacing "
-                f"{result.old_manifest_count} old one(s)"
-                + ("; catalog partition switched" if result.catalog_swapped else "")
-            )
-            if result.status != "completed":
-                out.print(f"Run `pipeline replay --date {day}` again to follow it to the end.")
+            print_replay(result, day)
         return 0
 
     raise typer.Exit(guarded_ops(body))

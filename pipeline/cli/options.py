@@ -21,6 +21,7 @@ import typer
 from pipeline.ops.stack_names import OUTPUTS_ENV
 
 if TYPE_CHECKING:
+    from pipeline.embedded.pipeline_run import RunOptions
     from pipeline.ops.context import OpsContext
 
 R = TypeVar("R")
@@ -98,38 +99,40 @@ class StackOptions:
 
 
 _CONNECTION_OPTIONS: dict[str, Any] = {
-    "outputs": OutputsOpt,
-    "endpoint_url": EndpointOpt,
-    "region": RegionOpt,
-    "profile": ProfileOpt,
+    "outputs": (OutputsOpt, None),
+    "endpoint_url": (EndpointOpt, None),
+    "region": (RegionOpt, None),
+    "profile": (ProfileOpt, None),
 }
 _NAME_OPTIONS: dict[str, Any] = {
-    "table": TableOpt,
-    "state_machine_arn": StateMachineOpt,
-    "function_name": FunctionOpt,
+    "table": (TableOpt, None),
+    "state_machine_arn": (StateMachineOpt, None),
+    "function_name": (FunctionOpt, None),
 }
 
 
-def stack_options(*, names: bool = True) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    """Give a command the stack options (`names=False`: only the four that reach AWS) as `stack: StackOptions`.
+def option_set(
+    into: str, build: Callable[..., Any], options: dict[str, tuple[Any, Any]]
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Append `options` (name -> (annotation, default)) to a command's own, and hand them over as one value.
 
     typer reads a command's options from its signature, so the wrapper's signature is the command's own
-    parameters (without `stack`) followed by the stack options; the wrapper folds them into one `StackOptions`.
+    parameters (without `into`) followed by `options`, in that order; the wrapper calls `build(**those values)`
+    and passes the result to the command as its keyword `into`.
     """
-    added = {**_CONNECTION_OPTIONS, **(_NAME_OPTIONS if names else {})}
 
     def decorate(command: Callable[..., R]) -> Callable[..., R]:
         signature = inspect.signature(command, eval_str=True)
-        own = [p for name, p in signature.parameters.items() if name != "stack"]
+        own = [p for name, p in signature.parameters.items() if name != into]
         extra = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-            for name, annotation in added.items()
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, (annotation, default) in options.items()
         ]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> R:
-            stack = StackOptions(**{name: kwargs.pop(name) for name in added})
-            return command(stack=stack, **kwargs)
+            kwargs[into] = build(**{name: kwargs.pop(name) for name in options})
+            return command(**kwargs)
 
         parameters = [*own, *extra]
         wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
@@ -137,6 +140,11 @@ def stack_options(*, names: bool = True) -> Callable[[Callable[..., R]], Callabl
         return wrapper
 
     return decorate
+
+
+def stack_options(*, names: bool = True) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a command the stack options (`names=False`: only the four that reach AWS) as `stack: StackOptions`."""
+    return option_set("stack", StackOptions, {**_CONNECTION_OPTIONS, **(_NAME_OPTIONS if names else {})})
 
 
 # ------------------------------------------------------------------------------------------ embedded commands
@@ -170,3 +178,49 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the log 
 SummaryJsonOpt = Annotated[
     Path | None, typer.Option("--summary-json", help="Also write the summary to this file.")
 ]
+
+
+@dataclass(frozen=True)
+class RunChoices:
+    """The options `pipeline demo` and `pipeline run` share (after their own): how to run and what to report."""
+
+    keep_running: bool = False
+    clean: bool = False
+    port: int | None = None
+    compression: str | None = None
+    max_files_per_manifest: int = 10
+    timeout: float = 900.0
+    summary_json: Path | None = None
+    verbose: bool = False
+
+    def run_options(self, workdir: Path, *, duplicate_notification: bool) -> RunOptions:
+        from pipeline.embedded.pipeline_run import RunOptions
+
+        return RunOptions(
+            workdir=workdir,
+            port=self.port,
+            clean=self.clean,
+            compression=self.compression,
+            max_files_per_manifest=self.max_files_per_manifest,
+            timeout_seconds=self.timeout,
+            duplicate_notification=duplicate_notification,
+            keep_running=self.keep_running,
+        )
+
+
+def run_choices(*, timeout: float) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a command the options of a pipeline run as `choices: RunChoices` (`timeout`: its --timeout default)."""
+    return option_set(
+        "choices",
+        RunChoices,
+        {
+            "keep_running": (KeepOpt, False),
+            "clean": (CleanOpt, False),
+            "port": (PortOpt, None),
+            "compression": (CompressionOpt, None),
+            "max_files_per_manifest": (BatchOpt, 10),
+            "timeout": (TimeoutOpt, timeout),
+            "summary_json": (SummaryJsonOpt, None),
+            "verbose": (VerboseOpt, False),
+        },
+    )

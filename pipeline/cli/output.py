@@ -144,5 +144,30 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress | None]:
         yield progress
 
 
+@contextmanager
+def spinner(description: str) -> Iterator[None]:
+    """A spinner on a terminal's stderr while the block runs (nothing in pipes and CI logs)."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(description):
+        yield
+
+
+@contextmanager
+def progress_ticks(
+    description: str, total: int | None, enabled: bool = True
+) -> Iterator[Callable[..., None]]:
+    """`tick(completed, total=None)` moving one progress bar (a no-op where `progress_bar` shows none)."""
+    with progress_bar(enabled) as progress:
+        task = progress.add_task(description, total=total) if progress else None
+
+        def tick(completed: int, total: int | None = None) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=completed, total=total)
+
+        yield tick
+
+
 def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")

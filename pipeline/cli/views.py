@@ -1,22 +1,20 @@
-"""How results look on a terminal: the embedded run's stages, progress bars and summary, query results, the
-endpoint banner of `pipeline up`, and the operator `status` report. Commands decide what to show; this module only
-lays it out (rich tables on the consoles of pipeline/cli/output.py).
+"""How results look on a terminal: the embedded run's stages, progress bars and summary, query results and the
+endpoint banner of `pipeline up`. Commands decide what to show; this module only lays it out (rich tables on the
+consoles of pipeline/cli/output.py); the operator commands' reports are in pipeline/cli/reports.py.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.status import Status
 from rich.table import Table
 
-from pipeline.cli.output import console, out
+from pipeline.cli.output import console
 
 STAGE_LABELS = {
     "aws_start": "embedded AWS start",
@@ -119,11 +117,15 @@ def print_summary(summary: Any) -> None:
     table = Table(title="Summary", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
-    table.add_row(
-        "files",
+    files = (
         f"{summary.files} ({_mb(summary.input_bytes)}): {summary.files_completed} completed, "
-        f"{summary.files_failed} failed",
+        f"{summary.files_failed} failed"
     )
+    output = (
+        f"{summary.output_files} Parquet files, {_mb(summary.output_bytes)}, "
+        f"codec {summary.codec or summary.compression_argument or '?'}"
+    )
+    table.add_row("files", files)
     if summary.duplicate_notifications:
         table.add_row("duplicate notifications", f"{summary.duplicate_notifications} (tracked once, ignored)")
     completed = sum(1 for m in summary.manifests if m.status == "completed")
@@ -131,11 +133,7 @@ def print_summary(summary: Any) -> None:
     table.add_row("records in", f"{summary.lines:,} non-blank lines")
     table.add_row("records out", f"{summary.records_out:,} rows in the lake")
     table.add_row("quarantined", f"{summary.quarantined:,} bad lines")
-    table.add_row(
-        "output",
-        f"{summary.output_files} Parquet files, {_mb(summary.output_bytes)}, "
-        f"codec {summary.codec or summary.compression_argument or '?'}",
-    )
+    table.add_row("output", output)
     if summary.dlq_messages:
         table.add_row("dead-letter queue", f"{summary.dlq_messages} messages")
     for name in [*STAGE_LABELS, *(k for k in summary.timings if k not in STAGE_LABELS)]:
@@ -183,117 +181,3 @@ def print_endpoint(endpoint: str, outputs_file: Path, outputs: Any) -> None:
             "<date>/FILE.ndjson"
         )
     console.print("Press Ctrl-C to stop.")
-
-
-# --------------------------------------------------------------------------------------------- operator status
-
-
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172_800:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d"
-
-
-def print_status(report: Any) -> None:
-    colour = {"healthy": "green", "warning": "yellow", "critical": "red"}
-    # In a terminal rich fits the width; in pipes and CI logs, 120 columns rather than 80.
-    console = out if out.is_terminal else Console(highlight=False, width=120, file=sys.stdout)
-
-    def show(renderable: Any) -> None:
-        console.print(renderable)
-
-    show(f"[bold]Pipeline status[/] at {report.generated_at}: [{colour[report.level]}]{report.level}[/]")
-    health = Table(title="Health (thresholds: docs/runbook.md)", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("indicator", "value", "level"):
-        health.add_column(column, no_wrap=True)
-    for indicator in report.indicators:
-        health.add_row(
-            indicator.name, str(indicator.value), f"[{colour[indicator.level]}]{indicator.level}[/]"
-        )
-    show(health)
-    files = Table(title="Files and manifests per date", title_justify="left", box=box.SIMPLE_HEAD)
-    headers = (
-        "date",
-        "pending",
-        "manifested",
-        "completed",
-        "failed",
-        "manifests p/r/c/f",
-        "records out",
-        "bad",
-        "complete",
-    )
-    for column in headers:
-        files.add_column(column, justify="left" if column in ("date", "complete") else "right", no_wrap=True)
-    for day in report.dates:
-        m = day.manifests_by_status
-        files.add_row(
-            day.date_prefix,
-            *(str(day.files.get(s, 0)) for s in ("pending", "manifested", "completed", "failed")),
-            f"{m['pending']}/{m['processing']}/{m['completed']}/{m['failed']}",
-            str(day.totals.get("records_out", 0)),
-            str(day.totals.get("bad_records", 0)),
-            "yes" if day.complete else "no",
-        )
-    show(files)
-    unfinished = [
-        (d.date_prefix, m)
-        for d in report.dates
-        for m in d.manifests
-        if m["status"] != "completed" and not m.get("superseded_by")
-    ]
-    if unfinished:
-        table = Table(title="Manifests not completed", title_justify="left", box=box.SIMPLE_HEAD)
-        for column in ("manifest", "status", "age", "files", "attempts", "error"):
-            table.add_column(column, no_wrap=column != "error")
-        for _day, m in unfinished:
-            table.add_row(
-                m["manifest_id"],
-                m["status"],
-                _age(m.get("age_seconds")),
-                str(m.get("file_count")),
-                str(m.get("attempts")),
-                " / ".join(str(e) for e in (m.get("error"), m.get("job_error")) if e),
-            )
-        show(table)
-    if report.oldest_pending:
-        p = report.oldest_pending
-        show(
-            f"Oldest pending file: s3://{p['bucket']}/{p['key']} (date {p['date']}, waiting {_age(p['age_seconds'])})"
-        )
-    stuck = [(d.date_prefix, s) for d in report.dates for s in d.stuck_manifested]
-    if stuck:
-        show(
-            f"[red]{len(stuck)} file(s) manifested past the grace period[/] (run `pipeline reconcile --dry-run`):"
-        )
-        for day, s in stuck[:20]:
-            show(
-                f"  {day} s3://{s['bucket']}/{s['key']} manifest {s['manifest_id']} ({_age(s['manifested_seconds'])})"
-            )
-    for day in report.dates:
-        for replay in day.replays:
-            if replay.get("status") != "completed":
-                show(
-                    f"[yellow]Replay {replay.get('replay_id')} of {day.date_prefix} is at step {replay.get('status')}[/]"
-                    f" (started {replay.get('started_at')}): `pipeline replay --date {day.date_prefix}` follows it."
-                )
-    for name, queue in (("DLQ", report.dlq), ("Ingest queue", report.ingest_queue)):
-        if queue is not None:
-            show(f"{name}: {queue['visible']} visible, {queue['in_flight']} in flight")
-    if report.failed_executions:
-        table = Table(title="Recent failed executions", title_justify="left", box=box.SIMPLE_HEAD)
-        for column in ("execution", "status", "stopped", "error", "cause"):
-            table.add_column(column, no_wrap=column != "cause")
-        for e in report.failed_executions:
-            stopped = str(e.get("stopped_at") or "")[:19]
-            table.add_row(
-                e["name"], e["status"], stopped, str(e.get("error") or ""), str(e.get("cause") or "")[:100]
-            )
-        show(table)
