@@ -3,8 +3,10 @@
 The operator commands share the stack options (`--outputs`, `--endpoint-url`, `--region`, `--profile`, and the
 name flags `--table`, `--state-machine-arn`, `--function-name`): `@stack_options()` appends them to a command's
 own options (in that order, after them, as the help always listed them) and hands them over as one
-`StackOptions`, which builds the command's `OpsContext`. Two options print JSON and so get two names:
-`AsJsonOpt` (`--json`: JSON on stdout instead of tables) and `SummaryJsonOpt` (`--summary-json FILE`).
+`StackOptions`, which builds the command's `OpsContext`. `demo` and `run` share the options of a pipeline run the
+same way (`@run_choices(timeout=...)` -> `RunChoices`, which builds the `RunOptions`). Two options print JSON and
+so get two names: `AsJsonOpt` (`--json`: JSON on stdout instead of tables) and `SummaryJsonOpt`
+(`--summary-json FILE`). Keeping the names here keeps every command's flags, help and defaults identical.
 """
 
 from __future__ import annotations
