@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
+
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[2] / "state_machines"
 NDJSON_TO_PARQUET = STATE_MACHINES_DIR / "ndjson_to_parquet.asl.json"
 
@@ -29,7 +31,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 TemplateValue = str | int | float | bool
 
 
-class AslTemplateError(ValueError):
+class AslTemplateError(PipelineError):
     """A template that cannot be rendered: missing values, unsupported syntax or a result that is not JSON."""
 
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.build.terraform import TERRAFORM_DIR
+from pipeline.contracts.errors import PipelineError
 
 CHECKOV_VERSION = "3.3.30"
 
 
-class CheckovError(RuntimeError):
+class CheckovError(PipelineError):
     error_name = "CheckovFailed"
 
 

@@ -13,6 +13,8 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from pipeline.contracts.errors import PipelineError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ZIP = REPO_ROOT / "dist" / "lambda.zip"
 
@@ -25,7 +27,7 @@ LAMBDA_PIPELINE_PARTS = frozenset({"__init__.py", "py.typed", "contracts", "cont
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-class PackagingError(RuntimeError):
+class PackagingError(PipelineError):
     error_name = "LambdaPackagingFailed"
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
+
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
 DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")
 DEFAULT_REGION = "us-east-1"
@@ -42,7 +44,7 @@ _VERSION = re.compile(r"Terraform v(\d+)\.(\d+)\.(\d+)")
 _LOG_TAIL_LINES = 80
 
 
-class TerraformError(RuntimeError):
+class TerraformError(PipelineError):
     """A Terraform command failed. `error_name` is stable; `log_tail` holds the end of Terraform's output."""
 
     error_name = "TerraformFailed"

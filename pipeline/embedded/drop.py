@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.contracts.lines import count_records
 from pipeline.contracts.suffixes import is_gzip_name
-from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.preflight import InputFile
 
 APPROX_EVENT_BYTES = 740  # average size of one sample_data event as NDJSON
@@ -28,6 +28,15 @@ class DemoSpec:
     gzip_every: int = 10  # every 10th file gzip-compressed (the job reads both)
     dirty_file_count: int = 3  # files holding a few corrupt lines
     bad_lines_per_dirty_file: int = 3
+
+    def __post_init__(self) -> None:
+        if self.files < 2:  # the one check of `pipeline demo --files` (the CLI maps the error)
+            raise PipelineError.named(
+                "InvalidOption",
+                f"--files must be at least 2 (one per date), got {self.files}.",
+                "Pass --files 2 or more.",
+                exit_code=2,
+            )
 
     def dirty_files(self) -> set[int]:
         count = min(self.dirty_file_count, self.files)
@@ -51,13 +60,6 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
     half gains fields), laid out as `events/<date>/part-<nn>.ndjson[.gz]`."""
     from pipeline.embedded.sample_data import write_drop
 
-    if spec.files < 2:
-        raise PipelineError(
-            "InvalidOption",
-            f"--files must be at least 2 (one per date), got {spec.files}.",
-            "Pass --files 2 or more.",
-            exit_code=2,
-        )
     today = today or dt.datetime.now(dt.UTC).date()
     dates = (today - dt.timedelta(days=1), today)
     per_file = max(10, int(spec.total_mb * 1_000_000 / APPROX_EVENT_BYTES / spec.files))

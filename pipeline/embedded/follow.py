@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 
 import boto3
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.embedded.drop import DropFile
-from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.layout import StackOutputs
 from pipeline.embedded.server import REGION
@@ -119,7 +119,7 @@ def raise_timeout(
     detail = "; ".join(stuck[:5]) + (f" and {len(stuck) - 5} more" if len(stuck) > 5 else "")
     if open_manifests:
         detail += "; open batches: " + ", ".join(open_manifests[:5])
-    raise PipelineError(
+    raise PipelineError.named(
         "PipelineTimeout",
         f"{len(stuck)} of {snapshot.files_total} files did not reach a final state within "
         f"{timeout_seconds:.0f}s: {detail}.",

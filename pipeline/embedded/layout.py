@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
-from pipeline.embedded.errors import PipelineError
+from pipeline.contracts.errors import PipelineError
 
 
 class _Folder:
@@ -126,7 +126,7 @@ class StackOutputs:
     def require(self, *names: str) -> Any:
         value = self.get(*names)
         if value is None:
-            raise PipelineError(
+            raise PipelineError.named(
                 "TerraformOutputMissing",
                 f"The Terraform stack has no output named {' or '.join(names)}.",
                 "Check terraform/outputs.tf against docs/deploy.md.",

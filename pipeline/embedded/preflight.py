@@ -14,8 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.contracts.suffixes import has_accepted_suffix
-from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.spark_session import java_major_version
 
 MIN_JAVA = 17
@@ -42,7 +42,7 @@ def check_compression(codec: str | None) -> None:
     name = codec.strip().lower()
     if name not in codecs["supported"]:
         why = codecs.get("unsupported", {}).get(name)
-        raise PipelineError(
+        raise PipelineError.named(
             "UnsupportedCompression",
             f"'{codec}' is not a codec the Glue job can write" + (f": {why}" if why else "") + ".",
             f"Use --compression with one of: {', '.join(codecs['supported'])}.",
@@ -53,7 +53,7 @@ def check_compression(codec: str | None) -> None:
 def check_java() -> int:
     major = java_major_version()
     if major is None:
-        raise PipelineError(
+        raise PipelineError.named(
             "JavaNotFound",
             "Java was not found, and the Glue job runs on Spark, which needs Java 17.",
             "Install Java 17 (e.g. `sudo apt-get install openjdk-17-jre-headless` or `brew install openjdk@17`) "
@@ -61,14 +61,14 @@ def check_java() -> int:
             exit_code=2,
         )
     if major < MIN_JAVA:
-        raise PipelineError(
+        raise PipelineError.named(
             "JavaTooOld",
             f"Java {major} was found, but the Glue job needs Java {MIN_JAVA} (as on AWS Glue 5).",
             "Install Java 17 and set JAVA_HOME to it (e.g. `export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64`).",
             exit_code=2,
         )
     if major > MAX_JAVA:
-        raise PipelineError(
+        raise PipelineError.named(
             "JavaTooNew",
             f"Java {major} was found, but Spark 3.5 supports Java up to {MAX_JAVA}.",
             "Install Java 17 and set JAVA_HOME to it.",
@@ -80,7 +80,7 @@ def check_java() -> int:
 def check_terraform() -> str:
     binary = shutil.which("terraform")
     if binary is None:
-        raise PipelineError(
+        raise PipelineError.named(
             "TerraformNotFound",
             "Terraform was not found on PATH, and the embedded stack is provisioned with it.",
             "Install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) and make sure "
@@ -93,7 +93,7 @@ def check_terraform() -> str:
         )
         version = json.loads(proc.stdout).get("terraform_version", "")
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise PipelineError(
+        raise PipelineError.named(
             "TerraformBroken",
             f"`{binary} version` failed: {exc}.",
             "Reinstall Terraform >= 1.5.",
@@ -101,7 +101,7 @@ def check_terraform() -> str:
         ) from exc
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if len(parts) == 2 and parts < MIN_TERRAFORM:
-        raise PipelineError(
+        raise PipelineError.named(
             "TerraformTooOld",
             f"Terraform {version} was found, but the stack needs >= 1.5.",
             "Install a newer Terraform (https://developer.hashicorp.com/terraform/install).",
@@ -115,7 +115,7 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise PipelineError(
+            raise PipelineError.named(
                 "PortInUse",
                 f"Port {port} on {host} is already in use, so the embedded AWS cannot listen there.",
                 f"Stop what uses it (`lsof -i :{port}`), or choose another port with --port (or leave --port out "
@@ -127,21 +127,21 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
 def scan_input(folder: Path) -> list[InputFile]:
     """The NDJSON files under `folder` (recursively), with their S3 keys; refuses a missing or empty folder."""
     if not folder.exists():
-        raise PipelineError(
+        raise PipelineError.named(
             "InputNotFound",
             f"The input folder {folder} does not exist.",
             "Pass an existing folder of .ndjson/.jsonl/.json (optionally .gz) files with --input.",
             exit_code=2,
         )
     if not folder.is_dir():
-        raise PipelineError(
+        raise PipelineError.named(
             "InputNotADirectory",
             f"{folder} is a file, not a folder.",
             "Pass the folder that holds the files with --input (keys keep their layout below it).",
             exit_code=2,
         )
     if not os.access(folder, os.R_OK | os.X_OK):
-        raise PipelineError(
+        raise PipelineError.named(
             "InputUnreadable",
             f"The input folder {folder} cannot be read by this user.",
             f"Grant read access (e.g. `chmod -R u+rX {folder}`) or copy the files elsewhere.",
@@ -157,7 +157,7 @@ def scan_input(folder: Path) -> list[InputFile]:
             skipped += 1
             continue
         if not os.access(path, os.R_OK):
-            raise PipelineError(
+            raise PipelineError.named(
                 "InputUnreadable",
                 f"The input file {path} cannot be read by this user.",
                 f"Grant read access (`chmod u+r '{path}'`) or remove it from the folder.",
@@ -166,7 +166,7 @@ def scan_input(folder: Path) -> list[InputFile]:
         files.append(InputFile(path=path, key=relative.as_posix(), size=path.stat().st_size))
     if not files:
         detail = f" ({skipped} other files were ignored)" if skipped else ""
-        raise PipelineError(
+        raise PipelineError.named(
             "InputEmpty",
             f"The input folder {folder} holds no .ndjson, .jsonl or .json files{detail}.",
             "Put newline-delimited JSON files (optionally gzipped, .gz) in it, or run `pipeline demo` to see "
@@ -184,7 +184,7 @@ def check_disk(workdir: Path, needed_input_bytes: int) -> int:
     free = shutil.disk_usage(probe).free
     needed = BASE_FREE_BYTES + INPUT_SPACE_FACTOR * needed_input_bytes
     if free < needed:
-        raise PipelineError(
+        raise PipelineError.named(
             "DiskFull",
             f"Only {free / 2**20:.0f} MiB are free under {probe}, and this run needs about "
             f"{needed / 2**20:.0f} MiB (lake, staging copies, Spark scratch space).",
@@ -203,7 +203,7 @@ def check_workdir(workdir: Path) -> None:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise disk_full_error(workdir) from exc
-        raise PipelineError(
+        raise PipelineError.named(
             "WorkdirUnwritable",
             f"The work folder {workdir} cannot be written: {exc.strerror}.",
             "Choose a writable folder with --workdir.",
@@ -212,7 +212,7 @@ def check_workdir(workdir: Path) -> None:
 
 
 def disk_full_error(where: Path) -> PipelineError:
-    return PipelineError(
+    return PipelineError.named(
         "DiskFull",
         f"The disk holding {where} is full.",
         "Free some space, or choose a work folder on a larger disk with --workdir.",

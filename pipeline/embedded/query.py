@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.embedded.errors import PipelineError
+from pipeline.contracts.errors import PipelineError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUN_INFO_FILE = "pipeline-run.json"
@@ -59,7 +59,7 @@ def default_table_name(workdir: Path) -> str:
 def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake as view `table` (and `quarantine` when one exists)."""
     if not _IDENTIFIER.match(table):
-        raise PipelineError(
+        raise PipelineError.named(
             "InvalidTableName",
             f"'{table}' is not a valid table name.",
             "Use letters, digits and underscores, starting with a letter.",
@@ -67,7 +67,7 @@ def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
         )
     files = lake_files(lake)
     if not files:
-        raise PipelineError(
+        raise PipelineError.named(
             "LakeEmpty",
             f"No Parquet files were found under {lake}.",
             "Run `pipeline demo` (or `pipeline run --input DIR`) first, or point --lake at a lake folder.",
@@ -102,7 +102,7 @@ def run_query(sql: str, lake: Path, table: str = "events") -> QueryResult:
     try:
         cursor = con.execute(sql)
     except duckdb.Error as exc:
-        raise PipelineError(
+        raise PipelineError.named(
             "QueryFailed",
             f"DuckDB rejected the query: {exc}".rstrip(),
             f"Check the SQL; the table is `{table}` (try `DESCRIBE {table}`).",

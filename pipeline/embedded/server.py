@@ -14,6 +14,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.embedded import bridges
 
 logger = logging.getLogger(__name__)
@@ -27,11 +28,11 @@ DUMMY_CREDENTIALS = {
 }
 
 
-class PortInUseError(RuntimeError):
+class PortInUseError(PipelineError):
     error_name = "PortInUse"
 
 
-class EmbeddedAwsAlreadyRunning(RuntimeError):
+class EmbeddedAwsAlreadyRunning(PipelineError):
     error_name = "EmbeddedAwsAlreadyRunning"
 
 

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.contracts.errors import PipelineError
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-class JavaNotFoundError(RuntimeError):
+class JavaNotFoundError(PipelineError):
     """Java 17 is missing or too old for Spark 3.5."""
 
     error_name = "JavaNotFound"

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.embedded import bridges
-from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.layout import StackOutputs, WorkLayout
@@ -63,11 +63,11 @@ def apply_terraform(
     runner = TerraformRunner(log_file=log_file) if log_file is not None else TerraformRunner()
     try:
         return dict(runner.apply(endpoint_url, workdir, variables))
-    except PipelineError:
-        raise
     except Exception as exc:
+        if isinstance(exc, PipelineError) and exc.actionable:
+            raise
         error_name = getattr(exc, "error_name", "TerraformApplyFailed")
-        raise PipelineError(
+        raise PipelineError.named(
             error_name,
             f"Terraform could not apply the stack to the embedded AWS: {exc}",
             f"See {log_file} for Terraform's output." if log_file else "",
@@ -180,7 +180,9 @@ class EmbeddedStack:
             self.aws = EmbeddedAws(port=self.port).start()
         except Exception as exc:
             if getattr(exc, "error_name", "") == "PortInUse":
-                raise PipelineError("PortInUse", str(exc), "Pick another --port or leave it out.", 2) from exc
+                raise PipelineError.named(
+                    "PortInUse", str(exc), "Pick another --port or leave it out.", 2
+                ) from exc
             raise
         self._point_process_at(self.aws.endpoint_url)
         self.timings.record("aws_start", started)
@@ -230,14 +232,14 @@ class EmbeddedStack:
         try:
             self.lambda_runner.warm_up(self.outputs.function_names)
         except bridges.LambdaFunctionError as error:
-            raise PipelineError(
+            raise PipelineError.named(
                 "LambdaColdStartFailed",
                 f"A deployed function could not start: {error.error_type}: {error.message}",
                 f"Fix the handler or its configuration (see {self.layout.logs / 'lambda.log'}).",
             ) from error
         mappings = discover_sqs_mappings(endpoint, region=REGION, function_names=self.outputs.function_names)
         if not mappings:
-            raise PipelineError(
+            raise PipelineError.named(
                 "NoEventSourceMapping",
                 "The stack has no SQS event source mapping for the manifest builder.",
                 "Check terraform/ (aws_lambda_event_source_mapping).",

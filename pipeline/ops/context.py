@@ -21,7 +21,7 @@ from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.service import ControlPlane
 from pipeline.ops.aws import AwsSession
 from pipeline.ops.errors import StackNameMissing, StackOutputsInvalid
-from pipeline.ops.stack import StackNames
+from pipeline.ops.stack_names import StackNames
 
 # The control plane logs with `extra=`; a standard logger accepts that, and keeps the CLI's stdout clean.
 CONTROL_PLANE_LOGGER = logging.getLogger("pipeline.ops.control_plane")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from pipeline.contracts.errors import PipelineError
 
-class OpsError(Exception):
+
+class OpsError(PipelineError):
     """Base class: `error_name` is stable (scripts match on it), the message is one human sentence."""
 
     error_name = "OpsError"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class StackNameMissing(OpsError):
@@ -23,10 +21,6 @@ class StackOutputsInvalid(OpsError):
 
 class InvalidDate(OpsError):
     error_name = "InvalidDate"
-
-
-class ManifestNotFound(OpsError):
-    error_name = "ManifestNotFound"
 
 
 class ManifestNotRetryable(OpsError):

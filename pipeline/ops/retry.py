@@ -24,12 +24,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline.contracts.errors import ManifestNotFound
 from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, split_s3_url
 from pipeline.control_plane.adapters.retry import error_code
 from pipeline.control_plane.adapters.tracking import MANIFEST_INDEX, manifest_item_key
 from pipeline.control_plane.domain.states import FileStatus
 from pipeline.ops.context import OpsContext
-from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable, RetryStartFailed
+from pipeline.ops.errors import ManifestNotRetryable, RetryStartFailed
 from pipeline.ops.table_reads import iso_now, plain, read_date
 
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.embedded import preflight
-from pipeline.embedded.errors import PipelineError
 
 REPO = Path(__file__).resolve().parents[2]
 

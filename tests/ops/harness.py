@@ -30,7 +30,7 @@ from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
 from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws
 from pipeline.ops.aws import AwsSession
 from pipeline.ops.context import OpsContext
-from pipeline.ops.stack import StackNames
+from pipeline.ops.stack_names import StackNames
 
 ACCOUNT = "123456789012"
 TABLE = "ops-tracking"

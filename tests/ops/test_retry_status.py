@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli.ops import ops_app
-from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable
+from pipeline.contracts.errors import ManifestNotFound
+from pipeline.ops.errors import ManifestNotRetryable
 from pipeline.ops.retry import retry_manifest
 from pipeline.ops.status import collect
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipeline.ops.errors import StackNameMissing, StackOutputsInvalid
-from pipeline.ops.stack import parse_outputs, resolve
+from pipeline.ops.stack_names import parse_outputs, resolve
 
 TERRAFORM_OUTPUTS = {  # the shape and the names terraform/outputs.tf produces
     "region": {"value": "eu-west-1", "type": "string", "sensitive": False},

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
+
 logger = logging.getLogger(__name__)
 
 PARTITION_KEY = "dt"
@@ -85,7 +87,7 @@ _ARROW_SIMPLE = {
 _DECIMAL = re.compile(r"(?:decimal|decimal128|decimal256)\(\s*(\d+)\s*,\s*(-?\d+)\s*\)")
 
 
-class CatalogError(Exception):
+class CatalogError(PipelineError):
     """A schema or catalog problem, with a stable `error_name`."""
 
     error_name = "CatalogError"

@@ -9,18 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.embedded.bridges.check import mark_installed, require, require_method
 
 LambdaInvoker = Callable[[str, bytes], bytes]
 
 
-class LambdaFunctionError(Exception):
+class LambdaFunctionError(PipelineError):
     """Raised by a LambdaInvoker: the invocation returns an AWS-style function error (errorType, errorMessage)."""
 
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type = error_type
-        self.message = message
+        self.message = message  # str() stays "<errorType>: <message>"
 
 
 @dataclass

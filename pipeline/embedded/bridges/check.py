@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
+
 logger = logging.getLogger(__name__)
 
 PINNED_MOTO_VERSION = "5.2.5"
@@ -17,7 +19,7 @@ PINNED_MOTO_VERSION = "5.2.5"
 _installed: list[str] = []
 
 
-class MotoBridgeOutdated(RuntimeError):
+class MotoBridgeOutdated(PipelineError):
     """The installed moto no longer has the code a bridge patches."""
 
     error_name = "MotoBridgeOutdated"

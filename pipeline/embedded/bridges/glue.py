@@ -13,22 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.embedded.bridges.check import mark_installed, require
 
 logger = logging.getLogger(__name__)
 
 
-class GlueRunFailed(Exception):
+class GlueRunFailed(PipelineError):
     """Raised by a GlueRunner: the job run ends FAILED with this message (the ASL Catch sees States.TaskFailed)."""
 
 
-class GlueStartRejected(Exception):
+class GlueStartRejected(PipelineError):
     """Raised by a GlueRunner's admission check: StartJobRun itself fails with `code` (e.g. ConcurrentRunsExceededException)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
-        self.message = message
+        self.message = message  # str() stays "<code>: <message>"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,316 @@
+"""The embedded commands: the whole pipeline on this machine (`demo`, `run`, `up`) and the lake (`query`).
+
+`register(app)` adds them to the `pipeline` app. Every error a user can meet ends with one sentence, the fix, a
+stable error name and a non-zero exit status (2: nothing was started, 1: the run failed or did not account for
+every line, 130: interrupted); pipeline/cli/output.py prints it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.table import Table
+
+from pipeline.cli.options import PortOpt, RunChoices, VerboseOpt, WorkdirOpt, run_choices
+from pipeline.cli.output import console, err_console, fail, guarded
+from pipeline.cli.views import RichReporter, print_endpoint, print_summary, result_table
+from pipeline.contracts.errors import PipelineError
+
+DEFAULT_WORKDIR = Path("work")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+# --------------------------------------------------------------------------------------------- plumbing
+
+
+def _setup_logging(log_dir: Path | None, verbose: bool) -> Path | None:
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "py4j", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_file = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = log_dir / "pipeline.log"
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s %(message)s")
+        )
+        root.addHandler(handler)
+    if verbose:
+        from rich.logging import RichHandler
+
+        root.addHandler(RichHandler(console=err_console, show_path=False))
+    return log_file
+
+
+def _print_query(sql: str, lake: Path, table: str) -> None:
+    from pipeline.embedded.query import run_query
+
+    result = run_query(sql, lake, table)
+    console.print(f'[bold]Sample query[/] (try it yourself: pipeline query "..." --lake {lake})')
+    console.print(f"  {sql}")
+    console.print(result_table(result))
+
+
+def _wait_for_ctrl_c() -> None:
+    """Until Ctrl-C (SIGINT) or SIGTERM. SIGINT is handled explicitly: a process started in the background by a
+    non-interactive shell (`pipeline up &` in a script, a CI step) inherits SIGINT *ignored*, and Python then
+    leaves it ignored, so `kill -INT` would not stop it."""
+    stop = threading.Event()
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def _preflight(workdir: Path, input_bytes: int, port: int | None) -> None:
+    from pipeline.embedded import preflight
+
+    preflight.check_java()
+    preflight.check_terraform()
+    preflight.check_workdir(workdir)
+    preflight.check_disk(workdir, input_bytes)
+    if port is not None:
+        preflight.check_port(port)
+
+
+def _prepare(options: Any, verbose: bool) -> tuple[Any, RichReporter, Path | None]:
+    """The run (its work folder prepared), its reporter, and the log file now logging."""
+    from pipeline.embedded.run import PipelineRun
+
+    reporter = RichReporter(console)
+    run = PipelineRun(options, reporter)
+    guarded(run.prepare)
+    return run, reporter, _setup_logging(run.layout.logs, verbose)
+
+
+def _finish(run: Any, reporter: RichReporter, body: Callable[[], int], log_file: Path | None) -> NoReturn:
+    """Run the command's body, stop the run whatever happens, exit with the body's status."""
+    try:
+        code = guarded(body, log_file)
+    finally:
+        reporter.close()
+        run.stop()
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------------------------- commands
+
+
+def _run_pipeline(
+    options: Any,
+    choices: RunChoices,
+    files_source: Callable[[Path], list[Any]],
+    sample_sql: str | None,
+    input_bytes: int,
+) -> None:
+    from pipeline.embedded.preflight import check_compression
+
+    workdir = options.workdir.resolve()
+    guarded(lambda: check_compression(options.compression))
+    guarded(lambda: _preflight(workdir, input_bytes, options.port))
+    run, reporter, log_file = _prepare(options, choices.verbose)
+    summary_json = choices.summary_json
+
+    def timed_source(folder: Path) -> list[Any]:
+        started = time.monotonic()
+        files = files_source(folder)
+        run.summary.timings["generate"] = round(time.monotonic() - started, 2)
+        return files
+
+    def body() -> int:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as pool:
+            files_future = pool.submit(timed_source, run.layout.input)
+            run.start_stack()
+            files = files_future.result()
+        summary = run.execute(files)
+        reporter.close()
+        print_summary(summary)
+        if summary_json is not None:
+            summary_json.write_text(json.dumps(summary.as_dict(), indent=2, default=str), encoding="utf-8")
+        if sample_sql and summary.records_out:
+            _print_query(_format_sql(sample_sql, summary.table_name), run.layout.lake, summary.table_name)
+        if summary.ok:
+            console.print(
+                f"[bold green]OK[/]: every input line is in the lake or in the quarantine, and every "
+                f"file reached completed. Lake: {run.layout.lake}"
+            )
+        else:
+            problems = "; ".join(summary.problems) + "."
+            fix = f"look at {run.layout.logs} (lambda.log, glue.log, pipeline.log)."
+            fail(PipelineError.named("RunIncomplete", problems, fix))  # printed; the exit status is below
+        if options.keep_running:
+            print_endpoint(
+                run.stack.aws.endpoint_url if run.stack.aws else "?",
+                run.stack.outputs_file,
+                run.stack.outputs,
+            )
+            _wait_for_ctrl_c()
+        return 0 if summary.ok else 1
+
+    _finish(run, reporter, body, log_file)
+
+
+@run_choices(timeout=900.0)
+def demo(
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    files: Annotated[int, typer.Option("--files", help="Number of files to generate (two dates).")] = 20,
+    size_mb: Annotated[
+        float, typer.Option("--size-mb", help="Approximate NDJSON megabytes in total.")
+    ] = 50.0,
+    *,
+    choices: RunChoices,
+) -> None:
+    """Generate realistic drops (two dates, a few corrupt lines, one schema change, one duplicate notification)
+    and run them through the whole pipeline on an embedded AWS. Exit 0 only if every line is accounted for."""
+    from pipeline.embedded.drop import DemoSpec, generate_demo_drop
+
+    spec = guarded(lambda: DemoSpec(files=files, total_mb=size_mb))
+    options = choices.run_options(workdir, duplicate_notification=True)
+
+    def generate(folder: Path) -> list[Any]:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        return generate_demo_drop(folder, spec)
+
+    sample = (
+        'SELECT dt, count(*) AS events, count(DISTINCT "user".id) AS users, '
+        "round(sum(properties.amount), 2) AS revenue, count(experiment) AS with_experiment "
+        "FROM {table} GROUP BY dt ORDER BY dt"
+    )
+    _run_pipeline(options, choices, generate, sample, input_bytes=int(size_mb * 1_000_000))
+
+
+def _format_sql(sql: str, table: str) -> str:
+    return sql.replace("{table}", table)
+
+
+@run_choices(timeout=1800.0)
+def run_command(
+    input_dir: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Folder of .ndjson/.jsonl/.json[.gz] files; their paths below it become the S3 keys.",
+        ),
+    ],
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    *,
+    choices: RunChoices,
+) -> None:
+    """Run your own NDJSON files through the whole pipeline on an embedded AWS."""
+    from pipeline.embedded.drop import drop_files_from
+    from pipeline.embedded.preflight import scan_input
+
+    def scan() -> list[Any]:
+        return scan_input(input_dir)
+
+    inputs = guarded(scan)
+    options = choices.run_options(workdir, duplicate_notification=False)
+    sample = "SELECT dt, count(*) AS records FROM {table} GROUP BY dt ORDER BY dt"
+    _run_pipeline(
+        options,
+        choices,
+        lambda _folder: drop_files_from(inputs),
+        sample,
+        input_bytes=sum(f.size for f in inputs),
+    )
+
+
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL for DuckDB; the lake is the table `events` (see --table).")],
+    lake: Annotated[
+        Path | None, typer.Option("--lake", help="Lake folder (default: <workdir>/lake).")
+    ] = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    table: Annotated[
+        str | None,
+        typer.Option("--table", help="Name of the table in SQL (default: the configured one, `events`)."),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """Query the lake with DuckDB (Hive partitions: `dt` is a column)."""
+    from pipeline.embedded.query import default_table_name, run_query, to_csv, to_json
+
+    lake_dir = lake or workdir / "lake"
+    name = table or default_table_name(workdir if lake is None else lake_dir.parent)
+    result = guarded(lambda: run_query(_format_sql(sql, name), lake_dir, name))
+    if output_format is OutputFormat.csv:
+        typer.echo(to_csv(result), nl=False)
+    elif output_format is OutputFormat.json:
+        typer.echo(to_json(result))
+    else:
+        console.print(result_table(result))
+
+
+def up(
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    port: PortOpt = None,
+    flush_interval: Annotated[
+        float, typer.Option("--flush-interval", help="Seconds between scheduled flushes.")
+    ] = 10.0,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Start the embedded AWS with the stack applied and keep it running (the pipeline is live: put files into
+    the input bucket and they are converted). Prints the endpoint and the environment to use it; Ctrl-C stops."""
+    from pipeline.embedded.run import RunOptions
+
+    guarded(lambda: _preflight(workdir.resolve(), 0, port))
+    options = RunOptions(
+        workdir=workdir,
+        port=port,
+        flush_interval_seconds=flush_interval,
+        max_batch_wait_seconds=int(flush_interval),
+        duplicate_notification=False,
+    )
+    run, reporter, log_file = _prepare(options, verbose)
+
+    def body() -> int:
+        outputs = run.start_stack()
+        reporter.close()
+        table = Table(title="Stack outputs", show_header=False, title_justify="left")
+        for key, value in sorted(outputs.raw.items()):
+            value = value.get("value") if isinstance(value, dict) and "value" in value else value
+            table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
+        console.print(table)
+        assert run.stack.aws is not None
+        print_endpoint(run.stack.aws.endpoint_url, run.stack.outputs_file, outputs)
+        _wait_for_ctrl_c()
+        console.print("stopping ...")
+        return 0
+
+    _finish(run, reporter, body, log_file)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the embedded commands to the `pipeline` app (in the order its help lists them)."""
+    app.command("demo")(demo)
+    app.command("run")(run_command)
+    app.command("query")(query)
+    app.command("up")(up)

@@ -1,0 +1,183 @@
+"""How results look on a terminal: the embedded run's stages, progress bars and summary, query results and the
+endpoint banner of `pipeline up`. Commands decide what to show; this module only lays it out (rich tables on the
+consoles of pipeline/cli/output.py); the operator commands' reports are in pipeline/cli/reports.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.status import Status
+from rich.table import Table
+
+from pipeline.cli.output import console
+
+STAGE_LABELS = {
+    "aws_start": "embedded AWS start",
+    "lambda_zip": "Lambda zip build",
+    "terraform_apply": "Terraform apply",
+    "spark_start": "Spark (JVM) start, in parallel",
+    "generate": "inputs (generate/count), in parallel",
+    "runtime": "runtime wiring",
+    "upload": "upload to S3",
+    "tracking": "tracking (S3 -> SQS -> Lambda)",
+    "processing": "batches (Step Functions + Glue)",
+    "glue_runs": "  of which Glue job runs",
+    "verify": "verification",
+    "total": "total",
+}
+
+
+# --------------------------------------------------------------------------------------------- embedded runs
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def _mb(value: int) -> str:
+    return f"{value / 1_000_000:.1f} MB"
+
+
+class RichReporter:
+    """Stages as spinner lines, then four progress bars while the files travel through the pipeline."""
+
+    def __init__(self, out: Console) -> None:
+        self.console = out
+        self._status: Status | None = None
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+
+    def stage_started(self, name: str, description: str) -> None:
+        with self._lock:
+            if self._progress is None and name not in ("tracking", "processing"):
+                self._status = self.console.status(description + " ...")
+                self._status.start()
+
+    def stage_finished(self, name: str, seconds: float) -> None:
+        with self._lock:
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+            if name in ("tracking", "processing"):
+                return
+            if name == "verify" and self._progress is not None:
+                self._progress.stop()
+            self.console.print(f"[green]✓[/] {STAGE_LABELS.get(name, name):<34} {_seconds(seconds):>8}")
+
+    def note(self, message: str) -> None:
+        self.console.print(message)
+
+    def progress(self, snapshot: Any) -> None:
+        with self._lock:
+            if self._progress is None:
+                self._progress = Progress(
+                    TextColumn("{task.description:<22}"),
+                    BarColumn(bar_width=36),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=self.console,
+                    transient=False,
+                    refresh_per_second=8,
+                )
+                for key, label in (
+                    ("files", "files tracked"),
+                    ("batches", "batches started"),
+                    ("glue", "Glue runs"),
+                    ("records", "records converted"),
+                ):
+                    self._tasks[key] = self._progress.add_task(label, total=None)
+                self._progress.start()
+            p, t = self._progress, self._tasks
+            p.update(t["files"], completed=snapshot.files_tracked, total=snapshot.files_total)
+            p.update(
+                t["batches"],
+                completed=snapshot.manifests_started,
+                total=max(snapshot.manifests_started, 1)
+                if snapshot.files_tracked == snapshot.files_total
+                else None,
+            )
+            p.update(t["glue"], completed=snapshot.glue_runs_done, total=max(snapshot.manifests_started, 1))
+            p.update(t["records"], completed=snapshot.records_converted, total=max(snapshot.records_total, 1))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._status is not None:
+                self._status.stop()
+            if self._progress is not None:
+                self._progress.stop()
+
+
+def print_summary(summary: Any) -> None:
+    table = Table(title="Summary", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    files = (
+        f"{summary.files} ({_mb(summary.input_bytes)}): {summary.files_completed} completed, "
+        f"{summary.files_failed} failed"
+    )
+    output = (
+        f"{summary.output_files} Parquet files, {_mb(summary.output_bytes)}, "
+        f"codec {summary.codec or summary.compression_argument or '?'}"
+    )
+    table.add_row("files", files)
+    if summary.duplicate_notifications:
+        table.add_row("duplicate notifications", f"{summary.duplicate_notifications} (tracked once, ignored)")
+    completed = sum(1 for m in summary.manifests if m.status == "completed")
+    table.add_row("batches (manifests)", f"{len(summary.manifests)}: {completed} completed")
+    table.add_row("records in", f"{summary.lines:,} non-blank lines")
+    table.add_row("records out", f"{summary.records_out:,} rows in the lake")
+    table.add_row("quarantined", f"{summary.quarantined:,} bad lines")
+    table.add_row("output", output)
+    if summary.dlq_messages:
+        table.add_row("dead-letter queue", f"{summary.dlq_messages} messages")
+    for name in [*STAGE_LABELS, *(k for k in summary.timings if k not in STAGE_LABELS)]:
+        if name in summary.timings:
+            table.add_row(f"seconds: {STAGE_LABELS.get(name, name)}", _seconds(summary.timings[name]))
+    console.print(table)
+    batches = Table(title="Batches", title_justify="left")
+    for column in ("manifest", "date", "files", "records out", "bad", "files out", "status"):
+        batches.add_column(
+            column, justify="right" if column in ("files", "records out", "bad", "files out") else "left"
+        )
+    for m in summary.manifests:
+        batches.add_row(
+            m.manifest_id,
+            m.date_prefix,
+            str(m.file_count),
+            f"{m.lake_rows or 0:,}",
+            str(m.quarantine_lines or 0),
+            str(m.output_files or 0),
+            m.status,
+        )
+    console.print(batches)
+
+
+def result_table(result: Any) -> Table:
+    table = Table()
+    for column in result.columns:
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(*["NULL" if value is None else str(value) for value in row])
+    return table
+
+
+def print_endpoint(endpoint: str, outputs_file: Path, outputs: Any) -> None:
+    console.print()
+    console.print(f"[bold]Embedded AWS[/] listening on {endpoint}. Point the AWS CLI or boto3 at it:")
+    console.print(f"  export AWS_ENDPOINT_URL={endpoint}")
+    console.print(
+        "  export AWS_ACCESS_KEY_ID=embedded AWS_SECRET_ACCESS_KEY=embedded AWS_DEFAULT_REGION=us-east-1"
+    )
+    console.print(f"  export PIPELINE_STACK_OUTPUTS={outputs_file}")
+    if outputs is not None:
+        console.print(
+            f"Drop files with: aws s3 cp FILE.ndjson s3://{outputs.input_bucket}/{outputs.input_prefix}"
+            "<date>/FILE.ndjson"
+        )
+    console.print("Press Ctrl-C to stop.")
