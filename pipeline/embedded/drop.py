@@ -93,7 +93,7 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
 def count_lines(path: Path) -> int:
     """Records of an NDJSON file (gzip when it ends in .gz), by the job's own line rule (pipeline.contracts.lines)."""
     opener = gzip.open if is_gzip_name(path.name) else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
+    with opener(path, "rb") as handle:
         return count_records(handle)
 
 

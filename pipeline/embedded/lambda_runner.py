@@ -25,7 +25,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -175,7 +175,7 @@ class LambdaRunner:
             memory=int(config.get("MemorySize") or 128),
         )
 
-    def _apply_environment(self, name: str, environment: dict[str, str], config: dict[str, Any]) -> None:
+    def _apply_environment(self, name: str, environment: dict[str, str], config: Mapping[str, Any]) -> None:
         runtime_env = {
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize") or 128),

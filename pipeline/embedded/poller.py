@@ -258,7 +258,7 @@ class EventSourcePoller:
                 self._busy -= 1
 
     def _receive_batch(self, mapping: SqsMapping, wait_seconds: int) -> list[dict[str, Any]]:
-        batch: list[dict[str, Any]] = []
+        batch: list[Any] = []  # SQS message dicts as boto3 returns them
         deadline = time.monotonic() + mapping.batching_window_seconds
         while len(batch) < mapping.batch_size:
             wait = wait_seconds if not batch else 0

@@ -203,7 +203,7 @@ def write_drop(
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = bad = 0
     opener = gzip_module.open if gzip else open
-    with opener(path, "wb") as out:  # type: ignore[operator]
+    with opener(path, "wb") as out:
         buffer: list[bytes] = []
         for index, event in enumerate(iter_events(count, seed=seed, day=day, drift=drift), start=1):
             buffer.append(orjson.dumps(event))

@@ -117,7 +117,7 @@ class EmbeddedAws:
     def client(self, service: str, **kwargs: Any) -> Any:
         import boto3
 
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]  # the service name is chosen at run time
             service,
             endpoint_url=self.endpoint_url,
             region_name=REGION,

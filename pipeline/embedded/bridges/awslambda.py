@@ -51,7 +51,7 @@ def bridge_lambda_invoke() -> None:
     def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
         invoker = _hooks.invoker
         if invoker is None:
-            return original(self, body, request_headers, response_headers)  # type: ignore[misc]
+            return original(self, body, request_headers, response_headers)
         payload = body.encode("utf-8") if isinstance(body, str) else (body or b"{}")
         try:
             result = invoker(self.function_name, payload)

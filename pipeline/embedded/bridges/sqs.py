@@ -24,7 +24,7 @@ def bridge_sqs_esm_dispatch() -> None:
     )
 
     def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
-        esm = original(self, spec)  # type: ignore[misc]
+        esm = original(self, spec)
         for queue in sqs_backends[self.account_id][self.region_name].queues.values():
             queue.lambda_event_source_mappings.pop(esm.function_arn, None)
         return esm
@@ -41,12 +41,12 @@ def bridge_sqs_compact_redrive_policy() -> None:
     require(isinstance(original, property), name, "Queue.attributes is not a property any more")
     require(
         "json.dumps(self.redrive_policy)" in inspect.getsource(original.fget),
-        name,  # type: ignore[union-attr,arg-type]
+        name,
         "Queue.attributes no longer renders RedrivePolicy with json.dumps",
     )
 
     def attributes(self: Any) -> dict[str, Any]:
-        result = original.fget(self)  # type: ignore[union-attr,misc]
+        result = original.fget(self)
         if isinstance(result.get("RedrivePolicy"), str):
             result["RedrivePolicy"] = json.dumps(json.loads(result["RedrivePolicy"]), separators=(",", ":"))
         return result
@@ -71,7 +71,7 @@ def bridge_sqs_counts_one_clock_read() -> None:
         original = inspect.getattr_static(Queue, attribute, None)
         require(isinstance(original, property), name, f"Queue.{attribute} is not a property any more")
         require(
-            expected in inspect.getsource(original.fget),  # type: ignore[union-attr,arg-type]
+            expected in inspect.getsource(original.fget),
             name,
             f"Queue.{attribute} no longer counts with `{expected}`",
         )
@@ -102,7 +102,7 @@ def bridge_sqs_retention_one_attribute() -> None:
     name = "sqs-retention-one-attribute"
     original = require_method(SQSBackend, "is_message_valid_based_on_retention_period", name)
     require(
-        '["MessageRetentionPeriod"]' in inspect.getsource(original),  # type: ignore[arg-type]
+        '["MessageRetentionPeriod"]' in inspect.getsource(original),
         name,
         "the retention check no longer reads MessageRetentionPeriod from all the queue's attributes",
     )

@@ -130,9 +130,9 @@ def bridge_sfn_glue_sync_output() -> None:
     name = "sfn-glue-sync-output"
     original = require_method(StateTaskServiceGlue, "_sync_to_start_job_run", name)
 
-    @functools.wraps(original)  # type: ignore[arg-type]
+    @functools.wraps(original)
     def _sync_to_start_job_run(self: Any, *args: Any, **kwargs: Any) -> Callable[[], Any] | None:
-        resolver = original(self, *args, **kwargs)  # type: ignore[misc]
+        resolver = original(self, *args, **kwargs)
         if resolver is None:
             return None
 
@@ -155,13 +155,13 @@ def bridge_sfn_sdk_s3_body() -> None:
     original = require_method(StateTaskServiceAwsSdk, "_eval_service_task", name)
     require(
         "env.stack.append(response)" in inspect.getsource(original),
-        name,  # type: ignore[arg-type]
+        name,
         "the aws-sdk task no longer pushes the raw response",
     )
 
-    @functools.wraps(original)  # type: ignore[arg-type]
+    @functools.wraps(original)
     def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, env, *args, **kwargs)  # type: ignore[misc]
+        original(self, env, *args, **kwargs)
         response = env.stack[-1] if env.stack else None
         if isinstance(response, dict) and isinstance(response.get("Body"), StreamingBody):
             response["Body"] = response["Body"].read().decode("utf-8", errors="replace")
