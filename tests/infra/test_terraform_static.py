@@ -106,6 +106,17 @@ def test_the_aws_example_passes_only_module_variables_from_its_own() -> None:
     )
 
 
+def test_every_module_variable_has_a_description_and_every_non_bool_one_a_validation() -> None:
+    missing = []
+    for path in sorted(TERRAFORM_DIR.glob("modules/**/variables.tf")):
+        for name, body in re.findall(r'^variable "(\w+)" \{\n(.*?)\n\}\n', path.read_text(), re.M | re.S):
+            if not re.search(r'^  description = ".{10,}"', body, re.M):
+                missing.append(f"{path.relative_to(TERRAFORM_DIR)}: {name} has no description")
+            if "validation {" not in body and not re.search(r"^  type += bool$", body, re.M):
+                missing.append(f"{path.relative_to(TERRAFORM_DIR)}: {name} has no validation")
+    assert missing == []
+
+
 def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason(checkov_scan) -> None:
     try:
         report = checkov_scan.result()
