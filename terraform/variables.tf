@@ -1,9 +1,15 @@
+# The root module has no provider block: the caller configures the aws provider (terraform/examples/aws for an
+# account, terraform/examples/embedded for the local emulator) and its default_tags.
+# `nullable = false` on every variable with a non-null default: a caller that passes null (the examples pass their
+# unset variables straight through) gets the default below, so each default has one home, here.
+
 # ---------------------------------------------------------------------------------------------- deployment
 
 variable "name_prefix" {
   description = "Prefix of every resource name (lowercase letters, digits and hyphens; bucket names add the role, account id and region)."
   type        = string
   default     = "ndjson-pipeline"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
@@ -12,31 +18,15 @@ variable "name_prefix" {
 }
 
 variable "aws_region" {
-  description = "Region to deploy to."
+  description = "Region of the stack (it names ARNs in policies and the state machine): the region of the aws provider the caller configures."
   type        = string
   default     = "us-east-1"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
     error_message = "aws_region must be a region name such as us-east-1 or eu-west-3."
   }
-}
-
-variable "aws_endpoint_url" {
-  description = "Local AWS emulator endpoint (the embedded mode and the tests, e.g. http://127.0.0.1:5000). Leave null for AWS."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.aws_endpoint_url == null || can(regex("^https?://[^/]+/?$", var.aws_endpoint_url))
-    error_message = "aws_endpoint_url must be an http(s) URL with no path, e.g. http://127.0.0.1:5000, or null."
-  }
-}
-
-variable "tags" {
-  description = "Tags added to every resource."
-  type        = map(string)
-  default     = {}
 }
 
 variable "kms_key_arn" {
@@ -49,6 +39,7 @@ variable "enforce_tls_bucket_policies" {
   description = "Deny requests made without TLS in every bucket policy. Keep true on AWS. Only an emulator reached over plain HTTP that cannot evaluate policy conditions needs false (moto applies a conditional Deny to every request)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "access_logs_bucket" {
@@ -61,24 +52,28 @@ variable "force_destroy" {
   description = "Let terraform destroy delete non-empty buckets. Only for throw-away stacks."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "deletion_protection" {
   description = "Protect the tracking table against deletion."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "point_in_time_recovery" {
   description = "Point-in-time recovery of the tracking table."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "log_retention_days" {
   description = "Retention of the Lambda, Step Functions and Glue log groups."
   type        = number
   default     = 90
+  nullable    = false
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
@@ -92,6 +87,7 @@ variable "table_name" {
   description = "Name of the output table: Parquet goes to s3://<output bucket>/lake/<table_name>/, bad records to s3://<output bucket>/quarantine/<table_name>/."
   type        = string
   default     = "events"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9_]{0,63}$", var.table_name))
@@ -103,6 +99,7 @@ variable "manifest_prefix" {
   description = "Key prefix of the manifests in the manifest bucket (ends with /)."
   type        = string
   default     = "manifests/"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.manifest_prefix))
@@ -114,12 +111,14 @@ variable "input_prefix" {
   description = "Only keys under this prefix of the input bucket are ingested (empty: the whole bucket)."
   type        = string
   default     = ""
+  nullable    = false
 }
 
 variable "accepted_suffixes" {
   description = "Object key suffixes ingested from the input bucket (each one S3 notification filter and the Lambda's ACCEPTED_SUFFIXES)."
   type        = list(string)
   default     = [".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"]
+  nullable    = false
 
   validation {
     condition     = length(var.accepted_suffixes) > 0 && alltrue([for s in var.accepted_suffixes : can(regex("^\\.[a-z0-9.]+$", s))])
@@ -131,12 +130,14 @@ variable "manifest_expiration_days" {
   description = "Days before manifest objects expire."
   type        = number
   default     = 30
+  nullable    = false
 }
 
 variable "quarantine_expiration_days" {
   description = "Days before quarantined bad records expire."
   type        = number
   default     = 90
+  nullable    = false
 }
 
 # ------------------------------------------------------------------------------------------------ ingest
@@ -145,24 +146,28 @@ variable "sqs_batch_size" {
   description = "SQS messages per manifest builder invocation."
   type        = number
   default     = 10
+  nullable    = false
 }
 
 variable "sqs_maximum_batching_window_seconds" {
   description = "Seconds the event source mapping gathers messages before invoking the manifest builder."
   type        = number
   default     = 5
+  nullable    = false
 }
 
 variable "sqs_max_receive_count" {
   description = "Receives of an ingest message before it moves to the dead-letter queue."
   type        = number
   default     = 5
+  nullable    = false
 }
 
 variable "ingest_message_retention_seconds" {
   description = "Retention of the ingest queue (the dead-letter queue always keeps 14 days)."
   type        = number
   default     = 345600
+  nullable    = false
 }
 
 # ------------------------------------------------------------------------------------------------ lambda
@@ -181,6 +186,7 @@ variable "lambda_runtime" {
   description = "Lambda runtime of the functions (the package is built for Python 3.11)."
   type        = string
   default     = "python3.11"
+  nullable    = false
 
   validation {
     condition     = contains(["python3.11", "python3.12"], var.lambda_runtime)
@@ -192,12 +198,14 @@ variable "lambda_architecture" {
   description = "Lambda instruction set: arm64 (about 20% cheaper) or x86_64."
   type        = string
   default     = "arm64"
+  nullable    = false
 }
 
 variable "lambda_memory_mb" {
   description = "Memory of the manifest builder (and status updater) in MB."
   type        = number
   default     = 512
+  nullable    = false
 
   validation {
     condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
@@ -209,6 +217,7 @@ variable "lambda_timeout_seconds" {
   description = "Timeout of the manifest builder; the ingest queue's visibility timeout is six times this."
   type        = number
   default     = 120
+  nullable    = false
 
   validation {
     condition     = var.lambda_timeout_seconds >= 10 && var.lambda_timeout_seconds <= 900
@@ -220,6 +229,7 @@ variable "manifest_builder_reserved_concurrency" {
   description = "Reserved concurrency of the manifest builder (also the event source mapping's maximum concurrency)."
   type        = number
   default     = 5
+  nullable    = false
 
   validation {
     condition     = var.manifest_builder_reserved_concurrency >= 2 && var.manifest_builder_reserved_concurrency <= 1000
@@ -231,12 +241,14 @@ variable "separate_status_updater" {
   description = "Deploy the state machine's status update as its own function (lambda/batch_status_updater.py) with its own, smaller role. When false the manifest builder handles it."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "status_updater_reserved_concurrency" {
   description = "Reserved concurrency of the status updater function."
   type        = number
   default     = 5
+  nullable    = false
 
   validation {
     condition     = var.status_updater_reserved_concurrency >= 1 && var.status_updater_reserved_concurrency <= 1000
@@ -248,6 +260,7 @@ variable "log_level" {
   description = "LOG_LEVEL of the functions."
   type        = string
   default     = "INFO"
+  nullable    = false
 
   validation {
     condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
@@ -259,6 +272,7 @@ variable "max_files_per_manifest" {
   description = "A batch closes at this many files (MAX_FILES_PER_MANIFEST)."
   type        = number
   default     = 100
+  nullable    = false
 
   validation {
     condition     = var.max_files_per_manifest >= 1 && var.max_files_per_manifest <= 10000
@@ -270,6 +284,7 @@ variable "max_bytes_per_manifest" {
   description = "A batch closes at this many bytes (MAX_BYTES_PER_MANIFEST). Bigger batches mean fewer Glue runs: see docs/deploy.md on cost."
   type        = number
   default     = 1073741824
+  nullable    = false
 
   validation {
     condition     = var.max_bytes_per_manifest >= 1
@@ -281,6 +296,7 @@ variable "max_batch_wait_seconds" {
   description = "The scheduled flush starts partial batches whose oldest file waited this long (MAX_BATCH_WAIT_SECONDS)."
   type        = number
   default     = 300
+  nullable    = false
 
   validation {
     condition     = var.max_batch_wait_seconds >= 0
@@ -292,6 +308,7 @@ variable "ttl_days" {
   description = "Days before tracking items expire (TTL_DAYS); keep it above the queue retention."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.ttl_days >= 1 && var.ttl_days <= 3650
@@ -303,6 +320,7 @@ variable "pending_shards" {
   description = "Shards of the pending-files index (PENDING_SHARDS); raise it above ~2,000 new files per second, only ever increase it."
   type        = number
   default     = 4
+  nullable    = false
 
   validation {
     condition     = var.pending_shards >= 1 && var.pending_shards <= 64
@@ -314,6 +332,7 @@ variable "repair_grace_seconds" {
   description = "A claim older than this without a MANIFEST item is repaired by the flush (REPAIR_GRACE_SECONDS); must exceed the Lambda timeout."
   type        = number
   default     = 960
+  nullable    = false
 
   validation {
     condition     = var.repair_grace_seconds >= 60 && var.repair_grace_seconds > var.lambda_timeout_seconds
@@ -325,6 +344,7 @@ variable "max_manifests_per_invocation" {
   description = "Cap on the batches one invocation starts (MAX_MANIFESTS_PER_INVOCATION)."
   type        = number
   default     = 20
+  nullable    = false
 
   validation {
     condition     = var.max_manifests_per_invocation >= 1
@@ -336,6 +356,7 @@ variable "flush_schedule_expression" {
   description = "EventBridge schedule of the flush, e.g. rate(5 minutes) or cron(0/5 * * * ? *)."
   type        = string
   default     = "rate(5 minutes)"
+  nullable    = false
 
   validation {
     condition     = can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.flush_schedule_expression))
@@ -349,6 +370,7 @@ variable "compression_type" {
   description = "Parquet codec of the output (--COMPRESSION_TYPE); one of the job's supported codecs in glue_jobs/codecs.json."
   type        = string
   default     = "zstd"
+  nullable    = false
 
   validation {
     condition     = contains(jsondecode(file("${path.module}/../glue_jobs/codecs.json")).supported, var.compression_type)
@@ -360,6 +382,7 @@ variable "glue_version" {
   description = "Glue version of the job: 5.0 (Spark 3.5.4, Python 3.11, Java 17) or 5.1."
   type        = string
   default     = "5.0"
+  nullable    = false
 
   validation {
     condition     = contains(["5.0", "5.1"], var.glue_version)
@@ -371,6 +394,7 @@ variable "glue_worker_type" {
   description = "Glue worker type (G.1X: 4 vCPU, 16 GB, 1 DPU)."
   type        = string
   default     = "G.1X"
+  nullable    = false
 
   validation {
     condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.glue_worker_type)
@@ -382,6 +406,7 @@ variable "glue_number_of_workers" {
   description = "Workers per Glue run (minimum 2). Cost: workers x DPU per worker x minutes."
   type        = number
   default     = 2
+  nullable    = false
 
   validation {
     condition     = var.glue_number_of_workers >= 2
@@ -393,6 +418,7 @@ variable "glue_timeout_minutes" {
   description = "Timeout of one Glue run."
   type        = number
   default     = 60
+  nullable    = false
 
   validation {
     condition     = var.glue_timeout_minutes >= 1 && var.glue_timeout_minutes <= 2880
@@ -404,12 +430,14 @@ variable "glue_additional_python_modules" {
   description = "Passed to the job as --additional-python-modules: the job parses and writes with pyarrow inside its tasks and needs pyarrow >= 16 (orjson makes the bad-line fallback faster). Empty to use only what the Glue image provides."
   type        = string
   default     = "pyarrow>=16,<27,orjson>=3.9"
+  nullable    = false
 }
 
 variable "glue_max_concurrent_runs" {
   description = "Concurrent runs of the Glue job; beyond it the state machine retries the start with backoff. The default covers the busiest hour of ~340,000 files a day at the default batching (peak ~6 runs, docs/scaling.md); raise it with the volume, within the account's Glue quota on concurrent job runs."
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.glue_max_concurrent_runs >= 1
@@ -423,6 +451,7 @@ variable "glue_retry_interval_seconds" {
   description = "First wait before the state machine retries a Glue start refused for concurrency, throttling or an internal error (doubles each attempt)."
   type        = number
   default     = 60
+  nullable    = false
 
   validation {
     condition     = var.glue_retry_interval_seconds >= 1
@@ -434,6 +463,7 @@ variable "glue_retry_max_attempts" {
   description = "Retries of a refused Glue start."
   type        = number
   default     = 6
+  nullable    = false
 
   validation {
     condition     = var.glue_retry_max_attempts >= 0 && var.glue_retry_max_attempts <= 99999999
@@ -445,6 +475,7 @@ variable "glue_retry_max_delay_seconds" {
   description = "Cap on the wait between Glue retries."
   type        = number
   default     = 900
+  nullable    = false
 
   validation {
     condition     = var.glue_retry_max_delay_seconds >= var.glue_retry_interval_seconds
@@ -456,6 +487,7 @@ variable "retry_interval_seconds" {
   description = "First wait before the state machine retries a transient DynamoDB, S3, Lambda or SNS error (doubles each attempt)."
   type        = number
   default     = 2
+  nullable    = false
 
   validation {
     condition     = var.retry_interval_seconds >= 1
@@ -467,6 +499,7 @@ variable "state_machine_log_level" {
   description = "Execution history logged to CloudWatch: ALL, ERROR or FATAL (ERROR is needed for the Glue failure alarm)."
   type        = string
   default     = "ERROR"
+  nullable    = false
 
   validation {
     condition     = contains(["ALL", "ERROR"], var.state_machine_log_level)
@@ -486,4 +519,5 @@ variable "oldest_message_age_alarm_seconds" {
   description = "Alarm when the oldest ingest message is older than this."
   type        = number
   default     = 900
+  nullable    = false
 }

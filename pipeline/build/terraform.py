@@ -1,12 +1,14 @@
-"""Run the project's own ``terraform/`` root module against an endpoint, keeping everything in a work folder.
+"""Run one of the project's Terraform configurations against an endpoint, keeping everything in a work folder.
 
-`TerraformRunner` is what the tests and the embedded mode use to provision the stack: the same Terraform a platform
-team applies to AWS, pointed at a local AWS emulator through the root module's ``aws_endpoint_url`` variable with
-dummy credentials. Nothing is written into the source tree:
+``terraform/`` is a module without a provider; a configuration that calls it is one of its examples:
+``terraform/examples/embedded`` (the provider pointed at a local AWS emulator through its ``aws_endpoint_url``
+variable) or ``terraform/examples/aws`` (an account). `TerraformRunner` is what the tests and the embedded mode use
+to provision the stack: by default the embedded example, with dummy credentials, so the emulator gets the same module
+a platform team applies to AWS. Nothing is written into the source tree:
 
 - ``TF_DATA_DIR`` (providers, modules), the state (``-state``), the variables file and the CLI configuration live in
   the given work folder;
-- ``init`` runs with ``-lockfile=readonly``: the committed ``terraform/.terraform.lock.hcl`` is used, never rewritten;
+- ``init`` runs with ``-lockfile=readonly``: the example's committed ``.terraform.lock.hcl`` is used, never rewritten;
 - providers come from the offline mirror (``/opt/tf-plugins`` by default) when it exists.
 
 Every command's output is appended to a log file; a failure raises a `TerraformError` whose message ends with the
@@ -28,7 +30,10 @@ from typing import Any
 
 from pipeline.contracts.errors import PipelineError
 
-TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
+TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"  # the module (no provider block)
+EMBEDDED_EXAMPLE_DIR = TERRAFORM_DIR / "examples" / "embedded"  # what the embedded mode and the tests apply
+AWS_EXAMPLE_DIR = TERRAFORM_DIR / "examples" / "aws"  # what docs/deploy.md copies for an account
+EXAMPLE_DIRS = (AWS_EXAMPLE_DIR, EMBEDDED_EXAMPLE_DIR)
 DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")
 DEFAULT_REGION = "us-east-1"
 MIN_VERSION = (1, 9)
@@ -112,14 +117,16 @@ class _Paths:
 
 
 class TerraformRunner:
-    """Applies, plans and destroys ``terraform/`` with all state in a work folder.
+    """Applies, plans and destroys a configuration (``source_dir``, by default ``terraform/examples/embedded``) with
+    all state in a work folder. Every configuration it runs declares ``aws_region``; one run against an endpoint also
+    declares ``aws_endpoint_url``.
 
     ``log_file`` defaults to ``<workdir>/terraform.log``; ``timeout_seconds`` bounds each Terraform command.
     """
 
     def __init__(
         self,
-        source_dir: Path = TERRAFORM_DIR,
+        source_dir: Path = EMBEDDED_EXAMPLE_DIR,
         *,
         terraform_bin: str | None = None,
         plugin_dir: Path | None = DEFAULT_PLUGIN_DIR,

@@ -129,7 +129,7 @@ class StackOutputs:
             raise PipelineError.named(
                 "TerraformOutputMissing",
                 f"The Terraform stack has no output named {' or '.join(names)}.",
-                "Check terraform/outputs.tf against docs/deploy.md.",
+                "Check terraform/examples/embedded/outputs.tf against docs/deploy.md.",
             )
         return value
 

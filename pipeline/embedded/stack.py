@@ -1,7 +1,8 @@
 """The embedded stack: embedded AWS + the project's Terraform applied to it + the runtime that makes it live.
 
-`EmbeddedStack.start()` starts moto's server, builds the Lambda zip, applies `terraform/` against the endpoint (the
-one provisioning path, state in the work folder), and then wires the runtime that AWS itself would provide:
+`EmbeddedStack.start()` starts moto's server, builds the Lambda zip, applies `terraform/examples/embedded` (the
+`terraform/` module with its provider pointed at the endpoint: the one provisioning path, state in the work folder),
+and then wires the runtime that AWS itself would provide:
 
 - the moto bridge's Lambda invoker -> `LambdaRunner` (real handlers, in process, environment from the function);
 - the moto bridge's Glue runner -> `GlueRunner` (the real Glue job on the shared local SparkSession);
@@ -57,10 +58,10 @@ def _import_job_modules(index: int) -> int:
 def apply_terraform(
     endpoint_url: str, workdir: Path, variables: dict[str, Any], log_file: Path | None = None
 ) -> dict[str, Any]:
-    """`terraform init` + `apply` of the project's root module against the endpoint; returns its outputs."""
-    from pipeline.build.terraform import TerraformRunner
+    """`terraform init` + `apply` of terraform/examples/embedded against the endpoint; returns its outputs."""
+    from pipeline.build.terraform import EMBEDDED_EXAMPLE_DIR, TerraformRunner
 
-    runner = TerraformRunner(log_file=log_file) if log_file is not None else TerraformRunner()
+    runner = TerraformRunner(EMBEDDED_EXAMPLE_DIR, log_file=log_file)
     try:
         return dict(runner.apply(endpoint_url, workdir, variables))
     except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 
 from pipeline.build import checkov
 from pipeline.build.terraform import (
+    AWS_EXAMPLE_DIR,
+    EMBEDDED_EXAMPLE_DIR,
+    EXAMPLE_DIRS,
     TERRAFORM_DIR,
     TerraformApplyFailed,
     TerraformNotFound,
@@ -45,7 +49,72 @@ def test_terraform_validates_and_the_runner_leaves_the_source_tree_untouched(tmp
     TerraformRunner().validate(tmp_path / "validate")
     assert _source_fingerprint() == before
     assert not (TERRAFORM_DIR / ".terraform").exists()
+    assert not (EMBEDDED_EXAMPLE_DIR / ".terraform").exists()
     assert (tmp_path / "validate" / "tf-data" / "providers").is_dir()
+
+
+@pytest.mark.parametrize("example", EXAMPLE_DIRS, ids=lambda path: path.name)
+def test_every_example_validates(tmp_path: Path, example: Path) -> None:
+    before = _source_fingerprint()
+    TerraformRunner(example).validate(tmp_path / "validate")
+    assert "Success! The configuration is valid." in (tmp_path / "validate" / "terraform.log").read_text()
+    assert _source_fingerprint() == before
+    assert not (example / ".terraform").exists()
+
+
+def _blocks(directory: Path, kind: str) -> set[str]:
+    text = "".join(path.read_text() for path in sorted(directory.glob("*.tf")))
+    return set(re.findall(rf'^{kind} "(\w+)"', text, re.M))
+
+
+def _module_arguments(example: Path) -> dict[str, str]:
+    text = (example / "main.tf").read_text()
+    block = text[text.index('module "pipeline" {') :]
+    return dict(re.findall(r"^  (\w+) += (.+)$", block[: block.index("\n}\n")], re.M))
+
+
+def test_the_module_has_no_provider_block_and_the_examples_configure_it() -> None:
+    assert not re.search(r'^provider "', "".join(p.read_text() for p in TERRAFORM_DIR.glob("*.tf")), re.M)
+    for example in EXAMPLE_DIRS:
+        assert 'provider "aws"' in (example / "providers.tf").read_text(), example
+        assert _module_arguments(example)["source"] == '"../.."', example
+        assert (example / ".terraform.lock.hcl").is_file(), example
+
+
+def test_the_embedded_example_passes_every_module_variable_and_re_exports_every_output() -> None:
+    module_variables = _blocks(TERRAFORM_DIR, "variable")
+    arguments = _module_arguments(EMBEDDED_EXAMPLE_DIR)
+    assert {name: arguments.get(name) for name in module_variables} == {
+        name: f"var.{name}" for name in module_variables
+    }
+    assert module_variables <= _blocks(EMBEDDED_EXAMPLE_DIR, "variable")
+    assert "aws_endpoint_url" in _blocks(EMBEDDED_EXAMPLE_DIR, "variable")
+    # stack.py, the operator commands and the tests read the outputs by the module's names.
+    assert _blocks(EMBEDDED_EXAMPLE_DIR, "output") == _blocks(TERRAFORM_DIR, "output")
+    assert _blocks(AWS_EXAMPLE_DIR, "output") == _blocks(TERRAFORM_DIR, "output")
+
+
+def test_the_aws_example_passes_only_module_variables_from_its_own() -> None:
+    module_variables = _blocks(TERRAFORM_DIR, "variable")
+    arguments = _module_arguments(AWS_EXAMPLE_DIR)
+    arguments.pop("source")
+    assert set(arguments) <= module_variables
+    assert "lambda_zip_path" in arguments
+    assert all(value.startswith("var.") for value in arguments.values()), arguments
+    assert {value.removeprefix("var.") for value in arguments.values()} <= _blocks(
+        AWS_EXAMPLE_DIR, "variable"
+    )
+
+
+def test_every_module_variable_has_a_description_and_every_non_bool_one_a_validation() -> None:
+    missing = []
+    for path in sorted(TERRAFORM_DIR.glob("modules/**/variables.tf")):
+        for name, body in re.findall(r'^variable "(\w+)" \{\n(.*?)\n\}\n', path.read_text(), re.M | re.S):
+            if not re.search(r'^  description = ".{10,}"', body, re.M):
+                missing.append(f"{path.relative_to(TERRAFORM_DIR)}: {name} has no description")
+            if "validation {" not in body and not re.search(r"^  type += bool$", body, re.M):
+                missing.append(f"{path.relative_to(TERRAFORM_DIR)}: {name} has no validation")
+    assert missing == []
 
 
 def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason(checkov_scan) -> None:

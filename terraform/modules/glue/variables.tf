@@ -1,117 +1,249 @@
 variable "name_prefix" {
   description = "Prefix of the job, role, security configuration and database names."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
 }
 
 variable "kms_key_arn" {
   description = "KMS key of the security configuration (S3, CloudWatch logs, job bookmarks) and of the buckets."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias."
+  }
 }
 
 variable "script_path" {
   description = "Local path of the job script (glue_jobs/ndjson_to_parquet.py)."
   type        = string
+
+
+  validation {
+    condition     = fileexists(var.script_path)
+    error_message = "script_path does not point to a file."
+  }
 }
 
 variable "codecs_path" {
   description = "Local path of glue_jobs/codecs.json, shipped to the job with --extra-files."
   type        = string
+
+
+  validation {
+    condition     = fileexists(var.codecs_path)
+    error_message = "codecs_path does not point to a file."
+  }
 }
 
 variable "artifacts_bucket" {
   description = "Bucket that holds the job script and its extra files."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.artifacts_bucket))
+    error_message = "artifacts_bucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)."
+  }
 }
 
 variable "artifacts_bucket_arn" {
   description = "ARN of the artifacts bucket."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.artifacts_bucket_arn))
+    error_message = "artifacts_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>)."
+  }
 }
 
 variable "input_bucket_arn" {
   description = "ARN of the input bucket (the job reads the NDJSON files)."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.input_bucket_arn))
+    error_message = "input_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>)."
+  }
 }
 
 variable "manifest_bucket_arn" {
   description = "ARN of the manifest bucket (the job reads its manifest)."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.manifest_bucket_arn))
+    error_message = "manifest_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>)."
+  }
 }
 
 variable "manifest_prefix" {
   description = "Key prefix of the manifests."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9!_.*'()=-]+/)+$", var.manifest_prefix))
+    error_message = "manifest_prefix must be an S3 key prefix ending with /, e.g. lake/events/."
+  }
 }
 
 variable "output_bucket" {
   description = "Bucket of the Parquet output and the quarantine."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.output_bucket))
+    error_message = "output_bucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)."
+  }
 }
 
 variable "output_bucket_arn" {
   description = "ARN of the output bucket."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.output_bucket_arn))
+    error_message = "output_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>)."
+  }
 }
 
 variable "output_prefix" {
   description = "Key prefix of the Parquet table in the output bucket (ends with /)."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9!_.*'()=-]+/)+$", var.output_prefix))
+    error_message = "output_prefix must be an S3 key prefix ending with /, e.g. lake/events/."
+  }
 }
 
 variable "quarantine_prefix" {
   description = "Key prefix of quarantined records in the output bucket (ends with /)."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9!_.*'()=-]+/)+$", var.quarantine_prefix))
+    error_message = "quarantine_prefix must be an S3 key prefix ending with /, e.g. lake/events/."
+  }
 }
 
 variable "compression_type" {
   description = "Parquet codec, validated by the root module against glue_jobs/codecs.json."
   type        = string
+
+
+  validation {
+    condition     = contains(try(jsondecode(file(var.codecs_path)).supported, []), var.compression_type)
+    error_message = "compression_type must be one of the \"supported\" codecs in codecs_path (glue_jobs/codecs.json)."
+  }
 }
 
 variable "glue_version" {
   description = "Glue version (5.0: Spark 3.5, Python 3.11, Java 17)."
   type        = string
   default     = "5.0"
+
+
+  validation {
+    condition     = contains(["5.0", "5.1"], var.glue_version)
+    error_message = "glue_version must be one of 5.0 or 5.1."
+  }
 }
 
 variable "worker_type" {
   description = "Glue worker type."
   type        = string
   default     = "G.1X"
+
+
+  validation {
+    condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.worker_type)
+    error_message = "worker_type must be one of G.1X, G.2X, G.4X or G.8X."
+  }
 }
 
 variable "number_of_workers" {
   description = "Workers per run (2 is the minimum for G.1X)."
   type        = number
   default     = 2
+
+
+  validation {
+    condition     = var.number_of_workers >= 2 && floor(var.number_of_workers) == var.number_of_workers
+    error_message = "number_of_workers must be a whole number of at least 2."
+  }
 }
 
 variable "timeout_minutes" {
   description = "Job run timeout in minutes."
   type        = number
   default     = 60
+
+
+  validation {
+    condition     = var.timeout_minutes >= 1 && var.timeout_minutes <= 2880 && floor(var.timeout_minutes) == var.timeout_minutes
+    error_message = "timeout_minutes must be a whole number between 1 and 2880."
+  }
 }
 
 variable "additional_python_modules" {
   description = "Value of --additional-python-modules (pip requirements, comma-separated); empty to omit the argument."
   type        = string
   default     = ""
+
+
+  validation {
+    condition     = !can(regex("\\s", var.additional_python_modules))
+    error_message = "additional_python_modules must be comma-separated pip requirements without spaces, e.g. pyarrow>=16,orjson>=3.9, or empty."
+  }
 }
 
 variable "max_concurrent_runs" {
   description = "Concurrent runs of the job; a start beyond it fails with ConcurrentRunsExceededException, which the state machine retries."
   type        = number
   default     = 5
+
+
+  validation {
+    condition     = var.max_concurrent_runs >= 1 && floor(var.max_concurrent_runs) == var.max_concurrent_runs
+    error_message = "max_concurrent_runs must be a whole number of at least 1 (within the account's Glue quota)."
+  }
 }
 
 variable "extra_default_arguments" {
   description = "Extra default arguments of the job (merged over the built-in ones)."
   type        = map(string)
   default     = {}
+
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra_default_arguments) : can(regex("^--[A-Za-z0-9_-]+$", k))])
+    error_message = "extra_default_arguments keys must be job arguments starting with --, e.g. --enable-metrics."
+  }
 }
 
 variable "tags" {
-  description = "Tags."
+  description = "Tags of the module's resources (merged with the provider's default_tags)."
   type        = map(string)
   default     = {}
+
+
+  validation {
+    condition     = alltrue([for k, value in var.tags : length(k) >= 1 && length(k) <= 128 && length(value) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "tags keys must be 1-128 characters and not start with aws:, values at most 256 characters."
+  }
 }

@@ -1,6 +1,12 @@
 variable "name_prefix" {
   description = "Prefix of every resource name."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
 }
 
 variable "existing_key_arn" {
@@ -29,4 +35,10 @@ variable "tags" {
   description = "Tags for the key."
   type        = map(string)
   default     = {}
+
+
+  validation {
+    condition     = alltrue([for k, value in var.tags : length(k) >= 1 && length(k) <= 128 && length(value) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "tags keys must be 1-128 characters and not start with aws:, values at most 256 characters."
+  }
 }

@@ -1,21 +1,45 @@
 variable "name_prefix" {
   description = "Prefix of the schedule rule name."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
 }
 
 variable "function_name" {
   description = "Name of the manifest builder function."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.function_name))
+    error_message = "function_name must be a Lambda function name (1-64 letters, digits, hyphens and underscores)."
+  }
 }
 
 variable "function_arn" {
   description = "ARN of the manifest builder function."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$", var.function_arn))
+    error_message = "function_arn must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)."
+  }
 }
 
 variable "queue_arn" {
   description = "ARN of the ingest queue."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.queue_arn))
+    error_message = "queue_arn must be an SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>)."
+  }
 }
 
 variable "batch_size" {
@@ -53,10 +77,22 @@ variable "maximum_concurrency" {
 variable "flush_schedule_expression" {
   description = "EventBridge schedule of the flush, e.g. rate(5 minutes)."
   type        = string
+
+
+  validation {
+    condition     = can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.flush_schedule_expression))
+    error_message = "flush_schedule_expression must be rate(N unit) (singular unit for 1) or cron(...)."
+  }
 }
 
 variable "tags" {
-  description = "Tags."
+  description = "Tags of the module's resources (merged with the provider's default_tags)."
   type        = map(string)
   default     = {}
+
+
+  validation {
+    condition     = alltrue([for k, value in var.tags : length(k) >= 1 && length(k) <= 128 && length(value) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "tags keys must be 1-128 characters and not start with aws:, values at most 256 characters."
+  }
 }
