@@ -20,10 +20,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 
 from pipeline.contracts.errors import InvalidEvent, PipelineError
+from pipeline.control_plane.adapters.backoff import RetryPolicy
 from pipeline.control_plane.adapters.catalog import CatalogTarget
 from pipeline.control_plane.adapters.executions import Executions
 from pipeline.control_plane.adapters.manifest_store import ManifestStore
-from pipeline.control_plane.adapters.retry import RetryPolicy
 from pipeline.control_plane.adapters.tracking import TrackingTable
 from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.deadline import Deadline

@@ -14,10 +14,10 @@ from botocore.exceptions import ClientError
 from pipeline.contracts.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.contracts.manifest import Manifest, new_manifest_id
 from pipeline.contracts.suffixes import has_accepted_suffix
+from pipeline.control_plane.adapters.backoff import error_code, is_retryable
 from pipeline.control_plane.adapters.executions import Executions
 from pipeline.control_plane.adapters.manifest_store import ManifestStore
 from pipeline.control_plane.adapters.pending_reader import PendingReader
-from pipeline.control_plane.adapters.retry import error_code, is_retryable
 from pipeline.control_plane.adapters.tracking import (
     REPORT_COUNTS,
     Counter,

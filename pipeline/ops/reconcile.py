@@ -30,8 +30,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.contracts.manifest import split_s3_url
+from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.catalog import get_partition_location, register_manifest_output
-from pipeline.control_plane.adapters.retry import error_code
 from pipeline.control_plane.adapters.tracking import OpenClaim, TrackingTable
 from pipeline.control_plane.domain.events import CompleteRequest
 from pipeline.control_plane.service import iso

@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.contracts.manifest import split_s3_url
 from pipeline.control_plane.adapters import catalog
-from pipeline.control_plane.adapters.retry import error_code
+from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed

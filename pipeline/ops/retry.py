@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, split_s3_url
-from pipeline.control_plane.adapters.retry import error_code
+from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.tracking import MANIFEST_INDEX, manifest_item_key
 from pipeline.control_plane.domain.states import FileStatus
 from pipeline.ops.context import OpsContext

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.control_plane.adapters.retry import RetryPolicy, error_code
+from pipeline.control_plane.adapters.backoff import RetryPolicy, error_code
 from pipeline.control_plane.domain.keys import (
     FILE_KEY_PREFIX,
     date_of_pending_key,
