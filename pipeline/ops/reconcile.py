@@ -34,7 +34,7 @@ from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.catalog import get_partition_location, register_manifest_output
 from pipeline.control_plane.adapters.tracking import OpenClaim, TrackingTable
 from pipeline.control_plane.domain.events import CompleteRequest
-from pipeline.control_plane.service import iso
+from pipeline.control_plane.domain.times import iso
 from pipeline.ops.context import OpsContext
 from pipeline.ops.table_reads import read_date
 

@@ -26,11 +26,13 @@ from botocore.exceptions import ClientError
 
 from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, split_s3_url
 from pipeline.control_plane.adapters.backoff import error_code
-from pipeline.control_plane.adapters.tracking import MANIFEST_INDEX, manifest_item_key
-from pipeline.control_plane.domain.states import FileStatus
+from pipeline.control_plane.adapters.codec import plain
+from pipeline.control_plane.domain.items import manifest_item_key
+from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
+from pipeline.control_plane.domain.times import iso_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable, RetryStartFailed
-from pipeline.ops.table_reads import iso_now, plain, read_date
+from pipeline.ops.table_reads import read_date
 
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
@@ -71,24 +73,13 @@ def execution_name(manifest_id: str, attempt: int) -> str:
 
 def find_manifest(ctx: OpsContext, manifest_id: str) -> dict[str, Any]:
     """The MANIFEST item of an id, found through the manifest index (no need to know its date)."""
-    response = ctx.ddb.query(
-        TableName=ctx.table_name,
-        IndexName=MANIFEST_INDEX,
-        KeyConditionExpression="manifest_id = :m AND file_key = :k",
-        ExpressionAttributeValues={":m": {"S": manifest_id}, ":k": {"S": manifest_item_key(manifest_id)}},
-        Limit=1,
-    )
-    items = response.get("Items", [])
-    if not items:
+    tracking = ctx.tracking()
+    key = tracking.find_manifest_key(manifest_id)
+    if key is None:
         raise ManifestNotFound(
             f"No MANIFEST item has the id {manifest_id}; check the id with `pipeline status`."
         )
-    key = plain(items[0])
-    item = ctx.ddb.get_item(
-        TableName=ctx.table_name,
-        Key={"date_prefix": {"S": key["date_prefix"]}, "file_key": {"S": key["file_key"]}},
-        ConsistentRead=True,
-    ).get("Item")
+    item = tracking.get_item(*key)
     if not item:
         raise ManifestNotFound(f"The MANIFEST item of {manifest_id} vanished while it was read.")
     return plain(item)
@@ -108,9 +99,9 @@ def _execution_status(ctx: OpsContext, arn: str | None) -> str | None:
 def check_retryable(ctx: OpsContext, item: dict[str, Any]) -> None:
     status = item.get("status")
     manifest_id = item["manifest_id"]
-    if status == "failed":
+    if status == ManifestStatus.FAILED:
         return
-    if status == "completed":
+    if status == ManifestStatus.COMPLETED:
         raise ManifestNotRetryable(
             f"Manifest {manifest_id} is completed; to reprocess its date use `pipeline replay --date "
             f"{item['date_prefix']}`."
@@ -125,54 +116,18 @@ def check_retryable(ctx: OpsContext, item: dict[str, Any]) -> None:
 
 
 def _reset_manifest(ctx: OpsContext, item: dict[str, Any], attempt: int, name: str) -> None:
-    values: dict[str, Any] = {
-        ":pending": {"S": "pending"},
-        ":seen": {"S": str(item["status"])},
-        ":n": {"N": str(attempt)},
-        ":name": {"S": name},
-        ":now": {"S": iso_now()},
-    }
-    condition = "#status = :seen AND "
-    if "attempts" in item:
-        condition += "attempts = :prev"
-        values[":prev"] = {"N": str(int(item["attempts"]))}
-    else:
-        condition += "attribute_not_exists(attempts)"
-    try:
-        ctx.ddb.update_item(
-            TableName=ctx.table_name,
-            Key={"date_prefix": {"S": item["date_prefix"]}, "file_key": {"S": item["file_key"]}},
-            UpdateExpression=(
-                "SET #status = :pending, attempts = :n, execution_name = :name, retried_at = :now, "
-                "updated_at = :now REMOVE #error, cause, completed_at"
-            ),
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status", "#error": "error"},
-            ExpressionAttributeValues=values,
+    seen_attempts = int(item["attempts"]) if "attempts" in item else None
+    if not ctx.tracking().reset_manifest_for_retry(
+        item["date_prefix"], item["manifest_id"], str(item["status"]), seen_attempts, attempt, name, iso_now()
+    ):
+        raise ManifestNotRetryable(
+            f"Manifest {item['manifest_id']} changed while it was being retried (someone else retried it?)."
         )
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            raise ManifestNotRetryable(
-                f"Manifest {item['manifest_id']} changed while it was being retried (someone else retried it?)."
-            ) from exc
-        raise
 
 
 def _mark_failed(ctx: OpsContext, item: dict[str, Any], attempt: int, cause: str) -> None:
-    ctx.ddb.update_item(
-        TableName=ctx.table_name,
-        Key={"date_prefix": {"S": item["date_prefix"]}, "file_key": {"S": item["file_key"]}},
-        UpdateExpression="SET #status = :failed, #error = :error, cause = :cause, updated_at = :now",
-        ConditionExpression="#status = :pending AND attempts = :n",
-        ExpressionAttributeNames={"#status": "status", "#error": "error"},
-        ExpressionAttributeValues={
-            ":failed": {"S": "failed"},
-            ":pending": {"S": "pending"},
-            ":error": {"S": "RetryStartFailed"},
-            ":cause": {"S": cause[:4000]},
-            ":now": {"S": iso_now()},
-            ":n": {"N": str(attempt)},
-        },
+    ctx.tracking().mark_retry_failed(
+        item["date_prefix"], item["manifest_id"], attempt, "RetryStartFailed", cause, iso_now()
     )
 
 
@@ -296,12 +251,7 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
         raise RetryStartFailed(
             f"Retry {attempt} of manifest {manifest_id} could not start: {cause}."
         ) from exc
-    ctx.ddb.update_item(
-        TableName=ctx.table_name,
-        Key={"date_prefix": {"S": date_prefix}, "file_key": {"S": item["file_key"]}},
-        UpdateExpression="SET execution_arn = :arn",
-        ExpressionAttributeValues={":arn": {"S": outcome.execution_arn}},
-    )
+    tracking.set_execution_arn(date_prefix, manifest_id, outcome.execution_arn)
     return outcome
 
 
@@ -309,7 +259,7 @@ def failed_manifests(ctx: OpsContext, dates: list[str]) -> list[str]:
     found: list[str] = []
     for date_prefix in dates:
         for item in read_date(ctx.ddb, ctx.table_name, date_prefix).manifests:
-            if item.get("status") == "failed" and not item.get("superseded_by"):
+            if item.get("status") == ManifestStatus.FAILED and not item.get("superseded_by"):
                 found.append(str(item["manifest_id"]))
     return found
 
@@ -324,18 +274,12 @@ def wait_final(
     """Poll the MANIFEST items until each is completed or failed (or the timeout passes)."""
     deadline = time.monotonic() + timeout
     waiting = {o.manifest_id: o for o in outcomes if o.execution_arn}
+    tracking = ctx.tracking()
     while waiting and time.monotonic() < deadline:
         for manifest_id, outcome in list(waiting.items()):
-            item = ctx.ddb.get_item(
-                TableName=ctx.table_name,
-                Key={
-                    "date_prefix": {"S": outcome.date_prefix},
-                    "file_key": {"S": manifest_item_key(manifest_id)},
-                },
-                ConsistentRead=True,
-            ).get("Item")
+            item = tracking.get_item(outcome.date_prefix, manifest_item_key(manifest_id))
             status = plain(item).get("status") if item else None
-            if status in ("completed", "failed"):
+            if status in FINAL_MANIFEST_STATUSES:
                 outcome.final_status = str(status)
                 outcome.error = plain(item).get("error") if item else None
                 del waiting[manifest_id]
