@@ -24,6 +24,7 @@ import boto3
 
 from pipeline.contracts.lines import count_records
 from pipeline.contracts.suffixes import is_gzip_name
+from pipeline.control_plane.domain.items import MANIFEST_KEY_PREFIX
 from pipeline.embedded.errors import PipelineError
 from pipeline.embedded.preflight import InputFile
 from pipeline.embedded.query import RUN_INFO_FILE
@@ -432,7 +433,7 @@ class PipelineRun:
         manifests: list[dict[str, Any]] = []
         for item in self._scan(outputs.tracking_table, SNAPSHOT_ATTRIBUTES):
             file_key = str(item.get("file_key", ""))
-            if file_key.startswith("MANIFEST#"):
+            if file_key.startswith(MANIFEST_KEY_PREFIX):
                 manifests.append(item)
             elif "bucket" in item and "key" in item:
                 file_status[(str(item["bucket"]), str(item["key"]))] = str(item.get("status"))
