@@ -16,8 +16,10 @@ from pipeline.control_plane.adapters.tracking_records import (
     ManifestRecord,
     OpenClaim,
     PendingFile,
+    StartedManifest,
+    Verdict,
 )
-from pipeline.control_plane.domain.states import FileStatus, ManifestStatus
+from pipeline.control_plane.domain.states import FileStatus
 
 
 class TrackingStore(Protocol):
@@ -68,31 +70,12 @@ class TrackingStore(Protocol):
 
     def open_claims_before(self, cutoff: str, limit: int) -> list[OpenClaim]: ...
 
-    def record_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        execution_arn: str,
-        manifest_path: str,
-        file_count: int,
-        total_bytes: int,
-        now: str,
-        ttl: int,
-    ) -> bool: ...
+    def record_manifest(self, started: StartedManifest, now: str, ttl: int) -> bool: ...
 
     def get_manifest(self, date_prefix: str, manifest_id: str) -> ManifestRecord | None: ...
 
     def finalize_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        status: ManifestStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
-        cause: str | None,
-        report: dict[str, int],
-        job_error: str | None = None,
+        self, date_prefix: str, manifest_id: str, verdict: Verdict, now: str, ttl: int
     ) -> bool: ...
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.control_plane.adapters.backoff import describe
+from pipeline.control_plane.adapters.tracking_records import StartedManifest
 from pipeline.control_plane.domain.states import FileStatus
 from pipeline.control_plane.domain.times import iso
 
@@ -113,18 +114,12 @@ def repair(cp: ControlPlane, outcome: FlushOutcome | None = None) -> FlushOutcom
             manifest = cp.store.get(path)
             claimed_files = [f for f in files if f.status != FileStatus.PENDING]
             total = sum(f.size for f in claimed_files) if manifest is None else manifest.total_bytes
-            now = cp.clock()
-            if cp.table.record_manifest(
-                claim.date_prefix,
-                claim.manifest_id,
-                execution_arn,
-                path,
-                len(claimed_files),
-                total,
-                iso(now),
-                cp.ttl(now),
-            ):
-                cp.table.add_pending(claim.date_prefix, -len(claimed_files), -total, iso(now), cp.ttl(now))
+            cp.record_started(
+                StartedManifest(
+                    claim.date_prefix, claim.manifest_id, execution_arn, path, len(claimed_files), total
+                ),
+                cp.clock(),
+            )
             outcome.repaired_recorded.append(claim.manifest_id)
             cp.log.warning(
                 "repaired a started manifest that had no MANIFEST item",

@@ -15,7 +15,13 @@ from pipeline.contracts.manifest import Manifest, new_manifest_id
 from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.adapters.backoff import is_retryable
 from pipeline.control_plane.adapters.pending_reader import PendingReader, dates_with_pending
-from pipeline.control_plane.adapters.tracking_records import Counter, FileRecord, PendingFile
+from pipeline.control_plane.adapters.tracking_records import (
+    Counter,
+    FileRecord,
+    PendingFile,
+    StartedManifest,
+    Verdict,
+)
 from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.domain.batching import BatchPolicy
 from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent
@@ -231,20 +237,10 @@ class ControlPlane:
                 return None, counter
             execution_arn = found
         # Only now that the execution exists is the MANIFEST item written.
-        recorded = self.table.record_manifest(
-            date_prefix,
-            manifest_id,
-            execution_arn,
-            manifest_path,
-            len(claimed),
-            total_bytes,
-            iso(now),
-            self.ttl(now),
+        started = StartedManifest(
+            date_prefix, manifest_id, execution_arn, manifest_path, len(claimed), total_bytes
         )
-        if recorded:
-            counter = self.table.add_pending(
-                date_prefix, -len(claimed), -total_bytes, iso(now), self.ttl(now)
-            )
+        counter = self.record_started(started, now) or counter
         self.table.delete_claim(date_prefix, manifest_id)
         self.log.info(
             "manifest started",
@@ -257,6 +253,15 @@ class ControlPlane:
             },
         )
         return manifest_id, counter
+
+    def record_started(self, started: StartedManifest, now: datetime) -> Counter | None:
+        """Write the MANIFEST item of a started execution, then take its files off the date's pending count;
+        once only: a repeat records and counts nothing (None). The counter as it now is."""
+        if not self.table.record_manifest(started, iso(now), self.ttl(now)):
+            return None
+        return self.table.add_pending(
+            started.date_prefix, -started.file_count, -started.total_bytes, iso(now), self.ttl(now)
+        )
 
     def _started_despite(self, exc: BaseException, manifest_id: str) -> str | None:
         """After a timeout or a 5xx the start may have reached Step Functions: look before rolling back."""
@@ -355,16 +360,9 @@ class ControlPlane:
             )
         report = report_counts(request.report)
         job_error = job_error_name(request.cause)
+        verdict = Verdict(target, request.error, request.cause, report, job_error)
         if not self.table.finalize_manifest(
-            request.date_prefix,
-            request.manifest_id,
-            target,
-            iso(now),
-            self.ttl(now),
-            request.error,
-            request.cause,
-            report,
-            job_error,
+            request.date_prefix, request.manifest_id, verdict, iso(now), self.ttl(now)
         ):
             raise ManifestAlreadyFinal(f"manifest {request.manifest_id} became final with another status")
         log = self.log.info if target == ManifestStatus.COMPLETED else self.log.warning

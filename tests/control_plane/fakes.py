@@ -17,6 +17,8 @@ from pipeline.control_plane.adapters.tracking_records import (
     ManifestRecord,
     OpenClaim,
     PendingFile,
+    StartedManifest,
+    Verdict,
 )
 from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
 from pipeline.control_plane.domain.states import (
@@ -157,24 +159,16 @@ class FakeTrackingStore:
         rows = sorted((at, d, m) for (d, m), at in self.claims.items() if at < cutoff)
         return [OpenClaim(d, m, at) for at, d, m in rows[:limit]]
 
-    def record_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        execution_arn: str,
-        manifest_path: str,
-        file_count: int,
-        total_bytes: int,
-        now: str,
-        ttl: int,
-    ) -> bool:
-        item = self.manifests.setdefault((date_prefix, manifest_id), {"status": ManifestStatus.PENDING})
+    def record_manifest(self, started: StartedManifest, now: str, ttl: int) -> bool:
+        item = self.manifests.setdefault(
+            (started.date_prefix, started.manifest_id), {"status": ManifestStatus.PENDING}
+        )
         first = "execution_arn" not in item
         item.update(
-            execution_arn=execution_arn,
-            manifest_path=manifest_path,
-            file_count=file_count,
-            total_bytes=total_bytes,
+            execution_arn=started.execution_arn,
+            manifest_path=started.manifest_path,
+            file_count=started.file_count,
+            total_bytes=started.total_bytes,
         )
         return first
 
@@ -193,21 +187,13 @@ class FakeTrackingStore:
         )
 
     def finalize_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        status: ManifestStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
-        cause: str | None,
-        report: dict[str, int],
-        job_error: str | None = None,
+        self, date_prefix: str, manifest_id: str, verdict: Verdict, now: str, ttl: int
     ) -> bool:
         item = self.manifests.setdefault((date_prefix, manifest_id), {})
-        if "status" in item and item["status"] not in manifest_sources_for(status):
+        if "status" in item and item["status"] not in manifest_sources_for(verdict.status):
             return False
-        item.update(status=status, error=error, cause=cause, job_error=job_error, **report)
+        item.update(verdict.report, status=verdict.status, error=verdict.error, cause=verdict.cause)
+        item["job_error"] = verdict.job_error
         return True
 
 

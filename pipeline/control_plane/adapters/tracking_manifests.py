@@ -14,6 +14,8 @@ from pipeline.control_plane.adapters.tracking_records import (
     MANIFEST_INDEX,
     MAX_CAUSE_CHARS,
     ManifestRecord,
+    StartedManifest,
+    Verdict,
     manifest_record,
 )
 from pipeline.control_plane.domain.items import manifest_item_key
@@ -25,22 +27,12 @@ from pipeline.control_plane.domain.states import (
 
 
 class ManifestItems(TableAccess):
-    def record_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        execution_arn: str,
-        manifest_path: str,
-        file_count: int,
-        total_bytes: int,
-        now: str,
-        ttl: int,
-    ) -> bool:
+    def record_manifest(self, started: StartedManifest, now: str, ttl: int) -> bool:
         """Write the MANIFEST item after the execution started. Never overwrites a status the state machine
         already set. True if this call recorded it, False if it had been recorded before."""
         response = self._call(
             "update_item",
-            Key=self._key(date_prefix, manifest_item_key(manifest_id)),
+            Key=self._key(started.date_prefix, manifest_item_key(started.manifest_id)),
             UpdateExpression=(
                 "SET #status = if_not_exists(#status, :pending), manifest_id = :m, execution_arn = :arn, "
                 "manifest_path = :path, file_count = :count, total_bytes = :bytes, "
@@ -49,11 +41,11 @@ class ManifestItems(TableAccess):
             ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
             ExpressionAttributeValues={
                 ":pending": s(ManifestStatus.PENDING),
-                ":m": s(manifest_id),
-                ":arn": s(execution_arn),
-                ":path": s(manifest_path),
-                ":count": n(file_count),
-                ":bytes": n(total_bytes),
+                ":m": s(started.manifest_id),
+                ":arn": s(started.execution_arn),
+                ":path": s(started.manifest_path),
+                ":count": n(started.file_count),
+                ":bytes": n(started.total_bytes),
                 ":now": s(now),
                 ":ttl": n(ttl),
             },
@@ -71,22 +63,13 @@ class ManifestItems(TableAccess):
         return manifest_record(date_prefix, manifest_id, item)
 
     def finalize_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        status: ManifestStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
-        cause: str | None,
-        report: dict[str, int],
-        job_error: str | None = None,
+        self, date_prefix: str, manifest_id: str, verdict: Verdict, now: str, ttl: int
     ) -> bool:
         """Set the final status and the job report counts; False when the item is already final otherwise."""
-        sources, source_values = status_in(manifest_sources_for(status), ManifestStatus)
+        sources, source_values = status_in(manifest_sources_for(verdict.status), ManifestStatus)
         names = {"#status": "status", "#ttl": "ttl"}
         values: dict[str, Any] = {
-            ":target": s(status),
+            ":target": s(verdict.status),
             ":now": s(now),
             ":ttl": n(ttl),
             ":m": s(manifest_id),
@@ -100,14 +83,18 @@ class ManifestItems(TableAccess):
             "manifest_id = :m",
         ]
         removes = []
-        for name, value in (("error", error), ("cause", cause), ("job_error", job_error)):
+        for name, value in (
+            ("error", verdict.error),
+            ("cause", verdict.cause),
+            ("job_error", verdict.job_error),
+        ):
             names[f"#{name}"] = name
             if value:
                 sets.append(f"#{name} = :{name}")
                 values[f":{name}"] = s(value[:MAX_CAUSE_CHARS])
             else:
                 removes.append(f"#{name}")
-        for name, number in report.items():
+        for name, number in verdict.report.items():
             sets.append(f"{name} = :r_{name}")
             values[f":r_{name}"] = n(number)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")

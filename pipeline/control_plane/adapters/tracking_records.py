@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.control_plane.adapters.codec import get_n, get_s
 from pipeline.control_plane.domain.keys import date_of_pending_key
+from pipeline.control_plane.domain.states import ManifestStatus
 
 PENDING_INDEX = "pending-index"
 MANIFEST_INDEX = "manifest-index"
@@ -28,14 +29,9 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
-class PendingFile:
-    date_prefix: str
-    file_key: str
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    created_at: str
+class PendingFile(FileRecord):
+    """A file as the sparse ``pending-index`` shows it."""
+
     pending_shard: str
     pending_key: str
 
@@ -63,6 +59,29 @@ class OpenClaim:
     date_prefix: str
     manifest_id: str
     claimed_at: str
+
+
+@dataclass(frozen=True)
+class StartedManifest:
+    """A manifest whose execution exists: what its MANIFEST item records."""
+
+    date_prefix: str
+    manifest_id: str
+    execution_arn: str
+    manifest_path: str
+    file_count: int
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A manifest's final status and what the status update reported with it."""
+
+    status: ManifestStatus
+    error: str | None
+    cause: str | None
+    report: dict[str, int]
+    job_error: str | None = None
 
 
 @dataclass(frozen=True)
