@@ -38,6 +38,7 @@ from typing import Any
 
 from pipeline.contracts.manifest import split_s3_url
 from pipeline.control_plane.adapters import catalog
+from pipeline.control_plane.domain.states import FileStatus, ManifestStatus, operator_file_sources_for
 from pipeline.control_plane.domain.times import iso_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed
@@ -179,11 +180,12 @@ def _set_replay(ctx: OpsContext, replay: dict[str, Any], status: str, **extra: A
 
 
 def _check_idle(items: DateItems) -> None:
-    busy_files = sum(1 for f in items.files if f.get("status") in ("pending", "manifested"))
+    busy_files = sum(1 for f in items.files if f.get("status") in (FileStatus.PENDING, FileStatus.MANIFESTED))
     running = [
         m["manifest_id"]
         for m in items.manifests
-        if m.get("status") in ("pending", "processing") and not m.get("superseded_by")
+        if m.get("status") in (ManifestStatus.PENDING, ManifestStatus.PROCESSING)
+        and not m.get("superseded_by")
     ]
     claims = [c for c in items.claims if c.get("claim_open")]
     if busy_files or running or claims:
@@ -236,7 +238,7 @@ def _reset_files(ctx: OpsContext, items: DateItems, replay_id: str) -> tuple[int
     ttl = int(time.time()) + config.ttl_days * 86_400
     count = size = 0
     for item in items.files:
-        if item.get("status") not in ("completed", "failed"):
+        if item.get("status") not in operator_file_sources_for(FileStatus.PENDING):
             continue
         created_at = str(item.get("created_at") or now)
         if not tracking.reset_file_for_replay(
@@ -262,11 +264,11 @@ class _Progress:
 def _progress(items: DateItems, replay_id: str) -> _Progress:
     """The replay's files (reset removed their old manifest id: any manifest id they carry is a new one)."""
     mine = [f for f in items.files if f.get("replay_id") == replay_id]
-    completed = sum(1 for f in mine if f.get("status") == "completed" and f.get("manifest_id"))
-    pending = sum(1 for f in mine if f.get("status") == "pending")
+    completed = sum(1 for f in mine if f.get("status") == FileStatus.COMPLETED and f.get("manifest_id"))
+    pending = sum(1 for f in mine if f.get("status") == FileStatus.PENDING)
     used = {str(f["manifest_id"]) for f in mine if f.get("manifest_id")}
     manifests = {str(m["manifest_id"]): m for m in items.manifests}
-    failed = sorted(m for m in used if manifests.get(m, {}).get("status") == "failed")
+    failed = sorted(m for m in used if manifests.get(m, {}).get("status") == ManifestStatus.FAILED)
     return _Progress(len(mine), completed, pending, sorted(used), failed)
 
 

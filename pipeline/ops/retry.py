@@ -60,7 +60,9 @@ class RetryBatch:
 
     @property
     def ok(self) -> bool:
-        return not self.refused and all(o.final_status in (None, "completed") for o in self.outcomes)
+        return not self.refused and all(
+            o.final_status in (None, ManifestStatus.COMPLETED) for o in self.outcomes
+        )
 
 
 def execution_name(manifest_id: str, attempt: int) -> str:
