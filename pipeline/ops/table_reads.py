@@ -3,8 +3,8 @@ lacks; every write goes through the adapter.
 
 Kinds of item come from `pipeline.control_plane.domain.items`, index names from the adapter
 (`adapters/tracking_records.py`), items are decoded by the adapter's `codec.plain`, times by `domain/times.py`:
-nothing here is a second definition of the table. Operator reads may walk one date's partition (a query on `date_prefix`, paginated): the
-control plane never does, an operator asking about a date does.
+nothing here is a second definition of the table. Operator reads may walk one date's partition (a query on
+`date_prefix`, paginated): the control plane never does, an operator asking about a date does.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from pipeline.control_plane.domain.items import (
     REPLAY_KEY_PREFIX,
 )
 from pipeline.control_plane.domain.keys import date_of_pending_key
-from pipeline.control_plane.domain.times import age_seconds, iso_now, parse_time
-
-__all__ = ["age_seconds", "iso_now", "parse_time", "plain"]  # operator modules read these from here
+from pipeline.control_plane.domain.times import age_seconds as age_seconds  # `pipeline status` reads it here
 
 
 @dataclass

@@ -62,9 +62,6 @@ class TrackingTable(ManifestItems, ReplayItems):
         )
         return result is not None
 
-    def get_file(self, date_prefix: str, file_key: str) -> dict[str, Any] | None:
-        return self.get_item(date_prefix, file_key)
-
     def query_pending(
         self, shard: str, date_prefix: str, limit: int, start_key: dict[str, Any] | None = None
     ) -> tuple[list[PendingFile], dict[str, Any] | None]:
