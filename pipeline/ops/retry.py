@@ -161,22 +161,7 @@ def _manifest_files(ctx: OpsContext, manifest_id: str, date_prefix: str) -> list
     """The manifest's file items, read in full from the base table (bucket and key are not in the index)."""
     tracking = ctx.tracking()
     keys = [f.file_key for f in tracking.query_manifest_files(manifest_id) if f.date_prefix == date_prefix]
-    files: list[dict[str, Any]] = []
-    for start in range(0, len(keys), 100):
-        request = {
-            ctx.table_name: {
-                "Keys": [
-                    {"date_prefix": {"S": date_prefix}, "file_key": {"S": k}}
-                    for k in keys[start : start + 100]
-                ],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = ctx.ddb.batch_get_item(RequestItems=request)
-            files.extend(plain(i) for i in response.get("Responses", {}).get(ctx.table_name, []))
-            request = response.get("UnprocessedKeys") or {}
-    return files
+    return [plain(i) for i in tracking.batch_get([(date_prefix, k) for k in keys], consistent=True)]
 
 
 def _replaced_inputs(ctx: OpsContext, files: list[dict[str, Any]]) -> list[str]:

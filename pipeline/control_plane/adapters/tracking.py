@@ -208,6 +208,27 @@ class TrackingTable(ManifestItems, ReplayItems):
                 done += 1
         return done
 
+    def batch_get(
+        self, keys: list[tuple[str, str]], consistent: bool = False, projection: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items by (date_prefix, file_key), 100 keys a request (BatchGetItem's limit), unprocessed keys asked
+        again; raw DynamoDB items (``codec.plain`` reads them), in no particular order."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            wanted: dict[str, Any] = {"Keys": [self._key(d, k) for d, k in keys[start : start + 100]]}
+            if consistent:
+                wanted["ConsistentRead"] = True
+            if projection:
+                wanted["ProjectionExpression"] = projection
+            request: dict[str, Any] = {self._table: wanted}
+            while request:
+                response = self._retry.call(
+                    lambda request=request: self._client.batch_get_item(RequestItems=request)
+                )
+                items.extend(response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+        return items
+
     # -- per-date counter and lease ---------------------------------------------------------------------------
     def add_pending(self, date_prefix: str, count: int, total_bytes: int, now: str, ttl: int) -> Counter:
         response = self._call(
