@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pipeline.contracts.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
@@ -30,7 +30,7 @@ from pipeline.control_plane.domain.items import manifest_item_key
 from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
 from pipeline.control_plane.domain.report import report_counts
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
-from pipeline.control_plane.domain.times import iso, parse_iso, utc_now
+from pipeline.control_plane.domain.times import expires_at, iso, parse_iso, utc_now
 from pipeline.control_plane.ingest import IngestSession
 from pipeline.control_plane.ports import Catalog, ExecutionStarter, ManifestStorage, TrackingStore
 from pipeline.control_plane.repair import FlushOutcome, release, repair, roll_back
@@ -68,7 +68,7 @@ class ControlPlane:
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def ttl(self, now: datetime) -> int:
-        return int((now + timedelta(days=self.config.ttl_days)).timestamp())
+        return expires_at(now, self.config.ttl_days)
 
     def time_left(self, reserve: float = 5.0) -> bool:
         return self.remaining_seconds() > reserve

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,7 +36,7 @@ from pipeline.control_plane.adapters.tracking import TrackingTable
 from pipeline.control_plane.adapters.tracking_records import OpenClaim
 from pipeline.control_plane.domain.events import CompleteRequest
 from pipeline.control_plane.domain.states import FileStatus, ManifestStatus
-from pipeline.control_plane.domain.times import iso
+from pipeline.control_plane.domain.times import iso, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.table_reads import read_date
 
@@ -119,7 +119,7 @@ class ReconcileResult:
 
 def plan_claims(ctx: OpsContext, table: TrackingTable, grace_seconds: int) -> list[ClaimAction]:
     """What `ControlPlane.repair` would do with every open claim older than the grace period (reads only)."""
-    cutoff = iso(datetime.now(UTC) - timedelta(seconds=grace_seconds))
+    cutoff = iso(utc_now() - timedelta(seconds=grace_seconds))
     executions = ctx.executions()
     actions: list[ClaimAction] = []
     for claim in table.open_claims_before(cutoff, 1000):

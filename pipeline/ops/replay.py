@@ -39,7 +39,7 @@ from typing import Any
 from pipeline.contracts.manifest import split_s3_url
 from pipeline.control_plane.adapters import catalog
 from pipeline.control_plane.domain.states import FileStatus, ManifestStatus, operator_file_sources_for
-from pipeline.control_plane.domain.times import iso_now
+from pipeline.control_plane.domain.times import expires_at, iso_now, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed
 from pipeline.ops.table_reads import DateItems, read_date
@@ -166,7 +166,7 @@ def _open_replay(items: DateItems) -> dict[str, Any] | None:
 def _put_replay(
     ctx: OpsContext, date_prefix: str, replay_id: str, old: list[str], files: int
 ) -> dict[str, Any]:
-    ttl = int(time.time()) + ctx.config().ttl_days * 86_400
+    ttl = expires_at(utc_now(), ctx.config().ttl_days)
     return ctx.tracking().put_replay(date_prefix, replay_id, old, files, iso_now(), ttl)
 
 
@@ -235,7 +235,7 @@ def _reset_files(ctx: OpsContext, items: DateItems, replay_id: str) -> tuple[int
     config = ctx.config()
     tracking = ctx.tracking(config)
     now = iso_now()
-    ttl = int(time.time()) + config.ttl_days * 86_400
+    ttl = expires_at(utc_now(), config.ttl_days)
     count = size = 0
     for item in items.files:
         if item.get("status") not in operator_file_sources_for(FileStatus.PENDING):

@@ -29,7 +29,7 @@ from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.codec import plain
 from pipeline.control_plane.domain.items import manifest_item_key
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
-from pipeline.control_plane.domain.times import iso_now
+from pipeline.control_plane.domain.times import expires_at, iso_now, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import ManifestNotFound, ManifestNotRetryable, RetryStartFailed
 from pipeline.ops.table_reads import read_date
@@ -213,7 +213,7 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
     tracking = ctx.tracking()
     config = ctx.config()
     now = iso_now()
-    ttl = int(time.time()) + config.ttl_days * 86_400
+    ttl = expires_at(utc_now(), config.ttl_days)
     file_keys = [f["file_key"] for f in files]
     try:
         outcome.files = tracking.finish_files(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def utc_now() -> datetime:
@@ -37,3 +37,8 @@ def parse_time(text: str | None) -> datetime | None:
 def age_seconds(text: str | None, now: datetime) -> float | None:
     moment = parse_time(text)
     return None if moment is None else max(0.0, (now - moment).total_seconds())
+
+
+def expires_at(moment: datetime, days: int) -> int:
+    """The ``ttl`` attribute of an item written at ``moment``: epoch seconds ``days`` later."""
+    return int((moment + timedelta(days=days)).timestamp())
