@@ -124,6 +124,19 @@ def _ensure_table(
     )
 
 
+def _get_partition(glue_client: Any, database: str, table: str, date_prefix: str) -> dict[str, Any] | None:
+    """The date's partition, None when there is none."""
+    try:
+        existing = glue_client.get_partition(
+            DatabaseName=database, TableName=table, PartitionValues=[date_prefix]
+        )
+    except Exception as exc:
+        if _error_code(exc) == "EntityNotFoundException":
+            return None
+        raise
+    return existing["Partition"]  # type: ignore[no-any-return]
+
+
 def _ensure_partition(
     glue: Any,
     database: str,
@@ -134,12 +147,7 @@ def _ensure_partition(
     compression: str | None,
     result: RegistrationResult,
 ) -> None:
-    try:
-        existing = glue.get_partition(DatabaseName=database, TableName=table, PartitionValues=[date_prefix])
-    except Exception as exc:
-        if _error_code(exc) != "EntityNotFoundException":
-            raise
-        existing = None
+    existing = _get_partition(glue, database, table, date_prefix)
     if existing is None:
         partition = {
             "Values": [date_prefix],
@@ -154,8 +162,8 @@ def _ensure_partition(
                 raise
             existing = glue.get_partition(
                 DatabaseName=database, TableName=table, PartitionValues=[date_prefix]
-            )
-    descriptor = dict(existing["Partition"].get("StorageDescriptor") or {})
+            )["Partition"]
+    descriptor = dict(existing.get("StorageDescriptor") or {})
     result.partition_location = descriptor.get("Location", location)
     current = _columns_of(descriptor)
     merged, added, _conflicts = merge_columns(current, columns)
@@ -217,15 +225,10 @@ def set_partition_location(
     glue_client: Any, database: str, table: str, date_prefix: str, location: str
 ) -> bool:
     """Point an existing partition at `location` (one atomic catalog update); False when there is no partition."""
-    try:
-        existing = glue_client.get_partition(
-            DatabaseName=database, TableName=table, PartitionValues=[date_prefix]
-        )
-    except Exception as exc:
-        if _error_code(exc) == "EntityNotFoundException":
-            return False
-        raise
-    descriptor = dict(existing["Partition"].get("StorageDescriptor") or {})
+    partition = _get_partition(glue_client, database, table, date_prefix)
+    if partition is None:
+        return False
+    descriptor = dict(partition.get("StorageDescriptor") or {})
     descriptor["Location"] = location
     glue_client.update_partition(
         DatabaseName=database,
@@ -237,15 +240,10 @@ def set_partition_location(
 
 
 def get_partition_location(glue_client: Any, database: str, table: str, date_prefix: str) -> str | None:
-    try:
-        existing = glue_client.get_partition(
-            DatabaseName=database, TableName=table, PartitionValues=[date_prefix]
-        )
-    except Exception as exc:
-        if _error_code(exc) == "EntityNotFoundException":
-            return None
-        raise
-    return str(existing["Partition"].get("StorageDescriptor", {}).get("Location") or "") or None
+    partition = _get_partition(glue_client, database, table, date_prefix)
+    if partition is None:
+        return None
+    return str(partition.get("StorageDescriptor", {}).get("Location") or "") or None
 
 
 # ------------------------------------------------------------------------------------------ Lambda wiring
