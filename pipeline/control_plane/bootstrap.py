@@ -71,7 +71,7 @@ def build_app(
     retry = RetryPolicy(remaining=deadline.remaining)
 
     def client(name: str) -> Any:
-        return session.client(name, config=CLIENT_CONFIG, endpoint_url=endpoint_url)
+        return session.client(name, config=CLIENT_CONFIG, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
     target = CatalogTarget.from_env(os.environ)
     catalog = GlueCatalog(target, client("glue")) if target is not None else None

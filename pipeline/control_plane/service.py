@@ -215,9 +215,12 @@ class ControlPlane:
         manifest = Manifest.build(
             manifest_id, date_prefix, iso(now), [(f.bucket, f.key, f.size) for f in claimed]
         )
-        manifest_path: str | None = None
         try:
             manifest_path = self.store.put(manifest)
+        except Exception as exc:
+            roll_back(self, date_prefix, manifest_id, claimed, None, "execution start failed", exc)
+            return None, counter
+        try:
             execution_arn = self.executions.start(
                 manifest_id,
                 {
@@ -229,7 +232,7 @@ class ControlPlane:
                 },
             )
         except Exception as exc:
-            found = self._started_despite(exc, manifest_id) if manifest_path else None
+            found = self._started_despite(exc, manifest_id)
             if found is None:
                 roll_back(
                     self, date_prefix, manifest_id, claimed, manifest_path, "execution start failed", exc

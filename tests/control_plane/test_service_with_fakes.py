@@ -3,7 +3,9 @@ The moto-backed tests next to this one prove the same paths against the real ada
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -25,26 +27,54 @@ class Clock:
         return self.now
 
 
-def make(
-    max_files: int = 3,
-) -> tuple[ControlPlane, FakeTrackingStore, FakeExecutions, FakeManifestStore, Clock]:
-    config = ControlPlaneConfig(
-        "t",
-        "manifests",
-        "arn:aws:states:us-east-1:123456789012:stateMachine:m",
-        max_files_per_manifest=max_files,
-        pending_shards=2,
-    )
-    table, executions, store, clock = (
-        FakeTrackingStore(pending_shards=2),
-        FakeExecutions(),
-        FakeManifestStore(),
-        Clock(),
-    )
-    service = ControlPlane(
-        config, table, store, executions, logging.getLogger("fakes"), clock=clock, catalog=FakeCatalog()
-    )
-    return service, table, executions, store, clock
+@dataclass
+class World:
+    """The service and the fakes it runs on."""
+
+    max_files: int = 3
+    table: FakeTrackingStore = field(default_factory=lambda: FakeTrackingStore(pending_shards=2))
+    store: FakeManifestStore = field(default_factory=FakeManifestStore)
+    executions: FakeExecutions = field(default_factory=FakeExecutions)
+    catalog: FakeCatalog = field(default_factory=FakeCatalog)
+    clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        config = ControlPlaneConfig(
+            "t",
+            "manifests",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+            max_files_per_manifest=self.max_files,
+            pending_shards=2,
+        )
+        self.service = ControlPlane(
+            config,
+            self.table,
+            self.store,
+            self.executions,
+            logging.getLogger("fakes"),
+            clock=self.clock,
+            catalog=self.catalog,
+        )
+
+    def ingest(self, *keys: str) -> list[str]:
+        """One SQS batch, one S3 notification a message; the manifests it started."""
+        session = self.service.ingest_session()
+        for key in keys:
+            session.handle_message(notification(key))
+        return session.close()
+
+    def statuses(self) -> list[str]:
+        return sorted(str(f["status"]) for f in self.table.files.values())
+
+
+def notification(key: str, etag: str = "e1") -> str:
+    record = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "eventTime": f"{DAY}T04:00:00.000Z",
+        "s3": {"bucket": {"name": "in"}, "object": {"key": f"{DAY}/{key}", "size": 10, "eTag": etag}},
+    }
+    return json.dumps({"Records": [record]})
 
 
 def event(key: str, etag: str = "e1") -> S3ObjectEvent:
@@ -53,72 +83,69 @@ def event(key: str, etag: str = "e1") -> S3ObjectEvent:
     )
 
 
-def ingest(service: ControlPlane, *keys: str) -> list[str]:
-    session = service.ingest_session()
-    for key in keys:
-        if service.track(event(key)):
-            session.new_by_date.setdefault(DAY, [0, 0])
-            session.new_by_date[DAY][0] += 1
-            session.new_by_date[DAY][1] += 10
-    return session.close()
-
-
-def statuses(table: FakeTrackingStore) -> list[str]:
-    return sorted(str(f["status"]) for f in table.files.values())
-
-
 def test_track_and_duplicate_event_is_a_no_op() -> None:
-    service, table, *_ = make()
-    assert service.track(event("a.ndjson")) is True
-    assert service.track(event("a.ndjson")) is False
-    assert service.track(event("a.csv")) is None
-    assert statuses(table) == ["pending"]
+    world = World()
+    assert world.service.track(event("a.ndjson")) is True
+    assert world.service.track(event("a.ndjson")) is False
+    assert world.service.track(event("a.csv")) is None
+    assert world.statuses() == ["pending"]
+
+
+def test_duplicate_notification_in_a_batch_counts_once() -> None:
+    world = World()
+    session = world.service.ingest_session()
+    first = session.handle_message(notification("a.ndjson"))
+    again = session.handle_message(notification("a.ndjson"))
+    assert (first.tracked, again.tracked, again.duplicates) == (1, 0, 1)
+    assert session.close() == []
+    assert world.table.get_counter(DAY).pending_count == 1
 
 
 def test_batch_by_count_starts_then_records() -> None:
-    service, table, executions, store, _ = make(max_files=3)
-    started = ingest(service, "a.ndjson", "b.ndjson", "c.ndjson", "d.ndjson")
-    assert len(started) == 1 and list(executions.started) == started
-    assert statuses(table) == ["manifested", "manifested", "manifested", "pending"]
-    record = table.get_manifest(DAY, started[0])
+    world = World(max_files=3)
+    started = world.ingest("a.ndjson", "b.ndjson", "c.ndjson", "d.ndjson")
+    assert len(started) == 1 and list(world.executions.started) == started
+    assert world.statuses() == ["manifested", "manifested", "manifested", "pending"]
+    record = world.table.get_manifest(DAY, started[0])
     assert record is not None and record.file_count == 3 and record.execution_arn
-    assert not table.claims and len(store.objects) == 1
-    assert table.get_counter(DAY).pending_count == 1
+    assert not world.table.claims and len(world.store.objects) == 1
+    assert world.table.get_counter(DAY).pending_count == 1
 
 
 def test_start_failure_rolls_back_to_pending() -> None:
-    service, table, executions, store, _ = make(max_files=2)
-    executions.fail_next = ClientError(
+    world = World(max_files=2)
+    world.executions.fail_next = ClientError(
         {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "StartExecution"
     )
-    assert ingest(service, "a.ndjson", "b.ndjson") == []
-    assert statuses(table) == ["pending", "pending"]
-    assert not table.manifests and not table.claims and not store.objects
+    assert world.ingest("a.ndjson", "b.ndjson") == []
+    assert world.statuses() == ["pending", "pending"]
+    assert not world.table.manifests and not world.table.claims and not world.store.objects
 
 
 def test_complete_marks_files_and_manifest() -> None:
-    service, table, *_ = make(max_files=2)
-    [manifest_id] = ingest(service, "a.ndjson", "b.ndjson")
-    result = service.complete(CompleteRequest(manifest_id, DAY, "completed", None, None, {"records_in": 5}))
+    world = World(max_files=2)
+    [manifest_id] = world.ingest("a.ndjson", "b.ndjson")
+    request = CompleteRequest(manifest_id, DAY, "completed", None, None, {"records_in": 5})
+    result = world.service.complete(request)
     assert result == {"manifest_id": manifest_id, "status": "completed", "files_updated": 2}
-    assert statuses(table) == ["completed", "completed"]
-    assert table.manifests[(DAY, manifest_id)]["records_in"] == 5
-    assert service.catalog is not None and service.catalog.registered == [(DAY, {"records_in": 5})]  # type: ignore[attr-defined]
-    again = service.complete(CompleteRequest(manifest_id, DAY, "completed", None, None, {}))
+    assert world.statuses() == ["completed", "completed"]
+    assert world.table.manifests[(DAY, manifest_id)]["records_in"] == 5
+    assert world.catalog.registered == [(DAY, {"records_in": 5})]
+    again = world.service.complete(CompleteRequest(manifest_id, DAY, "completed", None, None, {}))
     assert again["repeat"] is True
 
 
 def test_flush_repairs_a_claim_left_by_a_dead_invocation() -> None:
-    service, table, _, _, clock = make(max_files=5)
-    ingest(service, "a.ndjson", "b.ndjson")
+    world = World(max_files=5)
+    world.ingest("a.ndjson", "b.ndjson")
     # A dead invocation: intent record and one claimed file, no execution, no MANIFEST item.
     now = "2026-11-22T05:00:00.000000Z"
-    table.put_claim(DAY, "dead-manifest", now, 0)
-    file_key = next(k for (_, k) in table.files)
-    assert table.claim_file(DAY, file_key, "dead-manifest", now, 0)
-    clock.now += timedelta(seconds=service.config.repair_grace_seconds + 1)
-    outcome = service.flush()
+    world.table.put_claim(DAY, "dead-manifest", now, 0)
+    file_key = next(k for (_, k) in world.table.files)
+    assert world.table.claim_file(DAY, file_key, "dead-manifest", now, 0)
+    world.clock.now += timedelta(seconds=world.service.config.repair_grace_seconds + 1)
+    outcome = world.service.flush()
     assert outcome.repaired_rolled_back == ["dead-manifest"]
-    assert not table.claims
+    assert not world.table.claims
     # then the flush batched both files (the oldest is due) under a new manifest
-    assert len(outcome.started) == 1 and statuses(table) == [FileStatus.MANIFESTED] * 2
+    assert len(outcome.started) == 1 and world.statuses() == [FileStatus.MANIFESTED] * 2

@@ -222,12 +222,13 @@ class TrackingTable(ManifestItems, ReplayItems):
                 wanted["ProjectionExpression"] = projection
             request: dict[str, Any] = {self._table: wanted}
             while request:
-                response = self._retry.call(
-                    lambda request=request: self._client.batch_get_item(RequestItems=request)
-                )
+                response = self._batch_get_page(request)
                 items.extend(response.get("Responses", {}).get(self._table, []))
                 request = response.get("UnprocessedKeys") or {}
         return items
+
+    def _batch_get_page(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._retry.call(lambda: self._client.batch_get_item(RequestItems=request))  # type: ignore[no-any-return]
 
     # -- per-date counter and lease ---------------------------------------------------------------------------
     def add_pending(self, date_prefix: str, count: int, total_bytes: int, now: str, ttl: int) -> Counter:
