@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from pipeline.contracts.lines import count_records_in
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
+from pipeline.control_plane.domain.items import CLAIM_KEY_PREFIX, FILE_KEY_PREFIX, MANIFEST_KEY_PREFIX, id_of
 from pipeline.ops.table_reads import query_date
 
 FINAL = ("completed", "failed")
@@ -174,13 +175,13 @@ def check(
     for date in dates:
         for item in query_date(ddb, loc.table, date):
             key = str(item["file_key"])
-            if key.startswith("F#"):
+            if key.startswith(FILE_KEY_PREFIX):
                 files.append(item)
-            elif key.startswith("MANIFEST#"):
+            elif key.startswith(MANIFEST_KEY_PREFIX):
                 # The id is taken from the key: a MANIFEST item being written may not show every attribute yet.
-                manifests[key.split("#", 1)[1]] = item
-            elif key.startswith("CLAIM#") and item.get("claim_open"):
-                open_claims.add(key.split("#", 1)[1])
+                manifests[id_of(key)] = item
+            elif key.startswith(CLAIM_KEY_PREFIX) and item.get("claim_open"):
+                open_claims.add(id_of(key))
 
     # ---- tracking items: terminal or explainably in flight
     files_by_manifest: dict[str, list[dict[str, Any]]] = {}

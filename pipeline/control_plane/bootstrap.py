@@ -7,7 +7,6 @@ EventBridge scheduled event) and ``{"action": "complete", ...}``.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -20,15 +19,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 
 from pipeline.contracts.errors import InvalidEvent, PipelineError
-from pipeline.control_plane.adapters.catalog import CatalogTarget
+from pipeline.control_plane.adapters.backoff import RetryPolicy
+from pipeline.control_plane.adapters.catalog import CatalogTarget, GlueCatalog
 from pipeline.control_plane.adapters.executions import Executions
 from pipeline.control_plane.adapters.manifest_store import ManifestStore
-from pipeline.control_plane.adapters.retry import RetryPolicy
 from pipeline.control_plane.adapters.tracking import TrackingTable
 from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.deadline import Deadline
 from pipeline.control_plane.domain.events import parse_complete
-from pipeline.control_plane.service import ControlPlane, IngestSession, utc_now
+from pipeline.control_plane.domain.times import utc_now
+from pipeline.control_plane.ingest import IngestSession
+from pipeline.control_plane.service import ControlPlane
 
 SERVICE_NAME = "manifest-builder"
 
@@ -70,12 +71,10 @@ def build_app(
     retry = RetryPolicy(remaining=deadline.remaining)
 
     def client(name: str) -> Any:
-        return session.client(name, config=CLIENT_CONFIG, endpoint_url=endpoint_url)
+        return session.client(name, config=CLIENT_CONFIG, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
-    catalog = CatalogTarget.from_env(os.environ)
-    on_completed: Callable[[str, dict[str, Any]], Any] | None = None
-    if catalog is not None:
-        on_completed = functools.partial(catalog.register, client("glue"))
+    target = CatalogTarget.from_env(os.environ)
+    catalog = GlueCatalog(target, client("glue")) if target is not None else None
 
     service = ControlPlane(
         config=config,
@@ -85,7 +84,7 @@ def build_app(
         logger=logger,
         clock=clock,
         remaining_seconds=deadline.remaining,
-        on_completed=on_completed,
+        catalog=catalog,
     )
     return App(service, deadline, logger)
 

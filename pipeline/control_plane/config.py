@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pipeline.contracts.errors import InvalidConfiguration
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
@@ -70,7 +70,7 @@ class ControlPlaneConfig:
                 problems.append(f"{name}={raw!r}: {exc}")
                 return None  # type: ignore[return-value]
 
-        config = dict(
+        config: dict[str, Any] = dict(
             tracking_table=read("TRACKING_TABLE", _matching(_TABLE, "a DynamoDB table name")),
             manifest_bucket=read("MANIFEST_BUCKET", _matching(_BUCKET, "an S3 bucket name")),
             state_machine_arn=read(

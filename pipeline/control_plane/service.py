@@ -1,103 +1,61 @@
-"""The control plane service: track files, claim batches, start-then-record with rollback, flush, repair and
-complete. AWS is reached only through the adapters (``TrackingTable``, ``ManifestStore``, ``Executions``)."""
+"""The control plane service: track files, claim batches, start-then-record with rollback, flush and complete.
+AWS is reached only through the ports (``ports.py``: the tracking store, manifest store, executions and catalog),
+which ``bootstrap`` wires to the real adapters; undoing and repairing claims lives in ``repair``, one SQS batch
+in ``ingest``."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from pipeline.contracts.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.contracts.manifest import Manifest, new_manifest_id
 from pipeline.contracts.suffixes import has_accepted_suffix
-from pipeline.control_plane.adapters.executions import Executions
-from pipeline.control_plane.adapters.manifest_store import ManifestStore
-from pipeline.control_plane.adapters.pending_reader import PendingReader
-from pipeline.control_plane.adapters.retry import error_code, is_retryable
-from pipeline.control_plane.adapters.tracking import (
-    REPORT_COUNTS,
+from pipeline.control_plane.adapters.backoff import is_retryable
+from pipeline.control_plane.adapters.pending_reader import PendingReader, dates_with_pending
+from pipeline.control_plane.adapters.tracking_records import (
     Counter,
     FileRecord,
     PendingFile,
-    TrackingTable,
+    StartedManifest,
+    Verdict,
 )
 from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.domain.batching import BatchPolicy
-from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent, parse_sqs_body
+from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent
 from pipeline.control_plane.domain.failure import job_error_name
+from pipeline.control_plane.domain.items import manifest_item_key
 from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
+from pipeline.control_plane.domain.report import report_counts
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
+from pipeline.control_plane.domain.times import expires_at, iso, parse_iso, utc_now
+from pipeline.control_plane.ingest import IngestSession
+from pipeline.control_plane.ports import Catalog, ExecutionStarter, ManifestStorage, TrackingStore
+from pipeline.control_plane.repair import FlushOutcome, release, repair, roll_back
 
 MAX_DATES_PER_SHARD = 31
-REPAIRS_PER_FLUSH = 25
 LEASE_SECONDS_MAX = 900
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def describe(exc: BaseException) -> str:
-    """A short cause for logs: the AWS error code and message, never a payload."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
-@dataclass
-class MessageOutcome:
-    tracked: int = 0
-    duplicates: int = 0
-    ignored: int = 0
-    test_event: bool = False
-
-
-@dataclass
-class FlushOutcome:
-    started: list[str] = field(default_factory=list)
-    repaired_recorded: list[str] = field(default_factory=list)
-    repaired_rolled_back: list[str] = field(default_factory=list)
-    dates_seen: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "started": self.started,
-            "repaired_recorded": self.repaired_recorded,
-            "repaired_rolled_back": self.repaired_rolled_back,
-            "dates_with_pending_files": self.dates_seen,
-        }
 
 
 class ControlPlane:
     def __init__(
         self,
         config: ControlPlaneConfig,
-        table: TrackingTable,
-        store: ManifestStore,
-        executions: Executions,
+        table: TrackingStore,
+        store: ManifestStorage,
+        executions: ExecutionStarter,
         logger: Any,
         clock: Callable[[], datetime] = utc_now,
         remaining_seconds: Callable[[], float] = lambda: float("inf"),
-        on_completed: Callable[[str, dict[str, Any]], Any] | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.config = config
-        # Called with (date_prefix, job report) before a manifest is recorded `completed` (the Glue Data
-        # Catalog registration); an error here fails the status update, which Step Functions retries and
+        # Registers (date_prefix, job report) before a manifest is recorded `completed` (the Glue Data
+        # Catalog); an error here fails the status update, which Step Functions retries and
         # `pipeline reconcile` repairs, so a completed manifest is never missing from the catalog.
-        self.on_completed = on_completed
+        self.catalog = catalog
         self.table = table
         self.store = store
         self.executions = executions
@@ -109,10 +67,10 @@ class ControlPlane:
         )
 
     # -- helpers ----------------------------------------------------------------------------------------------
-    def _ttl(self, now: datetime) -> int:
-        return int((now + timedelta(days=self.config.ttl_days)).timestamp())
+    def ttl(self, now: datetime) -> int:
+        return expires_at(now, self.config.ttl_days)
 
-    def _time_left(self, reserve: float = 5.0) -> bool:
+    def time_left(self, reserve: float = 5.0) -> bool:
         return self.remaining_seconds() > reserve
 
     # -- ingest -----------------------------------------------------------------------------------------------
@@ -145,7 +103,7 @@ class ControlPlane:
             etag=event.etag,
             created_at=iso(now),
         )
-        new = self.table.put_new_file(record, self._ttl(now))
+        new = self.table.put_new_file(record, self.ttl(now))
         if new:
             self.log.info(
                 "file tracked",
@@ -164,7 +122,7 @@ class ControlPlane:
 
     def note_new_files(self, date_prefix: str, count: int, total_bytes: int) -> Counter:
         now = self.clock()
-        return self.table.add_pending(date_prefix, count, total_bytes, iso(now), self._ttl(now))
+        return self.table.add_pending(date_prefix, count, total_bytes, iso(now), self.ttl(now))
 
     # -- batches ----------------------------------------------------------------------------------------------
     def start_due_batches(
@@ -186,7 +144,7 @@ class ControlPlane:
         try:
             if counter is None:
                 counter = self.table.get_counter(date_prefix)
-            while len(started) < budget and self._time_left():
+            while len(started) < budget and self.time_left():
                 full = self.policy.is_full(counter.pending_count, counter.pending_bytes)
                 if not full and not allow_partial:
                     break
@@ -217,7 +175,7 @@ class ControlPlane:
 
         now = self.clock()
         manifest_id = new_manifest_id(date_prefix, now)
-        self.table.put_claim(date_prefix, manifest_id, iso(now), self._ttl(now))
+        self.table.put_claim(date_prefix, manifest_id, iso(now), self.ttl(now))
         claimed: list[PendingFile] = []
         batch = self.policy.accumulator()
         queue = list(candidates)
@@ -231,16 +189,16 @@ class ControlPlane:
                 if not batch.offer(candidate.size):
                     break
                 if self.table.claim_file(
-                    date_prefix, candidate.file_key, manifest_id, iso(now), self._ttl(now)
+                    date_prefix, candidate.file_key, manifest_id, iso(now), self.ttl(now)
                 ):
                     batch.add(candidate.size)
                     claimed.append(candidate)
         except Exception as exc:
-            self._roll_back(date_prefix, manifest_id, claimed, None, "claim failed", exc)
+            roll_back(self, date_prefix, manifest_id, claimed, None, "claim failed", exc)
             raise
         if not claimed or (not batch.closed and not (allow_partial and oldest_due)):
             # A claim that comes up short is released: the next trigger or flush retries.
-            self._release(date_prefix, manifest_id, claimed)
+            release(self, manifest_id, claimed, date_prefix)
             self.table.delete_claim(date_prefix, manifest_id)
             self.log.info(
                 "claim came up short and was released",
@@ -257,9 +215,12 @@ class ControlPlane:
         manifest = Manifest.build(
             manifest_id, date_prefix, iso(now), [(f.bucket, f.key, f.size) for f in claimed]
         )
-        manifest_path: str | None = None
         try:
             manifest_path = self.store.put(manifest)
+        except Exception as exc:
+            roll_back(self, date_prefix, manifest_id, claimed, None, "execution start failed", exc)
+            return None, counter
+        try:
             execution_arn = self.executions.start(
                 manifest_id,
                 {
@@ -267,32 +228,22 @@ class ControlPlane:
                     "manifest_path": manifest_path,
                     "date_prefix": date_prefix,
                     "file_count": len(claimed),
-                    "file_key": f"MANIFEST#{manifest_id}",
+                    "file_key": manifest_item_key(manifest_id),
                 },
             )
         except Exception as exc:
-            found = self._started_despite(exc, manifest_id) if manifest_path else None
+            found = self._started_despite(exc, manifest_id)
             if found is None:
-                self._roll_back(
-                    date_prefix, manifest_id, claimed, manifest_path, "execution start failed", exc
+                roll_back(
+                    self, date_prefix, manifest_id, claimed, manifest_path, "execution start failed", exc
                 )
                 return None, counter
             execution_arn = found
         # Only now that the execution exists is the MANIFEST item written.
-        recorded = self.table.record_manifest(
-            date_prefix,
-            manifest_id,
-            execution_arn,
-            manifest_path,
-            len(claimed),
-            total_bytes,
-            iso(now),
-            self._ttl(now),
+        started = StartedManifest(
+            date_prefix, manifest_id, execution_arn, manifest_path, len(claimed), total_bytes
         )
-        if recorded:
-            counter = self.table.add_pending(
-                date_prefix, -len(claimed), -total_bytes, iso(now), self._ttl(now)
-            )
+        counter = self.record_started(started, now) or counter
         self.table.delete_claim(date_prefix, manifest_id)
         self.log.info(
             "manifest started",
@@ -306,6 +257,15 @@ class ControlPlane:
         )
         return manifest_id, counter
 
+    def record_started(self, started: StartedManifest, now: datetime) -> Counter | None:
+        """Write the MANIFEST item of a started execution, then take its files off the date's pending count;
+        once only: a repeat records and counts nothing (None). The counter as it now is."""
+        if not self.table.record_manifest(started, iso(now), self.ttl(now)):
+            return None
+        return self.table.add_pending(
+            started.date_prefix, -started.file_count, -started.total_bytes, iso(now), self.ttl(now)
+        )
+
     def _started_despite(self, exc: BaseException, manifest_id: str) -> str | None:
         """After a timeout or a 5xx the start may have reached Step Functions: look before rolling back."""
         if not is_retryable(exc):
@@ -314,56 +274,6 @@ class ControlPlane:
             return self.executions.find(manifest_id)
         except Exception:
             return None
-
-    def _release(self, date_prefix: str, manifest_id: str, files: list[PendingFile]) -> int:
-        now = self.clock()
-        released = 0
-        for f in files:
-            if self.table.release_file(
-                date_prefix, f.file_key, f.created_at, manifest_id, iso(now), self._ttl(now)
-            ):
-                released += 1
-        return released
-
-    def _roll_back(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        claimed: list[PendingFile],
-        manifest_path: str | None,
-        what: str,
-        exc: BaseException,
-    ) -> None:
-        """Undo a claim whose execution did not start: files back to pending (only those still ours), manifest
-        object removed, no MANIFEST item, the intent record dropped. One error line. If the rollback itself
-        fails, the intent record stays and the flush repairs it after the grace period."""
-        try:
-            released = self._release(date_prefix, manifest_id, claimed)
-            if manifest_path:
-                self.store.delete(manifest_path)
-            self.table.delete_claim(date_prefix, manifest_id)
-        except Exception as cleanup_exc:
-            self.log.error(
-                f"{what}; rollback incomplete, the flush will repair it",
-                extra={
-                    "error": "ExecutionStartFailed",
-                    "manifest_id": manifest_id,
-                    "date_prefix": date_prefix,
-                    "cause": describe(exc),
-                    "rollback_cause": describe(cleanup_exc),
-                },
-            )
-            return
-        self.log.error(
-            f"{what}; files rolled back to pending",
-            extra={
-                "error": "ExecutionStartFailed",
-                "manifest_id": manifest_id,
-                "date_prefix": date_prefix,
-                "files_rolled_back": released,
-                "cause": describe(exc),
-            },
-        )
 
     def _maybe_correct(
         self,
@@ -390,9 +300,9 @@ class ControlPlane:
         outcome = FlushOutcome()
         self.repair(outcome)
         budget = self.config.max_manifests_per_invocation
-        for date_prefix in self.dates_with_pending():
+        for date_prefix in dates_with_pending(self.table, MAX_DATES_PER_SHARD):
             outcome.dates_seen.append(date_prefix)
-            if not self._time_left() or len(outcome.started) >= budget:
+            if not self.time_left() or len(outcome.started) >= budget:
                 break
             outcome.started += self.start_due_batches(
                 date_prefix, None, allow_partial=True, budget=budget - len(outcome.started)
@@ -407,72 +317,12 @@ class ControlPlane:
         )
         return outcome
 
-    def dates_with_pending(self) -> list[str]:
-        """Dates holding pending files, oldest first: one ``Limit 1`` query per shard and date, no scan."""
-        dates: set[str] = set()
-        for n in range(self.table.pending_shards):
-            after: str | None = None
-            for _ in range(MAX_DATES_PER_SHARD):
-                first = self.table.first_pending_after(f"P{n}", after)
-                if first is None:
-                    break
-                dates.add(first.date_prefix)
-                after = first.date_prefix
-        return sorted(dates)
-
     def repair(self, outcome: FlushOutcome | None = None) -> FlushOutcome:
-        """Claims older than the grace period that were never recorded nor rolled back (the function died)."""
-        outcome = outcome or FlushOutcome()
-        cutoff = iso(self.clock() - timedelta(seconds=self.config.repair_grace_seconds))
-        for claim in self.table.open_claims_before(cutoff, REPAIRS_PER_FLUSH):
-            if not self._time_left():
-                break
-            execution_arn = self.executions.find(claim.manifest_id)
-            path = self.store.path_for(claim.date_prefix, claim.manifest_id)
-            files = list(self.table.query_manifest_files(claim.manifest_id))
-            if execution_arn is not None:
-                manifest = self.store.get(path)
-                claimed_files = [f for f in files if f.status != FileStatus.PENDING]
-                total = sum(f.size for f in claimed_files) if manifest is None else manifest.total_bytes
-                now = self.clock()
-                if self.table.record_manifest(
-                    claim.date_prefix,
-                    claim.manifest_id,
-                    execution_arn,
-                    path,
-                    len(claimed_files),
-                    total,
-                    iso(now),
-                    self._ttl(now),
-                ):
-                    self.table.add_pending(
-                        claim.date_prefix, -len(claimed_files), -total, iso(now), self._ttl(now)
-                    )
-                outcome.repaired_recorded.append(claim.manifest_id)
-                self.log.warning(
-                    "repaired a started manifest that had no MANIFEST item",
-                    extra={"manifest_id": claim.manifest_id, "date_prefix": claim.date_prefix},
-                )
-            else:
-                now = self.clock()
-                released = 0
-                for f in files:
-                    if f.status == FileStatus.MANIFESTED and self.table.release_file(
-                        f.date_prefix, f.file_key, f.created_at, claim.manifest_id, iso(now), self._ttl(now)
-                    ):
-                        released += 1
-                self.store.delete(path)
-                outcome.repaired_rolled_back.append(claim.manifest_id)
-                self.log.warning(
-                    "rolled back a claim whose execution never started",
-                    extra={
-                        "manifest_id": claim.manifest_id,
-                        "date_prefix": claim.date_prefix,
-                        "files": released,
-                    },
-                )
-            self.table.delete_claim(claim.date_prefix, claim.manifest_id)
-        return outcome
+        """Claims older than the grace period that were never recorded nor rolled back (see ``repair``)."""
+        return repair(self, outcome)
+
+    def dates_with_pending(self) -> list[str]:
+        return dates_with_pending(self.table, MAX_DATES_PER_SHARD)
 
     # -- status update from the state machine -----------------------------------------------------------------
     def complete(self, request: CompleteRequest) -> dict[str, Any]:
@@ -489,8 +339,8 @@ class ControlPlane:
                 "files_updated": 0,
                 "repeat": True,
             }
-        if target == ManifestStatus.COMPLETED and self.on_completed is not None:
-            self.on_completed(request.date_prefix, request.report or {})
+        if target == ManifestStatus.COMPLETED and self.catalog is not None:
+            self.catalog.register(request.date_prefix, request.report or {})
         now = self.clock()
         file_status = FileStatus.COMPLETED if target == ManifestStatus.COMPLETED else FileStatus.FAILED
         updated = 0
@@ -513,16 +363,9 @@ class ControlPlane:
             )
         report = report_counts(request.report)
         job_error = job_error_name(request.cause)
+        verdict = Verdict(target, request.error, request.cause, report, job_error)
         if not self.table.finalize_manifest(
-            request.date_prefix,
-            request.manifest_id,
-            target,
-            iso(now),
-            self._ttl(now),
-            request.error,
-            request.cause,
-            report,
-            job_error,
+            request.date_prefix, request.manifest_id, verdict, iso(now), self.ttl(now)
         ):
             raise ManifestAlreadyFinal(f"manifest {request.manifest_id} became final with another status")
         log = self.log.info if target == ManifestStatus.COMPLETED else self.log.warning
@@ -548,73 +391,6 @@ class ControlPlane:
             request.manifest_id,
             status,
             iso(now),
-            self._ttl(now),
+            self.ttl(now),
             request.error if status == FileStatus.FAILED else None,
         )
-
-
-def report_counts(report: dict[str, Any]) -> dict[str, int]:
-    """The numbers of a Glue job report worth keeping on the MANIFEST item."""
-    counts: dict[str, int] = {}
-    for name in REPORT_COUNTS:
-        value = report.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            counts[name] = value
-    output_files = report.get("output_files")
-    if isinstance(output_files, list):
-        counts["output_files"] = len(output_files)
-    elif isinstance(output_files, int) and not isinstance(output_files, bool):
-        counts["output_files"] = output_files
-    return counts
-
-
-class IngestSession:
-    """One SQS batch: tracks each message's files, then adds the new files to the date counters (one write
-    per date) and starts the batches that became full."""
-
-    def __init__(self, service: ControlPlane) -> None:
-        self.service = service
-        self.new_by_date: dict[str, list[int]] = {}
-        self.outcome = MessageOutcome()
-
-    def handle_message(self, body: str | None) -> MessageOutcome:
-        parsed = parse_sqs_body(body)
-        outcome = MessageOutcome(test_event=parsed.test_event)
-        if parsed.test_event:
-            self.service.log.info("s3:TestEvent acknowledged")
-            return outcome
-        for event in parsed.records:
-            tracked = self.service.track(event)
-            if tracked is None:
-                outcome.ignored += 1
-            elif tracked:
-                outcome.tracked += 1
-                date_prefix = extract_date_prefix(event.key, event.event_time)
-                totals = self.new_by_date.setdefault(date_prefix, [0, 0])
-                totals[0] += 1
-                totals[1] += event.size
-            else:
-                outcome.duplicates += 1
-        self.outcome.tracked += outcome.tracked
-        self.outcome.duplicates += outcome.duplicates
-        self.outcome.ignored += outcome.ignored
-        return outcome
-
-    def close(self) -> list[str]:
-        """Count the new files and start full batches. Failures here never fail the SQS messages (their files
-        are tracked): they are logged, and the flush catches up."""
-        started: list[str] = []
-        budget = self.service.config.max_manifests_per_invocation
-        for date_prefix, (count, total_bytes) in sorted(self.new_by_date.items()):
-            try:
-                counter = self.service.note_new_files(date_prefix, count, total_bytes)
-                if self.service.policy.is_full(counter.pending_count, counter.pending_bytes):
-                    started += self.service.start_due_batches(
-                        date_prefix, counter, allow_partial=False, budget=budget - len(started)
-                    )
-            except Exception as exc:
-                self.service.log.error(
-                    "batching after tracking failed; the flush will pick the files up",
-                    extra={"date_prefix": date_prefix, "cause": describe(exc), "error_code": error_code(exc)},
-                )
-        return started

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import boto3
 
 from pipeline.contracts.errors import PipelineError
+from pipeline.control_plane.domain.items import MANIFEST_KEY_PREFIX
 from pipeline.embedded.drop import DropFile
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.layout import StackOutputs
@@ -68,7 +69,7 @@ def take_snapshot(
     manifests: list[dict[str, Any]] = []
     for item in scan(outputs.tracking_table, SNAPSHOT_ATTRIBUTES):
         file_key = str(item.get("file_key", ""))
-        if file_key.startswith("MANIFEST#"):
+        if file_key.startswith(MANIFEST_KEY_PREFIX):
             manifests.append(item)
         elif "bucket" in item and "key" in item:
             file_status[(str(item["bucket"]), str(item["key"]))] = str(item.get("status"))

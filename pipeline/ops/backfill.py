@@ -113,17 +113,7 @@ def backfill(
             date_prefix = extract_date_prefix(event.key, event.event_time)
             keys[(date_prefix, make_file_key(event.bucket, event.key, event.etag))] = None
             result.dates[date_prefix] = result.dates.get(date_prefix, 0) + 1
-        request = {
-            config.tracking_table: {
-                "Keys": [{"date_prefix": {"S": d}, "file_key": {"S": k}} for d, k in keys],
-                "ProjectionExpression": "file_key",
-            }
-        }
-        found = 0
-        while request:
-            response = ctx.ddb.batch_get_item(RequestItems=request)
-            found += len(response.get("Responses", {}).get(config.tracking_table, []))
-            request = response.get("UnprocessedKeys") or {}
+        found = len(ctx.tracking(config).batch_get(list(keys), projection="file_key"))
         result.already_tracked += found
         result.tracked += len(keys) - found
 

@@ -13,9 +13,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.contracts.errors import InvalidConfiguration
+from pipeline.control_plane.adapters.backoff import RetryPolicy, error_code
 from pipeline.control_plane.adapters.executions import Executions
 from pipeline.control_plane.adapters.manifest_store import ManifestStore
-from pipeline.control_plane.adapters.retry import RetryPolicy, error_code
 from pipeline.control_plane.adapters.tracking import TrackingTable
 from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.service import ControlPlane

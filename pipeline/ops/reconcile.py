@@ -24,17 +24,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pipeline.contracts.manifest import split_s3_url
+from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.catalog import get_partition_location, register_manifest_output
-from pipeline.control_plane.adapters.retry import error_code
-from pipeline.control_plane.adapters.tracking import OpenClaim, TrackingTable
+from pipeline.control_plane.adapters.tracking import TrackingTable
+from pipeline.control_plane.adapters.tracking_records import OpenClaim
 from pipeline.control_plane.domain.events import CompleteRequest
-from pipeline.control_plane.service import iso
+from pipeline.control_plane.domain.states import FileStatus, ManifestStatus
+from pipeline.control_plane.domain.times import iso, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.table_reads import read_date
 
@@ -117,7 +119,7 @@ class ReconcileResult:
 
 def plan_claims(ctx: OpsContext, table: TrackingTable, grace_seconds: int) -> list[ClaimAction]:
     """What `ControlPlane.repair` would do with every open claim older than the grace period (reads only)."""
-    cutoff = iso(datetime.now(UTC) - timedelta(seconds=grace_seconds))
+    cutoff = iso(utc_now() - timedelta(seconds=grace_seconds))
     executions = ctx.executions()
     actions: list[ClaimAction] = []
     for claim in table.open_claims_before(cutoff, 1000):
@@ -129,7 +131,7 @@ def plan_claims(ctx: OpsContext, table: TrackingTable, grace_seconds: int) -> li
                 claim.manifest_id,
                 claim.claimed_at,
                 "record manifest" if exists else "roll back files",
-                sum(1 for f in files if f.status != "pending"),
+                sum(1 for f in files if f.status != FileStatus.PENDING),
             )
         )
     return actions
@@ -159,7 +161,9 @@ def plan_manifests(ctx: OpsContext, dates: list[str]) -> list[ManifestAction]:
     actions: list[ManifestAction] = []
     for date_prefix in dates:
         for item in read_date(ctx.ddb, ctx.table_name, date_prefix).manifests:
-            if item.get("status") not in ("pending", "processing") or not item.get("execution_arn"):
+            if item.get("status") not in (ManifestStatus.PENDING, ManifestStatus.PROCESSING) or not item.get(
+                "execution_arn"
+            ):
                 continue
             try:
                 described = sfn.describe_execution(executionArn=item["execution_arn"])
@@ -216,7 +220,7 @@ def plan_catalog(ctx: OpsContext, dates: list[str]) -> list[CatalogAction]:
         done = sorted(
             str(m["manifest_id"])
             for m in items.manifests
-            if m.get("status") == "completed" and not m.get("superseded_by")
+            if m.get("status") == ManifestStatus.COMPLETED and not m.get("superseded_by")
         )
         if done and get_partition_location(glue, database, table, date_prefix) is None:
             actions.append(CatalogAction(date_prefix, "register partition", done))
@@ -283,13 +287,17 @@ def reconcile(
                     "retry it with `pipeline retry`"
                 )
                 continue
-            request = CompleteRequest(action.manifest_id, action.date_prefix, "completed", None, None, report)
+            request = CompleteRequest(
+                action.manifest_id, action.date_prefix, ManifestStatus.COMPLETED, None, None, report
+            )
             service.complete(request)
             _register(ctx, action.date_prefix, report)
             continue
         cause = f"reconciled: the execution ended {action.execution_status}"
         service.complete(
-            CompleteRequest(action.manifest_id, action.date_prefix, "failed", action.error, cause, {})
+            CompleteRequest(
+                action.manifest_id, action.date_prefix, ManifestStatus.FAILED, action.error, cause, {}
+            )
         )
 
     for catalog_action in result.catalog:

@@ -36,20 +36,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from pipeline.contracts.manifest import split_s3_url
 from pipeline.control_plane.adapters import catalog
-from pipeline.control_plane.adapters.retry import error_code
-from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
+from pipeline.control_plane.domain.states import FileStatus, ManifestStatus, operator_file_sources_for
+from pipeline.control_plane.domain.times import expires_at, iso_now, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed
-from pipeline.ops.table_reads import REPLAY_KEY_PREFIX, DateItems, iso_now, plain, read_date
+from pipeline.ops.table_reads import DateItems, read_date
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 STEPS = ("snapshot", "reset", "running", "completed")
-MAX_LISTED_IDS = 1000
 
 
 class ReplayIncomplete(ReplayFailed):
@@ -161,10 +158,6 @@ class Objects:
 # ------------------------------------------------------------------------------------------ REPLAY item
 
 
-def _replay_key(replay_id: str) -> str:
-    return f"{REPLAY_KEY_PREFIX}{replay_id}"
-
-
 def _open_replay(items: DateItems) -> dict[str, Any] | None:
     unfinished = [r for r in items.replays if r.get("status") != "completed"]
     return max(unfinished, key=lambda r: str(r.get("started_at", ""))) if unfinished else None
@@ -173,52 +166,12 @@ def _open_replay(items: DateItems) -> dict[str, Any] | None:
 def _put_replay(
     ctx: OpsContext, date_prefix: str, replay_id: str, old: list[str], files: int
 ) -> dict[str, Any]:
-    now = iso_now()
-    ttl = int(time.time()) + ctx.config().ttl_days * 86_400
-    item = {
-        "date_prefix": {"S": date_prefix},
-        "file_key": {"S": _replay_key(replay_id)},
-        "replay_id": {"S": replay_id},
-        "status": {"S": "snapshot"},
-        # For the record (an item holds at most 400 KB): the count always, the ids of up to 1,000.
-        "old_manifest_count": {"N": str(len(old))},
-        "old_manifests": {"L": [{"S": m} for m in old[:MAX_LISTED_IDS]]},
-        "file_count": {"N": str(files)},
-        "started_at": {"S": now},
-        "updated_at": {"S": now},
-        "ttl": {"N": str(ttl)},
-    }
-    ctx.ddb.put_item(
-        TableName=ctx.table_name, Item=item, ConditionExpression="attribute_not_exists(file_key)"
-    )
-    return plain(item)
+    ttl = expires_at(utc_now(), ctx.config().ttl_days)
+    return ctx.tracking().put_replay(date_prefix, replay_id, old, files, iso_now(), ttl)
 
 
 def _set_replay(ctx: OpsContext, replay: dict[str, Any], status: str, **extra: Any) -> None:
-    names = {"#status": "status"}
-    values: dict[str, Any] = {":status": {"S": status}, ":now": {"S": iso_now()}}
-    sets = ["#status = :status", "updated_at = :now"]
-    for name, value in extra.items():
-        names[f"#{name}"] = name
-        if isinstance(value, bool):
-            values[f":{name}"] = {"BOOL": value}
-        elif isinstance(value, int):
-            values[f":{name}"] = {"N": str(value)}
-        elif isinstance(value, list):
-            values[f":{name}"] = {"L": [{"S": str(v)} for v in value]}
-        else:
-            values[f":{name}"] = {"S": str(value)}
-        sets.append(f"#{name} = :{name}")
-    ctx.ddb.update_item(
-        TableName=ctx.table_name,
-        Key={
-            "date_prefix": {"S": replay["date_prefix"]},
-            "file_key": {"S": _replay_key(replay["replay_id"])},
-        },
-        UpdateExpression="SET " + ", ".join(sets),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    ctx.tracking().set_replay(replay["date_prefix"], replay["replay_id"], status, iso_now(), **extra)
     replay["status"] = status
     replay.update(extra)
 
@@ -227,11 +180,12 @@ def _set_replay(ctx: OpsContext, replay: dict[str, Any], status: str, **extra: A
 
 
 def _check_idle(items: DateItems) -> None:
-    busy_files = sum(1 for f in items.files if f.get("status") in ("pending", "manifested"))
+    busy_files = sum(1 for f in items.files if f.get("status") in (FileStatus.PENDING, FileStatus.MANIFESTED))
     running = [
         m["manifest_id"]
         for m in items.manifests
-        if m.get("status") in ("pending", "processing") and not m.get("superseded_by")
+        if m.get("status") in (ManifestStatus.PENDING, ManifestStatus.PROCESSING)
+        and not m.get("superseded_by")
     ]
     claims = [c for c in items.claims if c.get("claim_open")]
     if busy_files or running or claims:
@@ -271,64 +225,30 @@ def _supersede(ctx: OpsContext, items: DateItems, replay: dict[str, Any]) -> Non
     for manifest in items.manifests:
         if manifest.get("superseded_by") or str(manifest.get("created_at") or "") >= started_at:
             continue
-        try:
-            ctx.ddb.update_item(
-                TableName=ctx.table_name,
-                Key={"date_prefix": {"S": items.date_prefix}, "file_key": {"S": manifest["file_key"]}},
-                UpdateExpression="SET superseded_by = :r, superseded_at = :now",
-                ConditionExpression="#status IN (:completed, :failed) AND attribute_not_exists(superseded_by)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":r": {"S": str(replay["replay_id"])},
-                    ":now": {"S": iso_now()},
-                    ":completed": {"S": "completed"},
-                    ":failed": {"S": "failed"},
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        ctx.tracking().supersede_manifest(
+            items.date_prefix, manifest["file_key"], str(replay["replay_id"]), iso_now()
+        )
 
 
 def _reset_files(ctx: OpsContext, items: DateItems, replay_id: str) -> tuple[int, int]:
     """completed|failed -> pending for every file of the date; (files reset, their bytes)."""
     config = ctx.config()
+    tracking = ctx.tracking(config)
     now = iso_now()
-    ttl = int(time.time()) + config.ttl_days * 86_400
+    ttl = expires_at(utc_now(), config.ttl_days)
     count = size = 0
     for item in items.files:
-        if item.get("status") not in ("completed", "failed"):
+        if item.get("status") not in operator_file_sources_for(FileStatus.PENDING):
             continue
         created_at = str(item.get("created_at") or now)
-        try:
-            ctx.ddb.update_item(
-                TableName=ctx.table_name,
-                Key={"date_prefix": {"S": items.date_prefix}, "file_key": {"S": item["file_key"]}},
-                UpdateExpression=(
-                    "SET #status = :pending, pending_shard = :shard, pending_key = :pk, replay_id = :r, "
-                    "updated_at = :now, #ttl = :ttl REMOVE manifest_id, claimed_at, #error"
-                ),
-                ConditionExpression="#status IN (:completed, :failed)",
-                ExpressionAttributeNames={"#status": "status", "#ttl": "ttl", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":pending": {"S": "pending"},
-                    ":completed": {"S": "completed"},
-                    ":failed": {"S": "failed"},
-                    ":shard": {"S": pending_shard(item["file_key"], config.pending_shards)},
-                    ":pk": {"S": pending_sort_key(items.date_prefix, created_at)},
-                    ":r": {"S": replay_id},
-                    ":now": {"S": now},
-                    ":ttl": {"N": str(ttl)},
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                continue
-            raise
+        if not tracking.reset_file_for_replay(
+            items.date_prefix, item["file_key"], created_at, replay_id, now, ttl
+        ):
+            continue
         count += 1
         size += int(item.get("size", 0) or 0)
     if count:
-        ctx.tracking(config).add_pending(items.date_prefix, count, size, now, ttl)
+        tracking.add_pending(items.date_prefix, count, size, now, ttl)
     return count, size
 
 
@@ -344,11 +264,11 @@ class _Progress:
 def _progress(items: DateItems, replay_id: str) -> _Progress:
     """The replay's files (reset removed their old manifest id: any manifest id they carry is a new one)."""
     mine = [f for f in items.files if f.get("replay_id") == replay_id]
-    completed = sum(1 for f in mine if f.get("status") == "completed" and f.get("manifest_id"))
-    pending = sum(1 for f in mine if f.get("status") == "pending")
+    completed = sum(1 for f in mine if f.get("status") == FileStatus.COMPLETED and f.get("manifest_id"))
+    pending = sum(1 for f in mine if f.get("status") == FileStatus.PENDING)
     used = {str(f["manifest_id"]) for f in mine if f.get("manifest_id")}
     manifests = {str(m["manifest_id"]): m for m in items.manifests}
-    failed = sorted(m for m in used if manifests.get(m, {}).get("status") == "failed")
+    failed = sorted(m for m in used if manifests.get(m, {}).get("status") == ManifestStatus.FAILED)
     return _Progress(len(mine), completed, pending, sorted(used), failed)
 
 

@@ -26,12 +26,14 @@ from botocore.exceptions import ClientError
 
 from pipeline.contracts.errors import ManifestNotFound
 from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, split_s3_url
-from pipeline.control_plane.adapters.retry import error_code
-from pipeline.control_plane.adapters.tracking import MANIFEST_INDEX, manifest_item_key
-from pipeline.control_plane.domain.states import FileStatus
+from pipeline.control_plane.adapters.backoff import error_code
+from pipeline.control_plane.adapters.codec import plain
+from pipeline.control_plane.domain.items import manifest_item_key
+from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
+from pipeline.control_plane.domain.times import expires_at, iso_now, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import ManifestNotRetryable, RetryStartFailed
-from pipeline.ops.table_reads import iso_now, plain, read_date
+from pipeline.ops.table_reads import read_date
 
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
@@ -59,7 +61,9 @@ class RetryBatch:
 
     @property
     def ok(self) -> bool:
-        return not self.refused and all(o.final_status in (None, "completed") for o in self.outcomes)
+        return not self.refused and all(
+            o.final_status in (None, ManifestStatus.COMPLETED) for o in self.outcomes
+        )
 
 
 def execution_name(manifest_id: str, attempt: int) -> str:
@@ -72,24 +76,13 @@ def execution_name(manifest_id: str, attempt: int) -> str:
 
 def find_manifest(ctx: OpsContext, manifest_id: str) -> dict[str, Any]:
     """The MANIFEST item of an id, found through the manifest index (no need to know its date)."""
-    response = ctx.ddb.query(
-        TableName=ctx.table_name,
-        IndexName=MANIFEST_INDEX,
-        KeyConditionExpression="manifest_id = :m AND file_key = :k",
-        ExpressionAttributeValues={":m": {"S": manifest_id}, ":k": {"S": manifest_item_key(manifest_id)}},
-        Limit=1,
-    )
-    items = response.get("Items", [])
-    if not items:
+    tracking = ctx.tracking()
+    key = tracking.find_manifest_key(manifest_id)
+    if key is None:
         raise ManifestNotFound(
             f"No MANIFEST item has the id {manifest_id}; check the id with `pipeline status`."
         )
-    key = plain(items[0])
-    item = ctx.ddb.get_item(
-        TableName=ctx.table_name,
-        Key={"date_prefix": {"S": key["date_prefix"]}, "file_key": {"S": key["file_key"]}},
-        ConsistentRead=True,
-    ).get("Item")
+    item = tracking.get_item(*key)
     if not item:
         raise ManifestNotFound(f"The MANIFEST item of {manifest_id} vanished while it was read.")
     return plain(item)
@@ -109,9 +102,9 @@ def _execution_status(ctx: OpsContext, arn: str | None) -> str | None:
 def check_retryable(ctx: OpsContext, item: dict[str, Any]) -> None:
     status = item.get("status")
     manifest_id = item["manifest_id"]
-    if status == "failed":
+    if status == ManifestStatus.FAILED:
         return
-    if status == "completed":
+    if status == ManifestStatus.COMPLETED:
         raise ManifestNotRetryable(
             f"Manifest {manifest_id} is completed; to reprocess its date use `pipeline replay --date "
             f"{item['date_prefix']}`."
@@ -126,54 +119,18 @@ def check_retryable(ctx: OpsContext, item: dict[str, Any]) -> None:
 
 
 def _reset_manifest(ctx: OpsContext, item: dict[str, Any], attempt: int, name: str) -> None:
-    values: dict[str, Any] = {
-        ":pending": {"S": "pending"},
-        ":seen": {"S": str(item["status"])},
-        ":n": {"N": str(attempt)},
-        ":name": {"S": name},
-        ":now": {"S": iso_now()},
-    }
-    condition = "#status = :seen AND "
-    if "attempts" in item:
-        condition += "attempts = :prev"
-        values[":prev"] = {"N": str(int(item["attempts"]))}
-    else:
-        condition += "attribute_not_exists(attempts)"
-    try:
-        ctx.ddb.update_item(
-            TableName=ctx.table_name,
-            Key={"date_prefix": {"S": item["date_prefix"]}, "file_key": {"S": item["file_key"]}},
-            UpdateExpression=(
-                "SET #status = :pending, attempts = :n, execution_name = :name, retried_at = :now, "
-                "updated_at = :now REMOVE #error, cause, completed_at"
-            ),
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status", "#error": "error"},
-            ExpressionAttributeValues=values,
+    seen_attempts = int(item["attempts"]) if "attempts" in item else None
+    if not ctx.tracking().reset_manifest_for_retry(
+        item["date_prefix"], item["manifest_id"], str(item["status"]), seen_attempts, attempt, name, iso_now()
+    ):
+        raise ManifestNotRetryable(
+            f"Manifest {item['manifest_id']} changed while it was being retried (someone else retried it?)."
         )
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            raise ManifestNotRetryable(
-                f"Manifest {item['manifest_id']} changed while it was being retried (someone else retried it?)."
-            ) from exc
-        raise
 
 
 def _mark_failed(ctx: OpsContext, item: dict[str, Any], attempt: int, cause: str) -> None:
-    ctx.ddb.update_item(
-        TableName=ctx.table_name,
-        Key={"date_prefix": {"S": item["date_prefix"]}, "file_key": {"S": item["file_key"]}},
-        UpdateExpression="SET #status = :failed, #error = :error, cause = :cause, updated_at = :now",
-        ConditionExpression="#status = :pending AND attempts = :n",
-        ExpressionAttributeNames={"#status": "status", "#error": "error"},
-        ExpressionAttributeValues={
-            ":failed": {"S": "failed"},
-            ":pending": {"S": "pending"},
-            ":error": {"S": "RetryStartFailed"},
-            ":cause": {"S": cause[:4000]},
-            ":now": {"S": iso_now()},
-            ":n": {"N": str(attempt)},
-        },
+    ctx.tracking().mark_retry_failed(
+        item["date_prefix"], item["manifest_id"], attempt, "RetryStartFailed", cause, iso_now()
     )
 
 
@@ -205,22 +162,7 @@ def _manifest_files(ctx: OpsContext, manifest_id: str, date_prefix: str) -> list
     """The manifest's file items, read in full from the base table (bucket and key are not in the index)."""
     tracking = ctx.tracking()
     keys = [f.file_key for f in tracking.query_manifest_files(manifest_id) if f.date_prefix == date_prefix]
-    files: list[dict[str, Any]] = []
-    for start in range(0, len(keys), 100):
-        request = {
-            ctx.table_name: {
-                "Keys": [
-                    {"date_prefix": {"S": date_prefix}, "file_key": {"S": k}}
-                    for k in keys[start : start + 100]
-                ],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = ctx.ddb.batch_get_item(RequestItems=request)
-            files.extend(plain(i) for i in response.get("Responses", {}).get(ctx.table_name, []))
-            request = response.get("UnprocessedKeys") or {}
-    return files
+    return [plain(i) for i in tracking.batch_get([(date_prefix, k) for k in keys], consistent=True)]
 
 
 def _replaced_inputs(ctx: OpsContext, files: list[dict[str, Any]]) -> list[str]:
@@ -272,7 +214,7 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
     tracking = ctx.tracking()
     config = ctx.config()
     now = iso_now()
-    ttl = int(time.time()) + config.ttl_days * 86_400
+    ttl = expires_at(utc_now(), config.ttl_days)
     file_keys = [f["file_key"] for f in files]
     try:
         outcome.files = tracking.finish_files(
@@ -297,12 +239,7 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
         raise RetryStartFailed(
             f"Retry {attempt} of manifest {manifest_id} could not start: {cause}."
         ) from exc
-    ctx.ddb.update_item(
-        TableName=ctx.table_name,
-        Key={"date_prefix": {"S": date_prefix}, "file_key": {"S": item["file_key"]}},
-        UpdateExpression="SET execution_arn = :arn",
-        ExpressionAttributeValues={":arn": {"S": outcome.execution_arn}},
-    )
+    tracking.set_execution_arn(date_prefix, manifest_id, outcome.execution_arn)
     return outcome
 
 
@@ -310,7 +247,7 @@ def failed_manifests(ctx: OpsContext, dates: list[str]) -> list[str]:
     found: list[str] = []
     for date_prefix in dates:
         for item in read_date(ctx.ddb, ctx.table_name, date_prefix).manifests:
-            if item.get("status") == "failed" and not item.get("superseded_by"):
+            if item.get("status") == ManifestStatus.FAILED and not item.get("superseded_by"):
                 found.append(str(item["manifest_id"]))
     return found
 
@@ -325,18 +262,12 @@ def wait_final(
     """Poll the MANIFEST items until each is completed or failed (or the timeout passes)."""
     deadline = time.monotonic() + timeout
     waiting = {o.manifest_id: o for o in outcomes if o.execution_arn}
+    tracking = ctx.tracking()
     while waiting and time.monotonic() < deadline:
         for manifest_id, outcome in list(waiting.items()):
-            item = ctx.ddb.get_item(
-                TableName=ctx.table_name,
-                Key={
-                    "date_prefix": {"S": outcome.date_prefix},
-                    "file_key": {"S": manifest_item_key(manifest_id)},
-                },
-                ConsistentRead=True,
-            ).get("Item")
+            item = tracking.get_item(outcome.date_prefix, manifest_item_key(manifest_id))
             status = plain(item).get("status") if item else None
-            if status in ("completed", "failed"):
+            if status in FINAL_MANIFEST_STATUSES:
                 outcome.final_status = str(status)
                 outcome.error = plain(item).get("error") if item else None
                 del waiting[manifest_id]

@@ -1,8 +1,10 @@
-"""Operator reads and writes of the tracking table that the control plane's adapter (`pipeline.control_plane.adapters.tracking`) lacks.
+"""Operator reads of the tracking table that the control plane's adapter (`pipeline.control_plane.adapters.tracking`)
+lacks; every write goes through the adapter.
 
-Names of items, attributes and indexes come from `pipeline.control_plane.adapters.tracking` and `pipeline.control_plane.domain.keys`; nothing here is a second
-definition of the table. Operator reads may walk one date's partition (a query on `date_prefix`, paginated): the
-control plane never does, an operator asking about a date does.
+Kinds of item come from `pipeline.control_plane.domain.items`, index names from the adapter
+(`adapters/tracking_records.py`), items are decoded by the adapter's `codec.plain`, times by `domain/times.py`:
+nothing here is a second definition of the table. Operator reads may walk one date's partition (a query on
+`date_prefix`, paginated): the control plane never does, an operator asking about a date does.
 """
 
 from __future__ import annotations
@@ -12,49 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
-from pipeline.control_plane.adapters.tracking import (
+from pipeline.control_plane.adapters.codec import plain
+from pipeline.control_plane.adapters.tracking_records import PENDING_INDEX
+from pipeline.control_plane.domain.items import (
     CLAIM_KEY_PREFIX,
+    FILE_KEY_PREFIX,
     MANIFEST_KEY_PREFIX,
-    PENDING_INDEX,
+    REPLAY_KEY_PREFIX,
 )
-from pipeline.control_plane.domain.keys import FILE_KEY_PREFIX
-
-REPLAY_KEY_PREFIX = "REPLAY#"
-_deserializer = TypeDeserializer()
-
-
-def plain(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item as plain Python values (numbers as int when whole)."""
-    result: dict[str, Any] = {}
-    for name, value in item.items():
-        python = _deserializer.deserialize(value)
-        if hasattr(python, "as_integer_ratio") and not isinstance(python, bool | float | int):
-            python = int(python) if python == int(python) else float(python)
-        elif isinstance(python, set):
-            python = sorted(python)
-        result[name] = python
-    return result
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def iso_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def age_seconds(text: str | None, now: datetime) -> float | None:
-    moment = parse_time(text)
-    return None if moment is None else max(0.0, (now - moment).total_seconds())
+from pipeline.control_plane.domain.keys import date_of_pending_key
+from pipeline.control_plane.domain.times import age_seconds as age_seconds  # `pipeline status` reads it here
 
 
 @dataclass
@@ -128,7 +97,7 @@ def pending_dates(ddb: Any, table: str, shards: int, limit_dates: int = 366) -> 
             found = response.get("Items", [])
             if not found:
                 break
-            after = str(found[0]["pending_key"]["S"]).split("#", 1)[0]
+            after = date_of_pending_key(str(found[0]["pending_key"]["S"]))
             dates.add(after)
     return sorted(dates)
 

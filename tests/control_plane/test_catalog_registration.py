@@ -92,7 +92,7 @@ def test_failed_manifest_registers_nothing(catalog_env):
 
 
 def test_bad_catalog_setting_is_named_at_cold_start(env, monkeypatch):
-    from pipeline.control_plane.adapters.catalog import CatalogError
+    from pipeline.control_plane.domain.catalog_schema import CatalogError
 
     monkeypatch.setenv("GLUE_DATABASE", "Bad-Name")
     monkeypatch.setenv("OUTPUT_PATH", "s3://output-bucket/events/")

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from pipeline.contracts.errors import InvalidConfiguration, InvalidEvent, InvalidTransition
 from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, is_manifest_id, new_manifest_id
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES, has_accepted_suffix
-from pipeline.control_plane.adapters.retry import RetryPolicy
+from pipeline.control_plane.adapters.backoff import RetryPolicy
 from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.domain.batching import BatchPolicy
 from pipeline.control_plane.domain.events import parse_complete, parse_sqs_body

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pipeline.control_plane.adapters.catalog import (
+from pipeline.control_plane.adapters.catalog import register_manifest_output, set_partition_location
+from pipeline.control_plane.domain.catalog_schema import (
     INPUT_FORMAT,
     SERDE,
     CatalogError,
@@ -14,8 +15,6 @@ from pipeline.control_plane.adapters.catalog import (
     UnsupportedSchema,
     map_schema,
     merge_columns,
-    register_manifest_output,
-    set_partition_location,
 )
 
 SPARK_SCHEMA = {

@@ -14,7 +14,7 @@ from ops.harness import BAD_PATH, INPUT, MANIFESTS, OUTPUT_PATH, TABLE, MiniStac
 from pipeline.checks import invariants
 from pipeline.control_plane.bootstrap import App, build_app, handle_event
 from pipeline.control_plane.config import ControlPlaneConfig
-from pipeline.control_plane.service import utc_now
+from pipeline.control_plane.domain.times import utc_now
 from pipeline.embedded.lambda_runner import LambdaContext
 
 STAGED = re.compile(r".*/staging/[^/]+/input/\d{6}/(?P<bucket>[^/]+)/(?P<key>.+)$")

@@ -20,7 +20,7 @@ from typing import Any
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
 
-from pipeline.control_plane.adapters.retry import RetryPolicy
+from pipeline.control_plane.adapters.backoff import RetryPolicy
 
 
 class ProcessKilled(BaseException):

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.control_plane.adapters.retry import RetryPolicy, error_code
+from pipeline.control_plane.adapters.backoff import RetryPolicy, error_code
 
 
 class Executions:

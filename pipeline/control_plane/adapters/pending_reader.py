@@ -5,14 +5,29 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.control_plane.adapters.tracking import PendingFile, TrackingTable
+from pipeline.control_plane.adapters.tracking_records import PendingFile
+from pipeline.control_plane.ports import TrackingStore
+
+
+def dates_with_pending(table: TrackingStore, max_dates_per_shard: int) -> list[str]:
+    """Dates holding pending files, oldest first: one ``Limit 1`` query per shard and date, no scan."""
+    dates: set[str] = set()
+    for n in range(table.pending_shards):
+        after: str | None = None
+        for _ in range(max_dates_per_shard):
+            first = table.first_pending_after(f"P{n}", after)
+            if first is None:
+                break
+            dates.add(first.date_prefix)
+            after = first.date_prefix
+    return sorted(dates)
 
 
 class PendingReader:
     """Hands out pending files of ``date_prefix`` roughly oldest first, reading each shard page by page with
     ``Limit`` so that no more than ``read_budget`` items are read in all."""
 
-    def __init__(self, table: TrackingTable, date_prefix: str, read_budget: int) -> None:
+    def __init__(self, table: TrackingStore, date_prefix: str, read_budget: int) -> None:
         self._table = table
         self._date = date_prefix
         self._budget = read_budget

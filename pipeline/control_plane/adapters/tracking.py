@@ -1,172 +1,66 @@
-"""DynamoDB adapter of the tracking table (docs/tracking-table.md): every read and write the control plane makes.
+"""DynamoDB adapter of the tracking table (docs/tracking-table.md): every read and write the control plane and
+the operator commands make.
 
 Conditional writes make each step idempotent; every query has a ``Limit``. Names of attributes and indexes live
-here and nowhere else.
+in the adapter (``tracking_records``) and nowhere else; the kinds of item and their sort keys in
+``domain/items.py``; the status conditions come from the transition tables of ``domain/states.py``. The table is
+one class assembled from its parts: this module (files, the pending index, the per-date counter and lease, the
+claims), ``tracking_manifests`` (MANIFEST items) and ``tracking_replays`` (REPLAY items).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from pipeline.control_plane.adapters.retry import RetryPolicy, error_code
-from pipeline.control_plane.domain.keys import (
-    FILE_KEY_PREFIX,
-    date_of_pending_key,
-    pending_shard,
-    pending_sort_key,
+from pipeline.control_plane.adapters.codec import n, s, status_in
+from pipeline.control_plane.adapters.tracking_manifests import ManifestItems
+from pipeline.control_plane.adapters.tracking_records import (
+    MANIFEST_INDEX,
+    OPEN_CLAIM,
+    OPEN_CLAIMS_INDEX,
+    PENDING_INDEX,
+    ClaimedFile,
+    Counter,
+    FileRecord,
+    OpenClaim,
+    PendingFile,
+    claimed_file,
+    counter,
+    open_claim,
+    pending_file,
 )
-from pipeline.control_plane.domain.states import FileStatus, ManifestStatus
-
-PENDING_INDEX = "pending-index"
-MANIFEST_INDEX = "manifest-index"
-OPEN_CLAIMS_INDEX = "open-claims-index"
-COUNTER_KEY = "META#PENDING"
-LEASE_KEY = "META#LEASE"
-MANIFEST_KEY_PREFIX = "MANIFEST#"
-CLAIM_KEY_PREFIX = "CLAIM#"
-OPEN_CLAIM = "OPEN"
-MAX_CAUSE_CHARS = 4000
-REPORT_COUNTS = ("records_in", "records_out", "bad_records", "bytes_in", "bytes_out")
+from pipeline.control_plane.adapters.tracking_replays import ReplayItems
+from pipeline.control_plane.domain.items import COUNTER_KEY, FILE_KEY_PREFIX, LEASE_KEY, claim_item_key
+from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
+from pipeline.control_plane.domain.states import (
+    FINISHABLE_FILE_STATUSES,
+    FileStatus,
+    file_sources_for,
+)
 
 
-def manifest_item_key(manifest_id: str) -> str:
-    return f"{MANIFEST_KEY_PREFIX}{manifest_id}"
-
-
-def claim_item_key(manifest_id: str) -> str:
-    return f"{CLAIM_KEY_PREFIX}{manifest_id}"
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(int(value))}
-
-
-def _get_s(item: dict[str, Any], name: str, default: str = "") -> str:
-    return str(item[name]["S"]) if name in item else default
-
-
-def _get_n(item: dict[str, Any], name: str, default: int = 0) -> int:
-    return int(item[name]["N"]) if name in item else default
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    date_prefix: str
-    file_key: str
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class PendingFile:
-    date_prefix: str
-    file_key: str
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    created_at: str
-    pending_shard: str
-    pending_key: str
-
-
-@dataclass(frozen=True)
-class Counter:
-    pending_count: int
-    pending_bytes: int
-    ver: int
-
-
-@dataclass(frozen=True)
-class ClaimedFile:
-    """A file as ``manifest-index`` shows it."""
-
-    date_prefix: str
-    file_key: str
-    status: str
-    created_at: str
-    size: int
-
-
-@dataclass(frozen=True)
-class OpenClaim:
-    date_prefix: str
-    manifest_id: str
-    claimed_at: str
-
-
-@dataclass(frozen=True)
-class ManifestRecord:
-    date_prefix: str
-    manifest_id: str
-    status: str | None
-    execution_arn: str | None
-    manifest_path: str | None
-    file_count: int
-    total_bytes: int
-
-
-class TrackingTable:
-    def __init__(self, client: Any, table_name: str, retry: RetryPolicy, pending_shards: int) -> None:
-        self._client = client
-        self._table = table_name
-        self._retry = retry
-        self.pending_shards = pending_shards
-
-    # -- plumbing ---------------------------------------------------------------------------------------------
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        method = getattr(self._client, operation)
-        kwargs.setdefault("ReturnConsumedCapacity", "TOTAL")
-        return self._retry.call(lambda: method(TableName=self._table, **kwargs))
-
-    def _conditional(self, operation: str, **kwargs: Any) -> dict[str, Any] | None:
-        """Run a conditional write; None when its condition did not hold."""
-        try:
-            return self._call(operation, **kwargs)
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
-
-    @staticmethod
-    def _key(date_prefix: str, file_key: str) -> dict[str, Any]:
-        return {"date_prefix": _s(date_prefix), "file_key": _s(file_key)}
-
+class TrackingTable(ManifestItems, ReplayItems):
     # -- files ------------------------------------------------------------------------------------------------
     def put_new_file(self, record: FileRecord, ttl: int) -> bool:
         """Track a file once: True if new, False for a duplicate (same bucket, key and etag)."""
         item = {
             **self._key(record.date_prefix, record.file_key),
-            "status": _s(FileStatus.PENDING),
-            "bucket": _s(record.bucket),
-            "key": _s(record.key),
-            "size": _n(record.size),
-            "etag": _s(record.etag),
-            "created_at": _s(record.created_at),
-            "updated_at": _s(record.created_at),
-            "pending_shard": _s(pending_shard(record.file_key, self.pending_shards)),
-            "pending_key": _s(pending_sort_key(record.date_prefix, record.created_at)),
-            "ttl": _n(ttl),
+            "status": s(FileStatus.PENDING),
+            "bucket": s(record.bucket),
+            "key": s(record.key),
+            "size": n(record.size),
+            "etag": s(record.etag),
+            "created_at": s(record.created_at),
+            "updated_at": s(record.created_at),
+            "pending_shard": s(pending_shard(record.file_key, self.pending_shards)),
+            "pending_key": s(pending_sort_key(record.date_prefix, record.created_at)),
+            "ttl": n(ttl),
         }
         result = self._conditional(
             "put_item", Item=item, ConditionExpression="attribute_not_exists(file_key)"
         )
         return result is not None
-
-    def get_file(self, date_prefix: str, file_key: str) -> dict[str, Any] | None:
-        response = self._call("get_item", Key=self._key(date_prefix, file_key), ConsistentRead=True)
-        return response.get("Item")
 
     def query_pending(
         self, shard: str, date_prefix: str, limit: int, start_key: dict[str, Any] | None = None
@@ -175,22 +69,22 @@ class TrackingTable:
         kwargs: dict[str, Any] = {
             "IndexName": PENDING_INDEX,
             "KeyConditionExpression": "pending_shard = :shard AND begins_with(pending_key, :day)",
-            "ExpressionAttributeValues": {":shard": _s(shard), ":day": _s(f"{date_prefix}#")},
+            "ExpressionAttributeValues": {":shard": s(shard), ":day": s(f"{date_prefix}#")},
             "Limit": limit,
         }
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         response = self._call("query", **kwargs)
-        files = [self._pending_file(item) for item in response.get("Items", [])]
+        files = [pending_file(item) for item in response.get("Items", [])]
         return files, response.get("LastEvaluatedKey")
 
     def first_pending_after(self, shard: str, after: str | None) -> PendingFile | None:
         """The oldest pending file of the earliest date after ``after`` (a date) on a shard."""
-        values: dict[str, Any] = {":shard": _s(shard)}
+        values: dict[str, Any] = {":shard": s(shard)}
         condition = "pending_shard = :shard"
         if after:
             condition += " AND pending_key > :after"
-            values[":after"] = _s(f"{after}#\uffff")
+            values[":after"] = s(f"{after}#\uffff")
         response = self._call(
             "query",
             IndexName=PENDING_INDEX,
@@ -199,68 +93,60 @@ class TrackingTable:
             Limit=1,
         )
         items = response.get("Items", [])
-        return self._pending_file(items[0]) if items else None
+        return pending_file(items[0]) if items else None
 
-    @staticmethod
-    def _pending_file(item: dict[str, Any]) -> PendingFile:
-        pending_key = _get_s(item, "pending_key")
-        return PendingFile(
-            date_prefix=_get_s(item, "date_prefix") or date_of_pending_key(pending_key),
-            file_key=_get_s(item, "file_key"),
-            bucket=_get_s(item, "bucket"),
-            key=_get_s(item, "key"),
-            size=_get_n(item, "size"),
-            etag=_get_s(item, "etag"),
-            created_at=_get_s(item, "created_at"),
-            pending_shard=_get_s(item, "pending_shard"),
-            pending_key=pending_key,
-        )
-
-    def claim_file(self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int) -> bool:
-        """pending -> manifested for one manifest; False when someone else got there first."""
+    def _move_file(
+        self,
+        date_prefix: str,
+        file_key: str,
+        target: FileStatus,
+        expression: str,
+        condition: str,
+        values: dict[str, Any],
+    ) -> bool:
+        """One conditional status write on a file item: ``#status`` is the status, ``#ttl`` the TTL."""
+        sources, source_values = status_in(file_sources_for(target), FileStatus)
         result = self._conditional(
             "update_item",
             Key=self._key(date_prefix, file_key),
-            UpdateExpression=(
-                "SET #status = :manifested, manifest_id = :m, claimed_at = :now, updated_at = :now, #ttl = :ttl "
-                "REMOVE pending_shard, pending_key"
-            ),
-            ConditionExpression="#status = :pending",
+            UpdateExpression=expression,
+            ConditionExpression=sources + condition,
             ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":manifested": _s(FileStatus.MANIFESTED),
-                ":pending": _s(FileStatus.PENDING),
-                ":m": _s(manifest_id),
-                ":now": _s(now),
-                ":ttl": _n(ttl),
-            },
+            ExpressionAttributeValues={f":{target.value}": s(target), **source_values, **values},
         )
         return result is not None
+
+    def claim_file(self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int) -> bool:
+        """pending -> manifested for one manifest; False when someone else got there first."""
+        return self._move_file(
+            date_prefix,
+            file_key,
+            FileStatus.MANIFESTED,
+            "SET #status = :manifested, manifest_id = :m, claimed_at = :now, updated_at = :now, #ttl = :ttl "
+            "REMOVE pending_shard, pending_key",
+            "",
+            {":m": s(manifest_id), ":now": s(now), ":ttl": n(ttl)},
+        )
 
     def release_file(
         self, date_prefix: str, file_key: str, created_at: str, manifest_id: str, now: str, ttl: int
     ) -> bool:
         """manifested -> pending, only while still claimed by ``manifest_id``; back at its original age."""
-        result = self._conditional(
-            "update_item",
-            Key=self._key(date_prefix, file_key),
-            UpdateExpression=(
-                "SET #status = :pending, updated_at = :now, #ttl = :ttl, pending_shard = :shard, pending_key = :pk "
-                "REMOVE manifest_id, claimed_at"
-            ),
-            ConditionExpression="#status = :manifested AND manifest_id = :m",
-            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":manifested": _s(FileStatus.MANIFESTED),
-                ":pending": _s(FileStatus.PENDING),
-                ":m": _s(manifest_id),
-                ":now": _s(now),
-                ":ttl": _n(ttl),
-                ":shard": _s(pending_shard(file_key, self.pending_shards)),
-                ":pk": _s(pending_sort_key(date_prefix, created_at)),
+        return self._move_file(
+            date_prefix,
+            file_key,
+            FileStatus.PENDING,
+            "SET #status = :pending, updated_at = :now, #ttl = :ttl, pending_shard = :shard, pending_key = :pk "
+            "REMOVE manifest_id, claimed_at",
+            " AND manifest_id = :m",
+            {
+                ":m": s(manifest_id),
+                ":now": s(now),
+                ":ttl": n(ttl),
+                ":shard": s(pending_shard(file_key, self.pending_shards)),
+                ":pk": s(pending_sort_key(date_prefix, created_at)),
             },
         )
-        return result is not None
 
     def query_manifest_files(self, manifest_id: str, page_size: int = 200) -> Iterator[ClaimedFile]:
         """The files claimed by one manifest, page by page (never more than one page in memory)."""
@@ -269,20 +155,14 @@ class TrackingTable:
             kwargs: dict[str, Any] = {
                 "IndexName": MANIFEST_INDEX,
                 "KeyConditionExpression": "manifest_id = :m AND begins_with(file_key, :f)",
-                "ExpressionAttributeValues": {":m": _s(manifest_id), ":f": _s(FILE_KEY_PREFIX)},
+                "ExpressionAttributeValues": {":m": s(manifest_id), ":f": s(FILE_KEY_PREFIX)},
                 "Limit": page_size,
             }
             if start:
                 kwargs["ExclusiveStartKey"] = start
             response = self._call("query", **kwargs)
             for item in response.get("Items", []):
-                yield ClaimedFile(
-                    date_prefix=_get_s(item, "date_prefix"),
-                    file_key=_get_s(item, "file_key"),
-                    status=_get_s(item, "status"),
-                    created_at=_get_s(item, "created_at"),
-                    size=_get_n(item, "size"),
-                )
+                yield claimed_file(item)
             start = response.get("LastEvaluatedKey")
             if not start:
                 return
@@ -299,46 +179,56 @@ class TrackingTable:
     ) -> int:
         """manifested|completed|failed -> ``status`` for files of this manifest, one conditional update each
         (1 WCU per file; a transaction would cost 2, and moto copies whole tables for each one). Returns how many
-        files are now in ``status``."""
-        done = 0
-        for file_key in file_keys:
-            update = self._finish_update(date_prefix, file_key, manifest_id, status, now, ttl, error)
-            if self._conditional("update_item", **update) is not None:
-                done += 1
-        return done
-
-    def _finish_update(
-        self,
-        date_prefix: str,
-        file_key: str,
-        manifest_id: str,
-        status: FileStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
-    ) -> dict[str, Any]:
+        files are now in ``status``. `pipeline retry` moves a failed manifest's files back to manifested here."""
+        finishable, finishable_values = status_in(FINISHABLE_FILE_STATUSES, FileStatus)
         values: dict[str, Any] = {
-            ":target": _s(status),
-            ":m": _s(manifest_id),
-            ":now": _s(now),
-            ":ttl": _n(ttl),
-            ":manifested": _s(FileStatus.MANIFESTED),
-            ":completed": _s(FileStatus.COMPLETED),
-            ":failed": _s(FileStatus.FAILED),
+            ":target": s(status),
+            ":m": s(manifest_id),
+            ":now": s(now),
+            ":ttl": n(ttl),
+            **finishable_values,
         }
         expression = "SET #status = :target, updated_at = :now, #ttl = :ttl"
         if error:
             expression += ", #error = :error"
-            values[":error"] = _s(error)
+            values[":error"] = s(error)
         else:
             expression += " REMOVE #error"
-        return {
-            "Key": self._key(date_prefix, file_key),
-            "UpdateExpression": expression,
-            "ConditionExpression": "manifest_id = :m AND #status IN (:manifested, :completed, :failed)",
-            "ExpressionAttributeNames": {"#status": "status", "#ttl": "ttl", "#error": "error"},
-            "ExpressionAttributeValues": values,
-        }
+        done = 0
+        for file_key in file_keys:
+            result = self._conditional(
+                "update_item",
+                Key=self._key(date_prefix, file_key),
+                UpdateExpression=expression,
+                ConditionExpression=f"manifest_id = :m AND {finishable}",
+                ExpressionAttributeNames={"#status": "status", "#ttl": "ttl", "#error": "error"},
+                ExpressionAttributeValues=values,
+            )
+            if result is not None:
+                done += 1
+        return done
+
+    def batch_get(
+        self, keys: list[tuple[str, str]], consistent: bool = False, projection: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items by (date_prefix, file_key), 100 keys a request (BatchGetItem's limit), unprocessed keys asked
+        again; raw DynamoDB items (``codec.plain`` reads them), in no particular order."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            wanted: dict[str, Any] = {"Keys": [self._key(d, k) for d, k in keys[start : start + 100]]}
+            if consistent:
+                wanted["ConsistentRead"] = True
+            if projection:
+                wanted["ProjectionExpression"] = projection
+            request: dict[str, Any] = {self._table: wanted}
+            while request:
+                response = self._batch_get_page(request)
+                items.extend(response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+        return items
+
+    def _batch_get_page(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._retry.call(lambda: self._client.batch_get_item(RequestItems=request))  # type: ignore[no-any-return]
 
     # -- per-date counter and lease ---------------------------------------------------------------------------
     def add_pending(self, date_prefix: str, count: int, total_bytes: int, now: str, ttl: int) -> Counter:
@@ -348,19 +238,18 @@ class TrackingTable:
             UpdateExpression="ADD pending_count :c, pending_bytes :b, ver :one SET updated_at = :now, #ttl = :ttl",
             ExpressionAttributeNames={"#ttl": "ttl"},
             ExpressionAttributeValues={
-                ":c": _n(count),
-                ":b": _n(total_bytes),
-                ":one": _n(1),
-                ":now": _s(now),
-                ":ttl": _n(ttl),
+                ":c": n(count),
+                ":b": n(total_bytes),
+                ":one": n(1),
+                ":now": s(now),
+                ":ttl": n(ttl),
             },
             ReturnValues="ALL_NEW",
         )
-        return self._counter(response.get("Attributes", {}))
+        return counter(response.get("Attributes", {}))
 
     def get_counter(self, date_prefix: str) -> Counter:
-        response = self._call("get_item", Key=self._key(date_prefix, COUNTER_KEY), ConsistentRead=True)
-        return self._counter(response.get("Item", {}))
+        return counter(self.get_item(date_prefix, COUNTER_KEY) or {})
 
     def correct_counter(
         self, date_prefix: str, seen: Counter, count: int, total_bytes: int, now: str
@@ -368,13 +257,13 @@ class TrackingTable:
         """Set the hint to what the pending index showed, unless the counter moved since it was read."""
         condition = "ver = :ver" if seen.ver else "attribute_not_exists(ver)"
         values: dict[str, Any] = {
-            ":c": _n(count),
-            ":b": _n(total_bytes),
-            ":now": _s(now),
-            ":next": _n(seen.ver + 1),
+            ":c": n(count),
+            ":b": n(total_bytes),
+            ":now": s(now),
+            ":next": n(seen.ver + 1),
         }
         if seen.ver:
-            values[":ver"] = _n(seen.ver)
+            values[":ver"] = n(seen.ver)
         result = self._conditional(
             "update_item",
             Key=self._key(date_prefix, COUNTER_KEY),
@@ -384,10 +273,6 @@ class TrackingTable:
         )
         return result is not None
 
-    @staticmethod
-    def _counter(item: dict[str, Any]) -> Counter:
-        return Counter(_get_n(item, "pending_count"), _get_n(item, "pending_bytes"), _get_n(item, "ver"))
-
     def acquire_lease(self, date_prefix: str, owner: str, now_epoch: int, until_epoch: int) -> bool:
         result = self._conditional(
             "update_item",
@@ -395,7 +280,7 @@ class TrackingTable:
             UpdateExpression="SET #owner = :owner, lease_until = :until",
             ConditionExpression="attribute_not_exists(#owner) OR lease_until < :now OR #owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": _s(owner), ":until": _n(until_epoch), ":now": _n(now_epoch)},
+            ExpressionAttributeValues={":owner": s(owner), ":until": n(until_epoch), ":now": n(now_epoch)},
         )
         return result is not None
 
@@ -406,7 +291,7 @@ class TrackingTable:
             UpdateExpression="REMOVE #owner, lease_until",
             ConditionExpression="#owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": _s(owner)},
+            ExpressionAttributeValues={":owner": s(owner)},
         )
 
     # -- claims (intent records) ------------------------------------------------------------------------------
@@ -415,10 +300,10 @@ class TrackingTable:
             "put_item",
             Item={
                 **self._key(date_prefix, claim_item_key(manifest_id)),
-                "manifest_id": _s(manifest_id),
-                "claimed_at": _s(now),
-                "claim_open": _s(OPEN_CLAIM),
-                "ttl": _n(ttl),
+                "manifest_id": s(manifest_id),
+                "claimed_at": s(now),
+                "claim_open": s(OPEN_CLAIM),
+                "ttl": n(ttl),
             },
             ConditionExpression="attribute_not_exists(file_key)",
         )
@@ -431,115 +316,7 @@ class TrackingTable:
             "query",
             IndexName=OPEN_CLAIMS_INDEX,
             KeyConditionExpression="claim_open = :open AND claimed_at < :cutoff",
-            ExpressionAttributeValues={":open": _s(OPEN_CLAIM), ":cutoff": _s(cutoff)},
+            ExpressionAttributeValues={":open": s(OPEN_CLAIM), ":cutoff": s(cutoff)},
             Limit=limit,
         )
-        return [
-            OpenClaim(_get_s(i, "date_prefix"), _get_s(i, "manifest_id"), _get_s(i, "claimed_at"))
-            for i in response.get("Items", [])
-        ]
-
-    # -- MANIFEST items ---------------------------------------------------------------------------------------
-    def record_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        execution_arn: str,
-        manifest_path: str,
-        file_count: int,
-        total_bytes: int,
-        now: str,
-        ttl: int,
-    ) -> bool:
-        """Write the MANIFEST item after the execution started. Never overwrites a status the state machine
-        already set. True if this call recorded it, False if it had been recorded before."""
-        response = self._call(
-            "update_item",
-            Key=self._key(date_prefix, manifest_item_key(manifest_id)),
-            UpdateExpression=(
-                "SET #status = if_not_exists(#status, :pending), manifest_id = :m, execution_arn = :arn, "
-                "manifest_path = :path, file_count = :count, total_bytes = :bytes, "
-                "created_at = if_not_exists(created_at, :now), updated_at = :now, #ttl = :ttl"
-            ),
-            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":pending": _s(ManifestStatus.PENDING),
-                ":m": _s(manifest_id),
-                ":arn": _s(execution_arn),
-                ":path": _s(manifest_path),
-                ":count": _n(file_count),
-                ":bytes": _n(total_bytes),
-                ":now": _s(now),
-                ":ttl": _n(ttl),
-            },
-            ReturnValues="UPDATED_OLD",
-        )
-        return "execution_arn" not in response.get("Attributes", {})
-
-    def get_manifest(self, date_prefix: str, manifest_id: str) -> ManifestRecord | None:
-        response = self._call(
-            "get_item", Key=self._key(date_prefix, manifest_item_key(manifest_id)), ConsistentRead=True
-        )
-        item = response.get("Item")
-        if not item:
-            return None
-        return ManifestRecord(
-            date_prefix=date_prefix,
-            manifest_id=manifest_id,
-            status=_get_s(item, "status") or None,
-            execution_arn=_get_s(item, "execution_arn") or None,
-            manifest_path=_get_s(item, "manifest_path") or None,
-            file_count=_get_n(item, "file_count"),
-            total_bytes=_get_n(item, "total_bytes"),
-        )
-
-    def finalize_manifest(
-        self,
-        date_prefix: str,
-        manifest_id: str,
-        status: ManifestStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
-        cause: str | None,
-        report: dict[str, int],
-        job_error: str | None = None,
-    ) -> bool:
-        """Set the final status and the job report counts; False when the item is already final otherwise."""
-        names = {"#status": "status", "#ttl": "ttl"}
-        values: dict[str, Any] = {
-            ":target": _s(status),
-            ":now": _s(now),
-            ":ttl": _n(ttl),
-            ":m": _s(manifest_id),
-            ":pending": _s(ManifestStatus.PENDING),
-            ":processing": _s(ManifestStatus.PROCESSING),
-        }
-        sets = [
-            "#status = :target",
-            "completed_at = :now",
-            "updated_at = :now",
-            "#ttl = :ttl",
-            "manifest_id = :m",
-        ]
-        removes = []
-        for name, value in (("error", error), ("cause", cause), ("job_error", job_error)):
-            names[f"#{name}"] = name
-            if value:
-                sets.append(f"#{name} = :{name}")
-                values[f":{name}"] = _s(value[:MAX_CAUSE_CHARS])
-            else:
-                removes.append(f"#{name}")
-        for name, number in report.items():
-            sets.append(f"{name} = :r_{name}")
-            values[f":r_{name}"] = _n(number)
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        result = self._conditional(
-            "update_item",
-            Key=self._key(date_prefix, manifest_item_key(manifest_id)),
-            UpdateExpression=expression,
-            ConditionExpression="attribute_not_exists(#status) OR #status IN (:pending, :processing, :target)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-        return result is not None
+        return [open_claim(i) for i in response.get("Items", [])]

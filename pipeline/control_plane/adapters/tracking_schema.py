@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.control_plane.adapters.tracking import MANIFEST_INDEX, OPEN_CLAIMS_INDEX, PENDING_INDEX
+from pipeline.control_plane.adapters.tracking_records import MANIFEST_INDEX, OPEN_CLAIMS_INDEX, PENDING_INDEX
 
 INDEXES: dict[str, tuple[str, str, list[str]]] = {
     PENDING_INDEX: ("pending_shard", "pending_key", ["bucket", "key", "size", "etag", "created_at"]),

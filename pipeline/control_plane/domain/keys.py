@@ -8,7 +8,8 @@ import zlib
 from datetime import UTC, date, datetime
 from urllib.parse import unquote_plus
 
-FILE_KEY_PREFIX = "F#"
+from pipeline.control_plane.domain.items import FILE_KEY_PREFIX
+
 MAX_SORT_KEY_BYTES = 1024
 
 _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

@@ -1,4 +1,8 @@
-"""Status values and the transitions allowed between them (pure)."""
+"""Status values and the transitions allowed between them (pure).
+
+The tracking adapter builds the condition of each status write from these tables (``file_sources_for``,
+``manifest_sources_for``), so a transition allowed here is exactly a write DynamoDB accepts there.
+"""
 
 from __future__ import annotations
 
@@ -43,10 +47,29 @@ MANIFEST_TRANSITIONS: dict[ManifestStatus, frozenset[ManifestStatus]] = {
 
 FINAL_MANIFEST_STATUSES = frozenset({ManifestStatus.COMPLETED, ManifestStatus.FAILED})
 
+# Moves only an operator makes, never the control plane: `pipeline replay` puts a date's finished files back to
+# pending, `pipeline retry` puts a failed manifest's files back to manifested (through the finish write below).
+OPERATOR_FILE_TRANSITIONS: dict[FileStatus, frozenset[FileStatus]] = {
+    FileStatus.COMPLETED: frozenset({FileStatus.PENDING, FileStatus.MANIFESTED}),
+    FileStatus.FAILED: frozenset({FileStatus.PENDING, FileStatus.MANIFESTED}),
+}
+
 
 def file_sources_for(target: FileStatus) -> frozenset[FileStatus]:
     """Statuses a file may be in for a move to ``target`` (used to build DynamoDB conditions)."""
     return frozenset(src for src, targets in FILE_TRANSITIONS.items() if target in targets)
+
+
+def operator_file_sources_for(target: FileStatus) -> frozenset[FileStatus]:
+    return frozenset(src for src, targets in OPERATOR_FILE_TRANSITIONS.items() if target in targets)
+
+
+# The statuses a file of a manifest may be finished from: a status update may repeat, the last verdict wins.
+FINISHABLE_FILE_STATUSES = file_sources_for(FileStatus.COMPLETED)
+
+
+def manifest_sources_for(target: ManifestStatus) -> frozenset[ManifestStatus]:
+    return frozenset(src for src, targets in MANIFEST_TRANSITIONS.items() if target in targets)
 
 
 def check_manifest_transition(current: ManifestStatus | None, target: ManifestStatus) -> bool:

@@ -80,3 +80,11 @@ class RetryPolicy:
                 if self.remaining() - delay < self.reserve:
                     raise
                 self.sleep(delay)
+
+
+def describe(exc: BaseException) -> str:
+    """A short cause for logs: the AWS error code and message, never a payload."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
