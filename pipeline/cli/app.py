@@ -5,6 +5,7 @@
     pipeline query "SQL"          DuckDB over the lake (table `events`, Hive partitions)
     pipeline up                   the embedded AWS with the stack applied, kept running for the AWS CLI / boto3
     pipeline build-lambda         the Lambda zip Terraform deploys
+    pipeline build-glue           the Glue job's entry script and package zip Terraform uploads
 
 Every error a user can meet ends with one sentence, the fix, a stable error name and a non-zero exit status
 (2: nothing was started, 1: the run failed or did not account for every line, 130: interrupted).
@@ -596,6 +597,20 @@ def build_lambda(
 
     path = _guarded(lambda: build_lambda_zip(out))
     console.print(f"{path} ({path.stat().st_size / 1_000_000:.1f} MB)")
+
+
+@app.command("build-glue")
+def build_glue(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the two files to.")] = Path(
+        "dist/glue"
+    ),
+) -> None:
+    """Build the Glue job's entry script and package zip that Terraform uploads (offline, reproducible)."""
+    from pipeline.build.glue_artifacts import build_glue_artifacts
+
+    artifacts = _guarded(lambda: build_glue_artifacts(out))
+    for path in (artifacts.script, artifacts.package):
+        console.print(f"{path} ({path.stat().st_size / 1_000:.1f} kB)")
 
 
 def _register_operator_commands() -> None:
