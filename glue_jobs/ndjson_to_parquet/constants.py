@@ -23,4 +23,4 @@ CODEC_LEVELS = {"zstd": 3}  # DuckDB's and Spark's default zstd level (pyarrow's
 DICTIONARY_MAX_DISTINCT_RATIO = 0.5  # string columns more distinct than this are written PLAIN (ids, IPs)
 SAMPLE_ROWS = 5_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
 DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns get a dictionary
-JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (about 20% faster than one huge chunk)
+JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (docs/scaling.md: why not one per block)

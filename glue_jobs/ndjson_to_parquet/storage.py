@@ -62,8 +62,8 @@ def s3_options_from_env() -> dict[str, str]:
         parsed = urllib.parse.urlparse(endpoint)
         options["endpoint_override"] = parsed.netloc or parsed.path
         options["scheme"] = parsed.scheme or "https"
-        # An S3-compatible endpoint (the embedded moto server, MinIO) can be far slower to answer than S3: see
-        # docs/scaling.md (the AWS SDK's 3 s low-speed timeout failed HEAD requests on a loaded embedded AWS).
+        # An S3-compatible endpoint (the embedded moto server, MinIO) can be far slower to answer than S3: the
+        # SDK's default timeouts are too short for it (docs/scaling.md).
         options["request_timeout"] = "30"
         options["connect_timeout"] = "10"
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
