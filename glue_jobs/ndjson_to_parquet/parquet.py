@@ -7,7 +7,7 @@ numbers, timestamps and near-unique strings compress better PLAIN + codec, as Du
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -76,38 +76,29 @@ class StagedFile:
     bytes: int
 
 
+@dataclass
 class RollingParquetWriter:
-    """Buffers tables and writes them as full row groups into files `<manifest_id>.part-<task>-<n>.parquet`."""
+    """Buffers tables and writes them as full row groups into files `<name_prefix>-<n>.parquet`."""
 
-    def __init__(
-        self,
-        storage: Storage,
-        out_dir: str,
-        name_prefix: str,
-        schema: pa.Schema,
-        codec: str,
-        target_bytes: int,
-        group_rows: int,
-    ) -> None:
-        self._storage = storage
-        self._out_dir = out_dir
-        self._name_prefix = name_prefix
-        self._schema = schema
-        self._codec = codec
-        self._target_bytes = target_bytes
-        self._group_rows = group_rows
-        self._buffer: list[pa.Table] = []
-        self._buffered = 0
-        self._writer: pq.ParquetWriter | None = None
-        self._sink: Any = None
-        self._path: str | None = None
-        self._rows = 0
-        self.files: list[StagedFile] = []
+    storage: Storage
+    out_dir: str
+    name_prefix: str  # `<manifest_id>.part-<task>`
+    schema: pa.Schema
+    codec: str
+    target_bytes: int
+    group_rows: int
+    files: list[StagedFile] = field(default_factory=list, init=False)
+    _buffer: list[pa.Table] = field(default_factory=list, init=False)
+    _buffered: int = field(default=0, init=False)
+    _writer: pq.ParquetWriter | None = field(default=None, init=False)
+    _sink: Any = field(default=None, init=False)
+    _path: str | None = field(default=None, init=False)
+    _rows: int = field(default=0, init=False)
 
     def add(self, table: pa.Table) -> None:
         self._buffer.append(table)
         self._buffered += table.num_rows
-        if self._buffered >= self._group_rows:
+        if self._buffered >= self.group_rows:
             self._flush()
 
     def finish(self) -> list[StagedFile]:
@@ -122,9 +113,9 @@ class RollingParquetWriter:
         table = pa.concat_tables(self._buffer)
         self._buffer.clear()
         self._buffered = 0
-        for offset in range(0, table.num_rows, self._group_rows):
-            part = table.slice(offset, self._group_rows)
-            if part.num_rows < self._group_rows and not final:
+        for offset in range(0, table.num_rows, self.group_rows):
+            part = table.slice(offset, self.group_rows)
+            if part.num_rows < self.group_rows and not final:
                 self._buffer.append(part)
                 self._buffered = part.num_rows
                 break
@@ -135,22 +126,22 @@ class RollingParquetWriter:
             self._open_file(part)
         assert self._writer is not None
         before = self._sink.tell()
-        self._writer.write_table(part, row_group_size=self._group_rows)
+        self._writer.write_table(part, row_group_size=self.group_rows)
         self._rows += part.num_rows
         written = self._sink.tell()
-        if written + (written - before) / 2 >= self._target_bytes:  # the next group would overshoot
+        if written + (written - before) / 2 >= self.target_bytes:  # the next group would overshoot
             self._close_file()
 
     def _open_file(self, first: pa.Table) -> None:
-        self._path = join(self._out_dir, f"{self._name_prefix}-{len(self.files):03d}.parquet")
-        filesystem, path = self._storage.fs(self._path)
+        self._path = join(self.out_dir, f"{self.name_prefix}-{len(self.files):03d}.parquet")
+        filesystem, path = self.storage.fs(self._path)
         make_parent(filesystem, path)
         self._sink = filesystem.open_output_stream(path, compression=None)
         self._writer = pq.ParquetWriter(
             self._sink,
-            self._schema,
-            compression=PYARROW_CODECS[self._codec],
-            compression_level=CODEC_LEVELS.get(self._codec),
+            self.schema,
+            compression=PYARROW_CODECS[self.codec],
+            compression_level=CODEC_LEVELS.get(self.codec),
             use_dictionary=dictionary_columns(first),
         )
 
@@ -159,6 +150,6 @@ class RollingParquetWriter:
             return
         self._writer.close()
         self._sink.close()
-        filesystem, path = self._storage.fs(self._path)
+        filesystem, path = self.storage.fs(self._path)
         self.files.append(StagedFile(self._path, self._rows, filesystem.get_file_info(path).size))
         self._writer, self._sink, self._path, self._rows = None, None, None, 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,21 +70,24 @@ def observe_table(table: pa.Table) -> list[tuple[str, pa.DataType, int]]:
     return out
 
 
-def observe_schema(schema: pa.Schema) -> list[tuple[str, pa.DataType, int]]:
-    out: list[tuple[str, pa.DataType, int]] = []
+def schema_paths(fields: Iterable[pa.Field]) -> Iterator[tuple[str, pa.DataType]]:
+    """(path, type) of every node of these fields, parents before children (`a.b` for struct fields, `a[]` for
+    list items): the paths `observe_table` records."""
 
-    def walk(path: str, data_type: pa.DataType) -> None:
-        out.append((path, data_type, 1))
+    def walk(path: str, data_type: pa.DataType) -> Iterator[tuple[str, pa.DataType]]:
+        yield path, data_type
         if pa.types.is_struct(data_type):
             for field in data_type:
-                walk(f"{path}.{field.name}", field.type)
+                yield from walk(f"{path}.{field.name}", field.type)
         elif pa.types.is_list(data_type):
-            walk(f"{path}[]", data_type.value_type)
+            yield from walk(f"{path}[]", data_type.value_type)
 
-    for field in schema:
-        if field.name != LINE:
-            walk(field.name, field.type)
-    return out
+    for field in fields:
+        yield from walk(field.name, field.type)
+
+
+def observe_schema(schema: pa.Schema) -> list[tuple[str, pa.DataType, int]]:
+    return [(path, data_type, 1) for path, data_type in schema_paths(f for f in schema if f.name != LINE)]
 
 
 @dataclass
@@ -149,7 +153,7 @@ def resolve_schema(
 def _collect_explicit_conflicts(
     schema: pa.Schema, by_path: dict[str, list[tuple[pa.DataType, int]]], conflicts: list[dict[str, Any]]
 ) -> None:
-    def walk(path: str, data_type: pa.DataType) -> None:
+    for path, data_type in schema_paths(schema):
         weights: dict[str, int] = {}
         for observed, count in by_path.get(path, []):
             if not pa.types.is_null(observed) and family(observed) != family(data_type):
@@ -163,14 +167,6 @@ def _collect_explicit_conflicts(
                     "rule": "explicit schema",
                 }
             )
-        if pa.types.is_struct(data_type):
-            for field in data_type:
-                walk(f"{path}.{field.name}", field.type)
-        elif pa.types.is_list(data_type):
-            walk(f"{path}[]", data_type.value_type)
-
-    for field in schema:
-        walk(field.name, field.type)
 
 
 def _null_to_string(data_type: pa.DataType) -> pa.DataType:

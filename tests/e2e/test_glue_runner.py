@@ -79,6 +79,17 @@ def _manifest(aws, manifest_id: str, urls: list[str]) -> None:
     )
 
 
+def _runner(aws, spark, tmp_path) -> GlueRunner:
+    return GlueRunner(
+        aws.endpoint_url,
+        workdir=tmp_path / "w",
+        lake_dir=tmp_path / "w" / "lake",
+        quarantine_dir=tmp_path / "w" / "quarantine",
+        spark=lambda: spark,
+        stage_inputs=True,
+    )
+
+
 def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_path):
     s3 = aws.client("s3")
     day = dt.date(2026, 11, 20)
@@ -89,14 +100,7 @@ def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_
     _manifest(
         aws, "m-ok", [f"s3://{BUCKET_IN}/2026-11-20/a.ndjson", f"s3://{BUCKET_IN}/2026-11-20/b.ndjson.gz"]
     )
-    runner = GlueRunner(
-        aws.endpoint_url,
-        workdir=tmp_path / "w",
-        lake_dir=tmp_path / "w" / "lake",
-        quarantine_dir=tmp_path / "w" / "quarantine",
-        spark=lambda: spark,
-        stage_inputs=True,
-    )
+    runner = _runner(aws, spark, tmp_path)
 
     runner(_request("m-ok"))
     [record] = runner.runs
@@ -130,14 +134,7 @@ def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_
 
 def test_a_job_error_fails_the_run_with_its_stable_name(aws, spark, tmp_path):
     _manifest(aws, "m-missing", [f"s3://{BUCKET_IN}/2026-11-20/not-there.ndjson"])
-    runner = GlueRunner(
-        aws.endpoint_url,
-        workdir=tmp_path / "w",
-        lake_dir=tmp_path / "w" / "lake",
-        quarantine_dir=tmp_path / "w" / "quarantine",
-        spark=lambda: spark,
-        stage_inputs=True,
-    )
+    runner = _runner(aws, spark, tmp_path)
     with pytest.raises(GlueRunFailed, match=r"^ManifestEntryMissing: .*not-there\.ndjson"):
         runner(_request("m-missing"))
     assert runner.runs[0].status == "FAILED"
@@ -156,14 +153,7 @@ def test_a_deployed_package_that_differs_from_the_local_code_fails_the_run(aws, 
             body = source.read(name)
             target.writestr(name, body + b"\n# edited\n" if name == "ndjson_to_parquet/job.py" else body)
     s3.upload_file(str(tampered), "runner-artifacts", key)
-    runner = GlueRunner(
-        aws.endpoint_url,
-        workdir=tmp_path / "w",
-        lake_dir=tmp_path / "w" / "lake",
-        quarantine_dir=tmp_path / "w" / "quarantine",
-        spark=lambda: spark,
-        stage_inputs=True,
-    )
+    runner = _runner(aws, spark, tmp_path)
     try:
         with pytest.raises(
             GlueRunFailed, match=r"^GlueArtifactMismatch: .*ndjson_to_parquet/job\.py differs"
