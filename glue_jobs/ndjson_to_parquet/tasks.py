@@ -12,7 +12,7 @@ import gzip
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import pyarrow as pa
 
@@ -206,7 +206,7 @@ def _conformed_piece(task: WriteTask, piece: Piece, bad: BadRecords) -> pa.Table
     conformed, bad_rows = conform_table(table.drop_columns([LINE]), task.schema)
     if not bad_rows:
         return conformed
-    ordinals = lines.to_pylist()
+    ordinals = cast(list[int], lines.to_pylist())  # LINE is never null
     raw = reread_records(
         task.storage,
         piece.source,

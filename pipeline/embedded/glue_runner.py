@@ -232,7 +232,7 @@ class GlueRunner:
                 f"GlueArtifactMissing: the Glue job {job_name} needs a ScriptLocation and one --extra-py-files "
                 f"zip (got {script_uri!r} and {package_uris}); apply the stack built by `pipeline build-glue`."
             )
-        package_dir = Path(job.__file__).resolve().parent
+        package_dir = Path(str(job.__file__)).resolve().parent
         contracts_root = Path(pipeline_contracts.__file__).resolve().parents[2]
         if contracts_root != package_dir.parents[1]:
             raise GlueArtifactsDiffer(
