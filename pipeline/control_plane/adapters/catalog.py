@@ -1,7 +1,7 @@
 """Glue Data Catalog registration of the output table, so Athena and Spark find it with no crawler.
 
 Pure part: the job report's schema (a list of `{"name", "type"}` with Arrow type strings as
-glue_jobs/ndjson_to_parquet.py reports it, Spark simpleStrings, or Spark's `StructType.jsonValue()` JSON) mapped to Hive/Glue column types under Athena's naming rules, and the merge of a new schema
+glue_jobs/ndjson_to_parquet/ reports it, Spark simpleStrings, or Spark's `StructType.jsonValue()` JSON) mapped to Hive/Glue column types under Athena's naming rules, and the merge of a new schema
 into the table's columns (new columns appended, existing ones never retyped or dropped).
 
 Adapter part: `register_manifest_output(glue, database, table, location, date_prefix, report)`, called after each
