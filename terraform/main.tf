@@ -152,8 +152,8 @@ module "glue" {
 
   name_prefix          = var.name_prefix
   kms_key_arn          = module.kms.key_arn
-  script_path          = "${path.module}/../glue_jobs/ndjson_to_parquet.py"
-  codecs_path          = "${path.module}/../glue_jobs/codecs.json"
+  script_path          = var.glue_script_path
+  package_path         = var.glue_package_path
   artifacts_bucket     = module.storage.bucket_names["artifacts"]
   artifacts_bucket_arn = module.storage.bucket_arns["artifacts"]
   input_bucket_arn     = module.storage.bucket_arns["input"]

@@ -378,6 +378,26 @@ variable "compression_type" {
   }
 }
 
+variable "glue_script_path" {
+  description = "Path of the Glue job's entry script built by `pipeline build-glue` (default output: dist/glue/run_ndjson_to_parquet.py); uploaded as the job's ScriptLocation."
+  type        = string
+
+  validation {
+    condition     = fileexists(var.glue_script_path)
+    error_message = "glue_script_path does not point to a file: build the Glue artifacts first with `pipeline build-glue --out dist/glue`."
+  }
+}
+
+variable "glue_package_path" {
+  description = "Path of the Glue job's package zip built by `pipeline build-glue` (default output: dist/glue/ndjson_to_parquet.zip); uploaded and passed with --extra-py-files."
+  type        = string
+
+  validation {
+    condition     = fileexists(var.glue_package_path)
+    error_message = "glue_package_path does not point to a file: build the Glue artifacts first with `pipeline build-glue --out dist/glue`."
+  }
+}
+
 variable "glue_version" {
   description = "Glue version of the job: 5.0 (Spark 3.5.4, Python 3.11, Java 17) or 5.1."
   type        = string

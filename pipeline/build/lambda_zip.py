@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -94,7 +95,12 @@ def build_lambda_zip(dest: Path = DEFAULT_ZIP, repo_root: Path = REPO_ROOT) -> P
     files = _project_files(repo_root)
     for dist in BUNDLED_DISTRIBUTIONS:
         files.update(_distribution_files(dist))
-    dest = Path(dest)
+    return write_reproducible_zip(Path(dest), files)
+
+
+def write_reproducible_zip(dest: Path, files: Mapping[str, Path]) -> Path:
+    """Write `files` (archive name -> file) to `dest` atomically, byte-for-byte reproducibly: sorted entries,
+    fixed timestamps and modes (also used for the Glue job's zip, pipeline/build/glue_artifacts.py)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:

@@ -5,6 +5,7 @@
     pipeline query "SQL"          DuckDB over the lake (table `events`, Hive partitions)
     pipeline up                   the embedded AWS with the stack applied, kept running for the AWS CLI / boto3
     pipeline build-lambda         the Lambda zip Terraform deploys
+    pipeline build-glue           the Glue job's entry script and package zip Terraform uploads
     pipeline status|retry|redrive|reconcile|backfill|replay    the operator commands (real AWS or the embedded one)
 
 This module only assembles the app: the commands live in pipeline/cli/embedded.py, build.py and ops.py, their

@@ -3,6 +3,19 @@
 The moto bridge hands every StartJobRun to `GlueRunner.__call__` (in a background thread) and keeps the run
 RUNNING until it returns. The runner does what Glue would, on local files (local Spark has no S3 connector):
 
+0. checks that the code it is about to run is the code Terraform deployed: it reads the job's ScriptLocation and
+   `--extra-py-files` (the job definition's DefaultArguments, overridden by the run's arguments) from the
+   embedded Glue, downloads both from the embedded S3 and compares them byte for byte with the entry script and
+   with the files the job package zip is built from (`pipeline.build.glue_artifacts.package_files`) of the
+   `ndjson_to_parquet` package and `pipeline.contracts` this process imports. Any difference fails the run with
+   `GlueArtifactMismatch` (a stale `dist/glue`, a hand-edited object), a missing job or artefact with
+   `GlueArtifactMissing`.
+   Why verify rather than import the downloaded zip: the job runs in the one shared, in-process SparkSession.
+   Importing a downloaded zip would put a second copy of the package (as top-level `ndjson_to_parquet`) beside
+   the one already imported, `sys.modules` would keep whichever came first on the driver, Spark's reused Python
+   workers would keep theirs, and `pipeline` (already imported from the checkout) would shadow the zip's
+   `pipeline/contracts`; `addPyFile` cannot replace a file of the same name either. A byte-for-byte check has
+   none of those failure modes and proves the same thing: what runs is what was uploaded;
 1. runs `glue_jobs.ndjson_to_parquet.run_job` in the one shared SparkSession with the run's arguments, where
    `--OUTPUT_PATH` and `--BAD_RECORDS_PATH` point to the local lake and quarantine folders of the work folder
    (the lake stays there for `pipeline query`). The job reads the manifest and its inputs from the embedded S3
@@ -21,21 +34,25 @@ runs one job at a time: runs queue on a lock, as they would on a Glue job with M
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import shutil
 import threading
 import time
 import traceback
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import ClientError
 
+import pipeline.contracts as pipeline_contracts
 from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
 
 if TYPE_CHECKING:
@@ -95,6 +112,7 @@ class GlueRunner:
         stage_inputs: bool = False,
     ) -> None:
         self._s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        self._glue = boto3.client("glue", endpoint_url=endpoint_url, region_name=region)
         self._workdir = workdir
         self._lake = lake_dir
         self._quarantine = quarantine_dir
@@ -143,6 +161,7 @@ class GlueRunner:
         from glue_jobs import ndjson_to_parquet as job
 
         arguments = dict(request.arguments)
+        self._verify_artifacts(request.job_name, arguments, job)
         for required in ("--MANIFEST_PATH", "--OUTPUT_PATH"):
             if not arguments.get(required):
                 raise GlueRunFailed(f"InvalidArguments: the job run has no {required} argument.")
@@ -193,6 +212,52 @@ class GlueRunner:
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _verify_artifacts(self, job_name: str, run_arguments: dict[str, str], job: ModuleType) -> None:
+        """Fail the run unless the deployed script and package equal, byte for byte, what this process runs."""
+        from pipeline.build.glue_artifacts import SCRIPT_NAME, package_files
+
+        try:
+            definition = self._glue.get_job(JobName=job_name)["Job"]
+        except ClientError as exc:
+            raise GlueRunFailed(
+                f"GlueArtifactMissing: the Glue job {job_name} has no definition to take its code from "
+                f"({exc.response['Error'].get('Code')})."
+            ) from exc
+        arguments = {**definition.get("DefaultArguments", {}), **run_arguments}
+        script_uri = definition.get("Command", {}).get("ScriptLocation", "")
+        package_uris = [uri for uri in arguments.get("--extra-py-files", "").split(",") if uri]
+        if not script_uri or len(package_uris) != 1:
+            raise GlueRunFailed(
+                f"GlueArtifactMissing: the Glue job {job_name} needs a ScriptLocation and one --extra-py-files "
+                f"zip (got {script_uri!r} and {package_uris}); apply the stack built by `pipeline build-glue`."
+            )
+        package_dir = Path(str(job.__file__)).resolve().parent
+        contracts_root = Path(pipeline_contracts.__file__).resolve().parents[2]
+        if contracts_root != package_dir.parents[1]:
+            raise GlueArtifactsDiffer(
+                f"the job package ({package_dir}) and pipeline.contracts ({contracts_root}) come from "
+                "different checkouts"
+            )
+        _same_bytes(self._get(script_uri), (package_dir.parent / SCRIPT_NAME).read_bytes(), script_uri)
+        with zipfile.ZipFile(io.BytesIO(self._get(package_uris[0]))) as archive:
+            uploaded = {name: archive.read(name) for name in archive.namelist()}
+        expected = package_files(contracts_root)
+        if set(uploaded) != set(expected):
+            extra, missing = sorted(set(uploaded) - set(expected)), sorted(set(expected) - set(uploaded))
+            raise GlueArtifactsDiffer(f"{package_uris[0]} holds {extra} too and lacks {missing}")
+        for name, path in sorted(expected.items()):
+            _same_bytes(uploaded[name], path.read_bytes(), f"{package_uris[0]}:{name}")
+
+    def _get(self, uri: str) -> bytes:
+        bucket, key = split_s3_uri(uri)
+        try:
+            return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            raise GlueRunFailed(
+                f"GlueArtifactMissing: cannot read {uri} ({exc.response['Error'].get('Code')}); "
+                "apply the stack again."
+            ) from exc
 
     def _stage_manifest(self, manifest_uri: str, staging: Path) -> tuple[Path, dict[str, Any]]:
         bucket, key = split_s3_uri(manifest_uri)
@@ -275,6 +340,19 @@ class GlueRunner:
             logging.getLogger("glue_jobs").removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+
+
+class GlueArtifactsDiffer(GlueRunFailed):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"GlueArtifactMismatch: {what}: the deployed Glue code is not the code the embedded runner runs; "
+            "rebuild with `pipeline build-glue` and apply the stack again."
+        )
+
+
+def _same_bytes(uploaded: bytes, local: bytes, what: str) -> None:
+    if uploaded != local:
+        raise GlueArtifactsDiffer(f"{what} differs from the local file")
 
 
 def _message(error: BaseException) -> str:

@@ -190,12 +190,20 @@ class EmbeddedStack:
         return self.aws
 
     def apply_stack(self) -> StackOutputs:
+        from pipeline.build.glue_artifacts import build_glue_artifacts
+
         assert self.aws is not None, "start_aws() first"
         if self._zip_future is None:
             self.start_lambda_zip()
         assert self._zip_future is not None
         zip_path = self._zip_future.result()
-        variables = {"lambda_zip_path": str(zip_path), **self.terraform_variables}
+        glue = build_glue_artifacts(self.layout.build / "glue")  # the script and zip Terraform uploads
+        variables = {
+            "lambda_zip_path": str(zip_path),
+            "glue_script_path": str(glue.script),
+            "glue_package_path": str(glue.package),
+            **self.terraform_variables,
+        }
         started = time.monotonic()
         raw = apply_terraform(
             self.aws.endpoint_url,

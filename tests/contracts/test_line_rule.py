@@ -10,7 +10,7 @@ import gzip
 
 import pytest
 
-from glue_jobs import ndjson_to_parquet as job
+from glue_jobs.ndjson_to_parquet import parse as job
 from pipeline.checks.invariants import count_lines as checker_count
 from pipeline.contracts.lines import count_records_in, is_blank
 from pipeline.embedded.drop import count_lines as verifier_count
@@ -32,7 +32,7 @@ CASES = {
 
 def _job_records(content: bytes) -> int:
     """records_in as the job counts it: the lines of the (BOM-stripped) file minus its blank lines."""
-    _, body = job._strip_bom(0, content)
+    _, body = job.strip_block_bom(0, content)
     lines = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
     return lines - job.count_blank_lines(body)
 

@@ -7,10 +7,13 @@ The session fixture's JVM may predate the embedded endpoint, so the runner stage
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import zipfile
 
 import pytest
 
+from pipeline.build.glue_artifacts import build_glue_artifacts
 from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.sample_data import write_drop
@@ -22,12 +25,26 @@ BUCKET_IN, BUCKET_OUT = "runner-input", "runner-output"
 
 
 @pytest.fixture(scope="module")
-def aws():
+def aws(tmp_path_factory):
     with EmbeddedAws() as embedded:
         s3 = embedded.client("s3")
-        for bucket in (BUCKET_IN, BUCKET_OUT, "runner-manifests"):
+        for bucket in (BUCKET_IN, BUCKET_OUT, "runner-manifests", "runner-artifacts"):
             s3.create_bucket(Bucket=bucket)
+        _deploy_job(embedded, build_glue_artifacts(tmp_path_factory.mktemp("glue")))
         yield embedded
+
+
+def _deploy_job(aws, artifacts) -> None:
+    """What Terraform's glue module does: upload the script and the package, define the job with them."""
+    s3 = aws.client("s3")
+    s3.upload_file(str(artifacts.script), "runner-artifacts", "glue/run_ndjson_to_parquet.py")
+    s3.upload_file(str(artifacts.package), "runner-artifacts", "glue/ndjson_to_parquet.zip")
+    aws.client("glue").create_job(
+        Name="job",
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://runner-artifacts/glue/run_ndjson_to_parquet.py"},
+        DefaultArguments={"--extra-py-files": "s3://runner-artifacts/glue/ndjson_to_parquet.zip"},
+    )
 
 
 def _keys(aws, prefix: str) -> list[str]:
@@ -62,6 +79,17 @@ def _manifest(aws, manifest_id: str, urls: list[str]) -> None:
     )
 
 
+def _runner(aws, spark, tmp_path) -> GlueRunner:
+    return GlueRunner(
+        aws.endpoint_url,
+        workdir=tmp_path / "w",
+        lake_dir=tmp_path / "w" / "lake",
+        quarantine_dir=tmp_path / "w" / "quarantine",
+        spark=lambda: spark,
+        stage_inputs=True,
+    )
+
+
 def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_path):
     s3 = aws.client("s3")
     day = dt.date(2026, 11, 20)
@@ -72,14 +100,7 @@ def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_
     _manifest(
         aws, "m-ok", [f"s3://{BUCKET_IN}/2026-11-20/a.ndjson", f"s3://{BUCKET_IN}/2026-11-20/b.ndjson.gz"]
     )
-    runner = GlueRunner(
-        aws.endpoint_url,
-        workdir=tmp_path / "w",
-        lake_dir=tmp_path / "w" / "lake",
-        quarantine_dir=tmp_path / "w" / "quarantine",
-        spark=lambda: spark,
-        stage_inputs=True,
-    )
+    runner = _runner(aws, spark, tmp_path)
 
     runner(_request("m-ok"))
     [record] = runner.runs
@@ -113,17 +134,31 @@ def test_runs_the_job_and_mirrors_its_output_to_s3_idempotently(aws, spark, tmp_
 
 def test_a_job_error_fails_the_run_with_its_stable_name(aws, spark, tmp_path):
     _manifest(aws, "m-missing", [f"s3://{BUCKET_IN}/2026-11-20/not-there.ndjson"])
-    runner = GlueRunner(
-        aws.endpoint_url,
-        workdir=tmp_path / "w",
-        lake_dir=tmp_path / "w" / "lake",
-        quarantine_dir=tmp_path / "w" / "quarantine",
-        spark=lambda: spark,
-        stage_inputs=True,
-    )
+    runner = _runner(aws, spark, tmp_path)
     with pytest.raises(GlueRunFailed, match=r"^ManifestEntryMissing: .*not-there\.ndjson"):
         runner(_request("m-missing"))
     assert runner.runs[0].status == "FAILED"
     _manifest(aws, "m-codec", [f"s3://{BUCKET_IN}/2026-11-20/a.ndjson"])
     with pytest.raises(GlueRunFailed, match=r"^UnsupportedCompression: .*nope"):
         runner(_request("m-codec", codec="nope"))
+
+
+def test_a_deployed_package_that_differs_from_the_local_code_fails_the_run(aws, spark, tmp_path):
+    s3 = aws.client("s3")
+    key = "glue/ndjson_to_parquet.zip"
+    original = s3.get_object(Bucket="runner-artifacts", Key=key)["Body"].read()
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(io.BytesIO(original)) as source, zipfile.ZipFile(tampered, "w") as target:
+        for name in source.namelist():
+            body = source.read(name)
+            target.writestr(name, body + b"\n# edited\n" if name == "ndjson_to_parquet/job.py" else body)
+    s3.upload_file(str(tampered), "runner-artifacts", key)
+    runner = _runner(aws, spark, tmp_path)
+    try:
+        with pytest.raises(
+            GlueRunFailed, match=r"^GlueArtifactMismatch: .*ndjson_to_parquet/job\.py differs"
+        ):
+            runner(_request("m-ok"))
+        assert runner.runs[0].status == "FAILED"
+    finally:
+        s3.put_object(Bucket="runner-artifacts", Key=key, Body=original)

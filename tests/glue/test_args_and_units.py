@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +14,10 @@ import pytest
 
 from glue_jobs import ndjson_to_parquet as job
 from glue_jobs.ndjson_to_parquet import JobError, load_manifest, parse_job_args
+from glue_jobs.ndjson_to_parquet.conform import conform, strings_to_timestamps
+
+PACKAGE_DIR = Path(job.__file__).parent
+CODECS_JSON = PACKAGE_DIR.parent / "codecs.json"  # glue_jobs/codecs.json, copied into the Glue zip
 
 BASE = [
     "--JOB_NAME",
@@ -105,7 +110,7 @@ def test_run_job_also_refuses_lzo_before_reading(spark, tmp_path):
 
 
 def test_codec_list_is_the_single_source_of_truth():
-    doc = json.loads((Path(job.__file__).parent / "codecs.json").read_text())
+    doc = json.loads(CODECS_JSON.read_text())
     # Every codec the issue names is either supported or refused with a reason.
     assert set(doc["supported"]) | set(doc["unsupported"]) == {
         "snappy",
@@ -122,13 +127,16 @@ def test_codec_list_is_the_single_source_of_truth():
 
 
 def test_codec_list_found_in_working_directory(tmp_path, monkeypatch):
-    """On Glue, --extra-files lands in the working directory; a lone copy of the script must find it there."""
+    """On Glue, --extra-files lands in the working directory; a lone copy of the package must find it there."""
     script_dir = tmp_path / "script"
-    script_dir.mkdir()
-    (script_dir / "ndjson_to_parquet.py").write_text(Path(job.__file__).read_text())
+    shutil.copytree(PACKAGE_DIR, script_dir / "lone_script", ignore=shutil.ignore_patterns("__pycache__"))
     workdir = tmp_path / "work"
     workdir.mkdir()
-    spec = importlib.util.spec_from_file_location("lone_script", script_dir / "ndjson_to_parquet.py")
+    spec = importlib.util.spec_from_file_location(
+        "lone_script",
+        script_dir / "lone_script" / "__init__.py",
+        submodule_search_locations=[str(script_dir / "lone_script")],
+    )
     lone = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "lone_script", lone)
     spec.loader.exec_module(lone)
@@ -136,7 +144,7 @@ def test_codec_list_found_in_working_directory(tmp_path, monkeypatch):
     with pytest.raises(lone.JobError) as info:
         lone.load_codecs()
     assert info.value.error_name == "CodecListMissing" and "--extra-files" in info.value.message
-    (workdir / "codecs.json").write_text((Path(job.__file__).parent / "codecs.json").read_text())
+    (workdir / "codecs.json").write_text(CODECS_JSON.read_text())
     assert "zstd" in lone.load_codecs()["supported"]
 
 
@@ -284,14 +292,14 @@ def test_resolve_widens_and_majority_wins():
 
 def test_conform_converts_lossless_values_and_flags_the_rest():
     array = pa.array(["12.50", None, "abc", "7"])
-    converted, bad = job.conform(array, pa.float64(), "amount")
+    converted, bad = conform(array, pa.float64(), "amount")
     assert converted.to_pylist() == [12.5, None, None, 7.0]
     assert list(bad) == [2] and "amount" in bad[2]
-    converted, bad = job.conform(pa.array([1.5, None]), pa.string(), "x")
+    converted, bad = conform(pa.array([1.5, None]), pa.string(), "x")
     assert converted.to_pylist() == ["1.5", None] and not bad
     nested = pa.array([{"p": [{"q": "1"}, {"q": "z"}]}, {"p": [{"q": "2"}]}, None])
     target = pa.struct([("p", pa.list_(pa.struct([("q", pa.int64())])))])
-    converted, bad = job.conform(nested, target, "n")
+    converted, bad = conform(nested, target, "n")
     assert (
         list(bad) == [0]
         and converted.to_pylist()[1] == {"p": [{"q": 2}]}
@@ -316,10 +324,10 @@ def test_count_blank_lines_matches_a_plain_split():
 
 
 def test_conform_explicit_numeric_and_date_targets():
-    converted, bad = job.conform(pa.array([1.0, 1.5, 2**40, None]), pa.int32(), "n")
+    converted, bad = conform(pa.array([1.0, 1.5, 2**40, None]), pa.int32(), "n")
     assert converted.to_pylist() == [1, None, None, None] and sorted(bad) == [1, 2]
-    stamps = job._strings_to_timestamps(pa.array(["2026-11-22T00:00:00Z", "2026-11-22T05:00:00Z", None]))
-    converted, bad = job.conform(stamps, pa.date32(), "d")
+    stamps = strings_to_timestamps(pa.array(["2026-11-22T00:00:00Z", "2026-11-22T05:00:00Z", None]))
+    converted, bad = conform(stamps, pa.date32(), "d")
     assert [str(v) if v else None for v in converted.to_pylist()] == ["2026-11-22", None, None]
     assert list(bad) == [1]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "glue_jobs" / "ndjson_to_parquet.py"
+SCRIPT = ROOT / "glue_jobs" / "run_ndjson_to_parquet.py"
 SAMPLES = ROOT / "glue_jobs" / "samples" / "manifest.json"
 
 

@@ -12,7 +12,8 @@ import pytest
 from glue_helpers import parquet_files, quarantine_records, query, run, write_manifest
 
 from glue_jobs import ndjson_to_parquet as job
-from glue_jobs.ndjson_to_parquet import JobError
+from glue_jobs.ndjson_to_parquet import JobError, plan
+from glue_jobs.ndjson_to_parquet.plan import plan_reads
 from pipeline.embedded.sample_data import CORRUPT_LINES, write_drop
 
 pytestmark = pytest.mark.spark
@@ -252,7 +253,7 @@ def test_target_file_size_and_rerun_with_fewer_files(spark, tmp_path, out):
 def test_large_plain_file_read_in_ranges(spark, tmp_path, out, monkeypatch):
     path = tmp_path / "ranges.ndjson"
     stats = write_drop(path, 3000, seed=5, day=DAY, dirty_every=100)
-    monkeypatch.setattr(job, "SPLIT_BYTES", 100_000)  # the driver plans ~22 ranges
+    monkeypatch.setattr(plan, "SPLIT_BYTES", 100_000)  # the driver plans ~22 ranges
     report = run(spark, write_manifest(tmp_path, [path]), out, MAX_BAD_RECORD_RATIO=0.1)
     assert report["records_in"] == stats.lines and report["bad_records"] == stats.bad_lines
     assert query(
@@ -352,7 +353,7 @@ def test_many_small_files_are_packed_and_each_row_keeps_its_source(spark, tmp_pa
     sneaky.write_bytes(gzip.compress(b'{"event_id": "evt_sneaky", "seq": 0}\n'))
     files.append(sneaky)
     manifest = job.load_manifest(str(write_manifest(tmp_path, files)))
-    tasks, _, _ = job._plan_reads(manifest, "staging", parallelism=2)
+    tasks, _, _ = plan_reads(manifest, "staging", parallelism=2)
     assert 2 <= len(tasks) <= 8 and sum(len(t.parts) for t in tasks) == 61
     report = run(spark, write_manifest(tmp_path, files), out)
     assert report["files"] == 61 and report["records_in"] == 301 and report["records_out"] == 301

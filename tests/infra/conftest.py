@@ -94,7 +94,15 @@ def applied_stack(
     from pipeline.embedded.server import EmbeddedAws
 
     workdir = tmp_path_factory.mktemp("stack")
-    variables = {**STACK_VARIABLES, "lambda_zip_path": str(lambda_zip)}
+    from pipeline.build.glue_artifacts import build_glue_artifacts
+
+    glue = build_glue_artifacts(tmp_path_factory.mktemp("glue"))
+    variables = {
+        **STACK_VARIABLES,
+        "lambda_zip_path": str(lambda_zip),
+        "glue_script_path": str(glue.script),
+        "glue_package_path": str(glue.package),
+    }
     runner = TerraformRunner()
     aws = EmbeddedAws().start()
     aws.reset()  # moto's backends are per process: start from an empty account whatever ran before

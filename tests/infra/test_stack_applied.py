@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -92,13 +94,16 @@ def test_glue_job_runs_the_uploaded_script_on_glue_5_with_explicit_arguments(app
     assert args["--BAD_RECORDS_PATH"] == out["bad_records_path"]
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
     artifacts = out["artifacts_bucket"]
-    assert args["--extra-files"] == f"s3://{artifacts}/glue/codecs.json"
-    codecs = s3.get_object(Bucket=artifacts, Key="glue/codecs.json")
-    assert codecs["Body"].read() == (REPO / "glue_jobs" / "codecs.json").read_bytes()
-    assert codecs["ServerSideEncryption"] == "aws:kms"
-    assert job["Command"]["ScriptLocation"] == f"s3://{artifacts}/glue/ndjson_to_parquet.py"
-    script = s3.get_object(Bucket=artifacts, Key="glue/ndjson_to_parquet.py")["Body"].read()
-    assert script == (REPO / "glue_jobs" / "ndjson_to_parquet.py").read_bytes()
+    assert args["--extra-py-files"] == f"s3://{artifacts}/glue/ndjson_to_parquet.zip"
+    package = s3.get_object(Bucket=artifacts, Key="glue/ndjson_to_parquet.zip")
+    package_bytes = package["Body"].read()
+    assert package_bytes == Path(applied_stack.variables["glue_package_path"]).read_bytes()
+    codecs = zipfile.ZipFile(io.BytesIO(package_bytes)).read("ndjson_to_parquet/codecs.json")
+    assert codecs == (REPO / "glue_jobs" / "codecs.json").read_bytes()
+    assert package["ServerSideEncryption"] == "aws:kms"
+    assert job["Command"]["ScriptLocation"] == f"s3://{artifacts}/glue/run_ndjson_to_parquet.py"
+    script = s3.get_object(Bucket=artifacts, Key="glue/run_ndjson_to_parquet.py")["Body"].read()
+    assert script == (REPO / "glue_jobs" / "run_ndjson_to_parquet.py").read_bytes()
     assert glue.get_database(Name=out["glue_database_name"])["Database"]["Name"] == out["glue_database_name"]
 
 

@@ -137,6 +137,8 @@ def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Pat
             tmp_path / "bad",
             {
                 "lambda_zip_path": str(tmp_path / "missing.zip"),
+                "glue_script_path": str(tmp_path / "missing.py"),
+                "glue_package_path": str(tmp_path / "missing-glue.zip"),
                 "compression_type": "lzo",
                 "log_level": "TRACE",
                 "flush_schedule_expression": "every 5 minutes",

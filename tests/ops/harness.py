@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipeline.build.asl import NDJSON_TO_PARQUET, render_file
+from pipeline.build.glue_artifacts import build_glue_artifacts
 from pipeline.control_plane.adapters.tracking_schema import create_tracking_table
 from pipeline.embedded import bridges as moto_bridges
 from pipeline.embedded.glue_runner import GlueRunner
@@ -170,12 +171,18 @@ class MiniStack:
             BatchSize=10,
             FunctionResponseTypes=["ReportBatchItemFailures"],
         )
+        # The job's code, uploaded as Terraform does (the Glue runner checks it is the code it runs).
+        glue_code = build_glue_artifacts(self.workdir / "glue")
+        s3.create_bucket(Bucket="ops-artifacts")
+        s3.upload_file(str(glue_code.script), "ops-artifacts", "glue/run_ndjson_to_parquet.py")
+        s3.upload_file(str(glue_code.package), "ops-artifacts", "glue/ndjson_to_parquet.zip")
         c("glue").create_job(
             Name=JOB,
             Role=role,
             GlueVersion="5.0",
             ExecutionProperty={"MaxConcurrentRuns": 4},
-            Command={"Name": "glueetl", "ScriptLocation": f"s3://{LAKE}/scripts/job.py"},
+            Command={"Name": "glueetl", "ScriptLocation": "s3://ops-artifacts/glue/run_ndjson_to_parquet.py"},
+            DefaultArguments={"--extra-py-files": "s3://ops-artifacts/glue/ndjson_to_parquet.zip"},
         )
         c("glue").create_database(DatabaseInput={"Name": DATABASE})
         definition = render_file(

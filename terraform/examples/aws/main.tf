@@ -8,6 +8,8 @@ module "pipeline" {
   aws_region               = var.aws_region
   name_prefix              = var.name_prefix
   lambda_zip_path          = var.lambda_zip_path
+  glue_script_path         = var.glue_script_path
+  glue_package_path        = var.glue_package_path
   alert_email              = var.alert_email
   kms_key_arn              = var.kms_key_arn
   access_logs_bucket       = var.access_logs_bucket

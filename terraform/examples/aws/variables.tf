@@ -24,6 +24,16 @@ variable "lambda_zip_path" {
   type        = string
 }
 
+variable "glue_script_path" {
+  description = "Path of the Glue job's entry script built by `pipeline build-glue --out dist/glue` (relative to this folder, or absolute)."
+  type        = string
+}
+
+variable "glue_package_path" {
+  description = "Path of the Glue job's package zip built by `pipeline build-glue --out dist/glue` (relative to this folder, or absolute)."
+  type        = string
+}
+
 variable "alert_email" {
   description = "Email address subscribed to the alert topic (null: none)."
   type        = string

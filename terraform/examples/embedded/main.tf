@@ -25,6 +25,8 @@ module "pipeline" {
   sqs_max_receive_count                 = var.sqs_max_receive_count
   ingest_message_retention_seconds      = var.ingest_message_retention_seconds
   lambda_zip_path                       = var.lambda_zip_path
+  glue_script_path                      = var.glue_script_path
+  glue_package_path                     = var.glue_package_path
   lambda_runtime                        = var.lambda_runtime
   lambda_architecture                   = var.lambda_architecture
   lambda_memory_mb                      = var.lambda_memory_mb

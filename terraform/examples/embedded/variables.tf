@@ -140,6 +140,16 @@ variable "lambda_zip_path" {
   type        = string
 }
 
+variable "glue_script_path" {
+  description = "Path of the Glue job's entry script built by `pipeline build-glue` (default output: dist/glue/run_ndjson_to_parquet.py)."
+  type        = string
+}
+
+variable "glue_package_path" {
+  description = "Path of the Glue job's package zip built by `pipeline build-glue` (default output: dist/glue/ndjson_to_parquet.zip)."
+  type        = string
+}
+
 variable "lambda_runtime" {
   description = "Lambda runtime of the functions (the package is built for Python 3.11)."
   type        = string

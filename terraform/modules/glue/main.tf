@@ -6,8 +6,8 @@ locals {
   job_name             = "${var.name_prefix}-ndjson-to-parquet"
   security_config_name = "${var.name_prefix}-glue"
   database_name        = replace("${var.name_prefix}_lake", "-", "_")
-  script_key           = "glue/ndjson_to_parquet.py"
-  codecs_key           = "glue/codecs.json"
+  script_key           = "glue/run_ndjson_to_parquet.py"
+  package_key          = "glue/ndjson_to_parquet.zip"
   output_path          = "s3://${var.output_bucket}/${var.output_prefix}"
   bad_records_path     = "s3://${var.output_bucket}/${var.quarantine_prefix}"
   account_id           = data.aws_caller_identity.current.account_id
@@ -25,12 +25,14 @@ resource "aws_s3_object" "script" {
   tags                   = var.tags
 }
 
-resource "aws_s3_object" "codecs" {
+# The job package (ndjson_to_parquet/ with codecs.json, and pipeline/contracts/), built by `pipeline build-glue`:
+# Glue puts --extra-py-files zips on the driver's and every executor's Python path.
+resource "aws_s3_object" "package" {
   bucket                 = var.artifacts_bucket
-  key                    = local.codecs_key
-  source                 = var.codecs_path
-  source_hash            = filemd5(var.codecs_path)
-  content_type           = "application/json"
+  key                    = local.package_key
+  source                 = var.package_path
+  source_hash            = filemd5(var.package_path)
+  content_type           = "application/zip"
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
   tags                   = var.tags
@@ -78,7 +80,7 @@ resource "aws_iam_role" "job" {
 
 data "aws_iam_policy_document" "job" {
   statement {
-    sid       = "ReadScriptAndExtraFiles"
+    sid       = "ReadScriptAndPackage"
     actions   = ["s3:GetObject"]
     resources = ["${var.artifacts_bucket_arn}/glue/*"]
   }
@@ -169,7 +171,7 @@ resource "aws_glue_job" "this" {
       "--COMPRESSION_TYPE"                 = var.compression_type
       "--OUTPUT_PATH"                      = local.output_path
       "--BAD_RECORDS_PATH"                 = local.bad_records_path
-      "--extra-files"                      = "s3://${var.artifacts_bucket}/${aws_s3_object.codecs.key}"
+      "--extra-py-files"                   = "s3://${var.artifacts_bucket}/${aws_s3_object.package.key}"
       "--job-language"                     = "python"
       "--job-bookmark-option"              = "job-bookmark-disable"
       "--enable-metrics"                   = "true"

@@ -42,3 +42,8 @@ output "script_location" {
   description = "s3:// URI of the job script."
   value       = aws_glue_job.this.command[0].script_location
 }
+
+output "package_location" {
+  description = "s3:// URI of the job package zip (the job's --extra-py-files)."
+  value       = "s3://${var.artifacts_bucket}/${aws_s3_object.package.key}"
+}

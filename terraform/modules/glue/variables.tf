@@ -21,7 +21,7 @@ variable "kms_key_arn" {
 }
 
 variable "script_path" {
-  description = "Local path of the job script (glue_jobs/ndjson_to_parquet.py)."
+  description = "Local path of the job's entry script (built by `pipeline build-glue`: dist/glue/run_ndjson_to_parquet.py), uploaded as the ScriptLocation."
   type        = string
 
 
@@ -31,8 +31,8 @@ variable "script_path" {
   }
 }
 
-variable "codecs_path" {
-  description = "Local path of glue_jobs/codecs.json, shipped to the job with --extra-files."
+variable "package_path" {
+  description = "Local path of the job package zip (built by `pipeline build-glue`: dist/glue/ndjson_to_parquet.zip), uploaded and passed with --extra-py-files."
   type        = string
 
 
@@ -43,7 +43,7 @@ variable "codecs_path" {
 }
 
 variable "artifacts_bucket" {
-  description = "Bucket that holds the job script and its extra files."
+  description = "Bucket that holds the job script and its package."
   type        = string
 
 

@@ -1,0 +1,187 @@
+"""Job arguments: Glue-style `--NAME value` parsing and the codec check against the one codec list.
+
+Which codecs are accepted is decided by codecs.json alone (Terraform's variable validation reads the same file),
+so a codec refused here is refused at `terraform plan` too. The file travels inside the job package (the Glue zip
+built by pipeline/build/glue_artifacts.py); in a checkout it sits beside the package, glue_jobs/codecs.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import JobError
+from .storage import join
+
+CODECS_FILE = "codecs.json"
+#: --COMPRESSION_TYPE name -> pyarrow codec name. Which names are accepted is decided by codecs.json.
+PYARROW_CODECS = {
+    "snappy": "snappy",
+    "gzip": "gzip",
+    "zstd": "zstd",
+    "lz4": "lz4_raw",
+    "brotli": "brotli",
+    "uncompressed": "none",
+}
+REQUIRED_ARGS = ("JOB_NAME", "MANIFEST_PATH", "OUTPUT_PATH", "COMPRESSION_TYPE")
+OPTIONAL_ARGS = ("BAD_RECORDS_PATH", "MAX_BAD_RECORD_RATIO", "TARGET_FILE_MB", "SCHEMA_PATH", "MANIFEST_ID")
+MANIFEST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    job_name: str
+    manifest_path: str
+    output_path: str
+    compression: str
+    bad_records_path: str
+    max_bad_record_ratio: float = 0.05
+    target_file_mb: int = 128
+    schema_path: str | None = None
+    manifest_id: str | None = None
+
+
+def _codec_candidates(extra_dirs: tuple[str, ...]) -> list[Any]:
+    """Where codecs.json may be: in the package (the Glue zip), beside the package (a checkout), the working
+    directory (where Glue puts --extra-files), `extra_dirs`, the Spark files directory (spark-submit --files)."""
+    candidates: list[Any] = []
+    if __package__:
+        candidates.append(resources.files(__package__).joinpath(CODECS_FILE))
+    package_dir = Path(__file__).resolve().parent
+    if package_dir.is_dir():  # not inside a zip
+        candidates.append(package_dir.parent / CODECS_FILE)
+    candidates.append(Path.cwd() / CODECS_FILE)
+    candidates.extend(Path(d) / CODECS_FILE for d in extra_dirs)
+    try:
+        from pyspark import SparkFiles
+
+        candidates.append(Path(SparkFiles.getRootDirectory()) / CODECS_FILE)
+    except Exception:  # noqa: S110 - no active SparkContext: that location does not exist
+        pass
+    return candidates
+
+
+def load_codecs(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The codec list: {"supported": [...], "unsupported": {name: why}, "path": where it was read}."""
+    for candidate in _codec_candidates(extra_dirs):
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise JobError("CodecListInvalid", f"{candidate} is not valid JSON: {exc}") from exc
+            supported = data.get("supported") if isinstance(data, dict) else None
+            if not isinstance(supported, list) or not supported:
+                raise JobError("CodecListInvalid", f"{candidate} has no non-empty 'supported' list")
+            unknown = [name for name in supported if name not in PYARROW_CODECS]
+            if unknown:
+                raise JobError(
+                    "CodecListInvalid",
+                    f"{candidate} lists codecs this job cannot write: {', '.join(unknown)}",
+                )
+            return {
+                "supported": list(supported),
+                "unsupported": dict(data.get("unsupported") or {}),
+                "path": str(candidate),
+            }
+    raise JobError(
+        "CodecListMissing",
+        f"{CODECS_FILE} was not found in or beside the job package, in the working directory or in the "
+        "Spark files; deploy it with the package (on Glue: inside the --extra-py-files zip, or "
+        "--extra-files s3://.../codecs.json)",
+    )
+
+
+def check_codec(name: str) -> str:
+    """The codec name if codecs.json supports it; otherwise UnsupportedCompression listing what works."""
+    codecs = load_codecs()
+    codec = name.strip().lower()
+    if codec not in codecs["supported"]:
+        why = codecs["unsupported"].get(codec)
+        reason = f"'{codec}' is not supported ({why})" if why else f"'{codec}' is not a known codec"
+        raise JobError(
+            "UnsupportedCompression",
+            f"--COMPRESSION_TYPE {reason}; use one of: {', '.join(codecs['supported'])}",
+        )
+    return codec
+
+
+def _raw_options(argv: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        index += 1
+        if not token.startswith("--"):
+            continue  # positional noise (e.g. the script name): ignored like Glue does
+        name = token[2:]
+        if "=" in name:
+            name, value = name.split("=", 1)
+        elif index < len(argv) and not argv[index].startswith("--"):
+            value = argv[index]
+            index += 1
+        else:
+            value = ""
+        options[name] = value
+    return options
+
+
+def _ratio(options: dict[str, str]) -> float:
+    ratio_text = options.get("MAX_BAD_RECORD_RATIO", "0.05").strip()
+    try:
+        ratio = float(ratio_text)
+    except ValueError:
+        ratio = math.nan
+    if not (0.0 <= ratio <= 1.0):
+        raise JobError(
+            "InvalidArgument", f"--MAX_BAD_RECORD_RATIO must be a number between 0 and 1, got '{ratio_text}'"
+        )
+    return ratio
+
+
+def _target_file_mb(options: dict[str, str]) -> int:
+    target_text = options.get("TARGET_FILE_MB", "128").strip()
+    if not target_text.isdigit() or not (1 <= int(target_text) <= 10_240):
+        raise JobError(
+            "InvalidArgument",
+            f"--TARGET_FILE_MB must be a whole number of MiB between 1 and 10240, got '{target_text}'",
+        )
+    return int(target_text)
+
+
+def parse_job_args(argv: list[str]) -> JobArgs:
+    """Parse Glue-style `--NAME value` arguments; unknown ones are ignored. Raises JobError on bad input."""
+    options = _raw_options(list(argv))
+    missing = [name for name in REQUIRED_ARGS if not options.get(name, "").strip()]
+    if missing:
+        raise JobError(
+            "MissingArgument",
+            f"required argument(s) {', '.join('--' + n for n in missing)} missing or empty; "
+            "usage: --JOB_NAME <name> --MANIFEST_PATH <manifest.json> --OUTPUT_PATH <dir> "
+            "--COMPRESSION_TYPE <codec>",
+        )
+    codec = check_codec(options["COMPRESSION_TYPE"])
+    output = options["OUTPUT_PATH"].strip().rstrip("/") or "/"
+    ratio = _ratio(options)
+    target_file_mb = _target_file_mb(options)
+    manifest_id = options.get("MANIFEST_ID", "").strip() or None
+    if manifest_id is not None and not MANIFEST_ID_RE.match(manifest_id):
+        raise JobError(
+            "InvalidArgument", f"--MANIFEST_ID must be 1-80 characters of [A-Za-z0-9_-], got '{manifest_id}'"
+        )
+    bad_path = options.get("BAD_RECORDS_PATH", "").strip().rstrip("/") or join(output, "_bad_records")
+    return JobArgs(
+        job_name=options["JOB_NAME"].strip(),
+        manifest_path=options["MANIFEST_PATH"].strip(),
+        output_path=output,
+        compression=codec,
+        bad_records_path=bad_path,
+        max_bad_record_ratio=ratio,
+        target_file_mb=target_file_mb,
+        schema_path=options.get("SCHEMA_PATH", "").strip() or None,
+        manifest_id=manifest_id,
+    )

@@ -1,0 +1,26 @@
+"""Names and tunables shared by the job's stages.
+
+The tunables are not job arguments on purpose: they are sensible values for Glue workers and laptops alike
+(docs/scaling.md tells how they were chosen).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+META_COLUMNS = ("_source_file", "_manifest_id", "_ingested_at")
+LINE = "__ndjson_to_parquet_line__"  # internal column: a record's ordinal within its block (never written)
+
+BLOCK_BYTES = 16 * 1024 * 1024  # lines parsed per pyarrow call; bounds a task's memory
+SPLIT_BYTES = (
+    64 * 1024 * 1024
+)  # plain files larger than this are read by several tasks; smaller ones are packed
+MAX_FILES_PER_TASK = 256
+GZIP_EXPANSION = 6  # planning weight of a gzip byte (NDJSON typically compresses 5-10x)
+ROW_GROUP_ROWS = 128 * 1024
+CODEC_LEVELS = {"zstd": 3}  # DuckDB's and Spark's default zstd level (pyarrow's is 1)
+DICTIONARY_MAX_DISTINCT_RATIO = 0.5  # string columns more distinct than this are written PLAIN (ids, IPs)
+SAMPLE_ROWS = 5_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
+DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns get a dictionary
+JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (docs/scaling.md: why not one per block)

@@ -1,0 +1,309 @@
+"""The driver: one manifest converted, in small steps (check, plan, parse, resolve, write, publish, report).
+
+`preflight` and `run_job` share `check_inputs`: `main` runs preflight before starting a JVM so that a bad codec,
+manifest, schema or a missing mandatory file is reported in a fraction of a second, and run_job runs the same
+checks again (it is also called directly: tests, the embedded Glue runner). Nothing is published where readers
+look until every task has succeeded and the bad-record ratio is within bounds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from .args import JobArgs, check_codec
+from .constants import LINE, META_COLUMNS
+from .errors import JobError
+from .manifest import Manifest, load_manifest
+from .plan import Piece, ReadTask, WriteTask, group_pieces, plan_reads
+from .publish import cleanup_empty_staging, is_quarantine_file, owned_by, publish_replacing
+from .report import new_report, resolution_fields, write_report
+from .schema import Resolution, load_schema, resolve_schema
+from .storage import Storage, join, normalise
+from .tasks import Guarded, ReadResult, TaskFailure, WriteResult, read_task, with_ratio, write_task
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    manifest: Manifest
+    schema: pa.Schema | None  # the explicit --SCHEMA_PATH schema, if any
+
+
+def check_inputs(args: JobArgs, storage: Storage) -> Inputs:
+    """The checks that need no Spark and no planning: codec, manifest, manifest id, explicit schema."""
+    check_codec(args.compression)
+    manifest = load_manifest(args.manifest_path, storage)
+    if args.manifest_id and args.manifest_id != manifest.manifest_id:
+        raise JobError(
+            "ManifestIdMismatch",
+            f"--MANIFEST_ID {args.manifest_id} does not match manifest_id "
+            f"{manifest.manifest_id} in {args.manifest_path}",
+        )
+    schema = load_schema(args.schema_path, storage) if args.schema_path else None
+    return Inputs(manifest, schema)
+
+
+def preflight(args: JobArgs) -> Manifest:
+    """The checks that need no Spark: those of `check_inputs`, then the mandatory entries are present."""
+    storage = Storage.from_env()
+    inputs = check_inputs(args, storage)
+    plan_reads(inputs.manifest, "", storage=storage)
+    return inputs.manifest
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where one run writes: staging (removed at the end), the partition, the quarantine."""
+
+    output: str
+    staging: str
+    partition_dir: str
+    bad_dir: str
+
+    @classmethod
+    def of(cls, args: JobArgs, manifest: Manifest, ingested_at: dt.datetime) -> RunLayout:
+        output = normalise(args.output_path)
+        bad_root = normalise(args.bad_records_path)
+        run_id = f"{ingested_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        return cls(
+            output=output,
+            staging=join(output, "_staging", manifest.manifest_id, run_id),
+            partition_dir=join(output, f"dt={manifest.date_prefix}"),
+            bad_dir=join(bad_root, f"dt={manifest.date_prefix}", f"manifest_id={manifest.manifest_id}"),
+        )
+
+
+@dataclass
+class Totals:
+    """Counts over both stages: what the ratio check and the report need."""
+
+    records_in: int = 0
+    bad: int = 0
+    blank: int = 0
+    bad_reasons: dict[str, int] = field(default_factory=dict)
+    bad_staged: list[str] = field(default_factory=list)
+
+    def add(self, bad: int, reasons: dict[str, int], location: str | None) -> None:
+        self.bad += bad
+        for kind, count in reasons.items():
+            self.bad_reasons[kind] = self.bad_reasons.get(kind, 0) + count
+        if location:
+            self.bad_staged.append(location)
+
+    def within(self, max_ratio: float) -> bool:
+        return self.bad <= max_ratio * self.records_in
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.started = self.mark = time.monotonic()
+        self.timings = timings
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.timings[name] = round(now - self.mark, 3)
+        self.mark = now
+
+    def cpu(self, name: str, results: Sequence[ReadResult | WriteResult]) -> None:
+        self.timings[name] = round(sum(r.cpu_seconds for r in results), 3)
+
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+
+def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
+    """Convert one manifest. Returns the job report (also written to OUTPUT_PATH/_reports/<id>.json)."""
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    ingested_at = dt.datetime.now(dt.UTC)
+    storage = Storage.from_env()
+    inputs = check_inputs(args, storage)
+    layout = RunLayout.of(args, inputs.manifest, ingested_at)
+    report = new_report(args, inputs.manifest, timings)
+    try:
+        return _convert(spark, args, inputs, layout, storage, ingested_at, clock, report)
+    finally:
+        storage.delete_dir(layout.staging)
+        cleanup_empty_staging(layout.output, inputs.manifest.manifest_id)
+
+
+def _convert(
+    spark: Any,
+    args: JobArgs,
+    inputs: Inputs,
+    layout: RunLayout,
+    storage: Storage,
+    ingested_at: dt.datetime,
+    clock: _Clock,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    manifest = inputs.manifest
+    tasks, skipped, bytes_in = plan_reads(
+        manifest, layout.staging, spark.sparkContext.defaultParallelism, storage
+    )
+    tasks = [replace(task, codec=args.compression) for task in tasks]
+    clock.lap("plan")
+    read_results = _parse(spark, tasks, manifest.manifest_id)
+    clock.cpu("parse_task_cpu", read_results)
+    clock.lap("parse")
+    totals = Totals(records_in=sum(r.records for r in read_results), blank=sum(r.blank for r in read_results))
+    for result in read_results:
+        totals.add(result.bad, result.bad_reasons, result.bad_location)
+    pieces = [piece for result in read_results for piece in result.pieces]
+    resolution = _resolve(pieces, inputs.schema)
+    write_results: list[WriteResult] = []
+    if totals.within(args.max_bad_record_ratio):
+        write_results = _write(spark, args, manifest, layout, storage, ingested_at, pieces, resolution, clock)
+    for written in write_results:
+        totals.add(written.bad, written.bad_reasons, written.bad_location)
+    ratio_ok = totals.within(args.max_bad_record_ratio)
+    report.update(
+        {
+            "files": len({part.url for t in tasks for part in t.parts}),
+            "files_skipped": skipped,
+            "records_in": totals.records_in,
+            "records_out": sum(r.rows for r in write_results) if ratio_ok else 0,
+            "bad_records": totals.bad,
+            "bad_records_by_reason": totals.bad_reasons,
+            "blank_lines": totals.blank,
+            "bytes_in": bytes_in,
+            **resolution_fields(resolution),
+            "bad_records_path": layout.bad_dir if totals.bad else None,
+        }
+    )
+    # Publish: quarantine first (also when the ratio is exceeded), then the Parquet files.
+    publish_replacing(storage, totals.bad_staged, layout.bad_dir, is_quarantine_file)
+    if not ratio_ok:
+        _fail_over_ratio(args, manifest, layout, storage, totals, clock, report)
+    staged_files = [f for r in write_results for f in r.files]
+    published = publish_replacing(
+        storage, [f.staged for f in staged_files], layout.partition_dir, owned_by(manifest.manifest_id)
+    )
+    report.update(
+        {
+            "status": "succeeded",
+            "output_files": published,
+            "bytes_out": sum(f.bytes for f in staged_files),
+            "seconds": clock.seconds(),
+        }
+    )
+    write_report(storage, layout.output, report)
+    return report
+
+
+def _parse(spark: Any, tasks: list[ReadTask], manifest_id: str) -> list[ReadResult]:
+    results = run_tasks(
+        spark,
+        Guarded(read_task),
+        sorted(tasks, key=lambda t: -t.size),  # largest first
+        f"ndjson_to_parquet {manifest_id}: parse",
+    )
+    return [with_ratio(result) for result in sorted(results, key=lambda r: r.task)]
+
+
+def _resolve(pieces: list[Piece], explicit: pa.Schema | None) -> Resolution:
+    observations = [obs for piece in pieces for obs in piece.observations]
+    top_level: list[str] = []
+    for piece in pieces:
+        top_level.extend(c for c in piece.columns if c != LINE and c not in top_level)
+    clashes = [name for name in top_level if name in META_COLUMNS]
+    if clashes:
+        raise JobError(
+            "ReservedColumn",
+            f"the input has field(s) {', '.join(clashes)} reserved for the "
+            "job's metadata columns; rename them upstream",
+        )
+    return resolve_schema(observations, top_level, explicit)
+
+
+def _write(
+    spark: Any,
+    args: JobArgs,
+    manifest: Manifest,
+    layout: RunLayout,
+    storage: Storage,
+    ingested_at: dt.datetime,
+    pieces: list[Piece],
+    resolution: Resolution,
+    clock: _Clock,
+) -> list[WriteResult]:
+    target_bytes = args.target_file_mb * 1024 * 1024
+    write_tasks = [
+        WriteTask(
+            index,
+            tuple(group),
+            resolution.schema,
+            args.compression,
+            target_bytes,
+            join(layout.staging, "out"),
+            join(layout.staging, "bad"),
+            manifest.manifest_id,
+            ingested_at,
+            storage,
+        )
+        for index, group in enumerate(group_pieces(pieces, target_bytes))
+    ]
+    clock.lap("resolve")
+    results = run_tasks(
+        spark, Guarded(write_task), write_tasks, f"ndjson_to_parquet {manifest.manifest_id}: write"
+    )
+    clock.lap("write")
+    clock.cpu("write_task_cpu", results)
+    return results
+
+
+def _fail_over_ratio(
+    args: JobArgs,
+    manifest: Manifest,
+    layout: RunLayout,
+    storage: Storage,
+    totals: Totals,
+    clock: _Clock,
+    report: dict[str, Any],
+) -> None:
+    report.update(
+        {
+            "status": "failed",
+            "error": "BadRecordRatioExceeded",
+            "output_files": [],
+            "records_not_published": totals.records_in - totals.bad,
+            "bytes_out": 0,
+            "seconds": clock.seconds(),
+        }
+    )
+    write_report(storage, layout.output, report)
+    bad, records_in = totals.bad, totals.records_in
+    raise JobError(
+        "BadRecordRatioExceeded",
+        f"{bad} of {records_in} records are bad ({bad / max(records_in, 1):.2%}), "
+        f"above --MAX_BAD_RECORD_RATIO {args.max_bad_record_ratio}; nothing was published for "
+        f"manifest {manifest.manifest_id}; the bad lines are in {layout.bad_dir}",
+        {"records_in": records_in, "bad_records": bad},
+    )
+
+
+def run_tasks(
+    spark: Any, function: Callable[[T], R | TaskFailure], tasks: list[T], description: str
+) -> list[R]:
+    """Run one Spark task per item; the first task failure is raised as its JobError."""
+    if not tasks:
+        return []
+    context = spark.sparkContext
+    context.setJobDescription(description)
+    try:
+        results = context.parallelize(tasks, len(tasks)).map(function).collect()
+    finally:
+        context.setJobDescription(None)  # type: ignore[arg-type]
+    for result in results:
+        if isinstance(result, TaskFailure):
+            raise JobError(result.error_name, result.message)
+    return results

@@ -1,0 +1,93 @@
+"""The manifest the job converts, read and validated before any data is touched.
+
+The manifest document is the control plane's contract (pipeline/contracts/manifest.py writes it); the job checks
+it again on its own because a hand-written manifest (`python glue_jobs/run_ndjson_to_parquet.py ...`) has had no
+other check, and a bad one must fail with a sentence naming the field, not a KeyError in a Spark task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .args import MANIFEST_ID_RE
+from .errors import JobError
+from .storage import Storage, normalise
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    url: str  # as written in the manifest (reported and stored in _source_file)
+    location: str  # normalised
+    mandatory: bool
+
+
+@dataclass(frozen=True)
+class Manifest:
+    manifest_id: str
+    date_prefix: str
+    created_at: str | None
+    entries: tuple[Entry, ...]
+
+
+def load_manifest(manifest_path: str, storage: Storage | None = None) -> Manifest:
+    storage = storage if storage is not None else Storage.from_env()
+    location = normalise(manifest_path)
+    try:
+        raw = storage.read_bytes(location)
+    except (FileNotFoundError, OSError) as exc:
+        raise JobError("ManifestNotFound", f"cannot read the manifest {manifest_path}: {exc}") from exc
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except ValueError as exc:
+        raise JobError("InvalidManifest", f"{manifest_path} is not valid UTF-8 JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise JobError(
+            "InvalidManifest",
+            f"{manifest_path} must be a JSON object with manifest_id, date_prefix and entries",
+        )
+    manifest_id = doc.get("manifest_id")
+    if not isinstance(manifest_id, str) or not MANIFEST_ID_RE.match(manifest_id):
+        raise JobError(
+            "InvalidManifest",
+            f"{manifest_path}: manifest_id must be 1-80 characters of [A-Za-z0-9_-], got {manifest_id!r}",
+        )
+    date_prefix = doc.get("date_prefix")
+    try:
+        if not isinstance(date_prefix, str) or not DATE_RE.match(date_prefix):
+            raise ValueError
+        dt.date.fromisoformat(date_prefix)
+    except ValueError:
+        raise JobError(
+            "InvalidManifest", f"{manifest_path}: date_prefix must be a YYYY-MM-DD date, got {date_prefix!r}"
+        ) from None
+    base_dir = None if location.startswith("s3://") else str(Path(location).parent)
+    created_at = doc.get("created_at")
+    return Manifest(
+        manifest_id=manifest_id,
+        date_prefix=date_prefix,
+        created_at=created_at if isinstance(created_at, str) else None,
+        entries=_entries(manifest_path, doc.get("entries"), base_dir),
+    )
+
+
+def _entries(manifest_path: str, entries_doc: object, base_dir: str | None) -> tuple[Entry, ...]:
+    if not isinstance(entries_doc, list) or not entries_doc:
+        raise JobError("InvalidManifest", f"{manifest_path}: entries must be a non-empty list")
+    entries: list[Entry] = []
+    for number, item in enumerate(entries_doc):
+        url = item.get("url") if isinstance(item, dict) else None
+        if not isinstance(url, str) or not url.strip():
+            raise JobError("InvalidManifest", f"{manifest_path}: entries[{number}] has no 'url' string")
+        mandatory = item.get("mandatory", True)
+        if not isinstance(mandatory, bool):
+            raise JobError(
+                "InvalidManifest", f"{manifest_path}: entries[{number}].mandatory must be true/false"
+            )
+        entries.append(Entry(url=url, location=normalise(url, base_dir), mandatory=mandatory))
+    return tuple(entries)

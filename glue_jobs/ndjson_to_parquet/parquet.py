@@ -1,0 +1,155 @@
+"""Parquet writing inside the stage-2 tasks: files of about TARGET_FILE_MB, dictionaries only where they pay.
+
+Row groups are sized so that a file can be closed near the target size (at most ROW_GROUP_ROWS rows); a file is
+closed when the next row group would overshoot. String columns with few distinct values are dictionary-encoded;
+numbers, timestamps and near-unique strings compress better PLAIN + codec, as DuckDB writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .args import PYARROW_CODECS
+from .constants import (
+    CODEC_LEVELS,
+    DICTIONARY_MAX_DISTINCT_RATIO,
+    DICTIONARY_SAMPLE_ROWS,
+    ROW_GROUP_ROWS,
+    SAMPLE_ROWS,
+)
+from .storage import Storage, join, make_parent
+
+
+def _leaves(array: pa.Array, path: str, out: dict[str, pa.Array]) -> None:
+    if pa.types.is_struct(array.type):
+        for index, child in enumerate(array.flatten()):
+            _leaves(child, f"{path}.{array.type.field(index).name}", out)
+    elif pa.types.is_list(array.type):
+        _leaves(array.flatten(), f"{path}.list.element", out)
+    else:
+        out[path] = array
+
+
+def dictionary_columns(table: pa.Table) -> list[str]:
+    """Parquet column paths worth dictionary-encoding: string columns with few distinct values. Numbers and
+    timestamps compress better PLAIN + codec (as DuckDB writes them), and so do near-unique strings."""
+    leaves: dict[str, pa.Array] = {}
+    sample = table.slice(0, DICTIONARY_SAMPLE_ROWS)
+    for name in sample.column_names:
+        column = sample.column(name)
+        _leaves(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), name, leaves)
+    chosen = []
+    for path, array in leaves.items():
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            continue
+        values = len(array) - array.null_count
+        if values == 0 or pc.count_distinct(array).as_py() <= DICTIONARY_MAX_DISTINCT_RATIO * values:
+            chosen.append(path)
+    return chosen
+
+
+def estimate_ratio(table: pa.Table, codec: str) -> float:
+    """Parquet bytes per Arrow byte for this codec, measured on a sample of the piece."""
+    sample = table.slice(0, SAMPLE_ROWS)
+    if sample.nbytes == 0:
+        return 0.1
+    sink = pa.BufferOutputStream()
+    pq.write_table(sample, sink, compression=PYARROW_CODECS[codec])
+    return sink.getvalue().size / sample.nbytes
+
+
+def row_group_rows(rows: int, estimated_bytes: float, target_bytes: int) -> int:
+    """Rows per row group: small enough that a file can be closed near the target size."""
+    bytes_per_row = max(1e-3, estimated_bytes / (rows or 1))
+    return int(max(1024, min(ROW_GROUP_ROWS, target_bytes / bytes_per_row / 4)))
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    staged: str
+    rows: int
+    bytes: int
+
+
+@dataclass
+class RollingParquetWriter:
+    """Buffers tables and writes them as full row groups into files `<name_prefix>-<n>.parquet`."""
+
+    storage: Storage
+    out_dir: str
+    name_prefix: str  # `<manifest_id>.part-<task>`
+    schema: pa.Schema
+    codec: str
+    target_bytes: int
+    group_rows: int
+    files: list[StagedFile] = field(default_factory=list, init=False)
+    _buffer: list[pa.Table] = field(default_factory=list, init=False)
+    _buffered: int = field(default=0, init=False)
+    _writer: pq.ParquetWriter | None = field(default=None, init=False)
+    _sink: Any = field(default=None, init=False)
+    _path: str | None = field(default=None, init=False)
+    _rows: int = field(default=0, init=False)
+
+    def add(self, table: pa.Table) -> None:
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= self.group_rows:
+            self._flush()
+
+    def finish(self) -> list[StagedFile]:
+        self._flush(final=True)
+        self._close_file()
+        return self.files
+
+    def _flush(self, final: bool = False) -> None:
+        """Write the buffered rows as full row groups (and the remainder too when final)."""
+        if not self._buffer:
+            return
+        table = pa.concat_tables(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        for offset in range(0, table.num_rows, self.group_rows):
+            part = table.slice(offset, self.group_rows)
+            if part.num_rows < self.group_rows and not final:
+                self._buffer.append(part)
+                self._buffered = part.num_rows
+                break
+            self._write(part)
+
+    def _write(self, part: pa.Table) -> None:
+        if self._writer is None:
+            self._open_file(part)
+        assert self._writer is not None
+        before = self._sink.tell()
+        self._writer.write_table(part, row_group_size=self.group_rows)
+        self._rows += part.num_rows
+        written = self._sink.tell()
+        if written + (written - before) / 2 >= self.target_bytes:  # the next group would overshoot
+            self._close_file()
+
+    def _open_file(self, first: pa.Table) -> None:
+        self._path = join(self.out_dir, f"{self.name_prefix}-{len(self.files):03d}.parquet")
+        filesystem, path = self.storage.fs(self._path)
+        make_parent(filesystem, path)
+        self._sink = filesystem.open_output_stream(path, compression=None)
+        self._writer = pq.ParquetWriter(
+            self._sink,
+            self.schema,
+            compression=PYARROW_CODECS[self.codec],
+            compression_level=CODEC_LEVELS.get(self.codec),
+            use_dictionary=dictionary_columns(first),
+        )
+
+    def _close_file(self) -> None:
+        if self._writer is None or self._path is None:
+            return
+        self._writer.close()
+        self._sink.close()
+        filesystem, path = self.storage.fs(self._path)
+        self.files.append(StagedFile(self._path, self._rows, filesystem.get_file_info(path).size))
+        self._writer, self._sink, self._path, self._rows = None, None, None, 0

@@ -1,0 +1,275 @@
+"""Stage 1 parsing: blocks of whole lines -> typed Arrow tables, and the lines that are not JSON objects.
+
+A file (or a range of a large plain file) is cut into blocks of whole lines; each block is parsed by pyarrow in
+one call (the fast path). When pyarrow refuses a block or its row count differs from the block's records, the
+block is parsed line by line (the slow path), which names each bad line and bisects the good ones back into
+pyarrow. Which lines are records is the one line rule of pipeline/contracts/lines.py: every record ends as
+exactly one row or one quarantined line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, strip_bom
+
+from .conform import conform_table, normalise_table
+from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, LINE
+from .errors import JobError
+from .quarantine import bad_record
+from .schema import observe_schema, observe_table, resolve_schema
+from .storage import Storage
+
+try:  # orjson is faster and stricter (rejects NaN, lone surrogates); the stdlib is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+
+def iter_blocks(
+    location: str,
+    compressed: bool,
+    start: int = 0,
+    end: int | None = None,
+    block_bytes: int = BLOCK_BYTES,
+    storage: Storage | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) blocks of whole lines; offsets are in the decompressed stream. For a range, the lines
+    that start in [start, end) (Hadoop LineRecordReader semantics)."""
+    stream = (storage if storage is not None else Storage.from_env()).open_text(location, compressed)
+    try:
+        position = 0
+        carry = b""
+        if start > 0:
+            stream.seek(start - 1)
+            skipped = 0
+            while True:  # the line in progress at `start` belongs to the previous range
+                piece = stream.read(1 << 16)
+                if not piece:
+                    return
+                cut = piece.find(b"\n")
+                if cut >= 0:
+                    skipped += cut + 1
+                    carry = piece[cut + 1 :]
+                    break
+                skipped += len(piece)
+            position = start - 1 + skipped
+        while True:
+            if end is not None and position >= end:
+                return
+            chunk = stream.read(block_bytes)
+            if not chunk:
+                data = carry  # end of file: the rest, up to the lines that start before `end`
+                if data and end is not None and position + len(data) > end:
+                    stop = data.find(b"\n", max(0, end - 1 - position))
+                    data = data if stop < 0 else data[: stop + 1]
+                if data:
+                    yield position, data
+                return
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                carry += chunk
+                continue
+            block = carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
+            carry = chunk[cut + 1 :]
+            if end is not None and position + len(block) > end:
+                stop = block.find(b"\n", max(0, end - 1 - position))
+                yield position, block[: stop + 1]
+                return
+            yield position, block
+            position += len(block)
+    finally:
+        stream.close()
+
+
+def strip_block_bom(offset: int, block: bytes) -> tuple[int, bytes]:
+    """A file's first block without its byte order mark, and the offset of what remains (the line rule)."""
+    if offset == 0:
+        stripped = strip_bom(block)
+        return len(block) - len(stripped), stripped
+    return offset, block
+
+
+def _loads(line: bytes) -> Any:
+    if _orjson is not None:
+        return _orjson.loads(line)
+
+    def reject(name: str) -> None:
+        raise ValueError(f"{name} is not valid JSON")
+
+    return json.loads(line.decode("utf-8"), parse_constant=reject)
+
+
+def _read_json(data: bytes, block_size: int = JSON_CHUNK_BYTES) -> pa.Table:
+    return pajson.read_json(
+        pa.BufferReader(data), read_options=pajson.ReadOptions(use_threads=False, block_size=block_size)
+    )
+
+
+@dataclass
+class BlockResult:
+    tables: list[pa.Table]  # each with an int32 LINE column: ordinal of the record among the block's records
+    bad: list[dict[str, Any]]
+    records: int  # non-blank lines
+    blank: int
+
+
+def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
+    """Parse one block of whole lines. Every non-blank line ends up in exactly one table row or bad record."""
+    if not block:
+        return BlockResult([], [], 0, 0)
+    blank = count_blank_lines(block)
+    records = block.count(b"\n") + (0 if block.endswith(b"\n") else 1) - blank
+    if records == 0:
+        return BlockResult([], [], 0, blank)
+    try:
+        if not block.isascii():  # ASCII is valid UTF-8; the check is much cheaper than a decode
+            block.decode("utf-8")
+        table = _read_json(block)
+        # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path).
+        if table.num_rows == records:
+            return BlockResult([_with_line_numbers(normalise_table(table))], [], records, blank)
+    except (UnicodeDecodeError, pa.ArrowInvalid):
+        pass
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return _parse_block_slowly(url, offset, lines, records, blank)
+
+
+_SPACES = b"[" + re.escape(JSON_WHITESPACE) + b"]*"  # the line rule's whitespace, as a regex
+_BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=" + _SPACES + rb"\n)")
+
+
+_BLANK_FIRST_LINE = re.compile(_SPACES + rb"\n")
+
+
+def count_blank_lines(block: bytes) -> int:
+    """Lines holding only JSON whitespace, without splitting the block (a regex that only stops at newlines)."""
+    if not block:
+        return 0
+    blank = len(_BLANK_AFTER_NEWLINE.findall(block))  # terminated blank lines after the first line
+    if _BLANK_FIRST_LINE.match(block):
+        blank += 1
+    if not block.endswith(b"\n") and is_blank(block[block.rfind(b"\n") + 1 :]):
+        blank += 1  # an unterminated last line of whitespace
+    return blank
+
+
+def _with_line_numbers(table: pa.Table) -> pa.Table:
+    return _add_line_column(table, pa.array(range(table.num_rows), pa.int32()))
+
+
+def _add_line_column(table: pa.Table, ordinals: pa.Array) -> pa.Table:
+    if LINE in table.column_names:
+        raise JobError(
+            "ReservedColumn",
+            f"the input has a field named {LINE}, reserved for the job's own bookkeeping; rename it upstream",
+        )
+    return table.append_column(LINE, ordinals)
+
+
+def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int, blank: int) -> BlockResult:
+    bad: list[dict[str, Any]] = []
+    good: list[tuple[int, int, bytes]] = []  # (ordinal, offset, line)
+    ordinal = -1
+    position = offset
+    for line in lines:
+        line_offset = position
+        position += len(line) + 1
+        if is_blank(line):
+            continue
+        ordinal += 1
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append(bad_record(url, line_offset, line, f"invalid_utf8: {exc.reason} at byte {exc.start}"))
+            continue
+        try:
+            value = _loads(line)
+        except ValueError as exc:
+            bad.append(bad_record(url, line_offset, line, f"invalid_json: {exc}"))
+            continue
+        if not isinstance(value, dict):
+            kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+                type(value), "number"
+            )
+            bad.append(bad_record(url, line_offset, line, f"not_a_json_object: the line is a JSON {kind}"))
+            continue
+        good.append((ordinal, line_offset, line))
+
+    tables: list[pa.Table] = []
+
+    def parse(items: list[tuple[int, int, bytes]]) -> None:
+        error: Exception | None = None
+        try:
+            table = _read_json(b"\n".join(item[2] for item in items))
+            if table.num_rows == len(items):
+                table = normalise_table(table)
+                tables.append(_add_line_column(table, pa.array([i[0] for i in items], pa.int32())))
+                return
+            error = ValueError(f"{table.num_rows} rows for {len(items)} lines")
+        except pa.ArrowInvalid as exc:
+            error = exc
+        if len(items) == 1 and len(items[0][2]) >= JSON_CHUNK_BYTES:
+            # One record longer than pyarrow's chunk ("straddles two block boundaries"): parse it in one chunk.
+            try:
+                table = _read_json(items[0][2], block_size=len(items[0][2]) + 1)
+                if table.num_rows == 1:
+                    tables.append(
+                        _add_line_column(normalise_table(table), pa.array([items[0][0]], pa.int32()))
+                    )
+                    return
+            except pa.ArrowInvalid as exc:
+                error = exc
+        if len(items) == 1:
+            _, line_offset, line = items[0]
+            message = str(error).replace("JSON parse error: ", "").split(" in row ")[0]
+            bad.append(bad_record(url, line_offset, line, f"unconvertible: {message}"))
+            return
+        middle = len(items) // 2
+        parse(items[:middle])
+        parse(items[middle:])
+
+    if good:
+        parse(good)
+    return BlockResult(merge_compatible_tables(tables), bad, records, blank)
+
+
+def merge_compatible_tables(tables: list[pa.Table]) -> list[pa.Table]:
+    """Concatenate the pieces of one block whose schemas merge without conflict (few, large pieces)."""
+    groups: list[list[pa.Table]] = []
+    schemas: list[pa.Schema] = []
+    for table in tables:
+        for index, schema in enumerate(schemas):
+            observations = [*observe_table(table), *observe_schema(schema)]
+            names = [n for n in schema.names if n != LINE]
+            names += [n for n in table.column_names if n not in names and n != LINE]
+            resolution = resolve_schema(observations, names, None, null_as_string=False)
+            if not resolution.conflicts:
+                schemas[index] = pa.schema([*resolution.schema, pa.field(LINE, pa.int32())])
+                groups[index].append(table)
+                break
+        else:
+            groups.append([table])
+            schemas.append(table.schema)
+    merged = []
+    for schema, group in zip(schemas, groups, strict=True):
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        data_schema = pa.schema([f for f in schema if f.name != LINE])
+        parts = []
+        for table in group:
+            conformed, bad = conform_table(table.drop_columns([LINE]), data_schema)
+            assert not bad, "merged only when conflict-free"
+            parts.append(conformed.append_column(LINE, table.column(LINE)))
+        merged.append(pa.concat_tables(parts))
+    return merged

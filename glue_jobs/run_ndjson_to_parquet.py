@@ -1,0 +1,137 @@
+r"""NDJSON -> Parquet: the AWS Glue 5 job's entry script, also runnable with `python` and `spark-submit`.
+
+    python glue_jobs/run_ndjson_to_parquet.py --JOB_NAME local --MANIFEST_PATH m.json --OUTPUT_PATH out/ \
+        --COMPRESSION_TYPE zstd [--BAD_RECORDS_PATH dir] [--MAX_BAD_RECORD_RATIO 0.05] [--TARGET_FILE_MB 128] \
+        [--SCHEMA_PATH schema.json] [--MANIFEST_ID id]
+
+Prints the job report as one JSON line, or `ErrorName: sentence` on stderr (exit 1). See docs/glue-job.md.
+
+Thin on purpose: the job is the `ndjson_to_parquet` package. On Glue this script is the ScriptLocation and the
+package (with `pipeline/contracts`) comes from the --extra-py-files zip, which Glue also puts on every
+executor's path. From a checkout, the package sits beside this script and the repository root is put first on
+sys.path (so the checkout's own `pipeline.contracts` is used); the local SparkSession hands the same paths to
+its Python workers (spark.executorEnv.PYTHONPATH), because Spark pickles the task functions by reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+if (_HERE / "ndjson_to_parquet" / "__init__.py").is_file():  # a checkout (on Glue the package is in the zip)
+    for _entry in (str(_HERE), str(_HERE.parent)):
+        if _entry in sys.path:
+            sys.path.remove(_entry)
+        sys.path.insert(0, _entry)
+
+import ndjson_to_parquet  # noqa: E402 - after the path set-up above
+from ndjson_to_parquet import JobError, parse_job_args, preflight, run_job  # noqa: E402
+from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS  # noqa: E402
+
+
+def _worker_python_path() -> str:
+    """Where this process found the job package and `pipeline`, for the Spark workers (then the inherited path)."""
+    import pipeline
+
+    entries = [
+        str(Path(ndjson_to_parquet.__file__).resolve().parent.parent),
+        str(Path(pipeline.__file__).resolve().parent.parent),
+        *[entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry],
+    ]
+    return os.pathsep.join(dict.fromkeys(entries))
+
+
+def _local_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("ndjson_to_parquet")
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # plain `python`: not launched by spark-submit
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = (
+            builder.master("local[*]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        )
+    builder = (
+        builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.executorEnv.PYTHONPATH", _worker_python_path())
+    )
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise JobError(
+            "SparkUnavailable",
+            f"could not start Spark ({type(exc).__name__}: {exc}); Spark 3.5 "
+            "needs Java 17 on PATH or JAVA_HOME",
+        ) from exc
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Script entry point: prints the report as one JSON line, or `ErrorName: sentence` on stderr."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return 0
+    try:
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from awsglue.job import Job  # type: ignore[import-not-found]
+        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    except ImportError:
+        GlueContext = None
+    try:
+        if GlueContext is not None:  # on AWS Glue
+            names = list(REQUIRED_ARGS) + [n for n in OPTIONAL_ARGS if f"--{n}" in argv]
+            try:
+                resolved = getResolvedOptions(["script", *argv], names)
+            except SystemExit as exc:  # argparse inside getResolvedOptions
+                raise JobError("MissingArgument", f"Glue arguments could not be resolved: {exc}") from exc
+            args = parse_job_args([token for name in names for token in (f"--{name}", resolved[name])])
+            from pyspark.context import SparkContext
+
+            glue_context = GlueContext(SparkContext.getOrCreate())
+            spark = glue_context.spark_session
+            spark.conf.set("spark.sql.session.timeZone", "UTC")
+            job = Job(glue_context)
+            job.init(args.job_name, resolved)
+            report = run_job(spark, args)
+            print(json.dumps(report, separators=(",", ":"), default=str), flush=True)
+            job.commit()
+            return 0
+        args = parse_job_args(argv)
+        preflight(args)
+        spark = _local_session()
+        try:
+            report = run_job(spark, args)
+        finally:
+            spark.stop()
+        print(json.dumps(report, separators=(",", ":"), default=str), flush=True)
+        return 0
+    except JobError as exc:
+        print(f"{exc.error_name}: {exc.message}", file=sys.stderr, flush=True)
+        if GlueContext is not None:
+            raise  # the Glue job run fails with "ErrorName: sentence" as its error message
+        return 1
+    except Exception as exc:  # a bug or an environment problem: keep the traceback, end with the one-liner
+        traceback.print_exc()
+        print(
+            f"InternalError: {type(exc).__name__}: {exc}; this is a bug or an environment problem, please "
+            "report it with the traceback above",
+            file=sys.stderr,
+            flush=True,
+        )
+        if GlueContext is not None:
+            raise
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
