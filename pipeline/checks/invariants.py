@@ -34,7 +34,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import pyarrow.parquet as pq
@@ -137,8 +137,10 @@ def _output_counts(
                 io.BytesIO(_body(s3, bucket, obj["Key"])),
                 columns=["_source_file", "_manifest_id", "_ingested_at"],
             )
-            sources = [loc.source_url(value) for value in table["_source_file"].to_pylist()]
-            pairs = list(zip(sources, table["_manifest_id"].to_pylist(), strict=True))
+            # Both metadata columns are non-null strings in every file the job writes.
+            sources = [loc.source_url(value) for value in cast(list[str], table["_source_file"].to_pylist())]
+            manifest_ids = cast(list[str], table["_manifest_id"].to_pylist())
+            pairs = list(zip(sources, manifest_ids, strict=True))
             counts.update(pairs)
             for pair, at in zip(pairs, table["_ingested_at"].to_pylist(), strict=True):
                 if at is not None and (pair not in started or at < started[pair]):

@@ -21,7 +21,9 @@ def build_lambda(
 
 
 def build_glue(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the two files to.")] = Path("dist/glue"),
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the two files to.")] = Path(
+        "dist/glue"
+    ),
 ) -> None:
     """Build the Glue job's entry script and package zip that Terraform uploads (offline, reproducible)."""
     from pipeline.build.glue_artifacts import build_glue_artifacts

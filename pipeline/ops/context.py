@@ -85,7 +85,7 @@ class OpsContext:
                 f"The manifest builder's configuration is not usable: {exc.message}."
             ) from exc
         # Flags naming another table or state machine win (e.g. a staging copy of the stack).
-        overrides = {
+        overrides: dict[str, Any] = {
             name: value
             for name, value in (
                 ("tracking_table", self.stack.tracking_table),

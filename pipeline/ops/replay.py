@@ -112,7 +112,7 @@ class Objects:
         self.s3 = s3
         self.mirrors = {root.rstrip("/") + "/": path for root, path in mirrors.items()}
 
-    def list(self, prefix_url: str) -> list[str]:
+    def keys_under(self, prefix_url: str) -> list[str]:
         bucket, prefix = split_s3_url(prefix_url)
         keys: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -123,7 +123,7 @@ class Objects:
         """Copy every object under source to the same relative key under target; returns the source keys."""
         bucket, source = split_s3_url(source_url)
         target_bucket, target = split_s3_url(target_url)
-        keys = self.list(source_url)
+        keys = self.keys_under(source_url)
         for key in keys:
             # The managed copy: server-side, multipart above 8 MB, so objects over CopyObject's 5 GB limit work too.
             self.s3.copy({"Bucket": bucket, "Key": key}, target_bucket, target + key[len(source) :])
@@ -286,7 +286,7 @@ def _swap(ctx: OpsContext, objects: Objects, where: Locations, keep_snapshot: bo
         for prefix in (where.snapshot, where.quarantine_snapshot):
             if prefix:
                 bucket, _ = split_s3_url(prefix)
-                objects.delete(bucket, objects.list(prefix))
+                objects.delete(bucket, objects.keys_under(prefix))
     return swapped
 
 

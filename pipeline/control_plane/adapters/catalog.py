@@ -46,7 +46,7 @@ def _columns_of(descriptor: dict[str, Any]) -> list[Column]:
 
 def _get_table(glue: Any, database: str, table: str) -> dict[str, Any] | None:
     try:
-        return glue.get_table(DatabaseName=database, Name=table)["Table"]  # type: ignore[no-any-return]
+        return glue.get_table(DatabaseName=database, Name=table)["Table"]
     except Exception as exc:
         if _error_code(exc) == "EntityNotFoundException":
             return None
@@ -134,7 +134,7 @@ def _get_partition(glue_client: Any, database: str, table: str, date_prefix: str
         if _error_code(exc) == "EntityNotFoundException":
             return None
         raise
-    return existing["Partition"]  # type: ignore[no-any-return]
+    return existing["Partition"]
 
 
 def _ensure_partition(

@@ -228,7 +228,7 @@ class TrackingTable(ManifestItems, ReplayItems):
         return items
 
     def _batch_get_page(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._retry.call(lambda: self._client.batch_get_item(RequestItems=request))  # type: ignore[no-any-return]
+        return self._retry.call(lambda: self._client.batch_get_item(RequestItems=request))
 
     # -- per-date counter and lease ---------------------------------------------------------------------------
     def add_pending(self, date_prefix: str, count: int, total_bytes: int, now: str, ttl: int) -> Counter:
