@@ -11,7 +11,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-import botocore.handlers
+from pipeline.checks import botocore_hooks
 
 MOTO_INTERPRETER_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
 OBSERVER = "observer (benchmark)"
@@ -41,11 +41,7 @@ class CallCounter:
         self.start_execution_times: list[float] = []
 
     def install(self) -> None:
-        specs = botocore.handlers.BUILTIN_HANDLERS
-        if not any(getattr(h, "__self__", None) is self for _, h, *_ in specs):
-            specs.append(("before-parameter-build", self._remember_params))
-            specs.append(("before-call", self._before_call))
-            specs.append(("after-call", self._after_call))
+        botocore_hooks.install(self)
 
     def reset(self) -> None:
         with self._lock:

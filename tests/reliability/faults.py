@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import botocore.handlers
 from botocore.awsrequest import AWSResponse
 
+from pipeline.checks import botocore_hooks
 from pipeline.control_plane.adapters.backoff import RetryPolicy
 
 
@@ -54,11 +54,7 @@ class FaultInjector:
         self._rules: list[Rule] = []
 
     def install(self) -> None:
-        specs = botocore.handlers.BUILTIN_HANDLERS
-        if not any(getattr(h, "__self__", None) is self for _, h, *_ in specs):
-            specs.append(("before-parameter-build", self._remember_params))
-            specs.append(("before-call", self._before_call))
-            specs.append(("after-call", self._after_call))
+        botocore_hooks.install(self)
 
     @contextmanager
     def active(self, *rules: Rule) -> Iterator[list[Rule]]:
