@@ -35,10 +35,9 @@ variable "package_path" {
   description = "Local path of the job package zip (built by `pipeline build-glue`: dist/glue/ndjson_to_parquet.zip), uploaded and passed with --extra-py-files."
   type        = string
 
-
   validation {
-    condition     = fileexists(var.codecs_path)
-    error_message = "codecs_path does not point to a file."
+    condition     = fileexists(var.package_path)
+    error_message = "package_path does not point to a file."
   }
 }
 
@@ -147,8 +146,8 @@ variable "compression_type" {
 
 
   validation {
-    condition     = contains(try(jsondecode(file(var.codecs_path)).supported, []), var.compression_type)
-    error_message = "compression_type must be one of the \"supported\" codecs in codecs_path (glue_jobs/codecs.json)."
+    condition     = contains(try(jsondecode(file("${path.module}/../../../glue_jobs/codecs.json")).supported, []), var.compression_type)
+    error_message = "compression_type must be one of the \"supported\" codecs in glue_jobs/codecs.json."
   }
 }
 
