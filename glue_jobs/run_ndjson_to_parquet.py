@@ -20,7 +20,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _HERE = Path(__file__).resolve().parent
 if (_HERE / "ndjson_to_parquet" / "__init__.py").is_file():  # a checkout (on Glue the package is in the zip)
@@ -29,9 +29,14 @@ if (_HERE / "ndjson_to_parquet" / "__init__.py").is_file():  # a checkout (on Gl
             sys.path.remove(_entry)
         sys.path.insert(0, _entry)
 
-import ndjson_to_parquet  # noqa: E402 - after the path set-up above
-from ndjson_to_parquet import JobError, parse_job_args, preflight, run_job  # noqa: E402
-from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS  # noqa: E402
+if TYPE_CHECKING:  # mypy sees the package where it sits in the repository; run time sees the top-level module
+    from glue_jobs import ndjson_to_parquet
+    from glue_jobs.ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
+    from glue_jobs.ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
+else:  # `ndjson_to_parquet`: from the path set-up above, or at the root of the Glue --extra-py-files zip
+    import ndjson_to_parquet
+    from ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
+    from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
 
 
 def _worker_python_path() -> str:
@@ -82,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     try:
-        from awsglue.context import GlueContext  # type: ignore[import-not-found]
-        from awsglue.job import Job  # type: ignore[import-not-found]
-        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from awsglue.utils import getResolvedOptions
     except ImportError:
         GlueContext = None
     try:

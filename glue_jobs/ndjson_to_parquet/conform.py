@@ -12,7 +12,7 @@ import bisect
 import datetime as dt
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,14 +110,16 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
     if source == target:
         return array, {}
     if pa.types.is_null(source):
-        return pa.nulls(len(array), target), {}
+        # pyarrow-stubs: nulls() overloads each concrete type, none a plain DataType; pyarrow takes any.
+        return pa.nulls(len(array), target), {}  # type: ignore[call-overload]
     source_family, target_family = family(source), family(target)
     bad: dict[int, str] = {}
-    if source_family == "object" and target_family == "object":
-        children = array.flatten()
+    if source_family == "object" and target_family == "object":  # struct types, so StructArray
+        struct_target = cast(pa.StructType, target)
+        children = cast(pa.StructArray, array).flatten()
         names = {source.field(i).name: i for i in range(source.num_fields)}
         out_children = []
-        for field in target:
+        for field in struct_target:
             if field.name in names:
                 child, child_bad = conform(children[names[field.name]], field.type, f"{path}.{field.name}")
                 for row, reason in child_bad.items():
@@ -126,15 +128,17 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
                 child = pa.nulls(len(array), field.type)
             out_children.append(child)
         mask = array.is_null() if array.null_count else None
-        return pa.StructArray.from_arrays(out_children, fields=list(target), mask=mask), bad
+        return pa.StructArray.from_arrays(out_children, fields=list(struct_target), mask=mask), bad
     if source_family == "array" and target_family == "array":
-        offsets = array.offsets
+        # list types (the JSON reader and this job build list, never large_list), so a ListArray
+        list_array = cast(pa.ListArray, array)
+        offsets = list_array.offsets
         first, last = offsets[0].as_py(), offsets[-1].as_py()
-        values = array.values.slice(first, last - first)
+        items = list_array.values.slice(first, last - first)
         rebased = pc.subtract(offsets, pa.scalar(first, offsets.type))
-        new_values, value_bad = conform(values, target.value_type, f"{path}[]")
+        new_values, value_bad = conform(items, cast(pa.ListType, target).value_type, f"{path}[]")
         if value_bad:
-            starts = rebased.to_pylist()
+            starts = cast(list[int], rebased.to_pylist())  # list offsets are never null
             for value_row, reason in value_bad.items():
                 bad.setdefault(bisect.bisect_right(starts, value_row) - 1, reason)
         mask = array.is_null() if array.null_count else None
@@ -167,7 +171,8 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
     if target_family == "string" and source_family in ("number", "boolean", "date"):
         return pc.cast(array, target), {}
     if target_family == "string" and source_family == "timestamp":
-        return pc.strftime(array.cast(TS_TYPE), format="%Y-%m-%dT%H:%M:%SZ"), {}
+        # pyarrow-stubs type Array.cast() as a plain Array: to a timestamp type it is a TimestampArray.
+        return pc.strftime(cast(pa.TimestampArray, array.cast(TS_TYPE)), format="%Y-%m-%dT%H:%M:%SZ"), {}
     if target_family == "timestamp" and source_family == "timestamp":
         return array.cast(target), {}
     if source_family == "string" and target_family in ("number", "boolean", "timestamp", "date"):
@@ -175,7 +180,7 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
         return converted, {row: _reason(path, source, target) for row in bad_rows}
     for row in _non_null_rows(array):
         bad[row] = _reason(path, source, target)
-    return pa.nulls(len(array), target), bad
+    return pa.nulls(len(array), target), bad  # type: ignore[call-overload]  # stubs: no DataType overload
 
 
 def _reason(path: str, source: pa.DataType, target: pa.DataType) -> str:
@@ -193,7 +198,8 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, dict[in
     for field in schema:
         if field.name in table.column_names:
             column = table.column(field.name)
-            array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+            # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
+            array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
             converted, column_bad = conform(array, field.type, field.name)
             for row, reason in column_bad.items():
                 bad.setdefault(row, reason)
@@ -221,7 +227,7 @@ def _normalise_types(array: pa.Array) -> pa.Array:
                 return array
         return array
     if pa.types.is_struct(data_type):
-        children = array.flatten()
+        children = cast(pa.StructArray, array).flatten()
         new_children = [_normalise_types(child) for child in children]
         if all(a is b for a, b in zip(children, new_children, strict=True)):
             return array
@@ -230,9 +236,10 @@ def _normalise_types(array: pa.Array) -> pa.Array:
             new_children, fields=fields, mask=array.is_null() if array.null_count else None
         )
     if pa.types.is_list(data_type):
-        offsets = array.offsets
+        list_array = cast(pa.ListArray, array)
+        offsets = list_array.offsets
         first, last = offsets[0].as_py(), offsets[-1].as_py()
-        values = array.values.slice(first, last - first)
+        values = list_array.values.slice(first, last - first)
         new_values = _normalise_types(values)
         if new_values is values:
             return array
@@ -247,7 +254,8 @@ def normalise_table(table: pa.Table) -> pa.Table:
     arrays, fields = [], []
     for field in table.schema:
         column = table.column(field.name)
-        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
+        array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
         array = _normalise_types(array)
         arrays.append(array)
         fields.append(pa.field(field.name, array.type))

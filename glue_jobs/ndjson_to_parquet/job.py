@@ -302,7 +302,7 @@ def run_tasks(
     try:
         results = context.parallelize(tasks, len(tasks)).map(function).collect()
     finally:
-        context.setJobDescription(None)  # type: ignore[arg-type]
+        context.setJobDescription(None)
     for result in results:
         if isinstance(result, TaskFailure):
             raise JobError(result.error_name, result.message)

@@ -8,7 +8,7 @@ numbers, timestamps and near-unique strings compress better PLAIN + codec, as Du
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,10 +27,10 @@ from .storage import Storage, join, make_parent
 
 def _leaves(array: pa.Array, path: str, out: dict[str, pa.Array]) -> None:
     if pa.types.is_struct(array.type):
-        for index, child in enumerate(array.flatten()):
+        for index, child in enumerate(cast(pa.StructArray, array).flatten()):
             _leaves(child, f"{path}.{array.type.field(index).name}", out)
     elif pa.types.is_list(array.type):
-        _leaves(array.flatten(), f"{path}.list.element", out)
+        _leaves(cast(pa.ListArray, array).flatten(), f"{path}.list.element", out)
     else:
         out[path] = array
 
@@ -42,7 +42,12 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     sample = table.slice(0, DICTIONARY_SAMPLE_ROWS)
     for name in sample.column_names:
         column = sample.column(name)
-        _leaves(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), name, leaves)
+        # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
+        _leaves(
+            column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0)),
+            name,
+            leaves,
+        )
     chosen = []
     for path, array in leaves.items():
         if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
@@ -59,7 +64,8 @@ def estimate_ratio(table: pa.Table, codec: str) -> float:
     if sample.nbytes == 0:
         return 0.1
     sink = pa.BufferOutputStream()
-    pq.write_table(sample, sink, compression=PYARROW_CODECS[codec])
+    # pyarrow-stubs' codec Literal lacks "lz4_raw" (and takes no plain str); pyarrow accepts it.
+    pq.write_table(sample, sink, compression=PYARROW_CODECS[codec])  # type: ignore[arg-type]
     return sink.getvalue().size / sample.nbytes
 
 
@@ -137,12 +143,14 @@ class RollingParquetWriter:
         filesystem, path = self.storage.fs(self._path)
         make_parent(filesystem, path)
         self._sink = filesystem.open_output_stream(path, compression=None)
+        # pyarrow-stubs bugs: the codec Literal lacks "lz4_raw", and use_dictionary is typed bool where pyarrow
+        # also takes a list of column paths.
         self._writer = pq.ParquetWriter(
             self._sink,
             self.schema,
-            compression=PYARROW_CODECS[self.codec],
+            compression=PYARROW_CODECS[self.codec],  # type: ignore[arg-type]
             compression_level=CODEC_LEVELS.get(self.codec),
-            use_dictionary=dictionary_columns(first),
+            use_dictionary=dictionary_columns(first),  # type: ignore[arg-type]
         )
 
     def _close_file(self) -> None:

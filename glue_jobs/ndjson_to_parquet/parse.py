@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +28,7 @@ from .quarantine import bad_record
 from .schema import observe_schema, observe_table, resolve_schema
 from .storage import Storage
 
+_orjson: ModuleType | None
 try:  # orjson is faster and stricter (rejects NaN, lone surrogates); the stdlib is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
@@ -109,7 +111,8 @@ def _loads(line: bytes) -> Any:
 
 def _read_json(data: bytes, block_size: int = JSON_CHUNK_BYTES) -> pa.Table:
     return pajson.read_json(
-        pa.BufferReader(data), read_options=pajson.ReadOptions(use_threads=False, block_size=block_size)
+        pa.BufferReader(data),  # type: ignore[arg-type]  # pyarrow-stubs: read_json takes a NativeFile too
+        read_options=pajson.ReadOptions(use_threads=False, block_size=block_size),
     )
 
 

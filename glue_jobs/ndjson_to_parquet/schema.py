@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -53,10 +53,10 @@ def _observe(array: pa.Array, path: str, out: list[tuple[str, pa.DataType, int]]
     """Record (path, type, non-null count) for this node and its descendants."""
     out.append((path, array.type, len(array) - array.null_count))
     if pa.types.is_struct(array.type):
-        for index, child in enumerate(array.flatten()):
+        for index, child in enumerate(cast(pa.StructArray, array).flatten()):
             _observe(child, f"{path}.{array.type.field(index).name}", out)
     elif pa.types.is_list(array.type):
-        _observe(array.flatten(), f"{path}[]", out)
+        _observe(cast(pa.ListArray, array).flatten(), f"{path}[]", out)
 
 
 def observe_table(table: pa.Table) -> list[tuple[str, pa.DataType, int]]:
@@ -65,7 +65,8 @@ def observe_table(table: pa.Table) -> list[tuple[str, pa.DataType, int]]:
         if field.name == LINE:
             continue
         column = table.column(field.name)
-        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
+        array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
         _observe(array, field.name, out)
     return out
 
@@ -125,8 +126,8 @@ def resolve_schema(
         kept = [t for t, _ in observed if family(t) == winner]
         if winner == "object":
             names: list[str] = []
-            for data_type in kept:
-                names.extend(f.name for f in data_type if f.name not in names)
+            for data_type in kept:  # family "object": struct types
+                names.extend(f.name for f in cast(pa.StructType, data_type) if f.name not in names)
             return pa.struct([pa.field(name, build(f"{path}.{name}")) for name in names])
         if winner == "array":
             return pa.list_(build(f"{path}[]"))
@@ -201,7 +202,7 @@ def load_schema(schema_path: str, storage: Storage | None = None) -> pa.Schema:
 
 
 def _spark_type(spec: Any) -> pa.DataType:
-    simple = {
+    simple: dict[str, pa.DataType] = {
         "string": pa.string(),
         "long": pa.int64(),
         "integer": pa.int32(),
