@@ -108,8 +108,16 @@ def _prepare(options: Any, verbose: bool) -> tuple[Any, RichReporter, Path | Non
 
 def _finish(run: Any, reporter: RichReporter, body: Callable[[], int], log_file: Path | None) -> NoReturn:
     """Run the command's body, stop the run whatever happens, exit with the body's status."""
+
+    def body_then_close() -> int:
+        try:
+            return body()
+        finally:
+            # A live spinner swallows what is printed while it runs: stop it before a failure is reported.
+            reporter.close()
+
     try:
-        code = guarded(body, log_file)
+        code = guarded(body_then_close, log_file)
     finally:
         reporter.close()
         run.stop()

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from pipeline.contracts.errors import PipelineError
 
@@ -58,24 +58,38 @@ def local_spark_session(
     cores: int = 2,
     shuffle_partitions: int = 4,
     driver_memory: str = "2g",
+    jvm_stderr: IO[bytes] | None = None,
 ) -> SparkSession:
-    """A quiet local[N] session configured like the job expects on Glue 5 (UTC, TIMESTAMP_MICROS)."""
+    """A quiet local[N] session configured like the job expects on Glue 5 (UTC, TIMESTAMP_MICROS).
+
+    ``jvm_stderr``: where the JVM (and the Python workers it forks) write their standard error, e.g. a log file;
+    only this child process is redirected, never this process's own stderr (another thread may be printing an
+    error to the terminal meanwhile)."""
     require_java()
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName(app_name)
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-    )
+    settings = {
+        "spark.master": f"local[{cores}]",
+        "spark.app.name": app_name,
+        "spark.driver.memory": driver_memory,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+    if jvm_stderr is not None and SparkContext._active_spark_context is None:
+        from pyspark.java_gateway import launch_gateway
+
+        conf = SparkConf().setAll(list(settings.items()))
+        SparkContext(conf=conf, gateway=launch_gateway(conf, popen_kwargs={"stderr": jvm_stderr}))
+    builder = SparkSession.builder
+    for key, value in settings.items():
+        builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session

@@ -145,17 +145,12 @@ class EmbeddedStack:
             from pipeline.embedded.spark_session import local_spark_session
 
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            # The JVM (and the Python workers it forks) inherit file descriptor 2: point it at logs/spark.log
-            # while the JVM is launched, so Spark's own log lines land there rather than on the terminal.
+            # The JVM (and the Python workers it forks) write their standard error to logs/spark.log, so Spark's
+            # own log lines stay off the terminal. Only the JVM's stderr is redirected: this thread runs beside
+            # Terraform's apply, whose failure must still reach the terminal.
             self.layout.logs.mkdir(parents=True, exist_ok=True)
             with (self.layout.logs / "spark.log").open("ab") as spark_log:
-                saved = os.dup(2)
-                os.dup2(spark_log.fileno(), 2)
-                try:
-                    session = local_spark_session(app_name="pipeline-embedded")
-                finally:
-                    os.dup2(saved, 2)
-                    os.close(saved)
+                session = local_spark_session(app_name="pipeline-embedded", jvm_stderr=spark_log)
         self._warm_up(session)
         self.timings.record("spark_start", started)
         return session

@@ -195,3 +195,25 @@ def test_query_formats_and_errors(tmp_path):
     assert bad.returncode == 2 and "error[QueryFailed]" in bad.stderr
     empty = _pipeline("query", "SELECT 1", "--lake", str(tmp_path / "missing"))
     assert empty.returncode == 2 and "error[LakeEmpty]" in empty.stderr and "pipeline demo" in empty.stderr
+
+
+FAILING_TERRAFORM = """#!/bin/sh
+case "$1" in
+  version) case "$2" in -json) echo '{"terraform_version": "1.11.0"}' ;; *) echo "Terraform v1.11.0" ;; esac ;;
+  *) echo "Error: simulated failure of terraform $1" >&2; exit 1 ;;
+esac
+"""
+
+
+def test_a_failure_after_the_start_prints_its_name_and_cause(tmp_path):
+    """A Terraform that fails once the embedded AWS is up (a fake at the tool's port: `version` answers, `init`
+    fails). The progress spinner was running then and swallowed the error line: the run exited 1 saying nothing."""
+    folder = Path(_bin_with(tmp_path, terraform=FAILING_TERRAFORM))
+    env = {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+    proc = _pipeline(
+        "demo", "--workdir", str(tmp_path / "work"), "--files", "2", "--size-mb", "1", env=env, timeout=300
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "error[TerraformInitFailed]" in output, output
+    assert "simulated failure of terraform" in output, output
