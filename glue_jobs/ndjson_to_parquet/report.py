@@ -12,6 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.contracts.report import REPORTS_FOLDER
+
 from .args import JobArgs
 from .constants import TS_TYPE
 from .manifest import Manifest
@@ -47,11 +49,11 @@ def resolution_fields(resolution: Resolution) -> dict[str, Any]:
 
 
 def write_report(storage: Storage, output: str, report: dict[str, Any]) -> None:
-    target = join(output, "_reports", f"{report['manifest_id']}.json")
+    target = join(output, REPORTS_FOLDER, f"{report['manifest_id']}.json")
     body = json.dumps(report, indent=2, default=str).encode("utf-8")
     if target.startswith("s3://"):  # a PUT is atomic on S3
         storage.write_bytes(target, body)
         return
-    temporary = join(output, "_reports", f".{report['manifest_id']}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary = join(output, REPORTS_FOLDER, f".{report['manifest_id']}.{uuid.uuid4().hex[:8]}.tmp")
     storage.write_bytes(temporary, body)
     storage.move(temporary, target)

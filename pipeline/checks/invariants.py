@@ -40,6 +40,7 @@ from urllib.parse import urlparse
 import pyarrow.parquet as pq
 
 from pipeline.contracts.lines import count_records_in
+from pipeline.contracts.report import report_key
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
 from pipeline.control_plane.domain.items import CLAIM_KEY_PREFIX, FILE_KEY_PREFIX, MANIFEST_KEY_PREFIX, id_of
 from pipeline.ops.table_reads import query_date
@@ -261,9 +262,7 @@ def check(
                 report.violations.append(f"manifest {manifest_id} lists {listed}, its files are {expected}")
         if status == "completed":
             try:
-                job = json.loads(
-                    _body(s3, output_bucket, f"{output_prefix.rstrip('/')}/_reports/{manifest_id}.json")
-                )
+                job = json.loads(_body(s3, output_bucket, report_key(output_prefix, manifest_id)))
             except Exception as exc:  # any read failure is the violation
                 report.violations.append(f"manifest {manifest_id} completed without a job report ({exc})")
             else:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.contracts.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.contracts.manifest import Manifest, new_manifest_id
+from pipeline.contracts.report import report_counts
 from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.adapters.backoff import is_retryable
 from pipeline.control_plane.adapters.pending_reader import PendingReader, dates_with_pending
@@ -28,7 +29,6 @@ from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent
 from pipeline.control_plane.domain.failure import job_error_name
 from pipeline.control_plane.domain.items import manifest_item_key
 from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
-from pipeline.control_plane.domain.report import report_counts
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 from pipeline.control_plane.domain.times import expires_at, iso, parse_iso, utc_now
 from pipeline.control_plane.ingest import IngestSession

@@ -30,6 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.contracts.manifest import split_s3_url
+from pipeline.contracts.report import report_key
 from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.catalog import get_partition_location, register_manifest_output
 from pipeline.control_plane.adapters.tracking import TrackingTable
@@ -142,11 +143,7 @@ def _report_for(ctx: OpsContext, manifest_id: str) -> dict[str, Any] | None:
         return None
     bucket, prefix = split_s3_url(ctx.stack.output_path.rstrip("/") + "/")
     try:
-        body = (
-            ctx.client("s3")
-            .get_object(Bucket=bucket, Key=f"{prefix}_reports/{manifest_id}.json")["Body"]
-            .read()
-        )
+        body = ctx.client("s3").get_object(Bucket=bucket, Key=report_key(prefix, manifest_id))["Body"].read()
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.contracts.report import MANIFEST_COUNTS
 from pipeline.ops.errors import InvalidDate
 from pipeline.ops.redrive import queue_depth
 from pipeline.ops.table_reads import age_seconds, oldest_pending, pending_dates, read_date, recent_dates
@@ -20,7 +21,6 @@ from pipeline.ops.table_reads import age_seconds, oldest_pending, pending_dates,
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FILE_STATUSES = ("pending", "manifested", "completed", "failed")
 MANIFEST_STATUSES = ("pending", "processing", "completed", "failed")
-REPORT_COUNTS = ("records_in", "records_out", "bad_records", "bytes_in", "bytes_out", "output_files")
 LEVELS = ("healthy", "warning", "critical")
 
 
@@ -144,7 +144,7 @@ def _manifest_view(item: dict[str, Any], now: datetime) -> dict[str, Any]:
         "cause": item.get("cause"),
         "superseded_by": item.get("superseded_by"),
     }
-    for name in REPORT_COUNTS:
+    for name in MANIFEST_COUNTS:
         if name in item:
             view[name] = item[name]
     return view
@@ -176,7 +176,7 @@ def summarize_date(ddb: Any, table: str, date_prefix: str, grace_seconds: int, n
     live = [m for m in manifests if not m.get("superseded_by")]
     totals = {
         name: sum(int(m.get(name, 0) or 0) for m in live if m["status"] == "completed")
-        for name in REPORT_COUNTS
+        for name in MANIFEST_COUNTS
     }
     claims = [
         {

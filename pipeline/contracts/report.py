@@ -1,0 +1,38 @@
+"""The Glue job report (stdlib only, shipped in both zips): where the job writes it and which numbers of it the
+control plane keeps.
+
+The job writes one JSON object per run to ``<OUTPUT_PATH>/_reports/<manifest_id>.json`` (docs/glue-job.md lists
+every field); the state machine reads it back (``aws-sdk:s3:getObject``) and hands it to the status update, which
+keeps the counts below on the MANIFEST item; ``pipeline reconcile``, ``pipeline status`` and the invariant checker
+read the same names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPORTS_FOLDER = "_reports"
+REPORT_COUNTS = ("records_in", "records_out", "bad_records", "bytes_in", "bytes_out")
+# What the MANIFEST item holds per manifest: the counts, and how many Parquet files the run wrote.
+MANIFEST_COUNTS = (*REPORT_COUNTS, "output_files")
+
+
+def report_key(output_prefix: str, manifest_id: str) -> str:
+    """The report's key (or path) under the output location ``output_prefix`` (with or without a trailing /)."""
+    base = output_prefix.rstrip("/")
+    return f"{base}/{REPORTS_FOLDER}/{manifest_id}.json" if base else f"{REPORTS_FOLDER}/{manifest_id}.json"
+
+
+def report_counts(report: dict[str, Any]) -> dict[str, int]:
+    """The numbers of a Glue job report worth keeping on the MANIFEST item."""
+    counts: dict[str, int] = {}
+    for name in REPORT_COUNTS:
+        value = report.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            counts[name] = value
+    output_files = report.get("output_files")
+    if isinstance(output_files, list):
+        counts["output_files"] = len(output_files)
+    elif isinstance(output_files, int) and not isinstance(output_files, bool):
+        counts["output_files"] = output_files
+    return counts
