@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from .accounting import check_line_accounting, merge_counts
 from .args import JobArgs, check_codec
 from .constants import LINE, META_COLUMNS
 from .errors import JobError
@@ -158,11 +159,14 @@ def _convert(
     totals = Totals(records_in=sum(r.records for r in read_results), blank=sum(r.blank for r in read_results))
     for result in read_results:
         totals.add(result.bad, result.bad_reasons, result.bad_location)
+    check_line_accounting(merge_counts(*(r.counts.items() for r in read_results)))  # rows: staged
     pieces = [piece for result in read_results for piece in result.pieces]
     resolution = _resolve(pieces, inputs.schema)
     write_results: list[WriteResult] = []
     if totals.within(args.max_bad_record_ratio):
         write_results = _write(spark, args, manifest, layout, storage, ingested_at, pieces, resolution, clock)
+        read_counts = (((url, replace(c, rows=0)) for url, c in r.counts.items()) for r in read_results)
+        check_line_accounting(merge_counts(*read_counts, *(w.counts.items() for w in write_results)))
     for written in write_results:
         totals.add(written.bad, written.bad_reasons, written.bad_location)
     ratio_ok = totals.within(args.max_bad_record_ratio)
@@ -170,6 +174,7 @@ def _convert(
         {
             "files": len({part.url for t in tasks for part in t.parts}),
             "files_skipped": skipped,
+            "duplicate_entries": [{"url": url, "count": n} for url, n in manifest.duplicate_entries],
             "records_in": totals.records_in,
             "records_out": sum(r.rows for r in write_results) if ratio_ok else 0,
             "bad_records": totals.bad,

@@ -3,6 +3,10 @@
 The manifest document is the control plane's contract (pipeline/contracts/manifest.py writes it); the job checks
 it again on its own because a hand-written manifest (`python glue_jobs/run_ndjson_to_parquet.py ...`) has had no
 other check, and a bad one must fail with a sentence naming the field, not a KeyError in a Spark task.
+
+An entry listed more than once (the same location once normalised: `s3a://` vs `s3://`, a relative vs an absolute
+path) is read once, under its first url; it is mandatory when any of its listings is; the report lists it in
+`duplicate_entries` with the number of listings.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ class Manifest:
     manifest_id: str
     date_prefix: str
     created_at: str | None
-    entries: tuple[Entry, ...]
+    entries: tuple[Entry, ...]  # one per location, in the order of first listing
+    duplicate_entries: tuple[
+        tuple[str, int], ...
+    ] = ()  # (first url, listings) of entries listed more than once
 
 
 def load_manifest(manifest_path: str, storage: Storage | None = None) -> Manifest:
@@ -68,12 +75,29 @@ def load_manifest(manifest_path: str, storage: Storage | None = None) -> Manifes
         ) from None
     base_dir = None if location.startswith("s3://") else str(Path(location).parent)
     created_at = doc.get("created_at")
+    entries, duplicates = _unique(_entries(manifest_path, doc.get("entries"), base_dir))
     return Manifest(
         manifest_id=manifest_id,
         date_prefix=date_prefix,
         created_at=created_at if isinstance(created_at, str) else None,
-        entries=_entries(manifest_path, doc.get("entries"), base_dir),
+        entries=entries,
+        duplicate_entries=duplicates,
     )
+
+
+def _unique(entries: tuple[Entry, ...]) -> tuple[tuple[Entry, ...], tuple[tuple[str, int], ...]]:
+    """One entry per normalised location (mandatory if any listing is), and the entries listed more than once."""
+    unique: dict[str, Entry] = {}
+    listings: dict[str, int] = {}
+    for entry in entries:
+        first = unique.get(entry.location)
+        if first is None:
+            unique[entry.location] = entry
+        elif entry.mandatory and not first.mandatory:
+            unique[entry.location] = Entry(first.url, first.location, True)
+        listings[entry.location] = listings.get(entry.location, 0) + 1
+    duplicates = tuple((unique[loc].url, count) for loc, count in listings.items() if count > 1)
+    return tuple(unique.values()), duplicates
 
 
 def _entries(manifest_path: str, entries_doc: object, base_dir: str | None) -> tuple[Entry, ...]:

@@ -5,6 +5,13 @@ one call (the fast path). When pyarrow refuses a block or its row count differs 
 block is parsed line by line (the slow path), which names each bad line and bisects the good ones back into
 pyarrow. Which lines are records is the one line rule of pipeline/contracts/lines.py: every record ends as
 exactly one row or one quarantined line.
+
+The fast path gives exactly the slow path's outcome for every line, so a line's fate never depends on its
+neighbours. pyarrow is more lenient than JSON in a few ways, which are ruled out before it is called (cheap byte
+scans; a block that fails one takes the slow path): a record that does not start with `{` (pyarrow takes a `null`
+line as an all-null row, and crashes when it is first), the NaN / Infinity / -Infinity tokens, and nesting deeper
+than MAX_NESTING_DEPTH (pyarrow parses it, but Arrow IPC and the Parquet writer refuse it). An empty object `{}`
+is a row with every data column null.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from .errors import JobError
 from .quarantine import bad_record
 from .schema import observe_schema, observe_table, resolve_schema
 from .storage import Storage
+
+MAX_NESTING_DEPTH = 32  # levels of objects and arrays, the top object counting as 1; deeper: nesting_too_deep
 
 _orjson: ModuleType | None
 try:  # orjson is faster and stricter (rejects NaN, lone surrogates); the stdlib is the fallback
@@ -135,16 +144,82 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
     try:
         if not block.isascii():  # ASCII is valid UTF-8; the check is much cheaper than a decode
             block.decode("utf-8")
-        table = _read_json(block)
-        # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path).
-        if table.num_rows == records:
-            return BlockResult([_with_line_numbers(normalise_table(table))], [], records, blank)
+        if fast_path_safe(block, records):
+            table = _read_json(block)
+            # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path).
+            if table.num_rows == records:
+                return BlockResult([_with_line_numbers(normalise(table))], [], records, blank)
     except (UnicodeDecodeError, pa.ArrowInvalid):
         pass
     lines = block.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
     return _parse_block_slowly(url, offset, lines, records, blank)
+
+
+_OBJECT_START = re.compile(rb"(?:^|\n)[ \t\r]*\{")
+_NON_FINITE = re.compile(rb"[\[:,][ \t\r]*-?(?:NaN|Infinity)")
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'{}[]"\n')))
+_ARRAYS_AS_OBJECTS = bytes.maketrans(b"[]", b"{}")
+_STRING = re.compile(rb'"[^"\n]*"')
+
+
+def fast_path_safe(block: bytes, records: int) -> bool:
+    """Whether pyarrow may parse the block in one call: every record starts with `{`, no NaN / Infinity token,
+    no nesting deeper than MAX_NESTING_DEPTH. False only costs the slow path, which decides line by line."""
+    starts = block.count(b"\n{") + (1 if block.startswith(b"{") else 0)
+    if starts != records and len(_OBJECT_START.findall(block)) != records:
+        return False
+    if (b"NaN" in block or b"Infinity" in block) and _NON_FINITE.search(block):
+        return False  # possibly a token (or a string that looks like one: the slow path tells)
+    return within_depth(block)
+
+
+def _structure(data: bytes) -> bytes:
+    """The brackets of `data` outside strings, arrays written as objects, newlines kept (C-speed byte work:
+    escaped backslashes and quotes go, then every byte but quotes, brackets and newlines, then the strings)."""
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = data.translate(_ARRAYS_AS_OBJECTS, _NOT_STRUCTURE)
+    # `""` is an emptied string, or the end of one string and the start of the next: both carry no bracket.
+    structure = structure.replace(b'""', b"")
+    return _STRING.sub(b"", structure) if b'"' in structure else structure
+
+
+def within_depth(data: bytes) -> bool:
+    """True when no line of `data` nests objects/arrays deeper than MAX_NESTING_DEPTH (the top object counts):
+    each pass removes the innermost pairs, so MAX_NESTING_DEPTH passes empty any balanced line within it.
+    Unbalanced brackets (invalid JSON) also answer False (the slow path then measures each line)."""
+    structure = _structure(data)
+    for _ in range(MAX_NESTING_DEPTH):
+        if b"{" not in structure:
+            return True
+        structure = structure.replace(b"{}", b"")
+    return b"{" not in structure
+
+
+def nesting_depth(line: bytes) -> int:
+    """The deepest level of objects/arrays of one line, brackets outside strings (the top object is 1)."""
+    depth = deepest = 0
+    for byte in _structure(line):
+        if byte == 0x7B:  # {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte == 0x7D:  # }
+            depth -= 1
+    return deepest
+
+
+def normalise(table: pa.Table) -> pa.Table:
+    """normalise_table, keeping the rows of a table without columns (a block of `{}` lines)."""
+    return table if table.num_columns == 0 else normalise_table(table)
+
+
+def conform_rows(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, dict[int, str]]:
+    """conform_table, keeping the rows when the schema has no columns (a batch of only `{}` lines)."""
+    if len(schema) == 0:
+        return table.select([]), {}
+    return conform_table(table, schema)
 
 
 _SPACES = b"[" + re.escape(JSON_WHITESPACE) + b"]*"  # the line rule's whitespace, as a regex
@@ -195,6 +270,14 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
         except UnicodeDecodeError as exc:
             bad.append(bad_record(url, line_offset, line, f"invalid_utf8: {exc.reason} at byte {exc.start}"))
             continue
+        if not within_depth(line):
+            depth = nesting_depth(line)
+            if depth > MAX_NESTING_DEPTH:
+                reason = (
+                    f"nesting_too_deep: {depth} levels of objects/arrays, the limit is {MAX_NESTING_DEPTH}"
+                )
+                bad.append(bad_record(url, line_offset, line, reason))
+                continue
         try:
             value = _loads(line)
         except ValueError as exc:
@@ -215,7 +298,7 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
         try:
             table = _read_json(b"\n".join(item[2] for item in items))
             if table.num_rows == len(items):
-                table = normalise_table(table)
+                table = normalise(table)
                 tables.append(_add_line_column(table, pa.array([i[0] for i in items], pa.int32())))
                 return
             error = ValueError(f"{table.num_rows} rows for {len(items)} lines")
@@ -226,9 +309,7 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
             try:
                 table = _read_json(items[0][2], block_size=len(items[0][2]) + 1)
                 if table.num_rows == 1:
-                    tables.append(
-                        _add_line_column(normalise_table(table), pa.array([items[0][0]], pa.int32()))
-                    )
+                    tables.append(_add_line_column(normalise(table), pa.array([items[0][0]], pa.int32())))
                     return
             except pa.ArrowInvalid as exc:
                 error = exc
@@ -271,7 +352,7 @@ def merge_compatible_tables(tables: list[pa.Table]) -> list[pa.Table]:
         data_schema = pa.schema([f for f in schema if f.name != LINE])
         parts = []
         for table in group:
-            conformed, bad = conform_table(table.drop_columns([LINE]), data_schema)
+            conformed, bad = conform_rows(table.drop_columns([LINE]), data_schema)
             assert not bad, "merged only when conflict-free"
             parts.append(conformed.append_column(LINE, table.column(LINE)))
         merged.append(pa.concat_tables(parts))

@@ -16,11 +16,11 @@ from typing import Generic, TypeVar, cast
 
 import pyarrow as pa
 
-from .conform import conform_table
+from .accounting import FileCount, count_lines
 from .constants import LINE, TS_TYPE
 from .errors import JobError
 from .parquet import RollingParquetWriter, StagedFile, estimate_ratio, row_group_rows
-from .parse import iter_blocks, parse_block, strip_block_bom
+from .parse import conform_rows, iter_blocks, parse_block, strip_block_bom
 from .plan import FilePart, Piece, ReadTask, WriteTask
 from .quarantine import BadRecords, bad_record, reread_records
 from .schema import observe_table
@@ -40,6 +40,7 @@ class ReadResult:
     bad_reasons: dict[str, int]
     bad_location: str | None
     ratio: float | None  # Parquet bytes per Arrow byte measured on the task's first piece
+    counts: dict[str, FileCount] = field(default_factory=dict)  # by url: lines, staged rows, bad, blank
     cpu_seconds: float = 0.0
 
 
@@ -51,6 +52,7 @@ class WriteResult:
     bad: int
     bad_reasons: dict[str, int]
     bad_location: str | None
+    counts: dict[str, FileCount] = field(default_factory=dict)  # by url: rows written, records quarantined
     cpu_seconds: float = 0.0
 
 
@@ -85,6 +87,7 @@ class _ReadState:
     records: int = 0
     blank: int = 0
     ratio: float | None = None
+    counts: dict[str, FileCount] = field(default_factory=dict)
 
 
 def read_task(task: ReadTask) -> ReadResult:
@@ -111,6 +114,7 @@ def read_task(task: ReadTask) -> ReadResult:
         state.bad.reasons,
         bad_location,
         state.ratio,
+        state.counts,
     )
 
 
@@ -119,11 +123,17 @@ def _read_part(task: ReadTask, part_number: int, part: FilePart, state: _ReadSta
     if compressed is None:
         compressed = part.location.endswith(".gz") or task.storage.has_gzip_magic(part.location)
     blocks = iter_blocks(part.location, compressed, part.start, part.end, storage=task.storage)
+    counts = state.counts.setdefault(part.url, FileCount())
     for block_number, (raw_offset, raw_block) in enumerate(blocks):
         offset, block = strip_block_bom(raw_offset, raw_block)
         result = parse_block(part.url, offset, block)
         state.records += result.records
         state.blank += result.blank
+        counts.add(
+            FileCount(
+                count_lines(block), sum(t.num_rows for t in result.tables), len(result.bad), result.blank
+            )
+        )
         for record in result.bad:
             state.bad.add(record)
         for piece_number, table in enumerate(result.tables):
@@ -182,9 +192,14 @@ def write_task(task: WriteTask) -> WriteResult:
     )
     bad = BadRecords()
     rows_out = 0
+    counts: dict[str, FileCount] = {}
     for piece in task.pieces:
+        quarantined = len(bad.lines)
         conformed = _conformed_piece(task, piece, bad)
         count = conformed.num_rows
+        counts.setdefault(piece.url, FileCount()).add(
+            FileCount(rows=count, quarantined=len(bad.lines) - quarantined)
+        )
         if count == 0:
             continue
         conformed = (
@@ -194,16 +209,16 @@ def write_task(task: WriteTask) -> WriteResult:
         )
         writer.add(conformed)
         rows_out += count
-    files = writer.finish()
+    staged = writer.finish()
     bad_location = bad.write(task.storage, join(task.bad_dir, f"bad-records.convert-{task.index:05d}.ndjson"))
-    return WriteResult(task.index, files, rows_out, len(bad.lines), bad.reasons, bad_location)
+    return WriteResult(task.index, staged, rows_out, len(bad.lines), bad.reasons, bad_location, counts)
 
 
 def _conformed_piece(task: WriteTask, piece: Piece, bad: BadRecords) -> pa.Table:
     """The piece in the batch schema, without the records that cannot be converted (quarantined in `bad`)."""
     table = task.storage.read_ipc(piece.location)
     lines = table.column(LINE)
-    conformed, bad_rows = conform_table(table.drop_columns([LINE]), task.schema)
+    conformed, bad_rows = conform_rows(table.drop_columns([LINE]), task.schema)
     if not bad_rows:
         return conformed
     ordinals = cast(list[int], lines.to_pylist())  # LINE is never null
