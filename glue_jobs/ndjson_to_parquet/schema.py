@@ -106,7 +106,9 @@ def strings_to_timestamps(array: pa.Array) -> pa.Array:
 def all_iso_datetimes(array: pa.Array) -> bool:
     """Whether every non-null value of a string array is an ISO date-time (and at least one is)."""
     values = pc.drop_null(array)
-    if len(values) == 0 or not pc.all(pc.match_substring_regex(values, ISO_DATETIME)).as_py():
+    if len(values) == 0 or not re.match(ISO_DATETIME, values[0].as_py()):  # most string columns stop here
+        return False
+    if not pc.all(pc.match_substring_regex(values, ISO_DATETIME)).as_py():
         return False
     try:
         strings_to_timestamps(values)
