@@ -2,8 +2,10 @@
 
 Values of a losing type are converted when that is lossless ("12.50" -> 12.5, an ISO date-time string -> a
 timestamp); a value that cannot be represented becomes null and its row is reported, so that the record is
-quarantined rather than silently changed. `normalise_table` is the parse-time step that gives every piece the
-same timestamp type before the schemas are merged.
+quarantined rather than silently changed. Names are matched case-insensitively (schema.py): the spellings of a
+name are coalesced into its one column, a record holding two of them in one object is reported as
+`case_collision`, a record holding a reserved top-level name as `reserved_field`. `text_schema` is the parse-time
+step that keeps strings as the text they were (pyarrow's JSON reader turns ISO strings into timestamps).
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .constants import TS_TYPE
-from .schema import family
+from .schema import family, is_reserved, strings_to_timestamps
 
-TIMESTAMP_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 INTEGER_RE = re.compile(r"^\s*-?\d+\s*$")
 
 
@@ -90,14 +91,6 @@ def _cast_strings(array: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[
     return pa.array(values, type=target), bad
 
 
-def strings_to_timestamps(array: pa.Array) -> pa.Array:
-    try:
-        return pc.cast(array, TS_TYPE)
-    except pa.ArrowInvalid:
-        naive = pc.cast(array, pa.timestamp("us"))  # no zone offset: the value is taken as UTC
-        return naive.cast(TS_TYPE)
-
-
 def _non_null_rows(array: pa.Array) -> list[int]:
     if array.null_count == len(array):
         return []
@@ -117,16 +110,8 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
     if source_family == "object" and target_family == "object":  # struct types, so StructArray
         struct_target = cast(pa.StructType, target)
         children = cast(pa.StructArray, array).flatten()
-        names = {source.field(i).name: i for i in range(source.num_fields)}
-        out_children = []
-        for field in struct_target:
-            if field.name in names:
-                child, child_bad = conform(children[names[field.name]], field.type, f"{path}.{field.name}")
-                for row, reason in child_bad.items():
-                    bad.setdefault(row, reason)
-            else:
-                child = pa.nulls(len(array), field.type)
-            out_children.append(child)
+        names = [source.field(i).name for i in range(source.num_fields)]
+        out_children, bad = _conform_fields(children, names, list(struct_target), len(array), path, False)
         mask = array.is_null() if array.null_count else None
         return pa.StructArray.from_arrays(out_children, fields=list(struct_target), mask=mask), bad
     if source_family == "array" and target_family == "array":
@@ -190,42 +175,103 @@ def _reason(path: str, source: pa.DataType, target: pa.DataType) -> str:
     )
 
 
+def _targets(names: list[str], fields: list[pa.Field]) -> list[str | None]:
+    """The target field of each source name: the same name, else the one equal ignoring case, else None."""
+    exact = {f.name for f in fields}
+    by_lower: dict[str, list[str]] = {}
+    for target in fields:
+        by_lower.setdefault(target.name.lower(), []).append(target.name)
+    out: list[str | None] = []
+    for name in names:
+        candidates = by_lower.get(name.lower(), [])
+        out.append(name if name in exact else (candidates[0] if len(candidates) == 1 else None))
+    return out
+
+
+def _conform_fields(
+    arrays: list[pa.Array], names: list[str], fields: list[pa.Field], length: int, path: str, top: bool
+) -> tuple[list[pa.Array], dict[int, str]]:
+    """The children (or columns) `arrays` named `names` conformed to `fields`: spellings equal ignoring case are
+    coalesced into their field, and the rows holding two of them (`case_collision`) or a reserved top-level name
+    (`reserved_field`) are reported first."""
+    bad: dict[int, str] = {}
+    sources: dict[str, list[int]] = {}
+    for index, target in enumerate(_targets(names, fields)):
+        if target is not None:
+            sources.setdefault(target, []).append(index)
+        elif top and is_reserved(names[index]):
+            reason = (
+                f"reserved_field: the top-level key '{names[index]}' equals, ignoring case, "
+                f"'{names[index].lower()}', the partition or a metadata column every reader sees instead; "
+                "rename it upstream"
+            )
+            for row in _non_null_rows(arrays[index]):
+                bad.setdefault(row, reason)
+    where = f"the object '{path}'" if path else "the record"
+    for indexes in sources.values():
+        if len(indexes) < 2:
+            continue
+        present = [pc.cast(arrays[i].is_valid(), pa.int8()) for i in indexes]
+        total = present[0]
+        for flags in present[1:]:
+            total = pc.add(total, flags)
+        for row, count in enumerate(cast(list[int], total.to_pylist())):  # is_valid() is never null
+            if count > 1:
+                keys = [names[i] for i, flags in zip(indexes, present, strict=True) if flags[row].as_py()]
+                listed = ", ".join(f"'{key}'" for key in keys)
+                bad.setdefault(row, f"case_collision: {where} has keys {listed}, equal ignoring case")
+    out = []
+    for target_field in fields:
+        parts = []
+        for index in sources.get(target_field.name, []):
+            child_path = f"{path}.{target_field.name}" if path else target_field.name
+            child, child_bad = conform(arrays[index], target_field.type, child_path)
+            for row, reason in child_bad.items():
+                bad.setdefault(row, reason)
+            parts.append(child)
+        if not parts:
+            out.append(pa.nulls(length, target_field.type))
+        else:
+            out.append(parts[0] if len(parts) == 1 else pc.coalesce(*parts))
+    return out, bad
+
+
 def conform_table(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, dict[int, str]]:
     if table.schema.remove_metadata() == schema:
         return table, {}
-    bad: dict[int, str] = {}
-    columns = []
-    for field in schema:
-        if field.name in table.column_names:
-            column = table.column(field.name)
-            # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
-            array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
-            converted, column_bad = conform(array, field.type, field.name)
-            for row, reason in column_bad.items():
-                bad.setdefault(row, reason)
-        else:
-            converted = pa.nulls(table.num_rows, field.type)
-        columns.append(converted)
+    arrays = []
+    for name in table.column_names:
+        column = table.column(name)
+        # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
+        arrays.append(column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0)))
+    columns, bad = _conform_fields(arrays, table.column_names, list(schema), table.num_rows, "", True)
     return pa.Table.from_arrays(columns, schema=schema), bad
 
 
+def text_schema(schema: pa.Schema) -> pa.Schema | None:
+    """`schema` with its timestamp nodes as strings, or None when it has none: pyarrow's JSON reader infers
+    timestamps from ISO strings, and reading the block again with this schema keeps their text."""
+
+    def strings(data_type: pa.DataType) -> pa.DataType:
+        if pa.types.is_timestamp(data_type):
+            return pa.string()
+        if pa.types.is_struct(data_type):
+            return pa.struct([pa.field(f.name, strings(f.type)) for f in data_type])
+        if pa.types.is_list(data_type):
+            return pa.list_(strings(data_type.value_type))
+        return data_type
+
+    changed = pa.schema([pa.field(f.name, strings(f.type)) for f in schema])
+    return None if changed == schema else changed
+
+
 def _normalise_types(array: pa.Array) -> pa.Array:
-    """Timestamps -> timestamp[us, UTC]; strings that are all ISO-8601 date-times -> timestamp[us, UTC]."""
+    """Timestamps -> timestamp[us, UTC]; strings stay the text they were (schema.py decides on timestamps)."""
     data_type = array.type
     if pa.types.is_timestamp(data_type):
         if data_type == TS_TYPE:
             return array
         return array.cast(pa.timestamp("us", tz=data_type.tz)).cast(TS_TYPE)
-    if pa.types.is_string(data_type):
-        if array.null_count == len(array):
-            return array
-        first = pc.drop_null(array)[0].as_py()
-        if first is not None and TIMESTAMP_LIKE.match(first):
-            try:
-                return strings_to_timestamps(array)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return array
-        return array
     if pa.types.is_struct(data_type):
         children = cast(pa.StructArray, array).flatten()
         new_children = [_normalise_types(child) for child in children]

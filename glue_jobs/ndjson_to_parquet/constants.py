@@ -10,6 +10,9 @@ import pyarrow as pa
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 META_COLUMNS = ("_source_file", "_manifest_id", "_ingested_at")
+PARTITION_COLUMN = "dt"  # the date folder's column: every reader sees the partition value under this name
+# In lower case: top-level keys equal to one of them ignoring case are quarantined (reserved_field).
+RESERVED_NAMES = frozenset((PARTITION_COLUMN, *META_COLUMNS))
 LINE = "__ndjson_to_parquet_line__"  # internal column: a record's ordinal within its block (never written)
 
 BLOCK_BYTES = 16 * 1024 * 1024  # lines parsed per pyarrow call; bounds a task's memory

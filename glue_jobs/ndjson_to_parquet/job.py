@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .accounting import check_line_accounting, merge_counts
 from .args import JobArgs, check_codec
-from .constants import LINE, META_COLUMNS
+from .constants import LINE
 from .errors import JobError
 from .manifest import Manifest, load_manifest
 from .plan import Piece, ReadTask, WriteTask, group_pieces, plan_reads
@@ -220,13 +220,7 @@ def _resolve(pieces: list[Piece], explicit: pa.Schema | None) -> Resolution:
     top_level: list[str] = []
     for piece in pieces:
         top_level.extend(c for c in piece.columns if c != LINE and c not in top_level)
-    clashes = [name for name in top_level if name in META_COLUMNS]
-    if clashes:
-        raise JobError(
-            "ReservedColumn",
-            f"the input has field(s) {', '.join(clashes)} reserved for the "
-            "job's metadata columns; rename them upstream",
-        )
+    # Reserved names (dt, the metadata columns, any case) are quarantined record by record (conform).
     return resolve_schema(observations, top_level, explicit)
 
 

@@ -28,7 +28,7 @@ import pyarrow.json as pajson
 
 from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, strip_bom
 
-from .conform import conform_table, normalise_table
+from .conform import conform_table, normalise_table, text_schema
 from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, LINE
 from .errors import JobError
 from .quarantine import bad_record
@@ -119,10 +119,15 @@ def _loads(line: bytes) -> Any:
 
 
 def _read_json(data: bytes, block_size: int = JSON_CHUNK_BYTES) -> pa.Table:
-    return pajson.read_json(
-        pa.BufferReader(data),  # type: ignore[arg-type]  # pyarrow-stubs: read_json takes a NativeFile too
-        read_options=pajson.ReadOptions(use_threads=False, block_size=block_size),
-    )
+    options = pajson.ReadOptions(use_threads=False, block_size=block_size)
+    # pyarrow-stubs: read_json takes a NativeFile too
+    table = pajson.read_json(pa.BufferReader(data), read_options=options)  # type: ignore[arg-type]
+    strings = text_schema(table.schema)
+    if strings is None:
+        return table
+    # pyarrow parsed ISO strings as timestamps: read them again as the text they are (conform.text_schema)
+    parse_options = pajson.ParseOptions(explicit_schema=strings)
+    return pajson.read_json(pa.BufferReader(data), read_options=options, parse_options=parse_options)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from .errors import JobError
 from .manifest import Entry, Manifest
 from .storage import Storage
 
-Observation = tuple[str, pa.DataType, int]  # (field path, type, non-null values)
+Observation = tuple[tuple[str | None, ...], pa.DataType, int]  # (field path as names, type, non-null values)
 
 
 @dataclass(frozen=True)

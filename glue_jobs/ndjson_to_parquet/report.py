@@ -45,6 +45,7 @@ def resolution_fields(resolution: Resolution) -> dict[str, Any]:
         "schema": schema_listing(resolution.schema),
         "type_conflicts": resolution.conflicts,
         "ignored_fields": resolution.ignored_fields,
+        "case_variants": resolution.case_variants,
     }
 
 

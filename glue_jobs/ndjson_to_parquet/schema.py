@@ -3,22 +3,52 @@
 The rule (docs/glue-job.md): null widens to any type, int to double, struct fields are unioned, list items
 merged; for any other conflict the type carried by most values wins and the conflict is reported. Pieces are
 typed independently by pyarrow in the Spark tasks, so the merge happens once, on the driver, over observations
-(path, type, non-null count) rather than data.
+(path, type, non-null count) rather than data. A path is a tuple of names (ITEM for a list's items), never a
+dotted string: a top-level key "p.q" and a nested p -> q are different fields.
+
+Names are matched case-insensitively at every level for the batch (Spark 3.5 cannot read a file with two columns
+equal ignoring case): the spellings of one name share one column spelled as the most values spell it (ties: the
+smallest in code-point order), reported as `case_variants`. Top-level names equal, ignoring case, to `dt` or a
+metadata column are left out of the schema (conform quarantines the records holding them). A string field is a
+timestamp only when every one of its non-null values is an ISO date-time: pieces keep the original text.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from .constants import LINE, TS_TYPE
+from .constants import LINE, RESERVED_NAMES, TS_TYPE
 from .errors import JobError
 from .storage import Storage, normalise
+
+ITEM = None  # the path element of a list's items
+Path = tuple[str | None, ...]
+Observation = tuple[Path, pa.DataType, int]  # (field path, type, non-null values)
+
+# An ISO-8601 date-time a timestamp[us] holds exactly: date, time (seconds and up to 6 fraction digits optional),
+# optional zone (Z or an offset). A date alone is not a date-time.
+ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+
+
+def display(path: Path) -> str:
+    """A path as the report shows it: names joined by '.', `[]` for list items."""
+    text = ""
+    for name in path:
+        text = f"{text}[]" if name is ITEM else (f"{text}.{name}" if text else name)
+    return text
+
+
+def is_reserved(name: str) -> bool:
+    """A top-level name equal, ignoring case, to the partition column or a metadata column."""
+    return name.lower() in RESERVED_NAMES
 
 
 def family(data_type: pa.DataType) -> str:
@@ -49,45 +79,87 @@ def _merge_numbers(left: pa.DataType, right: pa.DataType) -> pa.DataType:
     return pa.float64()
 
 
-def _observe(array: pa.Array, path: str, out: list[tuple[str, pa.DataType, int]]) -> None:
-    """Record (path, type, non-null count) for this node and its descendants."""
-    out.append((path, array.type, len(array) - array.null_count))
+def strings_to_timestamps(array: pa.Array) -> pa.Array:
+    """ISO date-time strings -> timestamp[us, UTC] (no offset: taken as UTC); raises ArrowInvalid otherwise."""
+    try:
+        return pc.cast(array, TS_TYPE)
+    except pa.ArrowInvalid:
+        pass
+    try:
+        naive = pc.cast(array, pa.timestamp("us"))  # no zone offset: the value is taken as UTC
+        return naive.cast(TS_TYPE)
+    except pa.ArrowInvalid:
+        pass
+    values: list[dt.datetime | None] = []  # offsets and naive values mixed: one by one
+    for text in array.to_pylist():
+        if text is None:
+            values.append(None)
+            continue
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise pa.ArrowInvalid(f"not an ISO date-time: {text!r}") from exc
+        values.append(moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC))
+    return pa.array(values, TS_TYPE)
+
+
+def all_iso_datetimes(array: pa.Array) -> bool:
+    """Whether every non-null value of a string array is an ISO date-time (and at least one is)."""
+    values = pc.drop_null(array)
+    if len(values) == 0 or not re.match(ISO_DATETIME, values[0].as_py()):  # most string columns stop here
+        return False
+    if not pc.all(pc.match_substring_regex(values, ISO_DATETIME)).as_py():
+        return False
+    try:
+        strings_to_timestamps(values)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def _observe(array: pa.Array, path: Path, out: list[Observation]) -> None:
+    """Record (path, type, non-null count) for this node and its descendants; strings that are all ISO
+    date-times are observed as timestamps (the piece keeps their text)."""
+    data_type = array.type
+    if pa.types.is_string(data_type) and all_iso_datetimes(array):
+        data_type = TS_TYPE
+    out.append((path, data_type, len(array) - array.null_count))
     if pa.types.is_struct(array.type):
         for index, child in enumerate(cast(pa.StructArray, array).flatten()):
-            _observe(child, f"{path}.{array.type.field(index).name}", out)
+            _observe(child, (*path, array.type.field(index).name), out)
     elif pa.types.is_list(array.type):
-        _observe(cast(pa.ListArray, array).flatten(), f"{path}[]", out)
+        _observe(cast(pa.ListArray, array).flatten(), (*path, ITEM), out)
 
 
-def observe_table(table: pa.Table) -> list[tuple[str, pa.DataType, int]]:
-    out: list[tuple[str, pa.DataType, int]] = []
-    for field in table.schema:
-        if field.name == LINE:
+def observe_table(table: pa.Table) -> list[Observation]:
+    out: list[Observation] = []
+    for column_field in table.schema:
+        if column_field.name == LINE:
             continue
-        column = table.column(field.name)
+        column = table.column(column_field.name)
         # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
         array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
-        _observe(array, field.name, out)
+        _observe(array, (column_field.name,), out)
     return out
 
 
-def schema_paths(fields: Iterable[pa.Field]) -> Iterator[tuple[str, pa.DataType]]:
-    """(path, type) of every node of these fields, parents before children (`a.b` for struct fields, `a[]` for
-    list items): the paths `observe_table` records."""
+def schema_paths(fields: Iterable[pa.Field]) -> Iterator[tuple[Path, pa.DataType]]:
+    """(path, type) of every node of these fields, parents before children: the paths `observe_table`
+    records."""
 
-    def walk(path: str, data_type: pa.DataType) -> Iterator[tuple[str, pa.DataType]]:
+    def walk(path: Path, data_type: pa.DataType) -> Iterator[tuple[Path, pa.DataType]]:
         yield path, data_type
         if pa.types.is_struct(data_type):
-            for field in data_type:
-                yield from walk(f"{path}.{field.name}", field.type)
+            for child in data_type:
+                yield from walk((*path, child.name), child.type)
         elif pa.types.is_list(data_type):
-            yield from walk(f"{path}[]", data_type.value_type)
+            yield from walk((*path, ITEM), data_type.value_type)
 
-    for field in fields:
-        yield from walk(field.name, field.type)
+    for top in fields:
+        yield from walk((top.name,), top.type)
 
 
-def observe_schema(schema: pa.Schema) -> list[tuple[str, pa.DataType, int]]:
+def observe_schema(schema: pa.Schema) -> list[Observation]:
     return [(path, data_type, 1) for path, data_type in schema_paths(f for f in schema if f.name != LINE)]
 
 
@@ -96,21 +168,55 @@ class Resolution:
     schema: pa.Schema
     conflicts: list[dict[str, Any]]
     ignored_fields: list[str]
+    case_variants: dict[str, list[str]] = field(default_factory=dict)  # column -> the spellings merged
+
+
+def _exact(name: str) -> str:
+    return name
+
+
+def _lower(name: str) -> str:
+    return name.lower()
 
 
 def resolve_schema(
-    observations: list[tuple[str, pa.DataType, int]],
+    observations: list[Observation],
     top_level: list[str],
     explicit: pa.Schema | None,
     null_as_string: bool = True,
 ) -> Resolution:
-    """Merge every piece's types into the batch schema (see the module docstring for the rule)."""
-    by_path: dict[str, list[tuple[pa.DataType, int]]] = {}
-    for path, data_type, count in observations:
-        by_path.setdefault(path, []).append((data_type, count))
-    conflicts: list[dict[str, Any]] = []
+    """Merge every piece's types into the batch schema (see the module docstring for the rule).
 
-    def build(path: str) -> pa.DataType:
+    `null_as_string=False` merges the pieces of one block (parse): names are then matched exactly, nothing is
+    reserved and ISO strings stay strings, so that the merged piece holds every value as parsed."""
+    batch = null_as_string
+    fold: Callable[[str], str] = _lower if batch else _exact
+
+    def key(path: Path) -> Path:
+        return tuple(ITEM if name is ITEM else fold(name) for name in path)
+
+    by_path: dict[Path, list[tuple[pa.DataType, int]]] = {}
+    spellings: dict[Path, dict[str, int]] = {}  # folded path -> {spelling of its last name: values}
+    for path, data_type, count in observations:
+        folded = key(path)
+        by_path.setdefault(folded, []).append((data_type, count))
+        last = path[-1]
+        if last is not ITEM:
+            counts = spellings.setdefault(folded, {})
+            counts[last] = counts.get(last, 0) + count
+    for name in top_level:  # a column seen only in `top_level` still has its spelling
+        spellings.setdefault((fold(name),), {}).setdefault(name, 0)
+    conflicts: list[dict[str, Any]] = []
+    variants: dict[str, list[str]] = {}
+
+    def spell(folded: Path, shown: str) -> str:
+        counts = spellings[folded]
+        chosen = min(counts, key=lambda name: (-counts[name], name))
+        if len(counts) > 1:
+            variants[f"{shown}.{chosen}" if shown else chosen] = sorted(counts)
+        return chosen
+
+    def build(path: Path, shown: str) -> pa.DataType:
         typed = [(t, n) for t, n in by_path.get(path, []) if not pa.types.is_null(t)]
         # Types seen only on null values (e.g. a column of nulls conformed earlier) do not vote.
         observed = [(t, n) for t, n in typed if n > 0] or typed[:1]
@@ -119,50 +225,72 @@ def resolve_schema(
         weights: dict[str, int] = {}
         for data_type, count in observed:
             weights[family(data_type)] = weights.get(family(data_type), 0) + count
+        if list(weights) == ["timestamp"]:  # every value an ISO date-time (or a timestamp)
+            return TS_TYPE if batch else pa.string()
+        if "timestamp" in weights:  # ISO strings among other strings are strings, kept as they came
+            stamps = weights.pop("timestamp")
+            weights["string"] = weights.get("string", 0) + stamps
+            observed = [(pa.string() if family(t) == "timestamp" else t, n) for t, n in observed]
         winner = next(iter(weights))
         if len(weights) > 1:
             winner = max(weights, key=lambda fam: (weights[fam], -list(weights).index(fam)))
-            conflicts.append({"field": path, "values_by_type": weights, "resolved_as": winner})
+            conflicts.append({"field": shown, "values_by_type": weights, "resolved_as": winner})
         kept = [t for t, _ in observed if family(t) == winner]
         if winner == "object":
             names: list[str] = []
             for data_type in kept:  # family "object": struct types
-                names.extend(f.name for f in cast(pa.StructType, data_type) if f.name not in names)
-            return pa.struct([pa.field(name, build(f"{path}.{name}")) for name in names])
+                names.extend(
+                    fold(f.name) for f in cast(pa.StructType, data_type) if fold(f.name) not in names
+                )
+            children = []
+            for name in names:
+                spelled = spell((*path, name), shown)
+                children.append(pa.field(spelled, build((*path, name), f"{shown}.{spelled}")))
+            return pa.struct(children)
         if winner == "array":
-            return pa.list_(build(f"{path}[]"))
+            return pa.list_(build((*path, ITEM), f"{shown}[]"))
         if winner == "number":
             result = kept[0]
             for data_type in kept[1:]:
                 result = _merge_numbers(result, data_type)
             return result
-        if winner == "timestamp":
-            return TS_TYPE
         return kept[0]
 
     if explicit is not None:
-        known = set(explicit.names)
-        ignored = [name for name in top_level if name not in known]
-        schema = explicit
+        known = {name.lower() for name in explicit.names}
+        ignored = [name for name in top_level if name.lower() not in known]
         _collect_explicit_conflicts(explicit, by_path, conflicts)
-        return Resolution(schema=schema, conflicts=conflicts, ignored_fields=ignored)
+        return Resolution(schema=explicit, conflicts=conflicts, ignored_fields=ignored)
     convert = _null_to_string if null_as_string else (lambda data_type: data_type)
-    fields = [pa.field(name, convert(build(name))) for name in top_level]
-    return Resolution(schema=pa.schema(fields), conflicts=conflicts, ignored_fields=[])
+    tops: list[str] = []
+    for name in top_level:
+        if fold(name) not in tops and not (batch and is_reserved(name)):
+            tops.append(fold(name))
+    fields = []
+    for name in tops:
+        spelled = spell((name,), "")
+        fields.append(pa.field(spelled, convert(build((name,), spelled))))
+    return Resolution(
+        schema=pa.schema(fields), conflicts=conflicts, ignored_fields=[], case_variants=variants
+    )
 
 
 def _collect_explicit_conflicts(
-    schema: pa.Schema, by_path: dict[str, list[tuple[pa.DataType, int]]], conflicts: list[dict[str, Any]]
+    schema: pa.Schema, by_path: dict[Path, list[tuple[pa.DataType, int]]], conflicts: list[dict[str, Any]]
 ) -> None:
     for path, data_type in schema_paths(schema):
         weights: dict[str, int] = {}
-        for observed, count in by_path.get(path, []):
-            if not pa.types.is_null(observed) and family(observed) != family(data_type):
-                weights[family(observed)] = weights.get(family(observed), 0) + count
+        folded = tuple(ITEM if name is ITEM else name.lower() for name in path)
+        for observed, count in by_path.get(folded, []):
+            observed_family = family(observed)
+            if observed_family == "timestamp" and family(data_type) == "string":
+                continue  # ISO strings into a string column: kept as they came
+            if not pa.types.is_null(observed) and observed_family != family(data_type):
+                weights[observed_family] = weights.get(observed_family, 0) + count
         if weights:
             conflicts.append(
                 {
-                    "field": path,
+                    "field": display(path),
                     "values_by_type": weights,
                     "resolved_as": family(data_type),
                     "rule": "explicit schema",

@@ -232,6 +232,6 @@ def _conformed_piece(task: WriteTask, piece: Piece, bad: BadRecords) -> pa.Table
     )
     for row, reason in sorted(bad_rows.items()):
         line_offset, line = raw[ordinals[row]]
-        bad.add(bad_record(piece.url, line_offset, line, reason), kind="type_conflict")
+        bad.add(bad_record(piece.url, line_offset, line, reason))  # kind: type_conflict, case_collision...
     keep = pa.array([row not in bad_rows for row in range(conformed.num_rows)])
     return conformed.filter(keep)

@@ -270,15 +270,15 @@ def test_parse_block_accounts_for_every_nasty_line():
 
 def test_resolve_widens_and_majority_wins():
     observations = [
-        ("a", pa.int64(), 10),
-        ("a", pa.float64(), 1),
-        ("b", pa.float64(), 9),
-        ("b", pa.string(), 2),
-        ("c", pa.null(), 5),
-        ("d", pa.struct([("x", pa.int64())]), 3),
-        ("d.x", pa.int64(), 3),
-        ("d", pa.struct([("y", pa.string())]), 2),
-        ("d.y", pa.string(), 2),
+        (("a",), pa.int64(), 10),
+        (("a",), pa.float64(), 1),
+        (("b",), pa.float64(), 9),
+        (("b",), pa.string(), 2),
+        (("c",), pa.null(), 5),
+        (("d",), pa.struct([("x", pa.int64())]), 3),
+        (("d", "x"), pa.int64(), 3),
+        (("d",), pa.struct([("y", pa.string())]), 2),
+        (("d", "y"), pa.string(), 2),
     ]
     resolution = job.resolve_schema(observations, ["a", "b", "c", "d"], None)
     assert resolution.schema.field("a").type == pa.float64()
