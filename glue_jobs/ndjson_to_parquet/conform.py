@@ -195,8 +195,9 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, dict[in
         return table, {}
     bad: dict[int, str] = {}
     columns = []
+    present = set(table.column_names)  # once: column_names is a new list per call (quadratic in the width)
     for field in schema:
-        if field.name in table.column_names:
+        if field.name in present:
             column = table.column(field.name)
             # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
             array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
