@@ -240,11 +240,11 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, dict[in
     if table.schema.remove_metadata() == schema:
         return table, {}
     arrays = []
-    for name in table.column_names:
-        column = table.column(name)
+    names = table.column_names  # once: column_names is a new list per call (quadratic in the width otherwise)
+    for column in table.columns:
         # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
         arrays.append(column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0)))
-    columns, bad = _conform_fields(arrays, table.column_names, list(schema), table.num_rows, "", True)
+    columns, bad = _conform_fields(arrays, names, list(schema), table.num_rows, "", True)
     return pa.Table.from_arrays(columns, schema=schema), bad
 
 
