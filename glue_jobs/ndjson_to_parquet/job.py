@@ -217,9 +217,8 @@ def _parse(spark: Any, tasks: list[ReadTask], manifest_id: str) -> list[ReadResu
 
 def _resolve(pieces: list[Piece], explicit: pa.Schema | None) -> Resolution:
     observations = [obs for piece in pieces for obs in piece.observations]
-    top_level: list[str] = []
-    for piece in pieces:
-        top_level.extend(c for c in piece.columns if c != LINE and c not in top_level)
+    # In order of first appearance; a dict, not a list membership test per name (quadratic for wide records).
+    top_level = list(dict.fromkeys(c for piece in pieces for c in piece.columns if c != LINE))
     # Reserved names (dt, the metadata columns, any case) are quarantined record by record (conform).
     return resolve_schema(observations, top_level, explicit)
 
