@@ -102,8 +102,13 @@ def _is_integer(value: Any) -> bool:
 def _exact_leaf(pairs: list[tuple[int, Any]], shown: str, bad: dict[int, str]) -> pa.Array | None:
     """The leaf's new array (None: unchanged), reporting the rows whose integer no column type holds exactly."""
     values = [value for _, value in pairs]
-    if not any(_is_integer(v) and abs(v) > EXACT_DOUBLE for v in values):
+    wide = [v for v in values if _is_integer(v) and abs(v) > EXACT_DOUBLE]
+    if not wide:
         return None  # every integer exact as a double: the double column as read
+    try:
+        max(float(abs(v)) for v in wide)
+    except OverflowError as exc:  # the line rule's strict parser refuses it (invalid_json): the slow path
+        raise pa.ArrowInvalid(f"exact integers: {shown} holds an integer beyond a double's range") from exc
     if any(isinstance(v, float) for v in values):
         for row, value in pairs:
             if _is_integer(value) and abs(value) > EXACT_DOUBLE:
