@@ -2,9 +2,9 @@
 
 pyarrow's JSON reader types a field holding an integer and a fraction (or an integer beyond int64) as double, so
 an integer beyond 2^53 is rounded before the job sees it (1234567890123456789 -> 1.2345678901234568e18). A cheap
-byte scan decides whether a block needs the exact treatment: it has a double column (a schema check) and an
-integer literal of 16+ digits (a regex; integers of 15 digits or fewer are below 2^53, exact as doubles). Other
-blocks cost nothing more. For such a block the lines are read again with the standard library (exact Python
+check decides whether a block needs the exact treatment: a double column holding a value of magnitude 2^53 or more
+(Arrow compute over the double columns only) and an integer literal of 16+ digits (a byte scan; integers of 15
+digits or fewer are below 2^53, exact as doubles). Other blocks cost nothing more. For such a block the lines are read again with the standard library (exact Python
 ints), and each double column (at any level) holding an integer beyond 2^53 becomes (docs/glue-job.md):
 
 - decimal(38,0) when all its values are integers (some beyond int64); an integer of more than 38 digits is
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import decimal
 import json
-import re
 from typing import Any, cast
 
 import pyarrow as pa
@@ -32,7 +31,8 @@ EXACT_DOUBLE = 2**53  # every integer of at most this magnitude is exact as a do
 INT64_MAX = 2**63 - 1
 DECIMAL_DIGITS = 38
 DECIMAL_TYPE = pa.decimal128(DECIMAL_DIGITS, 0)
-_LONG_INTEGER = re.compile(rb"[:,\[][ \t\r\n]*-?[0-9]{16}")
+_DIGITS_AND_SEPARATORS = bytes.maketrans(b"123456789,[", b"000000000::")
+_LONG_LITERAL = b":" + b"0" * 16  # a separator then 16 digits: an integer part of 16+ digits
 
 
 def _double_leaves(path: Path, data_type: pa.DataType) -> list[Path]:
@@ -45,11 +45,18 @@ def _double_leaves(path: Path, data_type: pa.DataType) -> list[Path]:
     return []
 
 
-def needs_exact_treatment(data: bytes, schema: pa.Schema) -> bool:
-    """A double column somewhere and a 16+ digit integer literal (maybe inside a string: then it only costs)."""
-    if not any(_double_leaves((f.name,), f.type) for f in schema):
-        return False
-    return _LONG_INTEGER.search(data) is not None
+def needs_exact_treatment(data: bytes, table: pa.Table) -> bool:
+    """A double column holding a value beyond 2^53 in magnitude (Arrow compute), and a 16+ digit integer
+    literal (a byte scan: digits as `0`, separators as `:`, whitespace and `-` gone, then one `find`; a literal
+    inside a string only costs the exact treatment)."""
+    for top in table.schema:
+        for path in _double_leaves((top.name,), top.type):
+            column = table.column(top.name)  # a top-level leaf: its chunks as they are
+            leaf = column if len(path) == 1 else _leaf(column.combine_chunks(), path[1:])
+            largest = pc.max(pc.abs(leaf)).as_py()
+            if largest is not None and largest >= EXACT_DOUBLE:
+                return data.translate(_DIGITS_AND_SEPARATORS, b" \t\r\n-").find(_LONG_LITERAL) >= 0
+    return False
 
 
 def _values(records: list[Any], path: Path) -> list[tuple[int, Any]]:
@@ -129,7 +136,7 @@ def exact_integers(data: bytes, table: pa.Table) -> tuple[pa.Table, dict[int, st
     """`table` (pyarrow's reading of `data`) with its long integers exact, and {row: reason} for the rows that
     must be quarantined (their values in the returned table are meaningless). Raises pa.ArrowInvalid when the
     standard library does not read the lines as pyarrow did (the caller then takes the slow path)."""
-    if not needs_exact_treatment(data, table.schema):
+    if not needs_exact_treatment(data, table):
         return table, {}
     try:
         records = [json.loads(line) for line in data.split(b"\n") if not is_blank(line)]

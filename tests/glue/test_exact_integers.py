@@ -209,7 +209,7 @@ def test_a_batch_without_long_integers_keeps_its_types(spark, tmp_path: Path):
     file = tmp_path / "narrow.ndjson"
     file.write_text("\n".join(lines) + "\n")
     block = file.read_bytes()
-    assert not needs_exact_treatment(block, parse_block("u", 0, block).tables[0].schema)
+    assert not needs_exact_treatment(block, parse_block("u", 0, block).tables[0])
     report = run(spark, write_manifest(tmp_path, [file]), tmp_path / "out")
     table = pa.concat_tables([pq.read_table(f) for f in parquet_files(tmp_path / "out")])
     assert [str(t) for t in table.schema.types[:4]] == ["int64", "double", "double", "int64"]
