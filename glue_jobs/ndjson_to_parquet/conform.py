@@ -129,6 +129,10 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
         mask = array.is_null() if array.null_count else None
         return pa.ListArray.from_arrays(rebased, new_values, type=target, mask=mask), bad
     if target_family == "number" and source_family == "number":
+        if pa.types.is_floating(target) and (
+            pa.types.is_integer(source) or (pa.types.is_decimal(source) and source.scale == 0)
+        ):
+            return _integers_to_double(array, target, path)
         try:
             return pc.cast(array, target), {}
         except (pa.ArrowInvalid, OverflowError):
@@ -166,6 +170,38 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
     for row in _non_null_rows(array):
         bad[row] = _reason(path, source, target)
     return pa.nulls(len(array), target), bad  # type: ignore[call-overload]  # stubs: no DataType overload
+
+
+def _integers_to_double(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, dict[int, str]]:
+    """Integers (int64 or decimal(38,0)) -> double; an integer beyond 2^53, which no double holds exactly, is
+    reported rather than rounded."""
+    if pa.types.is_integer(array.type):
+        try:
+            return pc.cast(array, target), {}  # Arrow refuses an integer that a double does not hold exactly
+        except pa.ArrowInvalid:
+            pass
+    values: list[float | None] = []
+    bad: dict[int, str] = {}
+    for index, value in enumerate(array.to_pylist()):
+        if value is not None and abs(int(value)) > 2**53:
+            bad[index] = inexact_reason(path, int(value))
+            value = None
+        values.append(None if value is None else float(value))
+    return pa.array(values, type=target), bad
+
+
+def inexact_reason(path: str, value: int) -> str:
+    return (
+        f"type_conflict: field '{path}' holds integers and fractions; integer {value} is not exact as a double "
+        "(beyond 2^53)"
+    )
+
+
+def beyond_decimal_reason(path: str, value: int) -> str:
+    return (
+        f"type_conflict: field '{path}': integer {value} has more than 38 digits, beyond decimal(38,0), the "
+        "widest exact integer type Spark, DuckDB and Athena read"
+    )
 
 
 def _reason(path: str, source: pa.DataType, target: pa.DataType) -> str:

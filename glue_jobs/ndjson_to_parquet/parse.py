@@ -31,6 +31,7 @@ from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, strip_bom
 from .conform import conform_table, normalise_table, text_schema
 from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, LINE
 from .errors import JobError
+from .integers import exact_integers
 from .quarantine import bad_record
 from .schema import observe_schema, observe_table, resolve_schema
 from .storage import Storage
@@ -153,7 +154,11 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
             table = _read_json(block)
             # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path).
             if table.num_rows == records:
-                return BlockResult([_with_line_numbers(normalise(table))], [], records, blank)
+                table, inexact = exact_integers(block, table)
+                table = _with_line_numbers(normalise(table))
+                if inexact:
+                    return _without_inexact(url, offset, block, table, inexact, records, blank)
+                return BlockResult([table], [], records, blank)
     except (UnicodeDecodeError, pa.ArrowInvalid):
         pass
     lines = block.split(b"\n")
@@ -246,6 +251,25 @@ def count_blank_lines(block: bytes) -> int:
     return blank
 
 
+def _without_inexact(
+    url: str, offset: int, block: bytes, table: pa.Table, inexact: dict[int, str], records: int, blank: int
+) -> BlockResult:
+    """The fast path's result when some records hold an integer no column type holds exactly (integers.py)."""
+    bad: list[dict[str, Any]] = []
+    ordinal = -1
+    position = offset
+    for line in block.split(b"\n"):
+        line_offset = position
+        position += len(line) + 1
+        if is_blank(line):
+            continue
+        ordinal += 1
+        if ordinal in inexact:
+            bad.append(bad_record(url, line_offset, line, inexact[ordinal]))
+    keep = pa.array([row not in inexact for row in range(table.num_rows)])
+    return BlockResult([table.filter(keep)], bad, records, blank)
+
+
 def _with_line_numbers(table: pa.Table) -> pa.Table:
     return _add_line_column(table, pa.array(range(table.num_rows), pa.int32()))
 
@@ -301,10 +325,16 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
     def parse(items: list[tuple[int, int, bytes]]) -> None:
         error: Exception | None = None
         try:
-            table = _read_json(b"\n".join(item[2] for item in items))
+            data = b"\n".join(item[2] for item in items)
+            table = _read_json(data)
             if table.num_rows == len(items):
-                table = normalise(table)
-                tables.append(_add_line_column(table, pa.array([i[0] for i in items], pa.int32())))
+                table, inexact = exact_integers(data, table)
+                table = _add_line_column(normalise(table), pa.array([i[0] for i in items], pa.int32()))
+                for row, reason in inexact.items():
+                    bad.append(bad_record(url, items[row][1], items[row][2], reason))
+                if inexact:
+                    table = table.filter(pa.array([row not in inexact for row in range(len(items))]))
+                tables.append(table)
                 return
             error = ValueError(f"{table.num_rows} rows for {len(items)} lines")
         except pa.ArrowInvalid as exc:
@@ -313,6 +343,11 @@ def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int,
             # One record longer than pyarrow's chunk ("straddles two block boundaries"): parse it in one chunk.
             try:
                 table = _read_json(items[0][2], block_size=len(items[0][2]) + 1)
+                table, inexact = exact_integers(items[0][2], table)
+                if inexact:
+                    _, line_offset, line = items[0]
+                    bad.append(bad_record(url, line_offset, line, inexact[0]))
+                    return
                 if table.num_rows == 1:
                     tables.append(_add_line_column(normalise(table), pa.array([items[0][0]], pa.int32())))
                     return

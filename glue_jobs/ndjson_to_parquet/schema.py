@@ -1,7 +1,7 @@
 """The batch schema: every piece's observed types merged into one schema, or the explicit --SCHEMA_PATH one.
 
-The rule (docs/glue-job.md): null widens to any type, int to double, struct fields are unioned, list items
-merged; for any other conflict the type carried by most values wins and the conflict is reported. Pieces are
+The rule (docs/glue-job.md): null widens to any type, int to double (decimal(38,0) for integers beyond int64;
+integers no double holds exactly are reported), struct fields are unioned, list items merged; for any other conflict the type carried by most values wins and the conflict is reported. Pieces are
 typed independently by pyarrow in the Spark tasks, so the merge happens once, on the driver, over observations
 (path, type, non-null count) rather than data. A path is a tuple of names (ITEM for a list's items), never a
 dotted string: a top-level key "p.q" and a nested p -> q are different fields.
@@ -71,12 +71,47 @@ def family(data_type: pa.DataType) -> str:
     return str(data_type)
 
 
-def _merge_numbers(left: pa.DataType, right: pa.DataType) -> pa.DataType:
-    if left == right:
-        return left
-    if pa.types.is_integer(left) and pa.types.is_integer(right):
-        return pa.int64()
-    return pa.float64()
+# The observed type of an int64 array holding an integer beyond 2^53 (no double holds it exactly): the piece is
+# int64; the sentinel only tells the resolution that a merge with fractions would quarantine records.
+WIDE_INT64 = pa.decimal128(19, 0)
+_EXACT_DOUBLE = 2**53
+
+
+def _number_kind(data_type: pa.DataType) -> str:
+    if data_type == WIDE_INT64:
+        return "integer beyond 2^53"
+    if pa.types.is_decimal(data_type):  # decimal(38,0): integers beyond int64 (integers.py)
+        return "integer beyond int64"
+    return "integer" if pa.types.is_integer(data_type) else "float"
+
+
+def _merge_numbers(
+    observed: list[tuple[pa.DataType, int]], shown: str, conflicts: list[dict[str, Any]]
+) -> pa.DataType:
+    """integer -> int64; integers and fractions -> double; integers beyond int64 -> decimal(38,0). A merge
+    that needs an integer no double holds exactly (records quarantined) or a decimal is reported."""
+    kinds: dict[str, int] = {}
+    for data_type, count in observed:
+        kinds[_number_kind(data_type)] = kinds.get(_number_kind(data_type), 0) + count
+    wide = "integer beyond 2^53" in kinds or "integer beyond int64" in kinds
+    if "float" in kinds:
+        result: pa.DataType = pa.float64()
+    elif "integer beyond int64" in kinds:
+        result = pa.decimal128(38, 0)
+    else:
+        types = {t for t, _ in observed}
+        return types.pop() if len(types) == 1 and WIDE_INT64 not in types else pa.int64()
+    if wide:
+        conflicts.append({"field": shown, "values_by_type": kinds, "resolved_as": str(result)})
+    return result
+
+
+def _wide_integers(array: pa.Array) -> bool:
+    """An int64 array holding an integer beyond 2^53."""
+    if not pa.types.is_int64(array.type) or array.null_count == len(array):
+        return False
+    bounds = pc.min_max(array)
+    return bool(bounds["min"].as_py() < -_EXACT_DOUBLE or bounds["max"].as_py() > _EXACT_DOUBLE)
 
 
 def strings_to_timestamps(array: pa.Array) -> pa.Array:
@@ -123,6 +158,8 @@ def _observe(array: pa.Array, path: Path, out: list[Observation]) -> None:
     data_type = array.type
     if pa.types.is_string(data_type) and all_iso_datetimes(array):
         data_type = TS_TYPE
+    elif _wide_integers(array):
+        data_type = WIDE_INT64
     out.append((path, data_type, len(array) - array.null_count))
     if pa.types.is_struct(array.type):
         for index, child in enumerate(cast(pa.StructArray, array).flatten()):
@@ -250,10 +287,7 @@ def resolve_schema(
         if winner == "array":
             return pa.list_(build((*path, ITEM), f"{shown}[]"))
         if winner == "number":
-            result = kept[0]
-            for data_type in kept[1:]:
-                result = _merge_numbers(result, data_type)
-            return result
+            return _merge_numbers([(t, n) for t, n in observed if family(t) == "number"], shown, conflicts)
         return kept[0]
 
     if explicit is not None:
