@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, strip_bom
+from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, records_with_offsets, strip_bom
 
 from .conform import conform_table, normalise_table, text_schema
 from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, LINE
@@ -256,14 +256,7 @@ def _without_inexact(
 ) -> BlockResult:
     """The fast path's result when some records hold an integer no column type holds exactly (integers.py)."""
     bad: list[dict[str, Any]] = []
-    ordinal = -1
-    position = offset
-    for line in block.split(b"\n"):
-        line_offset = position
-        position += len(line) + 1
-        if is_blank(line):
-            continue
-        ordinal += 1
+    for ordinal, line_offset, line in records_with_offsets(block.split(b"\n"), offset):
         if ordinal in inexact:
             bad.append(bad_record(url, line_offset, line, inexact[ordinal]))
     keep = pa.array([row not in inexact for row in range(table.num_rows)])
@@ -286,14 +279,7 @@ def _add_line_column(table: pa.Table, ordinals: pa.Array) -> pa.Table:
 def _parse_block_slowly(url: str, offset: int, lines: list[bytes], records: int, blank: int) -> BlockResult:
     bad: list[dict[str, Any]] = []
     good: list[tuple[int, int, bytes]] = []  # (ordinal, offset, line)
-    ordinal = -1
-    position = offset
-    for line in lines:
-        line_offset = position
-        position += len(line) + 1
-        if is_blank(line):
-            continue
-        ordinal += 1
+    for ordinal, line_offset, line in records_with_offsets(lines, offset):
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.contracts.lines import is_blank
+from pipeline.contracts.lines import records_with_offsets
 
 from .storage import Storage
 
@@ -65,14 +65,7 @@ def reread_records(
         block = stream.read(length)
     finally:
         stream.close()
-    ordinal = -1
-    position = block_offset
-    for line in block.split(b"\n"):
-        line_offset = position
-        position += len(line) + 1
-        if is_blank(line):
-            continue
-        ordinal += 1
+    for ordinal, line_offset, line in records_with_offsets(block.split(b"\n"), block_offset):
         if ordinal in wanted:
             found[ordinal] = (line_offset, line)
     return found

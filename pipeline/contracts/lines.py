@@ -10,7 +10,7 @@ start of a file only (one mid-file is content). The Glue job (``records_in``), t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 JSON_WHITESPACE = b" \t\r"
 BOM = b"\xef\xbb\xbf"
@@ -40,3 +40,17 @@ def count_records(lines: Iterable[bytes]) -> int:
 def count_records_in(content: bytes) -> int:
     """Records in the decompressed content of one whole file."""
     return count_records(content.split(b"\n"))
+
+
+def records_with_offsets(lines: Iterable[bytes], offset: int) -> Iterator[tuple[int, int, bytes]]:
+    """``(ordinal, byte offset, line)`` of each record among consecutive lines (split at ``\n``, without it) that
+    start at byte ``offset``: ordinals count records only, blank lines are skipped but keep their bytes."""
+    ordinal = -1
+    position = offset
+    for line in lines:
+        line_offset = position
+        position += len(line) + 1
+        if is_blank(line):
+            continue
+        ordinal += 1
+        yield ordinal, line_offset, line
