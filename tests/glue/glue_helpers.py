@@ -75,3 +75,25 @@ def quarantine_records(out: Path, manifest_id: str = "m-0001", date_prefix: str 
     for file in sorted(directory.glob("*.ndjson")):
         records += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line]
     return records
+
+
+def convert_corpus(spark, directory: Path, texts: list[list[str]], **options: object) -> dict:
+    """Write each list of lines as one file of a manifest, run the job, read every Parquet row back (pyarrow):
+    `out`, `report`, `table` and `rows` keyed by each record's `case_id` field."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = []
+    for number, lines in enumerate(texts):
+        file = directory / f"part-{number}.ndjson"
+        file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        files.append(file)
+    out = directory / "out"
+    report = run(spark, write_manifest(directory, files), out, **options)
+    table = pa.concat_tables([pq.read_table(f) for f in parquet_files(out)])
+    return {
+        "out": out,
+        "report": report,
+        "table": table,
+        "rows": {r["case_id"]: r for r in table.to_pylist()},
+    }

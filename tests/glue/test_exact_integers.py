@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from glue_helpers import parquet_files, quarantine_records, run, write_manifest
+from glue_helpers import convert_corpus, parquet_files, quarantine_records, run, write_manifest
 
 from glue_jobs.ndjson_to_parquet.integers import needs_exact_treatment
 from glue_jobs.ndjson_to_parquet.parse import parse_block
@@ -105,20 +105,7 @@ def _expected(name: str, raw: str) -> Any:
 @pytest.fixture(scope="module")
 def converted(spark, tmp_path_factory) -> dict[str, Any]:
     directory = tmp_path_factory.mktemp("exact_integers")
-    files = []
-    for number, lines in enumerate(_lines()):
-        file = directory / f"part-{number}.ndjson"
-        file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        files.append(file)
-    out = directory / "out"
-    report = run(spark, write_manifest(directory, files), out, MAX_BAD_RECORD_RATIO="0.9")
-    table = pa.concat_tables([pq.read_table(f) for f in parquet_files(out)])
-    return {
-        "out": out,
-        "report": report,
-        "table": table,
-        "rows": {r["case_id"]: r for r in table.to_pylist()},
-    }
+    return convert_corpus(spark, directory, _lines(), MAX_BAD_RECORD_RATIO="0.9")
 
 
 def test_the_corpus_covers_every_class():

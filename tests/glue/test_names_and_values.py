@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from corpus_values import CASES, counts
-from glue_helpers import parquet_files, quarantine_records, run, write_manifest
+from glue_helpers import convert_corpus, parquet_files, quarantine_records
 
 from glue_jobs.ndjson_to_parquet.conform import conform_table
 from glue_jobs.ndjson_to_parquet.schema import resolve_schema
@@ -53,22 +53,11 @@ def _names_unique_ignoring_case(fields: list[pa.Field], where: str) -> None:
 @pytest.fixture(scope="module")
 def converted(spark, tmp_path_factory) -> dict[str, Any]:
     directory = tmp_path_factory.mktemp("names_and_values")
-    files = [directory / f"part-{n}.ndjson" for n in range(FILES)]
-    texts: list[list[str]] = [[] for _ in files]
+    texts: list[list[str]] = [[] for _ in range(FILES)]
     for case in CASES:
         for number, line in enumerate(case.lines):
             texts[number % FILES].append(line)
-    for file, lines in zip(files, texts, strict=True):
-        file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = directory / "out"
-    report = run(spark, write_manifest(directory, files), out, MAX_BAD_RECORD_RATIO="0.9")
-    table = pa.concat_tables([pq.read_table(f) for f in parquet_files(out)])
-    return {
-        "out": out,
-        "report": report,
-        "table": table,
-        "rows": {r["case_id"]: r for r in table.to_pylist()},
-    }
+    return convert_corpus(spark, directory, texts, MAX_BAD_RECORD_RATIO="0.9")
 
 
 def test_the_corpus_covers_every_class():
