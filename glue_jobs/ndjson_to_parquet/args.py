@@ -29,7 +29,26 @@ PYARROW_CODECS = {
     "uncompressed": "none",
 }
 REQUIRED_ARGS = ("JOB_NAME", "MANIFEST_PATH", "OUTPUT_PATH", "COMPRESSION_TYPE")
-OPTIONAL_ARGS = ("BAD_RECORDS_PATH", "MAX_BAD_RECORD_RATIO", "TARGET_FILE_MB", "SCHEMA_PATH", "MANIFEST_ID")
+OPTIONAL_ARGS = (
+    "BAD_RECORDS_PATH",
+    "MAX_BAD_RECORD_RATIO",
+    "TARGET_FILE_MB",
+    "SCHEMA_PATH",
+    "MANIFEST_ID",
+    "TABLE_FORMAT",
+    "CATALOG_DATABASE",
+    "CATALOG_TABLE",
+    "MODE",
+    "MAINTAIN_DATE",
+    "SNAPSHOT_RETENTION_HOURS",
+    "ORPHAN_AGE_HOURS",
+    "JOB_RUN_ID",
+)
+TABLE_FORMATS = ("iceberg", "parquet")
+MODES = ("convert", "maintain")
+DEFAULT_TABLE = "events"  # the table name of a local catalog when --CATALOG_TABLE is not given
+CATALOG_NAME_RE = re.compile(r"^[a-z0-9_]{1,255}$")  # Glue Data Catalog database and table names
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MANIFEST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
@@ -44,6 +63,20 @@ class JobArgs:
     target_file_mb: int = 128
     schema_path: str | None = None
     manifest_id: str | None = None
+    table_format: str = (
+        "parquet"  # "iceberg" | "parquet"; absent: parquet, a bare run writes as it always did
+    )
+    catalog_database: str | None = None  # the Glue Data Catalog database; None: no Glue catalog
+    catalog_table: str = DEFAULT_TABLE
+    mode: str = "convert"  # "convert" | "maintain"
+    maintain_date: str | None = None
+    snapshot_retention_hours: int = 168
+    orphan_age_hours: int = 72
+    job_run_id: str | None = None
+
+    @property
+    def iceberg(self) -> bool:
+        return self.table_format == "iceberg"
 
 
 def _codec_candidates(extra_dirs: tuple[str, ...]) -> list[Any]:
@@ -153,10 +186,55 @@ def _target_file_mb(options: dict[str, str]) -> int:
     return int(target_text)
 
 
+def _choice(options: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = options.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise JobError(
+            "InvalidArgument", f"--{name} must be one of {', '.join(choices)}, got '{options.get(name, '')}'"
+        )
+    return value
+
+
+def _hours(options: dict[str, str], name: str, default: int) -> int:
+    text = options.get(name, "").strip() or str(default)
+    if not text.isdigit() or not (1 <= int(text) <= 100_000):
+        raise JobError("InvalidArgument", f"--{name} must be a whole number of hours >= 1, got '{text}'")
+    return int(text)
+
+
+def _catalog_name(options: dict[str, str], name: str) -> str | None:
+    value = options.get(name, "").strip() or None
+    if value is not None and not CATALOG_NAME_RE.match(value):
+        raise JobError(
+            "InvalidArgument",
+            f"--{name} must be 1-255 characters of lower-case letters, digits and '_' (a Glue Data Catalog "
+            f"name Athena can query), got '{value}'",
+        )
+    return value
+
+
+def _catalog_options(options: dict[str, str]) -> dict[str, Any]:
+    maintain_date = options.get("MAINTAIN_DATE", "").strip() or None
+    if maintain_date is not None and not DATE_RE.match(maintain_date):
+        raise JobError("InvalidArgument", f"--MAINTAIN_DATE must be YYYY-MM-DD, got '{maintain_date}'")
+    return {
+        "table_format": _choice(options, "TABLE_FORMAT", TABLE_FORMATS, "parquet"),
+        "catalog_database": _catalog_name(options, "CATALOG_DATABASE"),
+        "catalog_table": _catalog_name(options, "CATALOG_TABLE") or DEFAULT_TABLE,
+        "mode": _choice(options, "MODE", MODES, "convert"),
+        "maintain_date": maintain_date,
+        "snapshot_retention_hours": _hours(options, "SNAPSHOT_RETENTION_HOURS", 168),
+        "orphan_age_hours": _hours(options, "ORPHAN_AGE_HOURS", 72),
+        "job_run_id": options.get("JOB_RUN_ID", "").strip() or None,
+    }
+
+
 def parse_job_args(argv: list[str]) -> JobArgs:
     """Parse Glue-style `--NAME value` arguments; unknown ones are ignored. Raises JobError on bad input."""
     options = _raw_options(list(argv))
-    missing = [name for name in REQUIRED_ARGS if not options.get(name, "").strip()]
+    maintain = options.get("MODE", "").strip().lower() == "maintain"
+    required = [n for n in REQUIRED_ARGS if not (maintain and n == "MANIFEST_PATH")]  # maintain: no manifest
+    missing = [name for name in required if not options.get(name, "").strip()]
     if missing:
         raise JobError(
             "MissingArgument",
@@ -176,7 +254,7 @@ def parse_job_args(argv: list[str]) -> JobArgs:
     bad_path = options.get("BAD_RECORDS_PATH", "").strip().rstrip("/") or join(output, "_bad_records")
     return JobArgs(
         job_name=options["JOB_NAME"].strip(),
-        manifest_path=options["MANIFEST_PATH"].strip(),
+        manifest_path=options.get("MANIFEST_PATH", "").strip(),
         output_path=output,
         compression=codec,
         bad_records_path=bad_path,
@@ -184,4 +262,5 @@ def parse_job_args(argv: list[str]) -> JobArgs:
         target_file_mb=target_file_mb,
         schema_path=options.get("SCHEMA_PATH", "").strip() or None,
         manifest_id=manifest_id,
+        **_catalog_options(options),
     )
