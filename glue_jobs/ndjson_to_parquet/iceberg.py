@@ -120,7 +120,7 @@ def open_catalog(ref: TableRef) -> Catalog:
         if ref.database is not None:
             from pyiceberg.catalog.glue import GlueCatalog
 
-            props = file_io_properties()
+            props: dict[str, Any] = dict(file_io_properties())
             if endpoint := _endpoint("glue"):
                 props["glue.endpoint"] = endpoint
             if region := _region():
@@ -282,11 +282,9 @@ def snapshot_fields(table: Table, snapshot: Snapshot, commit: str, attempts: int
 
 def data_files_of(table: Table, date_prefix: str | None) -> list[DataFile]:
     """The live data files of the current snapshot (of one date, or all)."""
-    from pyiceberg.expressions import AlwaysTrue, EqualTo
-
     if table.current_snapshot() is None:
         return []
-    row_filter = EqualTo(PARTITION_COLUMN, date_prefix) if date_prefix else AlwaysTrue()
+    row_filter = f"{PARTITION_COLUMN} == '{date_prefix}'" if date_prefix else "True"
     return [task.file for task in table.scan(row_filter=row_filter).plan_files()]
 
 
@@ -335,9 +333,9 @@ def _compare(have: pa.DataType, want: pa.DataType, path: str) -> tuple[str | Non
     if have == want:
         return None, False
     if pa.types.is_struct(have) and pa.types.is_struct(want):
-        have_fields = {f.name: f.type for f in cast(pa.StructType, have)}
+        have_fields = {f.name: f.type for f in have}
         update = False
-        for child in cast(pa.StructType, want):
+        for child in want:
             if child.name not in have_fields:
                 update = True
                 continue
@@ -347,7 +345,7 @@ def _compare(have: pa.DataType, want: pa.DataType, path: str) -> tuple[str | Non
             update = update or child_update
         return None, update
     if pa.types.is_list(have) and pa.types.is_list(want):
-        return _compare(cast(pa.ListType, have).value_type, cast(pa.ListType, want).value_type, f"{path}[]")
+        return _compare(have.value_type, want.value_type, f"{path}[]")
     if _promotable(have, want):
         return None, True
     if _promotable(

@@ -12,6 +12,7 @@ with `MotoBridgeOutdated` naming the bridge instead of the pipeline misbehaving 
 | sfn-glue-sync-output | the Glue job run returned by `.sync` carries datetimes, which `DescribeExecution` cannot JSON-encode. |
 | sfn-sdk-s3-body | an `aws-sdk:s3:getObject` task hands the interpreter a botocore stream as `Body`; Step Functions returns the object's text, which `States.StringToJson($.Body)` needs. |
 | glue-job-runs | a Glue job run executes nothing (STARTING -> RUNNING -> SUCCEEDED by itself): runs are handed to a `GlueRunner`, and their state follows its outcome. |
+| glue-table-version-check | `UpdateTable` ignores `VersionId`, so two Iceberg commits from the same table version are both accepted and the later silently drops the earlier (a lost commit); AWS rejects the stale one with `ConcurrentModificationException`. |
 | lambda-invoke | Lambda needs Docker to run code: invocations are handed to a `LambdaInvoker` (in-process handlers). |
 | sqs-compact-redrive-policy | `GetQueueAttributes` returns `RedrivePolicy` as JSON with spaces where AWS returns it compact, so every `terraform plan` after an apply shows a whitespace change. |
 | sqs-counts-one-clock-read | every read of any queue attribute (each SendMessage reads one) recounts all messages and reads the clock twice per message: with a few thousand queued S3 notifications each PutObject and ReceiveMessage cost time in proportion to the queue's depth (docs/scaling.md#moto-sqs-counts). Same counts, one clock read per count. |
@@ -67,6 +68,7 @@ _BRIDGES: tuple[Callable[[], None], ...] = (
     stepfunctions.bridge_sfn_glue_sync_output,
     stepfunctions.bridge_sfn_sdk_s3_body,
     glue.bridge_glue_job_runs,
+    glue.bridge_glue_table_version_check,
     awslambda.bridge_lambda_invoke,
     sqs.bridge_sqs_esm_dispatch,
     sqs.bridge_sqs_compact_redrive_policy,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.contracts.errors import PipelineError
-from pipeline.embedded.bridges.check import mark_installed, require
+from pipeline.embedded.bridges.check import mark_installed, require, require_method
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +151,39 @@ def _execute_run(runner: GlueRunner, run: Any, request: GlueRunRequest) -> None:
         logger.debug(
             "Glue run %s ended %s after %.1fs", request.run_id, run._bridge_state, time.monotonic() - started
         )
+
+
+_table_update_lock = threading.Lock()
+
+
+def bridge_glue_table_version_check() -> None:
+    """UpdateTable honours `VersionId` atomically, as AWS Glue does (optimistic locking of table commits).
+
+    moto ignores the parameter: two Iceberg commits that read the same table version would both be accepted and
+    the second would silently replace the first's metadata pointer (a lost commit). With the bridge, an update
+    whose VersionId is not the table's current version fails with ConcurrentModificationException, which
+    pyiceberg turns into a retried CommitFailedException."""
+    from moto.glue.exceptions import GlueClientError
+    from moto.glue.responses import GlueResponse
+
+    name = "glue-table-version-check"
+    original = require_method(GlueResponse, "update_table", name)
+
+    def update_table(self: Any) -> Any:
+        version_id = self.parameters.get("VersionId")
+        with _table_update_lock:
+            if version_id is not None:
+                table_input = self.parameters.get("TableInput") or {}
+                table = self.glue_backend.get_table(
+                    self.parameters.get("DatabaseName"), table_input.get("Name")
+                )
+                current = str(getattr(table, "_current_version", ""))
+                if current and str(version_id) != current:
+                    raise GlueClientError(
+                        "ConcurrentModificationException",
+                        f"Table version {version_id} is not the current version {current}",
+                    )
+            return original(self)
+
+    GlueResponse.update_table = update_table  # type: ignore[method-assign]
+    mark_installed(name)
