@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.output import err, out
+from pipeline.ops.status import contract_rows
 
 
 def _age(seconds: float | None) -> str:
@@ -71,6 +72,25 @@ def print_status(report: Any) -> None:
             "yes" if day.complete else "no",
         )
     show(files)
+    contract = contract_rows(report)
+    if contract:
+        table = Table(
+            title="Schema contract and snapshot per batch", title_justify="left", box=box.SIMPLE_HEAD
+        )
+        for column in ("date", "manifest", "columns added", "values converted", "quarantined", "snapshot"):
+            table.add_column(
+                column, justify="left" if column in ("date", "manifest") else "right", no_wrap=True
+            )
+        for row in contract[-30:]:
+            table.add_row(
+                row["date"],
+                row["manifest_id"],
+                str(row["columns_added"]),
+                str(row["values_converted"]),
+                str(row["contract_quarantined"]),
+                str(row["snapshot_id"] or "-"),
+            )
+        show(table)
     unfinished = [
         (d.date_prefix, m)
         for d in report.dates

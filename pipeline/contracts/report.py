@@ -13,8 +13,13 @@ from typing import Any
 
 REPORTS_FOLDER = "_reports"
 REPORT_COUNTS = ("records_in", "records_out", "bad_records", "bytes_in", "bytes_out")
-# What the MANIFEST item holds per manifest: the counts, and how many Parquet files the run wrote.
-MANIFEST_COUNTS = (*REPORT_COUNTS, "output_files")
+# What the schema contract did to the batch (the report's "contract" object, summed): columns (and struct fields)
+# added to the table, values converted to the table's type, records quarantined because a value could not be.
+CONTRACT_COUNTS = ("columns_added", "values_converted", "contract_quarantined")
+# What the MANIFEST item holds per manifest: the counts, how many Parquet files the run wrote, the contract's counts.
+MANIFEST_COUNTS = (*REPORT_COUNTS, "output_files", *CONTRACT_COUNTS)
+# Kept too, not summed: the Iceberg snapshot that made the batch visible (Iceberg format only).
+SNAPSHOT_FIELD = "snapshot_id"
 
 
 def report_key(output_prefix: str, manifest_id: str) -> str:
@@ -35,4 +40,21 @@ def report_counts(report: dict[str, Any]) -> dict[str, int]:
         counts["output_files"] = len(output_files)
     elif isinstance(output_files, int) and not isinstance(output_files, bool):
         counts["output_files"] = output_files
+    contract = report.get("contract")
+    if isinstance(contract, dict):
+        added, converted = contract.get("columns_added"), contract.get("values_converted")
+        quarantined = contract.get("records_quarantined")
+        if isinstance(added, list):
+            counts["columns_added"] = len(added)
+        if isinstance(converted, dict):
+            counts["values_converted"] = sum(v for v in converted.values() if _count(v))
+        if isinstance(quarantined, int) and _count(quarantined):
+            counts["contract_quarantined"] = quarantined
+    snapshot = report.get(SNAPSHOT_FIELD)
+    if isinstance(snapshot, int) and _count(snapshot):
+        counts[SNAPSHOT_FIELD] = snapshot
     return counts
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

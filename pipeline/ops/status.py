@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.contracts.report import MANIFEST_COUNTS
+from pipeline.contracts.report import CONTRACT_COUNTS, MANIFEST_COUNTS, SNAPSHOT_FIELD
 from pipeline.ops.errors import InvalidDate
 from pipeline.ops.redrive import queue_depth
 from pipeline.ops.table_reads import age_seconds, oldest_pending, pending_dates, read_date, recent_dates
@@ -144,10 +144,32 @@ def _manifest_view(item: dict[str, Any], now: datetime) -> dict[str, Any]:
         "cause": item.get("cause"),
         "superseded_by": item.get("superseded_by"),
     }
-    for name in MANIFEST_COUNTS:
+    for name in (*MANIFEST_COUNTS, SNAPSHOT_FIELD):
         if name in item:
             view[name] = item[name]
     return view
+
+
+def contract_rows(report: StatusReport) -> list[dict[str, Any]]:
+    """Per completed batch: what the schema contract did (columns added, values converted, records quarantined)
+    and the snapshot that made it visible; batches the contract did nothing to and that have no snapshot are left
+    out."""
+    rows = []
+    for day in report.dates:
+        for m in day.manifests:
+            if m.get("superseded_by") or m["status"] != "completed":
+                continue
+            counts = {name: int(m.get(name, 0) or 0) for name in CONTRACT_COUNTS}
+            if any(counts.values()) or m.get(SNAPSHOT_FIELD) is not None:
+                rows.append(
+                    {
+                        "date": day.date_prefix,
+                        "manifest_id": m["manifest_id"],
+                        **counts,
+                        SNAPSHOT_FIELD: m.get(SNAPSHOT_FIELD),
+                    }
+                )
+    return rows
 
 
 def summarize_date(ddb: Any, table: str, date_prefix: str, grace_seconds: int, now: datetime) -> DateStatus:
