@@ -89,42 +89,63 @@ class TableRef:
         return f"iceberg {where}.{self.name}"
 
 
-def _endpoint(service: str) -> str | None:
-    return os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL")
+@dataclass(frozen=True)
+class CatalogAccess:
+    """How to reach the catalog and the table's files: endpoints (None: AWS), region, credentials (None: the
+    standard chain). The job takes them from its environment; an operator command from its AWS session."""
+
+    glue_endpoint: str | None = None
+    s3_endpoint: str | None = None
+    region: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+
+    @classmethod
+    def from_env(cls) -> CatalogAccess:
+        env = os.environ
+        return cls(
+            glue_endpoint=env.get("AWS_ENDPOINT_URL_GLUE") or env.get("AWS_ENDPOINT_URL"),
+            s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            access_key=env.get("AWS_ACCESS_KEY_ID"),
+            secret_key=env.get("AWS_SECRET_ACCESS_KEY"),
+            session_token=env.get("AWS_SESSION_TOKEN"),
+        )
+
+    def file_io_properties(self) -> dict[str, str]:
+        """pyiceberg FileIO settings for S3 (pyarrow's filesystem)."""
+        props: dict[str, str] = {"py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO"}
+        for key, value in (
+            ("s3.endpoint", self.s3_endpoint),
+            ("s3.region", self.region),
+            ("s3.access-key-id", self.access_key),
+            ("s3.secret-access-key", self.secret_key),
+            ("s3.session-token", self.session_token),
+        ):
+            if value:
+                props[key] = value
+        return props
 
 
-def _region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-
-
-def file_io_properties() -> dict[str, str]:
-    """pyiceberg FileIO settings for S3: the endpoint and region of the environment (credentials: the chain)."""
-    props: dict[str, str] = {"py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO"}
-    if endpoint := _endpoint("s3"):
-        props["s3.endpoint"] = endpoint
-    if region := _region():
-        props["s3.region"] = region
-    for name, key in (
-        ("AWS_ACCESS_KEY_ID", "s3.access-key-id"),
-        ("AWS_SECRET_ACCESS_KEY", "s3.secret-access-key"),
-        ("AWS_SESSION_TOKEN", "s3.session-token"),
-    ):
-        if value := os.environ.get(name):
-            props[key] = value
-    return props
-
-
-def open_catalog(ref: TableRef) -> Catalog:
-    """The pyiceberg catalog of `ref`: Glue (with the environment's endpoint and region) or local SQLite."""
+def open_catalog(ref: TableRef, access: CatalogAccess | None = None) -> Catalog:
+    """The pyiceberg catalog of `ref`: Glue (endpoint, region, credentials from `access`, by default the
+    environment's) or the local SQLite catalog."""
+    access = access if access is not None else CatalogAccess.from_env()
     try:
         if ref.database is not None:
             from pyiceberg.catalog.glue import GlueCatalog
 
-            props: dict[str, Any] = dict(file_io_properties())
-            if endpoint := _endpoint("glue"):
-                props["glue.endpoint"] = endpoint
-            if region := _region():
-                props["glue.region"] = region
+            props: dict[str, Any] = dict(access.file_io_properties())
+            for key, value in (
+                ("glue.endpoint", access.glue_endpoint),
+                ("glue.region", access.region),
+                ("glue.access-key-id", access.access_key),
+                ("glue.secret-access-key", access.secret_key),
+                ("glue.session-token", access.session_token),
+            ):
+                if value:
+                    props[key] = value
             return GlueCatalog("glue", **props)
         if ref.location.startswith("s3://"):
             raise JobError(

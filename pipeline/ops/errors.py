@@ -49,3 +49,11 @@ class ReplayFailed(OpsError):
 
 class AwsCallFailed(OpsError):
     error_name = "AwsCallFailed"
+
+
+class TableNotFound(OpsError):
+    error_name = "TableNotFound"
+
+
+class TableFormatUnsupported(OpsError):
+    error_name = "TableFormatUnsupported"

@@ -35,6 +35,8 @@ OUTPUT_ALIASES: dict[str, tuple[str, ...]] = {
     "function_name": ("manifest_builder_function_name", "lambda_function_name", "function_name"),
     "pending_shards": ("pending_shards",),
     "repair_grace_seconds": ("repair_grace_seconds",),
+    "table_format": ("table_format",),
+    "glue_job_name": ("glue_job_name",),
 }
 
 # field -> the CLI flag that sets it (for error messages).
@@ -54,6 +56,8 @@ FLAGS: dict[str, str] = {
     "function_name": "--function-name",
     "pending_shards": "--pending-shards",
     "repair_grace_seconds": "--grace-seconds",
+    "table_format": "--table-format",
+    "glue_job_name": "--glue-job",
 }
 
 
@@ -74,6 +78,10 @@ class StackNames:
     function_name: str | None = None
     pending_shards: int = 4
     repair_grace_seconds: int = 960
+    table_format: str | None = (
+        None  # "iceberg" | "parquet"; None: ask the Glue job (pipeline/ops/lake_table.py)
+    )
+    glue_job_name: str | None = None
 
     def require(self, *names: str) -> None:
         """Fail with one sentence naming every missing name, its flag and its Terraform output."""
@@ -137,6 +145,11 @@ def _coerce(name: str, value: Any) -> Any:
         if number < 1:
             raise StackOutputsInvalid(f"{name} must be at least 1, got {number}.")
         return number
+    if name == "table_format":
+        text = str(value).strip().lower()
+        if text not in ("iceberg", "parquet"):
+            raise StackOutputsInvalid(f"table_format must be iceberg or parquet, got {value!r}.")
+        return text
     if name == "manifest_prefix":
         text = str(value)
         return text if text.endswith("/") or not text else text + "/"
