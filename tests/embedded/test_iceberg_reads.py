@@ -305,3 +305,53 @@ def test_plain_parquet_lake_keeps_todays_behaviour(tmp_path):
     with pytest.raises(PipelineError) as listing:
         snapshot_listing(lake)
     assert listing.value.error_name == "SnapshotsNeedIceberg"
+
+
+def test_glue_runner_leaves_an_iceberg_output_in_s3_and_mirrors_the_table(aws, table, tmp_path):
+    """`--TABLE_FORMAT iceberg` among the job's DefaultArguments (as Terraform sets it): the job gets the s3://
+    OUTPUT_PATH, not the local lake, and after the run (a failed one here: its manifest is missing, which the job
+    finds before any Spark work) the table's prefix is mirrored down to the lake, hint included."""
+    from pipeline.build.glue_artifacts import build_glue_artifacts
+    from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
+
+    artifacts = build_glue_artifacts(tmp_path / "glue")
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="artifacts")
+    s3.upload_file(str(artifacts.script), "artifacts", "glue/run_ndjson_to_parquet.py")
+    s3.upload_file(str(artifacts.package), "artifacts", "glue/ndjson_to_parquet.zip")
+    aws.client("glue").create_job(
+        Name="iceberg-job",
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://artifacts/glue/run_ndjson_to_parquet.py"},
+        DefaultArguments={
+            "--extra-py-files": "s3://artifacts/glue/ndjson_to_parquet.zip",
+            "--datalake-formats": "iceberg",
+            "--TABLE_FORMAT": "iceberg",
+            "--CATALOG_DATABASE": DATABASE,
+            "--CATALOG_TABLE": TABLE,
+            "--OUTPUT_PATH": LOCATION + "/",
+            "--BAD_RECORDS_PATH": f"s3://{BUCKET}/quarantine/",
+            "--COMPRESSION_TYPE": "zstd",
+        },
+    )
+    workdir = tmp_path / "w"
+    runner = GlueRunner(
+        aws.endpoint_url,
+        workdir=workdir,
+        lake_dir=workdir / "lake",
+        quarantine_dir=workdir / "quarantine",
+        spark=lambda: None,  # type: ignore[arg-type, return-value]  # the job fails before it needs Spark
+    )
+    request = GlueRunRequest(
+        job_name="iceberg-job",
+        run_id="jr_iceberg",
+        arguments={"--MANIFEST_PATH": f"s3://{BUCKET}/manifests/missing.json", "--MANIFEST_ID": "m-missing"},
+    )
+    with pytest.raises(GlueRunFailed, match=r"^Manifest\w*: "):
+        runner(request)
+    [record] = runner.runs
+    assert record.table_format == "iceberg" and record.mirror_error is None
+    lake = workdir / "lake"
+    assert not any(lake.glob("dt=*")), "an Iceberg run's output is never redirected to the local lake"
+    assert (lake / "metadata" / iceberg_reads.VERSION_HINT).is_file()
+    assert run_query("SELECT count(*) FROM events", lake).rows == [(5,)]
