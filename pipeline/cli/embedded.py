@@ -249,6 +249,42 @@ def run_command(
     )
 
 
+CatalogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog",
+        metavar="DATABASE.TABLE",
+        help="Read the Iceberg table through the Glue Data Catalog (endpoint and credentials from the "
+        "environment, e.g. the embedded AWS of `pipeline up`) instead of the work folder's mirror.",
+    ),
+]
+
+
+def _catalog(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    database, _, table = value.partition(".")
+    if not database or not table:
+        raise PipelineError.named(
+            "InvalidCatalogTable",
+            f"--catalog {value!r} is not DATABASE.TABLE.",
+            "Give the Glue database and table, e.g. --catalog pipeline_lake.events.",
+            exit_code=2,
+        )
+    return database, table
+
+
+def _print_result(result: Any, output_format: OutputFormat) -> None:
+    from pipeline.embedded.query import to_csv, to_json
+
+    if output_format is OutputFormat.csv:
+        typer.echo(to_csv(result), nl=False)
+    elif output_format is OutputFormat.json:
+        typer.echo(to_json(result))
+    else:
+        console.print(result_table(result))
+
+
 def query(
     sql: Annotated[str, typer.Argument(help="SQL for DuckDB; the lake is the table `events` (see --table).")],
     lake: Annotated[
@@ -259,22 +295,48 @@ def query(
         str | None,
         typer.Option("--table", help="Name of the table in SQL (default: the configured one, `events`)."),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="SNAPSHOT|TIMESTAMP",
+            help="Iceberg time travel: a snapshot id (see `pipeline snapshots`) or an ISO 8601 time (the "
+            "snapshot current then; UTC unless it names a zone).",
+        ),
+    ] = None,
+    catalog: CatalogOpt = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")
     ] = OutputFormat.table,
 ) -> None:
-    """Query the lake with DuckDB (Hive partitions: `dt` is a column)."""
-    from pipeline.embedded.query import default_table_name, run_query, to_csv, to_json
+    """Query the lake with DuckDB: an Iceberg table's committed snapshot (or --as-of an earlier one), or the
+    plain-Parquet lake (Hive partitions: `dt` is a column)."""
+    from pipeline.embedded.query import default_table_name, run_query
 
     lake_dir = lake or workdir / "lake"
     name = table or default_table_name(workdir if lake is None else lake_dir.parent)
-    result = guarded(lambda: run_query(_format_sql(sql, name), lake_dir, name))
-    if output_format is OutputFormat.csv:
-        typer.echo(to_csv(result), nl=False)
-    elif output_format is OutputFormat.json:
-        typer.echo(to_json(result))
-    else:
-        console.print(result_table(result))
+    result = guarded(
+        lambda: run_query(_format_sql(sql, name), lake_dir, name, as_of=as_of, catalog=_catalog(catalog))
+    )
+    _print_result(result, output_format)
+
+
+def snapshots(
+    lake: Annotated[
+        Path | None, typer.Option("--lake", help="Lake folder (default: <workdir>/lake).")
+    ] = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    catalog: CatalogOpt = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """List the Iceberg table's snapshots (id, time, operation, manifest id, rows and files added): the ids and
+    times `pipeline query --as-of` accepts."""
+    from pipeline.embedded.query import snapshot_listing
+
+    lake_dir = lake or workdir / "lake"
+    _print_result(guarded(lambda: snapshot_listing(lake_dir, _catalog(catalog))), output_format)
 
 
 def up(
@@ -321,4 +383,5 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("run")(run_command)
     app.command("query")(query)
+    app.command("snapshots")(snapshots)
     app.command("up")(up)

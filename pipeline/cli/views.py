@@ -141,12 +141,14 @@ def print_summary(summary: Any) -> None:
             table.add_row(f"seconds: {STAGE_LABELS.get(name, name)}", _seconds(summary.timings[name]))
     console.print(table)
     batches = Table(title="Batches", title_justify="left")
-    for column in ("manifest", "date", "files", "records out", "bad", "files out", "status"):
+    snapshots = any(m.snapshot_id is not None for m in summary.manifests)  # an Iceberg table: one commit each
+    columns = ("manifest", "date", "files", "records out", "bad", "files out", "status")
+    for column in (*columns, "snapshot") if snapshots else columns:
         batches.add_column(
             column, justify="right" if column in ("files", "records out", "bad", "files out") else "left"
         )
     for m in summary.manifests:
-        batches.add_row(
+        cells = [
             m.manifest_id,
             m.date_prefix,
             str(m.file_count),
@@ -154,7 +156,8 @@ def print_summary(summary: Any) -> None:
             str(m.quarantine_lines or 0),
             str(m.output_files or 0),
             m.status,
-        )
+        ]
+        batches.add_row(*cells, *([m.snapshot_label] if snapshots else []))
     console.print(batches)
 
 

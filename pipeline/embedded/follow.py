@@ -40,6 +40,9 @@ SNAPSHOT_ATTRIBUTES = (
     "output_files",
     "bytes_out",
     "error",
+    "snapshot_id",  # Iceberg: the snapshot of the manifest's commit (when the status update keeps it)
+    "commit",
+    "table_format",
 )
 
 Expected = dict[tuple[str, str], DropFile]

@@ -16,16 +16,23 @@ RUNNING until it returns. The runner does what Glue would, on local files (local
    workers would keep theirs, and `pipeline` (already imported from the checkout) would shadow the zip's
    `pipeline/contracts`; `addPyFile` cannot replace a file of the same name either. A byte-for-byte check has
    none of those failure modes and proves the same thing: what runs is what was uploaded;
-1. runs `glue_jobs.ndjson_to_parquet.run_job` in the one shared SparkSession with the run's arguments, where
-   `--OUTPUT_PATH` and `--BAD_RECORDS_PATH` point to the local lake and quarantine folders of the work folder
-   (the lake stays there for `pipeline query`). The job reads the manifest and its inputs from the embedded S3
+1. runs `glue_jobs.ndjson_to_parquet.run_job` in the one shared SparkSession with the job's default arguments
+   overridden by the run's (as Glue does), where `--BAD_RECORDS_PATH` points to the work folder's local quarantine
+   folder and, for `--TABLE_FORMAT parquet` (the job's default), `--OUTPUT_PATH` to its local lake folder (the lake
+   stays there for `pipeline query`). With `--TABLE_FORMAT iceberg` the output is NOT redirected: the table lives
+   in the embedded S3 and Glue catalog, and the job writes its data files, metadata and commit there itself
+   through the endpoint, exactly as on Glue. The job reads the manifest and its inputs from the embedded S3
    itself (pyarrow's S3 filesystem honours `AWS_ENDPOINT_URL`, which the stack sets before the JVM starts), so
    `_source_file` holds the s3:// URL as on Glue;
 2. with `stage_inputs=True` (a SparkSession whose workers cannot reach the endpoint), it instead stages the
    manifest and each entry's object to `<workdir>/staging/<run_id>/` first (a missing object stays missing: the
    job decides, as on Glue) and passes the staged manifest;
 3. mirrors what the run changed in those folders back to the output bucket under the same keys (new and rewritten
-   files uploaded, files the job replaced deleted), so the embedded S3 holds what Glue would have written.
+   files uploaded, files the job replaced deleted), so the embedded S3 holds what Glue would have written;
+4. for an Iceberg table, mirrors the table's prefix the other way, from the embedded S3 down to the local lake
+   folder (new and changed objects only, `iceberg_reads.mirror_table`; the catalog's current metadata file named
+   in `metadata/version-hint.text`), so `pipeline query` reads the committed snapshot after the embedded AWS has
+   stopped. A failed mirror is logged and kept on the run record; it never fails a run Glue would have passed.
 
 A `JobError` becomes a FAILED run whose ErrorMessage is `<error_name>: <message>` (the ASL Catch sees it). Spark
 runs one job at a time: runs queue on a lock, as they would on a Glue job with MaxConcurrentRuns = 1.
@@ -37,6 +44,7 @@ import errno
 import io
 import json
 import logging
+import re
 import shutil
 import threading
 import time
@@ -54,6 +62,7 @@ from botocore.exceptions import ClientError
 
 import pipeline.contracts as pipeline_contracts
 from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
+from pipeline.embedded.iceberg_reads import mirror_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -61,6 +70,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SparkProvider = Callable[[], "SparkSession"]
+JOB_OPTION = re.compile(
+    r"^--[A-Z][A-Z0-9_]*$"
+)  # the job's own options (Glue's are lower case: --extra-py-files)
+DEFAULT_CATALOG_TABLE = "events"  # the job's default --CATALOG_TABLE
 
 
 @dataclass
@@ -76,6 +89,10 @@ class GlueRunRecord:
     queued_seconds: float = 0.0
     uploaded: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    table_format: str = "parquet"
+    downloaded: list[str] = field(default_factory=list)  # objects of the Iceberg table mirrored to the lake
+    removed_locally: list[str] = field(default_factory=list)  # mirrored files whose object is gone
+    mirror_error: str | None = None
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -160,24 +177,29 @@ class GlueRunner:
     def _run(self, request: GlueRunRequest, record: GlueRunRecord) -> None:
         from glue_jobs import ndjson_to_parquet as job
 
-        arguments = dict(request.arguments)
-        self._verify_artifacts(request.job_name, arguments, job)
-        for required in ("--MANIFEST_PATH", "--OUTPUT_PATH"):
+        arguments = self._verify_artifacts(request.job_name, dict(request.arguments), job)
+        maintain = arguments.get("--MODE", "").strip().lower() == "maintain"
+        for required in ("--OUTPUT_PATH",) if maintain else ("--MANIFEST_PATH", "--OUTPUT_PATH"):
             if not arguments.get(required):
                 raise GlueRunFailed(f"InvalidArguments: the job run has no {required} argument.")
+        record.table_format = arguments.get("--TABLE_FORMAT", "parquet").strip().lower() or "parquet"
+        iceberg = record.table_format == "iceberg"
         output_uri = arguments["--OUTPUT_PATH"]
         bad_uri = arguments.get("--BAD_RECORDS_PATH")
         staging = self._workdir / "staging" / request.run_id
         staging.mkdir(parents=True, exist_ok=True)
         try:
             local_args = dict(arguments)
-            if self._stage_inputs:
+            if self._stage_inputs and not maintain:
                 manifest_local, manifest = self._stage_manifest(arguments["--MANIFEST_PATH"], staging)
                 local_args["--MANIFEST_PATH"] = str(manifest_local)
                 record.manifest_id = arguments.get("--MANIFEST_ID") or manifest.get("manifest_id")
             else:
                 record.manifest_id = arguments.get("--MANIFEST_ID")
-            local_args["--OUTPUT_PATH"] = str(self._lake)
+            if (
+                not iceberg
+            ):  # an Iceberg table lives in the embedded S3 and catalog: the job writes there itself
+                local_args["--OUTPUT_PATH"] = str(self._lake)
             if bad_uri:
                 local_args["--BAD_RECORDS_PATH"] = str(self._quarantine)
             schema_uri = arguments.get("--SCHEMA_PATH")
@@ -188,7 +210,7 @@ class GlueRunner:
                 if key.startswith("--") and key not in ("--JOB_NAME", "--JOB_RUN_ID"):
                     argv.extend([key, value])
 
-            before = {"lake": _snapshot(self._lake), "bad": _snapshot(self._quarantine)}
+            before = {"lake": {} if iceberg else _snapshot(self._lake), "bad": _snapshot(self._quarantine)}
             spark = self._spark()
             self._attach_job_log()
             try:
@@ -198,7 +220,10 @@ class GlueRunner:
                 raise GlueRunFailed(f"{error.error_name}: {_message(error)}") from error
             finally:
                 # What a failed run left (its quarantine, say) is mirrored too, as Glue would have written it.
-                self._mirror(self._lake, output_uri, before["lake"], record)
+                if iceberg:
+                    self._mirror_table_down(output_uri, arguments, record)
+                else:
+                    self._mirror(self._lake, output_uri, before["lake"], record)
                 if bad_uri:
                     self._mirror(self._quarantine, bad_uri, before["bad"], record)
             record.report = report
@@ -213,8 +238,14 @@ class GlueRunner:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _verify_artifacts(self, job_name: str, run_arguments: dict[str, str], job: ModuleType) -> None:
-        """Fail the run unless the deployed script and package equal, byte for byte, what this process runs."""
+    def _verify_artifacts(
+        self, job_name: str, run_arguments: dict[str, str], job: ModuleType
+    ) -> dict[str, str]:
+        """Fail the run unless the deployed script and package equal, byte for byte, what this process runs.
+
+        Returns the run's effective arguments: the job's own options (`--UPPER_CASE`) among its DefaultArguments,
+        overridden by the run's arguments, as Glue hands them to the script.
+        """
         from pipeline.build.glue_artifacts import SCRIPT_NAME, package_files
 
         try:
@@ -248,6 +279,10 @@ class GlueRunner:
             raise GlueArtifactsDiffer(f"{package_uris[0]} holds {extra} too and lacks {missing}")
         for name, path in sorted(expected.items()):
             _same_bytes(uploaded[name], path.read_bytes(), f"{package_uris[0]}:{name}")
+        defaults = {
+            k: str(v) for k, v in definition.get("DefaultArguments", {}).items() if JOB_OPTION.match(k)
+        }
+        return {**defaults, **run_arguments}
 
     def _get(self, uri: str) -> bytes:
         bucket, key = split_s3_uri(uri)
@@ -321,6 +356,41 @@ class GlueRunner:
             key = prefix + relative.as_posix()
             self._s3.delete_object(Bucket=bucket, Key=key)
             record.deleted.append(f"s3://{bucket}/{key}")
+
+    def _mirror_table_down(self, output_uri: str, arguments: dict[str, str], record: GlueRunRecord) -> None:
+        """Copy the Iceberg table's prefix (data, metadata, reports) from the embedded S3 into the local lake."""
+        if not output_uri.startswith("s3://"):
+            return  # a local table is already where the reader looks
+        try:
+            result = mirror_table(
+                self._s3,
+                output_uri,
+                self._lake,
+                metadata_location=self._metadata_location(arguments),
+            )
+        except (ClientError, OSError, ValueError) as exc:
+            record.mirror_error = f"{type(exc).__name__}: {exc}"
+            logger.error(
+                "glue run %s: mirroring %s to %s failed: %s", record.run_id, output_uri, self._lake, exc
+            )
+            return
+        record.downloaded.extend(result.downloaded)
+        record.removed_locally.extend(result.deleted)
+
+    def _metadata_location(self, arguments: dict[str, str]) -> str | None:
+        """The Glue catalog's current metadata file of the run's Iceberg table (None: no catalog, no table yet)."""
+        database = arguments.get("--CATALOG_DATABASE")
+        if not database:
+            return None
+        table = arguments.get("--CATALOG_TABLE") or DEFAULT_CATALOG_TABLE
+        try:
+            found = self._glue.get_table(DatabaseName=database, Name=table)["Table"]
+        except ClientError as exc:
+            if exc.response["Error"].get("Code") == "EntityNotFoundException":
+                return None
+            raise
+        location = found.get("Parameters", {}).get("metadata_location")
+        return str(location) if location else None
 
     def _attach_job_log(self) -> None:
         if self._log_handler is not None:

@@ -1,9 +1,17 @@
 """DuckDB over the local lake: the table an analyst would query in Athena, on one machine.
 
-The lake is the folder the embedded pipeline writes (`<workdir>/lake`): Hive-style partitions (`dt=YYYY-MM-DD/`)
-of Parquet files. It is exposed as one view (default name `events`) with the partition columns typed, files with
-different schemas unioned by column name. Folders starting with `_` or `.` (job reports, quarantine, temporary
-output) are not part of the table.
+The lake is the folder the embedded pipeline writes (`<workdir>/lake`), in one of two formats, told apart by what
+the folder holds:
+
+- an Iceberg table (a `metadata/` folder of `*.metadata.json`: the Glue runner's mirror of the table in the
+  embedded S3): the committed snapshot (or the one `--as-of` names) is read through pyiceberg
+  (`iceberg_reads.open_offline`, or `open_catalog_table` while the embedded AWS runs), scanned into Arrow and
+  registered as the view; files no snapshot references are never read;
+- plain Parquet (`--TABLE_FORMAT parquet`): Hive-style partitions (`dt=YYYY-MM-DD/`), exposed as one view with the
+  partition columns typed, files with different schemas unioned by column name. Folders starting with `_` or `.`
+  (job reports, quarantine, temporary output) are not part of the table.
+
+Either way the view is named `events` by default.
 """
 
 from __future__ import annotations
@@ -14,11 +22,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from pipeline.contracts.errors import PipelineError
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUN_INFO_FILE = "pipeline-run.json"
@@ -56,8 +67,7 @@ def default_table_name(workdir: Path) -> str:
     return "events"
 
 
-def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the lake as view `table` (and `quarantine` when one exists)."""
+def _check_name(table: str) -> None:
     if not _IDENTIFIER.match(table):
         raise PipelineError.named(
             "InvalidTableName",
@@ -65,6 +75,57 @@ def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
             "Use letters, digits and underscores, starting with a letter.",
             exit_code=2,
         )
+
+
+def lake_format(lake: Path) -> str:
+    """`iceberg` when the lake folder holds an Iceberg table's metadata, `parquet` otherwise."""
+    from pipeline.embedded.iceberg_reads import is_iceberg_lake
+
+    return "iceberg" if is_iceberg_lake(lake) else "parquet"
+
+
+def connect(
+    lake: Path, table: str = "events", *, as_of: str | None = None, catalog: tuple[str, str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake as view `table` (and `quarantine` when one exists).
+
+    `catalog` (database, table) reads the Iceberg table through the Glue catalog instead of the local mirror;
+    `as_of` (a snapshot id or an ISO timestamp) picks an earlier snapshot of an Iceberg table.
+    """
+    _check_name(table)
+    if catalog is not None or lake_format(lake) == "iceberg":
+        from pipeline.embedded.iceberg_reads import open_catalog_table, open_offline
+
+        iceberg = open_catalog_table(*catalog) if catalog is not None else open_offline(lake)
+        con = connect_iceberg(iceberg, table, as_of=as_of)
+    else:
+        if as_of is not None:
+            raise PipelineError.named(
+                "AsOfNeedsIceberg",
+                f"--as-of needs an Iceberg table, and {lake} holds plain Parquet (no snapshots to travel to).",
+                "Drop --as-of, or run the pipeline with the Iceberg table format (the default).",
+                exit_code=2,
+            )
+        con = _connect_parquet(lake, table)
+    _add_quarantine(con, lake, table)
+    return con
+
+
+def connect_iceberg(
+    iceberg: Table, table: str = "events", *, as_of: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the committed snapshot (or the one `as_of` names) of `iceberg` as view `table`."""
+    from pipeline.embedded.iceberg_reads import read_arrow
+
+    _check_name(table)
+    rows = read_arrow(iceberg, as_of)
+    con = duckdb.connect()
+    con.register(f"_{table}_snapshot", rows)
+    con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_snapshot")  # noqa: S608 - checked identifier
+    return con
+
+
+def _connect_parquet(lake: Path, table: str) -> duckdb.DuckDBPyConnection:
     files = lake_files(lake)
     if not files:
         raise PipelineError.named(
@@ -79,6 +140,10 @@ def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
         f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{file_list}], "  # noqa: S608 - paths quoted
         "hive_partitioning = true, union_by_name = true)"
     )
+    return con
+
+
+def _add_quarantine(con: duckdb.DuckDBPyConnection, lake: Path, table: str) -> None:
     quarantine = lake.parent / "quarantine"
     bad_files = sorted(quarantine.rglob("*")) if quarantine.is_dir() else []
     bad_files = [
@@ -94,11 +159,17 @@ def connect(lake: Path, table: str = "events") -> duckdb.DuckDBPyConnection:
             f"CREATE VIEW quarantine AS SELECT * FROM read_json_auto([{bad_list}], "  # noqa: S608
             "format = 'newline_delimited', hive_partitioning = true, union_by_name = true)"
         )
-    return con
 
 
-def run_query(sql: str, lake: Path, table: str = "events") -> QueryResult:
-    con = connect(lake, table)
+def run_query(
+    sql: str,
+    lake: Path,
+    table: str = "events",
+    *,
+    as_of: str | None = None,
+    catalog: tuple[str, str] | None = None,
+) -> QueryResult:
+    con = connect(lake, table, as_of=as_of, catalog=catalog)
     try:
         cursor = con.execute(sql)
     except duckdb.Error as exc:
@@ -111,6 +182,55 @@ def run_query(sql: str, lake: Path, table: str = "events") -> QueryResult:
     columns = [d[0] for d in cursor.description] if cursor.description else []
     rows = cursor.fetchall() if cursor.description else []
     con.close()
+    return QueryResult(columns=columns, rows=rows)
+
+
+def committed_rows_by_manifest(lake: Path) -> dict[str, int]:
+    """Rows per `_manifest_id` in the committed snapshot of the lake's Iceberg table (the mirror)."""
+    from collections import Counter
+
+    from pipeline.embedded.iceberg_reads import open_offline
+
+    iceberg = open_offline(lake)
+    if iceberg.current_snapshot() is None:
+        return {}
+    column = iceberg.scan(selected_fields=("_manifest_id",)).to_arrow().column("_manifest_id")
+    return {str(k): int(n) for k, n in Counter(column.to_pylist()).items()}
+
+
+def snapshot_listing(lake: Path, catalog: tuple[str, str] | None = None) -> QueryResult:
+    """The table's snapshots, oldest first: id, time, operation, manifest id, rows and files added, current."""
+    from pipeline.embedded.iceberg_reads import open_catalog_table, open_offline, snapshots
+
+    if catalog is None and lake_format(lake) != "iceberg":
+        raise PipelineError.named(
+            "SnapshotsNeedIceberg",
+            f"{lake} holds plain Parquet, which has no snapshots.",
+            "Run the pipeline with the Iceberg table format (the default) to get snapshots and time travel.",
+            exit_code=2,
+        )
+    iceberg = open_catalog_table(*catalog) if catalog is not None else open_offline(lake)
+    columns = [
+        "snapshot_id",
+        "committed_at",
+        "operation",
+        "manifest_id",
+        "added_rows",
+        "added_files",
+        "current",
+    ]
+    rows = [
+        (
+            s.snapshot_id,
+            s.committed_at,
+            s.summary.get("pipeline-operation", s.operation),
+            s.manifest_id,
+            s.added_records,
+            s.added_files,
+            s.current,
+        )
+        for s in snapshots(iceberg)
+    ]
     return QueryResult(columns=columns, rows=rows)
 
 

@@ -68,6 +68,39 @@ class ManifestResult:
     error: str | None = None
     lake_rows: int | None = None
     quarantine_lines: int | None = None
+    # Iceberg tables (the job report's fields): the snapshot the manifest's one commit made, and how it ended
+    # ("committed", or "already_committed" for a re-run of a committed manifest).
+    table_format: str | None = None
+    snapshot_id: int | None = None
+    commit: str | None = None
+
+    @property
+    def snapshot_label(self) -> str:
+        """The batch's snapshot for the summary: the id, marked when a re-run found it committed; `-` if none."""
+        if self.snapshot_id is None:
+            return "-"
+        return (
+            f"{self.snapshot_id} (already committed)"
+            if self.commit == "already_committed"
+            else str(self.snapshot_id)
+        )
+
+
+def report_table_fields(report: dict[str, Any], item: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`table_format`, `snapshot_id` and `commit` of a batch, from its MANIFEST item or else its job report."""
+    item = item or {}
+    snapshot = item.get("snapshot_id", report.get("snapshot_id"))
+    try:
+        snapshot_id = int(snapshot) if snapshot not in (None, "") else None
+    except (TypeError, ValueError):
+        snapshot_id = None
+    table_format = item.get("table_format", report.get("table_format"))
+    commit = item.get("commit", report.get("commit"))
+    return {
+        "table_format": str(table_format) if table_format else None,
+        "snapshot_id": snapshot_id,
+        "commit": str(commit) if commit else None,
+    }
 
 
 @dataclass
@@ -94,6 +127,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)
     table_name: str = "events"
     endpoint_url: str | None = None
+    table_format: str | None = None  # what the batches' job reports say ("iceberg" | "parquet"), if they say
 
     @property
     def ok(self) -> bool:

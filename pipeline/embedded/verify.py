@@ -15,7 +15,7 @@ from pipeline.embedded.follow import Expected, take_snapshot
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.server import REGION
-from pipeline.embedded.summary import ManifestResult, RunSummary
+from pipeline.embedded.summary import ManifestResult, RunSummary, report_table_fields
 
 
 def verify(
@@ -51,10 +51,12 @@ def verify(
             error=item.get("error"),
             lake_rows=lake_rows.get(manifest_id, 0),
             quarantine_lines=_quarantine_lines(layout.quarantine, manifest_id),
+            **report_table_fields(report, item),
         )
         summary.manifests.append(result)
         if report.get("codec"):
             summary.codec = str(report["codec"])
+        summary.table_format = result.table_format or summary.table_format
     completed = [m for m in summary.manifests if m.status == "completed"]
     summary.records_out = sum(m.lake_rows or 0 for m in completed)
     summary.quarantined = sum(m.quarantine_lines or 0 for m in summary.manifests)
@@ -126,7 +128,10 @@ def _count(value: Any) -> int | None:
 
 
 def _lake_rows_by_manifest(lake: Path) -> dict[str, int]:
-    from pipeline.embedded.query import lake_files
+    from pipeline.embedded.query import committed_rows_by_manifest, lake_files, lake_format
+
+    if lake_format(lake) == "iceberg":  # the committed snapshot's rows, not every file of the data folder
+        return committed_rows_by_manifest(lake)
 
     files = lake_files(lake)
     if not files:
