@@ -34,6 +34,7 @@ from .contract import Evolution
 from .errors import JobError
 from .manifest import Manifest
 from .parquet import StagedFile
+from .replays import active_replay
 from .storage import Storage, join, normalise
 from .tables import Contract, TableTarget
 
@@ -53,6 +54,7 @@ SUMMARY_REPLAY = "replay-id"
 LOCAL_NAMESPACE = "local"
 LOCAL_CATALOG_DIR = "_catalog"
 DATA_DIR = "data"
+MAIN_BRANCH = "main"
 COMMIT_ATTEMPTS = 6  # outer attempts (each is pyiceberg's own retried commit); then IcebergCommitFailed
 RESERVED_COLUMNS = (*META_COLUMNS, PARTITION_COLUMN)
 TABLE_PROPERTIES = {
@@ -403,6 +405,8 @@ class IcebergTarget(TableTarget):
         self.ref = TableRef.of(args)
         self._catalog: Catalog | None = None
         self._table: Table | None = None
+        # replay (replays.py): the branch a replayed date's manifests commit to; None = main
+        self.branch: str | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -450,6 +454,9 @@ class IcebergTarget(TableTarget):
         properties = {SUMMARY_MANIFEST: manifest.manifest_id, SUMMARY_RUN: self.args.job_run_id or run_id}
         paths = [f.staged for f in files]
         wanted = file_schema(evolution.schema)
+        # replay (replays.py): a date being replayed commits to the replay's branch, main keeps the old data
+        marker = active_replay(self.storage, self.args.output_path, manifest.date_prefix)
+        self.branch = marker.branch if marker is not None else None
         last_error: Exception | None = None
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             table = self._load() or create_table(self.catalog, self.ref, evolution.schema)
@@ -458,6 +465,14 @@ class IcebergTarget(TableTarget):
                     self.discard(files)
                 return self._fields(
                     table, found[0], "already_committed" if attempt == 1 else "committed", attempt
+                )
+            if self.branch is not None and self.branch not in table.metadata.refs:
+                # replay: committing to a missing branch would start an orphan one (pyiceberg creates it)
+                raise JobError(
+                    "ReplayBranchMissing",
+                    f"date {manifest.date_prefix} is being replayed into branch {self.branch}, which the table "
+                    f"{self.ref.shown} does not have; run `pipeline replay --date {manifest.date_prefix}` again, "
+                    "then the job (its files were not committed)",
                 )
             misfit, _ = compare_schemas(arrow_schema(table.schema()), wanted)
             if misfit:
@@ -492,10 +507,16 @@ class IcebergTarget(TableTarget):
         if update_schema:
             with transaction.update_schema() as update:
                 update.union_by_name(wanted)
-        transaction.add_files(paths, snapshot_properties=properties, check_duplicate_files=False)
+        transaction.add_files(
+            paths,
+            snapshot_properties=properties,
+            check_duplicate_files=False,
+            branch=self.branch or MAIN_BRANCH,
+        )
         committed = transaction.commit_transaction()
         self._table = committed
-        snapshot = committed.current_snapshot()
+        # replay: the branch's head, not main's
+        snapshot = committed.snapshot_by_name(self.branch) if self.branch else committed.current_snapshot()
         if snapshot is None or snapshot.summary is None:
             raise JobError("IcebergCommitFailed", "the commit returned a table without a current snapshot")
         if snapshot.summary.additional_properties.get(SUMMARY_MANIFEST) != properties[SUMMARY_MANIFEST]:

@@ -40,6 +40,7 @@ from pipeline.contracts.manifest import split_s3_url
 from pipeline.control_plane.adapters import catalog
 from pipeline.control_plane.domain.states import FileStatus, ManifestStatus, operator_file_sources_for
 from pipeline.control_plane.domain.times import expires_at, iso_now, utc_now
+from pipeline.ops import replay_iceberg
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed
 from pipeline.ops.table_reads import DateItems, read_date
@@ -67,6 +68,10 @@ class ReplayResult:
     failed_manifests: list[str] = field(default_factory=list)
     snapshot_objects: int = 0
     catalog_swapped: bool = False
+    table_format: str = "parquet"
+    before_snapshot_id: int | None = None  # iceberg: S0, the snapshot to time-travel to for the old data
+    swap_snapshot_id: int | None = None  # iceberg: the overwrite commit
+    replaced_files: int = 0  # iceberg: files of the date the swap removes from main
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -218,6 +223,63 @@ def _snapshot(ctx: OpsContext, objects: Objects, where: Locations, replay: dict[
     return len(copied) + len(bad)
 
 
+def _snapshot_iceberg(
+    ctx: OpsContext,
+    objects: Objects,
+    where: Locations,
+    replay: dict[str, Any],
+    table: replay_iceberg.TableHandle,
+) -> dict[str, Any]:
+    """Iceberg step 2: branch at S0 + marker (the job commits D there from now on), the date idle again, the
+    date's live files on main recorded, the quarantine moved aside as for Parquet."""
+    s3 = ctx.client("s3")
+    replay_id = str(replay["replay_id"])
+    recorded = replay_iceberg.open_branch(table, s3, where.output_path, where.date_prefix, replay_id)
+    try:  # a manifest that started before the marker would still commit to main: refuse rather than race it
+        _check_idle(read_date(ctx.ddb, ctx.table_name, where.date_prefix))
+    except DateBusy:
+        # the REPLAY item stays at `snapshot`: running the command again retries this step
+        replay_iceberg.abandon(table, s3, where.output_path, where.date_prefix, replay_id)
+        raise
+    recorded["replaced_files"] = replay_iceberg.record_replaced(
+        table, s3, where.output_path, where.date_prefix, replay_id
+    )
+    if where.quarantine and where.quarantine_snapshot:
+        bad = objects.copy_prefix(where.quarantine, where.quarantine_snapshot)
+        bad_bucket, _ = split_s3_url(where.quarantine)
+        objects.delete(bad_bucket, bad)
+        recorded["snapshot_objects"] = len(bad)
+    return recorded
+
+
+def _wait_for_running(
+    ctx: OpsContext, date_prefix: str, timeout_seconds: float, poll_seconds: float
+) -> Callable[[], None]:
+    """A wait for the manifests of the date running now (they may have read the marker) to end."""
+
+    def running() -> set[str]:
+        items = read_date(ctx.ddb, ctx.table_name, date_prefix)
+        return {
+            str(m["manifest_id"])
+            for m in items.manifests
+            if m.get("status") in (ManifestStatus.PENDING, ManifestStatus.PROCESSING)
+        }
+
+    def wait() -> None:
+        waiting = running()
+        deadline = time.monotonic() + timeout_seconds
+        while waiting:
+            if time.monotonic() > deadline:
+                raise ReplayIncomplete(
+                    f"Manifest(s) {', '.join(sorted(waiting))} of {date_prefix} are still running after "
+                    f"{int(timeout_seconds)} s; the replay swaps once they end: run the command again."
+                )
+            time.sleep(poll_seconds)
+            waiting &= running()
+
+    return wait
+
+
 def _supersede(ctx: OpsContext, items: DateItems, replay: dict[str, Any]) -> None:
     """Mark the date's manifests that predate the replay (and are final) as superseded by it. Idempotent; a manifest
     started after the replay began (a new one) is never touched."""
@@ -290,6 +352,12 @@ def _swap(ctx: OpsContext, objects: Objects, where: Locations, keep_snapshot: bo
     return swapped
 
 
+def _delete_quarantine_snapshot(objects: Objects, where: Locations, keep_snapshot: bool) -> None:
+    if not keep_snapshot and where.quarantine_snapshot:
+        bucket, _ = split_s3_url(where.quarantine_snapshot)
+        objects.delete(bucket, objects.keys_under(where.quarantine_snapshot))
+
+
 # ------------------------------------------------------------------------------------------ command
 
 
@@ -317,6 +385,9 @@ def replay(
     old_ids = sorted(replay_item.get("old_manifests") or [])
     where = Locations(output_path, ctx.stack.bad_records_path, date_prefix, replay_id, dict(mirrors or {}))
     objects = Objects(ctx.client("s3"), where.mirrors)
+    arguments = replay_iceberg.job_arguments(ctx)
+    table_format = str(replay_item.get("table_format") or replay_iceberg.table_format(ctx, arguments))
+    table = replay_iceberg.open_table(ctx, output_path, arguments) if table_format == "iceberg" else None
     result = ReplayResult(
         replay_id,
         date_prefix,
@@ -324,13 +395,22 @@ def replay(
         resumed=resumed,
         old_manifests=old_ids,
         old_manifest_count=int(replay_item.get("old_manifest_count", len(old_ids))),
+        table_format=table_format,
     )
 
     if replay_item["status"] == "snapshot":
         if progress:
             progress("snapshot", 0, 1)
-        result.snapshot_objects = _snapshot(ctx, objects, where, replay_item)
-        _set_replay(ctx, replay_item, "reset", snapshot_prefix=where.snapshot)
+        if table is not None:
+            recorded = _snapshot_iceberg(ctx, objects, where, replay_item, table)
+            result.snapshot_objects = int(recorded.pop("snapshot_objects", 0))
+            _set_replay(ctx, replay_item, "reset", table_format=table_format, **recorded)
+        else:
+            result.snapshot_objects = _snapshot(ctx, objects, where, replay_item)
+            _set_replay(ctx, replay_item, "reset", snapshot_prefix=where.snapshot)
+    if replay_item.get("iceberg_snapshot_id") is not None:
+        result.before_snapshot_id = int(replay_item["iceberg_snapshot_id"])
+        result.replaced_files = int(replay_item.get("replaced_files", 0))
     if replay_item["status"] == "reset":
         items = read_date(ctx.ddb, ctx.table_name, date_prefix)
         _supersede(ctx, items, replay_item)
@@ -349,7 +429,15 @@ def replay(
         if state.files and state.completed == state.files:
             if progress:
                 progress("swap", 0, 1)
-            result.catalog_swapped = _swap(ctx, objects, where, keep_snapshot)
+            if table is not None:
+                wait_running = _wait_for_running(ctx, date_prefix, timeout_seconds, poll_seconds)
+                result.swap_snapshot_id = replay_iceberg.swap(
+                    table, ctx.client("s3"), output_path, date_prefix, replay_item, wait_running
+                )
+                result.catalog_swapped = True
+                _delete_quarantine_snapshot(objects, where, keep_snapshot)
+            else:
+                result.catalog_swapped = _swap(ctx, objects, where, keep_snapshot)
             _set_replay(
                 ctx, replay_item, "completed", completed_at=iso_now(), new_manifests=state.new_manifests
             )
