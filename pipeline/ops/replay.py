@@ -237,7 +237,7 @@ def _snapshot_iceberg(
     recorded = replay_iceberg.open_branch(table, s3, where.output_path, where.date_prefix, replay_id)
     try:  # a manifest that started before the marker would still commit to main: refuse rather than race it
         _check_idle(read_date(ctx.ddb, ctx.table_name, where.date_prefix))
-    except DateBusy:
+    except (DateBusy, ReplayFailed):
         # the REPLAY item stays at `snapshot`: running the command again retries this step
         replay_iceberg.abandon(table, s3, where.output_path, where.date_prefix, replay_id)
         raise

@@ -28,6 +28,7 @@ from glue_jobs.ndjson_to_parquet.storage import Storage
 from pipeline.embedded.server import EmbeddedAws
 from pipeline.ops.aws import AwsSession
 from pipeline.ops.context import OpsContext
+from pipeline.ops.errors import ReplayFailed
 from pipeline.ops.replay_iceberg import (
     ReplayConflict,
     open_branch,
@@ -133,22 +134,26 @@ def test_replay_swaps_the_date_in_one_commit_and_keeps_time_travel(lake: OpsCont
     assert again["commit"] == "already_committed" and again["snapshot_id"] == first["snapshot_id"]
     # a new batch of another date lands on main meanwhile
     _commit(OTHER, "m-other-2", ["other-2"])
-    head_before_swap = handle.load().current_snapshot().snapshot_id
+    heads: list[int] = []
+
+    def while_waiting() -> None:
+        # the marker is gone before the wait for the running manifests: a batch of D starting now goes to main
+        assert read_marker(s3, OUTPUT, DAY) is None
+        assert _commit(DAY, "m-during", ["during-0"])["commit"] == "committed"
+        heads.append(handle.load().current_snapshot().snapshot_id)
 
     # step 5: one overwrite on main
-    waited: list[bool] = []
     replay_item = {"replay_id": "r1", **recorded}
-    swapped = swap(
-        handle, s3, OUTPUT, DAY, replay_item, lambda: waited.append(read_marker(s3, OUTPUT, DAY) is None)
-    )
-    assert waited == [True]  # the marker is gone before the wait for running manifests
+    swapped = swap(handle, s3, OUTPUT, DAY, replay_item, while_waiting)
     table = handle.load()
     snapshot = table.current_snapshot()
-    assert snapshot.snapshot_id == swapped and snapshot.parent_snapshot_id == head_before_swap
+    assert snapshot.snapshot_id == swapped and snapshot.parent_snapshot_id == heads[0]
     summary = snapshot.summary.additional_properties
     assert summary[iceberg.SUMMARY_OPERATION] == "replay" and summary[iceberg.SUMMARY_REPLAY] == "r1"
     assert int(summary["deleted-data-files"]) == 2 and int(summary["added-data-files"]) == 2
-    assert _ids(table, DAY) == sorted(new)  # the replay's rows, exactly once
+    assert _ids(table, DAY) == sorted(
+        [*new, "during-0"]
+    )  # the replay's rows exactly once, the new batch kept
     assert _ids(table, OTHER) == ["other-0", "other-1", "other-2"]  # untouched, the racing append kept
     assert _ids(table, DAY, s0) == old  # time travel to the snapshot before the replay
     assert _ids(table, OTHER, s0) == ["other-0", "other-1"]
@@ -159,7 +164,70 @@ def test_replay_swaps_the_date_in_one_commit_and_keeps_time_travel(lake: OpsCont
     # after the replay the date's batches commit to main again; replay manifests stay committed
     assert _commit(DAY, "m-new-2", new[1:], run="run3")["commit"] == "already_committed"
     _commit(DAY, "m-late", ["late-0"])
-    assert _ids(handle.load(), DAY) == sorted([*new, "late-0"])
+    assert _ids(handle.load(), DAY) == sorted([*new, "during-0", "late-0"])
+
+
+def test_a_batch_committed_between_the_swap_plan_and_its_commit_is_kept(lake: OpsContext) -> None:
+    """An overwrite planned on a table that another date's append has moved on from does not land (pyiceberg's
+    serializable check: data files were added since the plan); the swap then plans again on the fresh table, and
+    both the append and the replay are in the table."""
+    from pyiceberg.exceptions import ValidationException
+
+    from pipeline.ops.replay_iceberg import _overwrite, branch_added_files
+
+    s3 = lake.client("s3")
+    _commit(DAY, "m-old", ["old-0", "old-1"])
+    handle = open_table(lake, OUTPUT, {})
+    recorded = open_branch(handle, s3, OUTPUT, DAY, "r1")
+    record_replaced(handle, s3, OUTPUT, DAY, "r1")
+    _commit(DAY, "m-new", ["new-0"])
+    stale = handle.load()
+    delete = iceberg.data_files_of(stale, DAY)
+    add = branch_added_files(stale, "replay-r1", recorded["iceberg_snapshot_id"])
+    _commit(OTHER, "m-racing", ["other-0"])  # lands on main after the plan
+    properties = {iceberg.SUMMARY_OPERATION: "replay", iceberg.SUMMARY_REPLAY: "r1"}
+    with pytest.raises(ValidationException):
+        _overwrite(stale, delete, add, properties)
+    table = handle.load()
+    assert _ids(table, DAY) == ["old-0", "old-1"] and _ids(table, OTHER) == ["other-0"]  # nothing landed
+    assert not iceberg.snapshots_with(table, iceberg.SUMMARY_REPLAY, "r1")
+
+    swapped = swap(handle, s3, OUTPUT, DAY, {"replay_id": "r1", **recorded}, lambda: None)
+    table = handle.load()
+    assert table.current_snapshot().snapshot_id == swapped
+    assert _ids(table, DAY) == ["new-0"] and _ids(table, OTHER) == ["other-0"]
+
+
+def test_branch_files_are_found_after_a_manifest_merge(lake: OpsContext) -> None:
+    """With manifest merging on, a file an earlier branch snapshot added is an EXISTING entry of a later manifest:
+    the swap still takes it (entries are selected by their snapshot id, not by their ADDED status)."""
+    from pyiceberg.manifest import ManifestEntryStatus
+
+    from pipeline.ops.replay_iceberg import branch_added_files
+
+    s3 = lake.client("s3")
+    _commit(DAY, "m-old", ["old-0"])
+    handle = open_table(lake, OUTPUT, {})
+    with handle.load().transaction() as transaction:
+        transaction.set_properties(
+            {"commit.manifest-merge.enabled": "true", "commit.manifest.min-count-to-merge": "2"}
+        )
+    recorded = open_branch(handle, s3, OUTPUT, DAY, "r1")
+    for n in range(4):
+        _commit(DAY, f"m-new-{n}", [f"new-{n}"])
+    table = handle.load()
+    head = table.snapshot_by_name("replay-r1")
+    existing = [
+        e.data_file.file_path
+        for m in head.manifests(table.io)
+        for e in m.fetch_manifest_entry(table.io)
+        if e.status == ManifestEntryStatus.EXISTING and "/m-new-" in e.data_file.file_path
+    ]
+    assert existing  # the merge happened: an ADDED-only selection would miss these
+    files = branch_added_files(table, "replay-r1", recorded["iceberg_snapshot_id"])
+    assert sorted(f.file_path.rsplit("/", 1)[1].split(".")[0] for f in files) == [
+        f"m-new-{n}" for n in range(4)
+    ]
 
 
 def test_a_marker_without_its_branch_fails_the_commit(lake: OpsContext) -> None:
@@ -212,3 +280,24 @@ def test_the_format_comes_from_the_glue_job(lake: OpsContext, fresh_aws: Embedde
     )["stateMachineArn"]
     ctx = OpsContext(lake.aws, StackNames(output_path=OUTPUT, state_machine_arn=arn))
     assert table_format(ctx) == "iceberg"
+
+
+def test_a_date_found_busy_once_the_marker_exists_gets_its_marker_and_branch_back(
+    lake: OpsContext, fresh_aws: EmbeddedAws
+) -> None:
+    """replay's step 2 checks the date again after the marker (a manifest started before it commits to main); a
+    failed check undoes the marker and the branch, so nothing of the date goes to a branch no swap will take."""
+    from pipeline.control_plane.adapters.tracking_schema import create_tracking_table
+    from pipeline.ops.replay import Locations, Objects, _snapshot_iceberg
+
+    create_tracking_table(fresh_aws.client("dynamodb"), "tracking")  # no file of the date tracked
+    ctx = OpsContext(lake.aws, StackNames(output_path=OUTPUT, tracking_table="tracking"))
+    _commit(DAY, "m-1", ["a"])
+    handle = open_table(lake, OUTPUT, {})
+    where = Locations(OUTPUT, None, DAY, "r1")
+    with pytest.raises(ReplayFailed):
+        _snapshot_iceberg(ctx, Objects(lake.client("s3"), {}), where, {"replay_id": "r1"}, handle)
+    assert read_marker(lake.client("s3"), OUTPUT, DAY) is None
+    assert "replay-r1" not in handle.load().metadata.refs
+    assert _commit(DAY, "m-2", ["b"])["commit"] == "committed"
+    assert _ids(handle.load(), DAY) == ["a", "b"]  # on main
