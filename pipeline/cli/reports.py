@@ -213,5 +213,9 @@ def print_replay(result: Any, day: str) -> None:
         f"{result.old_manifest_count} old one(s)"
         + ("; catalog partition switched" if result.catalog_swapped else "")
     )
+    if result.swap_snapshot_id is not None:  # iceberg: one overwrite snapshot, the old data stays readable
+        out.print(
+            f"Iceberg snapshot {result.swap_snapshot_id}; the old data: --as-of {result.before_snapshot_id}"
+        )
     if result.status != "completed":
         out.print(f"Run `pipeline replay --date {day}` again to follow it to the end.")

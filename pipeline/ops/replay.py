@@ -434,7 +434,6 @@ def replay(
                 result.swap_snapshot_id = replay_iceberg.swap(
                     table, ctx.client("s3"), output_path, date_prefix, replay_item, wait_running
                 )
-                result.catalog_swapped = True
                 _delete_quarantine_snapshot(objects, where, keep_snapshot)
             else:
                 result.catalog_swapped = _swap(ctx, objects, where, keep_snapshot)
