@@ -8,8 +8,8 @@
   thousands of files does not fit a 400 KB tracking item; the item records S0, the branch and the count).
 - **swap**: the marker is deleted first (new manifests of D commit to main again), the manifests of D that were
   running then are waited for (they may still commit to the branch), then ONE overwrite commit on main deletes
-  exactly the recorded files and adds every data file the branch's snapshots added since S0 (their manifest entries,
-  no Parquet rewritten), summary `pipeline-operation=replay`, `replay-id`; then the branch is removed. The commit's
+  exactly the recorded files and adds every data file the branch's snapshots added since S0 (the live entries of the
+  branch head's manifests with a data sequence number above S0's: no Parquet rewritten), summary `pipeline-operation=replay`, `replay-id`; then the branch is removed. The commit's
   parent is main's head at swap time: appends of other dates (and of D after the marker was gone) are kept.
   `table.scan(snapshot_id=S0)` still shows the old data (time travel), until snapshot expiry.
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
-    from pyiceberg.table.snapshots import Snapshot
 
     from pipeline.ops.context import OpsContext
 
@@ -218,8 +217,22 @@ def record_replaced(handle: TableHandle, s3: Any, output_path: str, date_prefix:
     existing = _get(s3, where)
     if existing is not None:
         return len(json.loads(existing)["files"])
-    files = sorted(_live_files(handle.load(), date_prefix))
-    body = json.dumps({"replay_id": replay_id, "date_prefix": date_prefix, "files": files}).encode()
+    table = handle.load()
+    marker = read_marker(s3, output_path, date_prefix)
+    base = table.snapshot_by_id(marker.snapshot_id) if marker is not None else None
+    if marker is None or marker.replay_id != replay_id or base is None:
+        raise ReplayFailed(
+            f"Replay {replay_id} of {date_prefix} has no marker or base snapshot: run it again."
+        )
+    files = sorted(_live_files(table, date_prefix))
+    document = {
+        "replay_id": replay_id,
+        "date_prefix": date_prefix,
+        "base_snapshot_id": base.snapshot_id,
+        "base_sequence_number": base.sequence_number,  # what the branch added has a higher one
+        "files": files,
+    }
+    body = json.dumps(document).encode()
     s3.put_object(Bucket=where[0], Key=where[1], Body=body, ContentType="application/json")
     return len(files)
 
@@ -247,28 +260,22 @@ def _replay_snapshot(table: Table, replay_id: str) -> int | None:
     return found[0].snapshot_id if found else None
 
 
-def branch_added_files(table: Table, branch: str, base_snapshot_id: int) -> list[DataFile]:
-    """The data files the branch's snapshots after `base_snapshot_id` added and that are live at its head: live
-    manifest entries (ADDED, or EXISTING after a manifest merge) whose snapshot id is one of those snapshots."""
+def branch_added_files(table: Table, branch: str, base_sequence_number: int) -> list[DataFile]:
+    """The data files the branch's snapshots added since it was created at S0 and that are live at its head: the
+    live entries of the head's data manifests whose data sequence number is above S0's. Sequence numbers rather than
+    a walk of the parent chain or the ADDED status: an entry stays EXISTING (with its own sequence number) after a
+    manifest merge, and an expired intermediate snapshot breaks no chain (branch heads are never expired)."""
     from pyiceberg.manifest import ManifestContent
 
     head = table.snapshot_by_name(branch)
     if head is None:
         raise ReplayFailed(f"The branch {branch} does not exist: the replay's new data cannot be found.")
-    ours: set[int] = set()
-    snapshot: Snapshot | None = head
-    while snapshot is not None and snapshot.snapshot_id != base_snapshot_id:
-        ours.add(snapshot.snapshot_id)
-        parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
-    if snapshot is None:
-        raise ReplayFailed(f"The branch {branch} does not descend from snapshot {base_snapshot_id}.")
     files: list[DataFile] = []
     for manifest in head.manifests(table.io):
-        if manifest.content != ManifestContent.DATA or manifest.added_snapshot_id not in ours:
-            continue  # an entry a branch snapshot added is only in a manifest a branch snapshot wrote
+        if manifest.content != ManifestContent.DATA or manifest.sequence_number <= base_sequence_number:
+            continue  # a manifest written at or before S0 holds no entry added after it
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            if entry.snapshot_id in ours:
+            if entry.sequence_number is not None and entry.sequence_number > base_sequence_number:
                 files.append(entry.data_file)
     return files
 
@@ -298,7 +305,8 @@ def _commit_swap(
         raise ReplayFailed(
             f"The record of the files replay {replay_id} replaces is missing: cannot swap safely."
         )
-    replaced = list(json.loads(data)["files"])
+    document = json.loads(data)
+    replaced, base_sequence_number = list(document["files"]), int(document["base_sequence_number"])
     properties = {iceberg.SUMMARY_OPERATION: "replay", iceberg.SUMMARY_REPLAY: replay_id}
     last: Exception | None = None
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
@@ -314,7 +322,7 @@ def _commit_swap(
                 f"(e.g. {gone[0]}: rewritten by a compaction of {date_prefix}?); the branch "
                 f"{marker['branch']} keeps the new data: compare, then resolve by hand."
             )
-        added = branch_added_files(table, str(marker["branch"]), int(marker["snapshot_id"]))
+        added = branch_added_files(table, str(marker["branch"]), base_sequence_number)
         try:
             return _overwrite(table, [live[path] for path in replaced], added, properties)
         except (CommitFailedException, ValidationException) as exc:
