@@ -385,9 +385,8 @@ def replay(
     old_ids = sorted(replay_item.get("old_manifests") or [])
     where = Locations(output_path, ctx.stack.bad_records_path, date_prefix, replay_id, dict(mirrors or {}))
     objects = Objects(ctx.client("s3"), where.mirrors)
-    arguments = replay_iceberg.job_arguments(ctx)
-    table_format = str(replay_item.get("table_format") or replay_iceberg.table_format(ctx, arguments))
-    table = replay_iceberg.open_table(ctx, output_path, arguments) if table_format == "iceberg" else None
+    table_format = str(replay_item.get("table_format") or replay_iceberg.table_format(ctx))
+    table = replay_iceberg.open_table(ctx) if table_format == "iceberg" else None
     result = ReplayResult(
         replay_id,
         date_prefix,

@@ -18,6 +18,7 @@ Every step is idempotent, so an interrupted replay resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -28,6 +29,8 @@ from typing import TYPE_CHECKING, Any, cast
 from glue_jobs.ndjson_to_parquet import iceberg, replays
 from glue_jobs.ndjson_to_parquet.constants import PARTITION_COLUMN
 from pipeline.contracts.manifest import split_s3_url
+from pipeline.ops import lake_table
+from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import ReplayFailed
 
 if TYPE_CHECKING:
@@ -35,12 +38,9 @@ if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
 
-    from pipeline.ops.context import OpsContext
-
 logger = logging.getLogger(__name__)
 
 COMMIT_ATTEMPTS = 10  # each a fresh plan; a busy table makes the serializable check refuse a few
-FORMAT_ARGUMENT = "--TABLE_FORMAT"
 
 
 class ReplayConflict(ReplayFailed):
@@ -50,13 +50,13 @@ class ReplayConflict(ReplayFailed):
 # ------------------------------------------------------------------------------------------ which table
 
 
-def _job_name(ctx: OpsContext) -> str | None:
-    """The Glue job the state machine starts (its `glue:startJobRun` task's JobName)."""
+def _job_name_from_state_machine(ctx: OpsContext) -> str | None:
+    """The Glue job the state machine starts (its `glue:startJobRun` task's JobName), for stack outputs that name
+    no job."""
     try:
         arn = ctx.state_machine_arn
-        definition = json.loads(
-            ctx.client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"]
-        )
+        response = ctx.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+        definition = json.loads(response["definition"])
     except Exception as exc:  # no state machine known or readable: the format falls back to the default
         logger.info("cannot read the state machine to find the Glue job: %s", exc)
         return None
@@ -67,40 +67,33 @@ def _job_name(ctx: OpsContext) -> str | None:
                 name = (node.get("Parameters") or node.get("Arguments") or {}).get("JobName")
                 if isinstance(name, str):
                     return name
-            for value in node.values():
-                if found := walk(value):
-                    return found
+            children = list(node.values())
         elif isinstance(node, list):
-            for value in node:
-                if found := walk(value):
-                    return found
+            children = node
+        else:
+            return None
+        for child in children:
+            if found := walk(child):
+                return found
         return None
 
     return walk(definition)
 
 
-def job_arguments(ctx: OpsContext) -> dict[str, str]:
-    """The Glue job's DefaultArguments (empty when the job or the permission to read it is missing)."""
-    name = _job_name(ctx)
+def table_format(ctx: OpsContext) -> str:
+    """`iceberg` or `parquet` (pipeline.ops.lake_table: the stack output, else the Glue job's --TABLE_FORMAT, else
+    parquet); a stack whose outputs name no Glue job is asked through its state machine's Glue task."""
+    if ctx.stack.table_format or ctx.stack.glue_job_name:
+        return lake_table.table_format(ctx)
+    name = _job_name_from_state_machine(ctx)
     if not name:
-        return {}
-    try:
-        job = ctx.client("glue").get_job(JobName=name)["Job"]
-    except Exception as exc:
-        logger.info("cannot read the Glue job %s: %s", name, exc)
-        return {}
-    return {str(k): str(v) for k, v in (job.get("DefaultArguments") or {}).items()}
-
-
-def table_format(ctx: OpsContext, arguments: dict[str, str] | None = None) -> str:
-    """`iceberg` or `parquet`: the job's --TABLE_FORMAT (absent: parquet, the job's own default)."""
-    arguments = job_arguments(ctx) if arguments is None else arguments
-    return arguments.get(FORMAT_ARGUMENT, "parquet").strip().lower() or "parquet"
+        return "parquet"
+    return lake_table.table_format(OpsContext(ctx.aws, dataclasses.replace(ctx.stack, glue_job_name=name)))
 
 
 @dataclass(frozen=True)
 class TableHandle:
-    """Where the stack's Iceberg table is: its catalog and reference (location = the output path)."""
+    """The stack's Iceberg table: its catalog and reference (location = the output path)."""
 
     catalog: Catalog
     ref: iceberg.TableRef
@@ -114,29 +107,9 @@ class TableHandle:
         return table
 
 
-def open_table(ctx: OpsContext, output_path: str, arguments: dict[str, str]) -> TableHandle:
+def open_table(ctx: OpsContext) -> TableHandle:
     """The stack's table through pyiceberg's Glue catalog, with the operator session's endpoint and credentials."""
-    from pyiceberg.catalog import load_catalog
-
-    database = arguments.get("--CATALOG_DATABASE") or ctx.stack.glue_database
-    name = arguments.get("--CATALOG_TABLE") or ctx.stack.glue_table
-    if not database:
-        raise ReplayFailed(
-            "The Iceberg table's Glue database is unknown: pass --glue-database or the stack outputs."
-        )
-    ref = iceberg.TableRef(database, name, output_path.rstrip("/"))
-    props = iceberg.file_io_properties()
-    region = ctx.aws.region_name
-    props.update({"glue.region": region, "s3.region": region})
-    if ctx.aws.endpoint_url:
-        props.update({"glue.endpoint": ctx.aws.endpoint_url, "s3.endpoint": ctx.aws.endpoint_url})
-    credentials = ctx.aws.session.get_credentials()
-    if credentials is not None:
-        frozen = credentials.get_frozen_credentials()
-        props.update({"s3.access-key-id": frozen.access_key, "s3.secret-access-key": frozen.secret_key})
-        if frozen.token:
-            props["s3.session-token"] = frozen.token
-    return TableHandle(load_catalog("glue", type="glue", **props), ref)
+    return TableHandle(lake_table.stack_catalog(ctx), lake_table.table_ref(ctx))
 
 
 # ------------------------------------------------------------------------------------------ S3 documents

@@ -103,7 +103,7 @@ def test_replay_swaps_the_date_in_one_commit_and_keeps_time_travel(lake: OpsCont
     _commit(DAY, "m-old-1", old[:3])
     _commit(DAY, "m-old-2", old[3:])
     _commit(OTHER, "m-other-1", ["other-0", "other-1"])
-    handle = open_table(lake, OUTPUT, {})
+    handle = open_table(lake)
     assert table_format(lake) == "parquet"  # no Glue job known: the job's own default
 
     # step 2: branch at S0 and marker; the date's live files on main recorded
@@ -177,7 +177,7 @@ def test_a_batch_committed_between_the_swap_plan_and_its_commit_is_kept(lake: Op
 
     s3 = lake.client("s3")
     _commit(DAY, "m-old", ["old-0", "old-1"])
-    handle = open_table(lake, OUTPUT, {})
+    handle = open_table(lake)
     recorded = open_branch(handle, s3, OUTPUT, DAY, "r1")
     record_replaced(handle, s3, OUTPUT, DAY, "r1")
     _commit(DAY, "m-new", ["new-0"])
@@ -209,7 +209,7 @@ def test_branch_files_are_found_after_a_manifest_merge(lake: OpsContext) -> None
 
     s3 = lake.client("s3")
     _commit(DAY, "m-old", ["old-0"])
-    handle = open_table(lake, OUTPUT, {})
+    handle = open_table(lake)
     with handle.load().transaction() as transaction:
         transaction.set_properties(
             {"commit.manifest-merge.enabled": "true", "commit.manifest.min-count-to-merge": "2"}
@@ -245,14 +245,14 @@ def test_a_marker_without_its_branch_fails_the_commit(lake: OpsContext) -> None:
     with pytest.raises(JobError) as raised:
         _commit(OTHER, "m-2", ["b"])
     assert raised.value.error_name == "ReplayBranchMissing"
-    assert "replay-gone" not in open_table(lake, OUTPUT, {}).load().metadata.refs  # no orphan branch made
+    assert "replay-gone" not in open_table(lake).load().metadata.refs  # no orphan branch made
 
 
 def test_a_compaction_of_the_replayed_date_stops_the_swap(lake: OpsContext) -> None:
     s3 = lake.client("s3")
     _commit(DAY, "m-1", ["a"])
     _commit(DAY, "m-2", ["b"])
-    handle = open_table(lake, OUTPUT, {})
+    handle = open_table(lake)
     recorded = open_branch(handle, s3, OUTPUT, DAY, "r1")
     record_replaced(handle, s3, OUTPUT, DAY, "r1")
     _commit(DAY, "m-new", ["a", "b"])
@@ -287,7 +287,11 @@ def test_the_format_comes_from_the_glue_job(lake: OpsContext, fresh_aws: Embedde
         name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
     ctx = OpsContext(lake.aws, StackNames(output_path=OUTPUT, state_machine_arn=arn))
-    assert table_format(ctx) == "iceberg"
+    assert table_format(ctx) == "iceberg"  # outputs without glue_job_name: the state machine's Glue task
+    assert table_format(OpsContext(lake.aws, StackNames(glue_job_name="convert"))) == "iceberg"
+    assert table_format(
+        OpsContext(lake.aws, StackNames(table_format="parquet", glue_job_name="convert"))
+    ) == ("parquet")  # the stack output wins
 
 
 def test_a_date_found_busy_once_the_marker_exists_gets_its_marker_and_branch_back(
@@ -301,7 +305,7 @@ def test_a_date_found_busy_once_the_marker_exists_gets_its_marker_and_branch_bac
     create_tracking_table(fresh_aws.client("dynamodb"), "tracking")  # no file of the date tracked
     ctx = OpsContext(lake.aws, StackNames(output_path=OUTPUT, tracking_table="tracking"))
     _commit(DAY, "m-1", ["a"])
-    handle = open_table(lake, OUTPUT, {})
+    handle = open_table(lake)
     where = Locations(OUTPUT, None, DAY, "r1")
     with pytest.raises(ReplayFailed):
         _snapshot_iceberg(ctx, Objects(lake.client("s3"), {}), where, {"replay_id": "r1"}, handle)
