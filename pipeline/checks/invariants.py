@@ -271,12 +271,12 @@ def check(
         else:
             document = json.loads(_body(s3, bucket, key))
             # (url, version id): each tracked version is an entry; unversioned contents of a key are one entry
-            listed = sorted((e["url"], e.get("version_id") or "") for e in document.get("entries", []))
+            entries = sorted((e["url"], e.get("version_id") or "") for e in document.get("entries", []))
             expected = sorted(
                 {(f"s3://{f['bucket']}/{f['key']}", str(f.get("version_id") or "")) for f in mine}
             )
-            if listed != expected:
-                report.violations.append(f"manifest {manifest_id} lists {listed}, its files are {expected}")
+            if entries != expected:
+                report.violations.append(f"manifest {manifest_id} lists {entries}, its files are {expected}")
         if status == "completed":
             try:
                 job = json.loads(_body(s3, output_bucket, report_key(output_prefix, manifest_id)))
