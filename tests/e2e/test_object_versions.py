@@ -280,3 +280,19 @@ def test_versioned_ranged_reads_match_the_bytes(world):
     finally:
         stream.close()
     assert not storage.has_gzip_magic(location)
+
+
+def test_versioned_gzip_reads_the_claimed_version(world):
+    import gzip
+
+    body = b"".join(f'{{"n": {i}}}\n'.encode() for i in range(20_000))
+    first = world.s3.put_object(Bucket=INPUT_BUCKET, Key="raw/y.ndjson.gz", Body=gzip.compress(body))
+    world.s3.put_object(Bucket=INPUT_BUCKET, Key="raw/y.ndjson.gz", Body=gzip.compress(b"other\n"))
+    location = f"s3://{INPUT_BUCKET}/raw/y.ndjson.gz"
+    storage = Storage.from_env().pinned(location, first["VersionId"])
+    assert storage.has_gzip_magic(location)
+    stream = storage.open_text(location, compressed=True)
+    try:
+        assert stream.read() == body
+    finally:
+        stream.close()
