@@ -5,8 +5,13 @@ it again on its own because a hand-written manifest (`python glue_jobs/run_ndjso
 other check, and a bad one must fail with a sentence naming the field, not a KeyError in a Spark task.
 
 An entry listed more than once (the same location once normalised: `s3a://` vs `s3://`, a relative vs an absolute
-path) is read once, under its first url; it is mandatory when any of its listings is; the report lists it in
-`duplicate_entries` with the number of listings.
+path, and the same `version_id`) is read once, under its first url; it is mandatory when any of its listings is;
+the report lists it in `duplicate_entries` with the number of listings.
+
+An entry's optional `version_id` (a non-empty string, s3:// entries only) is the S3 object version to read: the
+control plane writes it when the input bucket is versioned, so the manifest converts the content it claimed even
+if the key was overwritten since. Two versions of one key are two entries. Without it the key's current content
+is read (an unversioned bucket).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Entry:
     url: str  # as written in the manifest (reported and stored in _source_file)
     location: str  # normalised
     mandatory: bool
+    version_id: str | None = None  # the S3 object version to read; None: the current content
 
 
 @dataclass(frozen=True)
@@ -87,15 +93,16 @@ def load_manifest(manifest_path: str, storage: Storage | None = None) -> Manifes
 
 def _unique(entries: tuple[Entry, ...]) -> tuple[tuple[Entry, ...], tuple[tuple[str, int], ...]]:
     """One entry per normalised location (mandatory if any listing is), and the entries listed more than once."""
-    unique: dict[str, Entry] = {}
-    listings: dict[str, int] = {}
+    unique: dict[tuple[str, str | None], Entry] = {}
+    listings: dict[tuple[str, str | None], int] = {}
     for entry in entries:
-        first = unique.get(entry.location)
+        where = (entry.location, entry.version_id)
+        first = unique.get(where)
         if first is None:
-            unique[entry.location] = entry
+            unique[where] = entry
         elif entry.mandatory and not first.mandatory:
-            unique[entry.location] = Entry(first.url, first.location, True)
-        listings[entry.location] = listings.get(entry.location, 0) + 1
+            unique[where] = Entry(first.url, first.location, True, first.version_id)
+        listings[where] = listings.get(where, 0) + 1
     duplicates = tuple((unique[loc].url, count) for loc, count in listings.items() if count > 1)
     return tuple(unique.values()), duplicates
 
@@ -113,5 +120,14 @@ def _entries(manifest_path: str, entries_doc: object, base_dir: str | None) -> t
             raise JobError(
                 "InvalidManifest", f"{manifest_path}: entries[{number}].mandatory must be true/false"
             )
-        entries.append(Entry(url=url, location=normalise(url, base_dir), mandatory=mandatory))
+        location = normalise(url, base_dir)
+        version_id = item.get("version_id")
+        if version_id is not None and (
+            not isinstance(version_id, str) or not version_id or not location.startswith("s3://")
+        ):
+            raise JobError(
+                "InvalidManifest",
+                f"{manifest_path}: entries[{number}].version_id must be a non-empty string on an s3:// entry",
+            )
+        entries.append(Entry(url=url, location=location, mandatory=mandatory, version_id=version_id))
     return tuple(entries)

@@ -34,6 +34,7 @@ class FilePart:
     end: int | None  # None: to the end of the file
     compressed: bool | None  # None: decided by the task from the first bytes
     size: int
+    version_id: str | None = None  # the S3 object version to read (storage.pinned); None: the current content
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Piece:
     block_length: int
     task: int
     ratio: float = 0.1  # Parquet bytes per Arrow byte, set from the task's measurement
+    version_id: str | None = None  # the input's object version (the quarantine re-reads raw lines from it)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,9 @@ def plan_reads(
     for entry in manifest.entries:
         by_filesystem.setdefault(entry.location.startswith("s3://"), []).append(entry)
     for entries in by_filesystem.values():
+        entries = [e for e in entries if e.version_id is None]  # a version: its own HEAD (_version_info)
+        if not entries:
+            continue
         filesystem, _ = storage.fs(entries[0].location)
         try:  # one call per filesystem: pyarrow issues the S3 HEAD requests concurrently
             found = filesystem.get_file_info([storage.fs(e.location)[1] for e in entries])
@@ -100,7 +105,7 @@ def plan_reads(
             raise JobError("InputFileUnreadable", f"cannot list the manifest's files: {exc}") from exc
         infos.update({e.location: info for e, info in zip(entries, found, strict=True)})
     for entry in manifest.entries:
-        info = infos[entry.location]
+        info = infos[entry.location] if entry.version_id is None else _version_info(storage, entry)
         if info.type != pafs.FileType.File:
             if entry.mandatory:
                 missing_mandatory.append(entry.url)
@@ -109,16 +114,17 @@ def plan_reads(
             continue
         size = info.size or 0
         bytes_in += size
+        version = entry.version_id
         if entry.location.endswith(".gz"):
-            parts.append(FilePart(entry.url, entry.location, 0, None, True, size * GZIP_EXPANSION))
-        elif size <= SPLIT_BYTES or storage.has_gzip_magic(entry.location):
-            parts.append(FilePart(entry.url, entry.location, 0, None, None, size))
+            parts.append(FilePart(entry.url, entry.location, 0, None, True, size * GZIP_EXPANSION, version))
+        elif size <= SPLIT_BYTES or storage.pinned(entry.location, version).has_gzip_magic(entry.location):
+            parts.append(FilePart(entry.url, entry.location, 0, None, None, size, version))
         else:
             count = math.ceil(size / SPLIT_BYTES)
             step = math.ceil(size / count)
             for start in range(0, size, step):
                 end = min(size, start + step)
-                parts.append(FilePart(entry.url, entry.location, start, end, False, end - start))
+                parts.append(FilePart(entry.url, entry.location, start, end, False, end - start, version))
     if missing_mandatory:
         raise JobError(
             "ManifestEntryMissing",
@@ -139,6 +145,18 @@ def plan_reads(
     if current:
         tasks.append(ReadTask(len(tasks), tuple(current), staging, sum(p.size for p in current), storage))
     return tasks, skipped, bytes_in
+
+
+def _version_info(storage: Storage, entry: Entry) -> pafs.FileInfo:
+    """A versioned entry as a FileInfo: a File of that version's size, or NotFound when the version is gone."""
+    assert entry.version_id is not None
+    try:
+        size = storage.version_size(entry.location, entry.version_id)
+    except OSError as exc:
+        raise JobError("InputFileUnreadable", f"cannot list the manifest's files: {exc}") from exc
+    if size is None:
+        return pafs.FileInfo(entry.location, pafs.FileType.NotFound)
+    return pafs.FileInfo(entry.location, pafs.FileType.File, size=size)
 
 
 def group_pieces(pieces: list[Piece], target_bytes: int) -> list[list[Piece]]:

@@ -4,16 +4,24 @@ S3 client options are explicit: `Storage.from_env()` reads them from the driver'
 `Storage` value travels inside every Spark task (a worker's environment may differ from the driver's). They are
 the endpoint (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, e.g. a local S3) and the region; credentials always come
 from the standard AWS chain (on Glue: the job role). No module state: two runs in one process cannot leak
-options into each other.
+options into each other (the boto3 clients are cached by their options only).
+
+Object versions: pyarrow's S3 filesystem cannot read a given version of an object, so a manifest entry with a
+`version_id` is read through boto3 (on Glue, no extra module): `Storage.pinned(location, version_id)` is a
+`Storage` whose reads of that one location (`open_text`, `has_gzip_magic`, `read_bytes`) are ranged GETs of that
+version (`VersionedObject`: `get_object(VersionId=..., Range=...)`, with the same endpoint and region as pyarrow's
+client). Without a version id nothing changes: pyarrow reads the current content (an unversioned bucket).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
+import io
 import os
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +85,31 @@ class Storage:
     """File access with these S3 options (empty: pyarrow's defaults, as `FileSystem.from_uri` resolves them)."""
 
     s3_options: S3Options = ()
+    # (location, version id): reads of that location read that object version (see `pinned`).
+    pinned_version: tuple[str, str] | None = None
 
     @classmethod
     def from_env(cls) -> Storage:
         return cls(tuple(sorted(s3_options_from_env().items())))
+
+    def pinned(self, location: str, version_id: str | None) -> Storage:
+        """This storage, reading `location` at S3 object version `version_id` (itself when None)."""
+        if version_id is None:
+            return self
+        if not location.startswith("s3://"):
+            raise JobError("UnsupportedLocation", f"'{location}' has a version id but is not an s3:// URI")
+        return replace(self, pinned_version=(location, version_id))
+
+    def _versioned(self, location: str) -> VersionedObject | None:
+        if self.pinned_version is None or self.pinned_version[0] != location:
+            return None
+        bucket, key = location[len("s3://") :].split("/", 1)
+        return VersionedObject(s3_client(self.s3_options), bucket, key, self.pinned_version[1])
+
+    def version_size(self, location: str, version_id: str) -> int | None:
+        """The size of one version of an s3:// object; None when that version does not exist."""
+        bucket, key = location[len("s3://") :].split("/", 1)
+        return VersionedObject.head(s3_client(self.s3_options), bucket, key, version_id)
 
     def fs(self, location: str) -> tuple[pafs.FileSystem, str]:
         if location.startswith("s3://"):
@@ -94,6 +123,10 @@ class Storage:
         return pafs.LocalFileSystem(), location
 
     def read_bytes(self, location: str) -> bytes:
+        versioned = self._versioned(location)
+        if versioned is not None:
+            with io.BufferedReader(versioned, READ_AHEAD) as stream:
+                return stream.read()
         filesystem, path = self.fs(location)
         with filesystem.open_input_stream(path, compression=None) as stream:
             return stream.read()
@@ -126,11 +159,19 @@ class Storage:
             filesystem.delete_dir(path)
 
     def has_gzip_magic(self, location: str) -> bool:
+        versioned = self._versioned(location)
+        if versioned is not None:
+            with versioned:
+                return versioned.read(2) == b"\x1f\x8b"
         filesystem, path = self.fs(location)
         with filesystem.open_input_stream(path, compression=None) as head:
             return head.read(2) == b"\x1f\x8b"
 
     def open_text(self, location: str, compressed: bool) -> Any:
+        versioned = self._versioned(location)
+        if versioned is not None:
+            buffered = io.BufferedReader(versioned, READ_AHEAD)
+            return gzip.GzipFile(fileobj=buffered, mode="rb") if compressed else buffered
         filesystem, path = self.fs(location)
         raw = (
             filesystem.open_input_file(path)
@@ -157,6 +198,101 @@ class Storage:
         filesystem, path = self.fs(location)
         with filesystem.open_input_file(path) as source:
             return paipc.open_file(source).read_all()
+
+
+READ_AHEAD = 8 << 20  # bytes a versioned read fetches per GET at least (gzip reads in small pieces)
+_MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound", "InvalidArgument", "400")
+
+
+@functools.lru_cache(maxsize=8)
+def s3_client(s3_options: S3Options) -> Any:
+    """A boto3 S3 client with these options (endpoint, region, timeouts); credentials from the default chain."""
+    import boto3
+    from botocore.config import Config
+
+    options = dict(s3_options)
+    endpoint = options.get("endpoint_override")
+    config = Config(
+        region_name=options.get("region"),
+        connect_timeout=float(options.get("connect_timeout", 60)),
+        read_timeout=float(options.get("request_timeout", 60)),
+        retries={"max_attempts": 5, "mode": "standard"},
+        s3={"addressing_style": "path"} if endpoint else None,
+    )
+    endpoint_url = f"{options.get('scheme', 'https')}://{endpoint}" if endpoint else None
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+
+
+class VersionedObject(io.RawIOBase):
+    """One version of an S3 object as a seekable binary file: each read is a ranged, versioned GET (wrap it in
+    `io.BufferedReader` to read ahead). S3 errors become OSError (FileNotFoundError when the version is gone),
+    which the job reports as InputFileUnreadable / ManifestEntryMissing like pyarrow's."""
+
+    def __init__(self, client: Any, bucket: str, key: str, version_id: str) -> None:
+        super().__init__()
+        self._client, self._bucket, self._key, self._version = client, bucket, key, version_id
+        self._size: int | None = None
+        self._position = 0
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self._bucket}/{self._key}?versionId={self._version}"
+
+    @staticmethod
+    def head(client: Any, bucket: str, key: str, version_id: str) -> int | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return int(client.head_object(Bucket=bucket, Key=key, VersionId=version_id)["ContentLength"])
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in _MISSING:
+                return None
+            raise OSError(f"s3://{bucket}/{key} version {version_id}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise OSError(f"s3://{bucket}/{key} version {version_id}: {exc}") from exc
+
+    def size(self) -> int:
+        if self._size is None:
+            size = self.head(self._client, self._bucket, self._key, self._version)
+            if size is None:
+                raise FileNotFoundError(f"{self.name} does not exist")
+            self._size = size
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size()}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        view = memoryview(buffer).cast("B")
+        end = min(self.size(), self._position + len(view))
+        if end <= self._position:
+            return 0
+        try:
+            response = self._client.get_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                VersionId=self._version,
+                Range=f"bytes={self._position}-{end - 1}",
+            )
+            data = response["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise OSError(f"cannot read {self.name}: {exc}") from exc
+        view[: len(data)] = data
+        self._position += len(data)
+        return len(data)
 
 
 def make_parent(filesystem: pafs.FileSystem, path: str) -> None:

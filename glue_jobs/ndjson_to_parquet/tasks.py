@@ -119,10 +119,11 @@ def read_task(task: ReadTask) -> ReadResult:
 
 
 def _read_part(task: ReadTask, part_number: int, part: FilePart, state: _ReadState) -> None:
+    storage = task.storage.pinned(part.location, part.version_id)  # that object version, if the entry has one
     compressed = part.compressed
     if compressed is None:
-        compressed = part.location.endswith(".gz") or task.storage.has_gzip_magic(part.location)
-    blocks = iter_blocks(part.location, compressed, part.start, part.end, storage=task.storage)
+        compressed = part.location.endswith(".gz") or storage.has_gzip_magic(part.location)
+    blocks = iter_blocks(part.location, compressed, part.start, part.end, storage=storage)
     counts = state.counts.setdefault(part.url, FileCount())
     for block_number, (raw_offset, raw_block) in enumerate(blocks):
         offset, block = strip_block_bom(raw_offset, raw_block)
@@ -161,6 +162,7 @@ def _read_part(task: ReadTask, part_number: int, part: FilePart, state: _ReadSta
                     block_offset=offset,
                     block_length=len(block),
                     task=task.index,
+                    version_id=part.version_id,
                 )
             )
 
@@ -223,7 +225,7 @@ def _conformed_piece(task: WriteTask, piece: Piece, bad: BadRecords) -> pa.Table
         return conformed
     ordinals = cast(list[int], lines.to_pylist())  # LINE is never null
     raw = reread_records(
-        task.storage,
+        task.storage.pinned(piece.source, piece.version_id),
         piece.source,
         piece.compressed,
         piece.block_offset,

@@ -6,7 +6,10 @@ objects, the Parquet output and the quarantine) and returns an `InvariantReport`
 
 - **lines**: for every input object whose tracked content (same ETag) is `completed`, its non-blank lines (the Glue
   job's definition: lines holding more than `" \\t\\r"`, gzip decompressed, a leading BOM ignored) equal its
-  Parquet rows plus its quarantined lines *of the manifest that completed it* (`_source_file`/`_manifest_id` in
+  Parquet rows plus its quarantined lines *of the manifest that completed it*. A file item with a `version_id` (a
+  versioned input bucket) is counted on that object version, overwritten or not: the lines of every version a
+  manifest completed add up to its rows plus quarantined lines (`_source_file` is the key's URL for every
+  version) (`_source_file`/`_manifest_id` in
   Parquet, `source_file` and the `manifest_id=` folder in the quarantine). Rows or quarantined lines of a file under
   any other manifest (a duplicate), or of a file that is not completed (a partial publish), are violations, except
   rows of a `manifested` file under its own running manifest (published, the status update not arrived yet: in
@@ -102,6 +105,17 @@ def _list(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
 
 def _body(s3: Any, bucket: str, key: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _version_body(s3: Any, bucket: str, key: str, version_id: str) -> bytes | None:
+    """One object version's bytes; None when that version no longer exists (deleted, or expired by lifecycle)."""
+    try:
+        return bytes(s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].read())
+    except Exception as exc:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NoSuchVersion", "NotFound", "InvalidArgument"):
+            return None
+        raise
 
 
 def decoded_content(raw: bytes, key: str) -> bytes | None:
@@ -256,10 +270,13 @@ def check(
             report.violations.append(f"manifest {manifest_id}: object {path} is missing")
         else:
             document = json.loads(_body(s3, bucket, key))
-            listed = sorted(e["url"] for e in document.get("entries", []))
-            expected = sorted({f"s3://{f['bucket']}/{f['key']}" for f in mine})
-            if listed != expected:
-                report.violations.append(f"manifest {manifest_id} lists {listed}, its files are {expected}")
+            # (url, version id): each tracked version is an entry; unversioned contents of a key are one entry
+            entries = sorted((e["url"], e.get("version_id") or "") for e in document.get("entries", []))
+            expected = sorted(
+                {(f"s3://{f['bucket']}/{f['key']}", str(f.get("version_id") or "")) for f in mine}
+            )
+            if entries != expected:
+                report.violations.append(f"manifest {manifest_id} lists {entries}, its files are {expected}")
         if status == "completed":
             try:
                 job = json.loads(_body(s3, output_bucket, report_key(output_prefix, manifest_id)))
@@ -278,6 +295,9 @@ def check(
     output, run_started = _output_counts(s3, loc, dates)
     quarantine = _quarantine_counts(s3, loc, dates)
     accounted: set[tuple[str, str]] = set()
+    # lines of the completed versions, per (url, manifest id)
+    versioned_lines: Counter[tuple[str, str]] = Counter()
+    unrecountable: set[tuple[str, str]] = set()  # a completed version of it no longer exists
     by_object: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in files:
         by_object.setdefault((str(item["bucket"]), str(item["key"])), []).append(item)
@@ -303,6 +323,20 @@ def check(
             accounted.add(pair)
             stored = output[pair] + quarantine[pair]
             if item.get("status") == "completed":
+                version_id = item.get("version_id")
+                if version_id:
+                    raw = _version_body(s3, loc.input_bucket, key, str(version_id))
+                    versioned = decoded_content(raw, key) if raw is not None else None
+                    if raw is None:
+                        report.notes.append(f"{url}: version {version_id} no longer exists, not recounted")
+                        unrecountable.add(pair)
+                    elif versioned is None:
+                        report.violations.append(
+                            f"{url} version {version_id} is completed but cannot be decompressed"
+                        )
+                    else:
+                        versioned_lines[pair] += count_lines(versioned)
+                    continue
                 if str(item["etag"]) != etag:
                     # An unversioned bucket: the old content cannot be recounted. But a run that started after
                     # the object was replaced read the *new* content, which its own item converts too.
@@ -337,6 +371,16 @@ def check(
                     report.violations.append(
                         f"{url} is {item.get('status')} but has {output[pair]} Parquet rows under {manifest_id}"
                     )
+    for pair, lines in sorted(versioned_lines.items()):
+        if pair in unrecountable:
+            continue
+        report.lines_checked += lines
+        stored = output[pair] + quarantine[pair]
+        if stored != lines:
+            report.violations.append(
+                f"{pair[0]}: {lines} non-blank lines in its completed versions, {output[pair]} Parquet rows + "
+                f"{quarantine[pair]} quarantined under {pair[1]}"
+            )
     for pair, count in (output + quarantine).items():
         if pair not in accounted and count:
             manifest = manifests.get(pair[1], {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,11 +46,26 @@ def split_s3_url(url: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class ManifestEntry:
+    """One object to convert. ``version_id`` (optional) is the S3 object version the job reads: set when the
+    input bucket is versioned, so the entry names one content even after the key is overwritten; absent, the
+    job reads the key's current content (an unversioned bucket, as before versions were tracked)."""
+
     url: str
     content_length: int
+    version_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "mandatory": True, "meta": {"content_length": self.content_length}}
+        entry: dict[str, Any] = {
+            "url": self.url,
+            "mandatory": True,
+            "meta": {"content_length": self.content_length},
+        }
+        if self.version_id is not None:
+            entry["version_id"] = self.version_id
+        return entry
+
+
+TrackedObject = tuple[str, str, int] | tuple[str, str, int, str | None]  # (bucket, key, size[, version id])
 
 
 @dataclass(frozen=True)
@@ -61,14 +77,19 @@ class Manifest:
 
     @classmethod
     def build(
-        cls, manifest_id: str, date_prefix: str, created_at: str, files: list[tuple[str, str, int]]
+        cls, manifest_id: str, date_prefix: str, created_at: str, files: Iterable[TrackedObject]
     ) -> Manifest:
-        """From ``(bucket, key, size)`` triples. Two tracked contents of one key (a re-upload) name the same
-        object, which holds only the newest content: it is listed once."""
-        entries: dict[str, ManifestEntry] = {}
-        for bucket, key, size in files:
+        """From ``(bucket, key, size[, version_id])`` tuples. Each tracked version is an entry of its own.
+        Without a version, two tracked contents of one key (a re-upload) name the same object, which holds
+        only the newest content: it is listed once."""
+        entries: dict[tuple[str, str | None], ManifestEntry] = {}
+        for bucket, key, size, *rest in files:
+            version_id = rest[0] if rest else None
             url = s3_url(bucket, key)
-            entries[url] = ManifestEntry(url, max(size, entries[url].content_length if url in entries else 0))
+            seen = entries.get((url, version_id))
+            entries[(url, version_id)] = ManifestEntry(
+                url, max(size, seen.content_length if seen else 0), version_id
+            )
         return cls(manifest_id, date_prefix, created_at, tuple(entries.values()))
 
     @property
@@ -91,9 +112,22 @@ class Manifest:
         try:
             data = json.loads(raw)
             entries = tuple(
-                ManifestEntry(str(e["url"]), int(e.get("meta", {}).get("content_length", 0)))
+                ManifestEntry(
+                    str(e["url"]),
+                    int(e.get("meta", {}).get("content_length", 0)),
+                    _version_id(e.get("version_id")),
+                )
                 for e in data["entries"]
             )
             return cls(str(data["manifest_id"]), str(data["date_prefix"]), str(data["created_at"]), entries)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidEvent(f"manifest is not valid manifest JSON: {exc}") from None
+
+
+def _version_id(value: Any) -> str | None:
+    """An entry's ``version_id``: absent (None) or a non-empty string."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError("version_id must be a non-empty string")
+    return value

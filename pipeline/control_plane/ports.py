@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pipeline.contracts.manifest import Manifest
 from pipeline.control_plane.adapters.tracking_records import (
     ClaimedFile,
+    ClaimedVersion,
     Counter,
     FileRecord,
     ManifestRecord,
@@ -33,7 +34,9 @@ class TrackingStore(Protocol):
 
     def first_pending_after(self, shard: str, after: str | None) -> PendingFile | None: ...
 
-    def claim_file(self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int) -> bool: ...
+    def claim_file(
+        self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int
+    ) -> ClaimedVersion | None: ...
 
     def release_file(
         self, date_prefix: str, file_key: str, created_at: str, manifest_id: str, now: str, ttl: int

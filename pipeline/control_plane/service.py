@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -102,6 +103,7 @@ class ControlPlane:
             size=event.size,
             etag=event.etag,
             created_at=iso(now),
+            version_id=event.version_id,
         )
         new = self.table.put_new_file(record, self.ttl(now))
         if new:
@@ -188,11 +190,12 @@ class ControlPlane:
                 candidate = queue.pop(0)
                 if not batch.offer(candidate.size):
                     break
-                if self.table.claim_file(
+                won = self.table.claim_file(
                     date_prefix, candidate.file_key, manifest_id, iso(now), self.ttl(now)
-                ):
+                )
+                if won:
                     batch.add(candidate.size)
-                    claimed.append(candidate)
+                    claimed.append(replace(candidate, version_id=won.version_id))
         except Exception as exc:
             roll_back(self, date_prefix, manifest_id, claimed, None, "claim failed", exc)
             raise
@@ -213,7 +216,7 @@ class ControlPlane:
         now = self.clock()
         total_bytes = sum(f.size for f in claimed)
         manifest = Manifest.build(
-            manifest_id, date_prefix, iso(now), [(f.bucket, f.key, f.size) for f in claimed]
+            manifest_id, date_prefix, iso(now), [(f.bucket, f.key, f.size, f.version_id) for f in claimed]
         )
         try:
             manifest_path = self.store.put(manifest)

@@ -13,6 +13,11 @@ For one manifest M of date D:
 
 The Glue job replaces exactly its own manifest's output, so a retried run never duplicates records. The state
 machine's "mark processing" step and the status update work unchanged on the retried manifest.
+
+A manifest whose entries carry object versions (a versioned input bucket) reads exactly the versions it claimed,
+so a key overwritten since is no reason to refuse: only a claimed version that no longer exists is. An entry
+without a version (an unversioned bucket) reads the key's current content: once that content was replaced (a new
+ETag, tracked and converted on its own), the retry is refused, as before versions were tracked.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from pipeline.ops.errors import ManifestNotRetryable, RetryStartFailed
 from pipeline.ops.table_reads import read_date
 
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+# head_object of a key or version that does not exist (a malformed version id answers 400 InvalidArgument)
+MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion", "400", "InvalidArgument"})
 
 
 @dataclass
@@ -150,7 +157,7 @@ def _ensure_manifest_object(ctx: OpsContext, item: dict[str, Any], files: list[d
         item["manifest_id"],
         item["date_prefix"],
         str(item.get("created_at") or iso_now()),
-        [(f["bucket"], f["key"], int(f.get("size", 0))) for f in files],
+        [(f["bucket"], f["key"], int(f.get("size", 0)), f.get("version_id") or None) for f in files],
     )
     ctx.client("s3").put_object(
         Bucket=bucket, Key=key, Body=manifest.to_json(), ContentType="application/json"
@@ -166,26 +173,32 @@ def _manifest_files(ctx: OpsContext, manifest_id: str, date_prefix: str) -> list
 
 
 def _replaced_inputs(ctx: OpsContext, files: list[dict[str, Any]]) -> list[str]:
-    """s3:// URLs of the manifest's objects whose content is no longer the tracked one (new ETag, or deleted).
+    """s3:// URLs of the manifest's objects whose tracked content can no longer be read.
 
-    A manifest names keys, not versions: once a key was overwritten, its new content is tracked (new ETag) and
-    converted on its own, so a retry of the old manifest would convert that new content a second time.
+    With a ``version_id`` the entry reads that version: it counts as replaced only when the version is gone.
+    Without one the manifest names a key, not a version: once that key was overwritten (a new ETag, tracked and
+    converted on its own) or deleted, a retry would read the new content and convert it a second time.
     """
     s3 = ctx.client("s3")
     replaced: list[str] = []
     for f in files:
         bucket, key, etag = f.get("bucket"), f.get("key"), str(f.get("etag") or "").strip('"')
+        version_id = f.get("version_id")
         if not bucket or not key:
             continue
+        where = f"s3://{bucket}/{key}"
         try:
+            if version_id:
+                s3.head_object(Bucket=bucket, Key=key, VersionId=str(version_id))
+                continue
             current = str(s3.head_object(Bucket=bucket, Key=key).get("ETag", "")).strip('"')
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                replaced.append(f"s3://{bucket}/{key}")
+            if error_code(exc) in MISSING:
+                replaced.append(where if not version_id else f"{where} (version {version_id})")
                 continue
             raise
         if etag and current != etag:
-            replaced.append(f"s3://{bucket}/{key}")
+            replaced.append(where)
     return replaced
 
 
@@ -207,8 +220,9 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
         raise ManifestNotRetryable(
             f"Manifest {manifest_id} reads {len(replaced)} object(s) replaced or deleted since it was built "
             f"({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}): a replaced object's new content "
-            "is tracked and converted on its own, so a retry would convert it twice. Leave this manifest failed "
-            "(its quarantine stays as the record), or restore the original content and retry."
+            "is tracked and converted on its own, so a retry would convert it twice (an entry with a version id "
+            "is refused only when that version is gone). Leave this manifest failed (its quarantine stays as the "
+            "record), or restore the original content and retry."
         )
     _reset_manifest(ctx, item, attempt, name)
     tracking = ctx.tracking()

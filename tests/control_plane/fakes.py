@@ -12,6 +12,7 @@ from typing import Any
 from pipeline.contracts.manifest import Manifest, manifest_object_key, s3_url
 from pipeline.control_plane.adapters.tracking_records import (
     ClaimedFile,
+    ClaimedVersion,
     Counter,
     FileRecord,
     ManifestRecord,
@@ -56,7 +57,8 @@ class FakeTrackingStore:
             for f in self.files.values()
             if f["status"] == FileStatus.PENDING and f["pending_shard"] == shard
         ]
-        fields = PendingFile.__dataclass_fields__
+        # As the real pending-index projection: no version_id (the claim's own write returns it).
+        fields = set(PendingFile.__dataclass_fields__) - {"version_id"}
         return sorted(
             (PendingFile(**{k: v for k, v in f.items() if k in fields}) for f in found),
             key=lambda p: p.pending_key,
@@ -75,12 +77,14 @@ class FakeTrackingStore:
         rows = [p for p in self._pending(shard) if not after or p.pending_key > f"{after}#\uffff"]
         return rows[0] if rows else None
 
-    def claim_file(self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int) -> bool:
+    def claim_file(
+        self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int
+    ) -> ClaimedVersion | None:
         f = self.files.get((date_prefix, file_key))
         if f is None or f["status"] != FileStatus.PENDING:
-            return False
+            return None
         f.update(status=FileStatus.MANIFESTED, manifest_id=manifest_id, pending_shard=None, pending_key=None)
-        return True
+        return ClaimedVersion(f.get("version_id"))
 
     def release_file(
         self, date_prefix: str, file_key: str, created_at: str, manifest_id: str, now: str, ttl: int

@@ -21,6 +21,7 @@ from pipeline.control_plane.adapters.tracking_records import (
     OPEN_CLAIMS_INDEX,
     PENDING_INDEX,
     ClaimedFile,
+    ClaimedVersion,
     Counter,
     FileRecord,
     OpenClaim,
@@ -29,6 +30,7 @@ from pipeline.control_plane.adapters.tracking_records import (
     counter,
     open_claim,
     pending_file,
+    version_of,
 )
 from pipeline.control_plane.adapters.tracking_replays import ReplayItems
 from pipeline.control_plane.domain.items import COUNTER_KEY, FILE_KEY_PREFIX, LEASE_KEY, claim_item_key
@@ -57,6 +59,8 @@ class TrackingTable(ManifestItems, ReplayItems):
             "pending_key": s(pending_sort_key(record.date_prefix, record.created_at)),
             "ttl": n(ttl),
         }
+        if record.version_id is not None:
+            item["version_id"] = s(record.version_id)
         result = self._conditional(
             "put_item", Item=item, ConditionExpression="attribute_not_exists(file_key)"
         )
@@ -103,22 +107,27 @@ class TrackingTable(ManifestItems, ReplayItems):
         expression: str,
         condition: str,
         values: dict[str, Any],
-    ) -> bool:
-        """One conditional status write on a file item: ``#status`` is the status, ``#ttl`` the TTL."""
+        **extra: Any,
+    ) -> dict[str, Any] | None:
+        """One conditional status write on a file item: ``#status`` is the status, ``#ttl`` the TTL. The
+        response, or None when the condition failed."""
         sources, source_values = status_in(file_sources_for(target), FileStatus)
-        result = self._conditional(
+        return self._conditional(
             "update_item",
             Key=self._key(date_prefix, file_key),
             UpdateExpression=expression,
             ConditionExpression=sources + condition,
             ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
             ExpressionAttributeValues={f":{target.value}": s(target), **source_values, **values},
+            **extra,
         )
-        return result is not None
 
-    def claim_file(self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int) -> bool:
-        """pending -> manifested for one manifest; False when someone else got there first."""
-        return self._move_file(
+    def claim_file(
+        self, date_prefix: str, file_key: str, manifest_id: str, now: str, ttl: int
+    ) -> ClaimedVersion | None:
+        """pending -> manifested for one manifest; None when someone else got there first. The item's
+        ``version_id`` comes back with the write (``ReturnValues``): no read, and no index projection needed."""
+        result = self._move_file(
             date_prefix,
             file_key,
             FileStatus.MANIFESTED,
@@ -126,13 +135,15 @@ class TrackingTable(ManifestItems, ReplayItems):
             "REMOVE pending_shard, pending_key",
             "",
             {":m": s(manifest_id), ":now": s(now), ":ttl": n(ttl)},
+            ReturnValues="ALL_NEW",
         )
+        return None if result is None else ClaimedVersion(version_of(result.get("Attributes", {})))
 
     def release_file(
         self, date_prefix: str, file_key: str, created_at: str, manifest_id: str, now: str, ttl: int
     ) -> bool:
         """manifested -> pending, only while still claimed by ``manifest_id``; back at its original age."""
-        return self._move_file(
+        result = self._move_file(
             date_prefix,
             file_key,
             FileStatus.PENDING,
@@ -147,6 +158,7 @@ class TrackingTable(ManifestItems, ReplayItems):
                 ":pk": s(pending_sort_key(date_prefix, created_at)),
             },
         )
+        return result is not None
 
     def query_manifest_files(self, manifest_id: str, page_size: int = 200) -> Iterator[ClaimedFile]:
         """The files claimed by one manifest, page by page (never more than one page in memory)."""

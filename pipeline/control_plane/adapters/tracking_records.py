@@ -3,7 +3,7 @@ decoded from its items (through ``codec``). Nothing outside the adapters spells 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.control_plane.adapters.codec import get_n, get_s
@@ -26,6 +26,8 @@ class FileRecord:
     size: int
     etag: str
     created_at: str
+    # The S3 object version the event named (None for an unversioned bucket): the manifest entry reads it.
+    version_id: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,14 @@ class PendingFile(FileRecord):
 
     pending_shard: str
     pending_key: str
+
+
+@dataclass(frozen=True)
+class ClaimedVersion:
+    """A successful claim of one file, with the item's ``version_id`` as the claim's own write returned it
+    (the pending index does not project it). Always truthy; a failed claim is None."""
+
+    version_id: str | None
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,10 @@ def pending_file(item: dict[str, Any]) -> PendingFile:
         pending_shard=get_s(item, "pending_shard"),
         pending_key=pending_key,
     )
+
+
+def version_of(item: dict[str, Any]) -> str | None:
+    return get_s(item, "version_id") or None
 
 
 def claimed_file(item: dict[str, Any]) -> ClaimedFile:

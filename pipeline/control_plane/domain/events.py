@@ -24,6 +24,7 @@ class S3ObjectEvent:
     size: int
     etag: str
     event_time: datetime
+    version_id: str | None = None  # s3.object.versionId: present when the bucket is versioned
 
     @property
     def is_object_created(self) -> bool:
@@ -93,7 +94,17 @@ def _parse_record(record: Any, index: int) -> S3ObjectEvent:
         size=size,
         etag=str(etag).strip('"'),
         event_time=_event_time(record.get("eventTime"), where),
+        version_id=_version_id(obj.get("versionId"), where),
     )
+
+
+def _version_id(raw: Any, where: str) -> str | None:
+    """The object version an event names; absent or empty (an unversioned bucket) is None."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise InvalidEvent(f"{where} has a non-text versionId")
+    return raw
 
 
 def _event_time(raw: Any, where: str) -> datetime:
