@@ -1,7 +1,7 @@
 """Bridges over the few gaps of moto (pinned in pyproject.toml) that the embedded AWS needs.
 
 Every bridge is a small, named patch of one moto internal, in the module of its service (stepfunctions, glue,
-awslambda, sqs). `install()` applies them all once per process and checks
+awslambda, s3, sqs). `install()` applies them all once per process and checks
 first that each one still applies to the installed moto: when moto changes the code a bridge wraps, start-up fails
 with `MotoBridgeOutdated` naming the bridge instead of the pipeline misbehaving later.
 
@@ -13,6 +13,7 @@ with `MotoBridgeOutdated` naming the bridge instead of the pipeline misbehaving 
 | sfn-sdk-s3-body | an `aws-sdk:s3:getObject` task hands the interpreter a botocore stream as `Body`; Step Functions returns the object's text, which `States.StringToJson($.Body)` needs. |
 | glue-job-runs | a Glue job run executes nothing (STARTING -> RUNNING -> SUCCEEDED by itself): runs are handed to a `GlueRunner`, and their state follows its outcome. |
 | glue-table-version-check | `UpdateTable` ignores `VersionId`, so two Iceberg commits from the same table version are both accepted and the later silently drops the earlier (a lost commit); AWS rejects the stale one with `ConcurrentModificationException`. |
+| s3-event-version-id | S3 event notifications lack `versionId`; AWS sends it for versioned buckets, and the pipeline tracks and reads exactly that version. |
 | lambda-invoke | Lambda needs Docker to run code: invocations are handed to a `LambdaInvoker` (in-process handlers). |
 | sqs-compact-redrive-policy | `GetQueueAttributes` returns `RedrivePolicy` as JSON with spaces where AWS returns it compact, so every `terraform plan` after an apply shows a whitespace change. |
 | sqs-counts-one-clock-read | every read of any queue attribute (each SendMessage reads one) recounts all messages and reads the clock twice per message: with a few thousand queued S3 notifications each PutObject and ReceiveMessage cost time in proportion to the queue's depth (docs/scaling.md#moto-sqs-counts). Same counts, one clock read per count. |
@@ -29,7 +30,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from pipeline.embedded.bridges import awslambda, glue, sqs, stepfunctions
+from pipeline.embedded.bridges import awslambda, glue, s3, sqs, stepfunctions
 from pipeline.embedded.bridges.awslambda import LambdaFunctionError, LambdaInvoker, set_lambda_invoker
 from pipeline.embedded.bridges.check import PINNED_MOTO_VERSION, MotoBridgeOutdated, installed_bridges
 from pipeline.embedded.bridges.glue import (
@@ -70,6 +71,7 @@ _BRIDGES: tuple[Callable[[], None], ...] = (
     glue.bridge_glue_job_runs,
     glue.bridge_glue_table_version_check,
     awslambda.bridge_lambda_invoke,
+    s3.bridge_s3_event_version_id,
     sqs.bridge_sqs_esm_dispatch,
     sqs.bridge_sqs_compact_redrive_policy,
     sqs.bridge_sqs_counts_one_clock_read,
