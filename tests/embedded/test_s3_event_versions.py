@@ -34,7 +34,9 @@ def _events(endpoint: str, versioned: bool) -> list[dict]:
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
-        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
     )
     puts = [s3.put_object(Bucket=bucket, Key="a.ndjson", Body=body) for body in (b'{"v":1}\n', b'{"v":2}\n')]
     records = []
@@ -43,7 +45,10 @@ def _events(endpoint: str, versioned: bool) -> list[dict]:
             records.extend(json.loads(message["Body"]).get("Records", []))
         if len(records) >= 2:
             break
-    return [{"put": put.get("VersionId"), "event": r["s3"]["object"].get("versionId")} for put, r in zip(puts, records)]
+    return [
+        {"put": put.get("VersionId"), "event": r["s3"]["object"].get("versionId")}
+        for put, r in zip(puts, records, strict=True)
+    ]
 
 
 def test_versioned_bucket_events_name_the_version(endpoint):
