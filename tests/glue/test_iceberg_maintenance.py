@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -292,3 +295,42 @@ def test_maintenance_on_glue_catalog_and_s3(moto_endpoint, monkeypatch):
     listed = {Path(f.path).name for f in mt.list_table_files(storage, "s3://lake/out")}
     assert "m-dead.run.part-0-000.parquet" not in listed
     assert mt.referenced_files(table) >= {mt._canonical(f.file_path) for f in data_files_of(table, None)}
+
+
+# ------------------------------------------------------------------------------------------ the entry script
+
+SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "run_ndjson_to_parquet.py"
+
+
+def _script(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": ""}  # the script finds its package by itself
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_entry_script_maintain_mode_needs_no_manifest_and_no_spark(local_table):
+    ref, _ = local_table
+    common = (
+        "--JOB_NAME",
+        "maint",
+        "--MODE",
+        "maintain",
+        "--OUTPUT_PATH",
+        ref.location,
+        "--COMPRESSION_TYPE",
+    )
+    proc = _script(*common, "zstd", "--TABLE_FORMAT", "iceberg", "--TARGET_FILE_MB", "8")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["mode"] == "maintain" and report["compaction"]["files_compacted"] == 12
+    assert Path(report["report_path"]).is_file()
+
+    refused = _script(*common, "zstd")  # no --TABLE_FORMAT: plain Parquet
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith("MaintenanceUnsupported: ") and "parquet" in refused.stderr
