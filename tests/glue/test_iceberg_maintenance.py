@@ -334,3 +334,50 @@ def test_entry_script_maintain_mode_needs_no_manifest_and_no_spark(local_table):
     refused = _script(*common, "zstd")  # no --TABLE_FORMAT: plain Parquet
     assert refused.returncode == 1
     assert refused.stderr.strip().startswith("MaintenanceUnsupported: ") and "parquet" in refused.stderr
+
+
+# ------------------------------------------------------------------------------------------ pipeline maintain
+
+
+def test_pipeline_maintain_command_on_the_stack_catalog(moto_endpoint, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli.app import app
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="stacklake")
+    boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1").create_database(
+        DatabaseInput={"Name": "stackdb"}
+    )
+    ref = TableRef("stackdb", "events", "s3://stacklake/lake")
+    with monkeypatch.context() as env:  # the stack's table, built as the job builds it
+        env.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+        build_table(ref, Storage.from_env())
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "region": {"value": "us-east-1"},
+                "output_path": {"value": "s3://stacklake/lake"},
+                "glue_database_name": {"value": "stackdb"},
+                "glue_table_name": {"value": "events"},
+            }
+        )
+    )
+    base = ["maintain", "--outputs", str(outputs), "--endpoint-url", moto_endpoint, "--target-file-mb", "8"]
+
+    shown = CliRunner().invoke(app, [*base, "--date", "2026-11-29"])
+    assert shown.exit_code == 0, shown.output
+    assert "2026-11-29" in shown.output and "files before" in shown.output
+
+    result = CliRunner().invoke(app, [*base, "--date", "2026-11-28", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    [day] = report["partitions"]
+    assert (day["date"], day["files_before"], day["files_after"]) == ("2026-11-28", 12, 1)
+    assert report["report_path"].startswith("s3://stacklake/lake/_reports/maintenance-")
+    assert "AWS_ENDPOINT_URL" not in os.environ  # the operator session's endpoint was scoped to the run
+
+    missing = CliRunner().invoke(app, [*base[:3], "--endpoint-url", moto_endpoint, "--glue-database", "nodb"])
+    assert missing.exit_code == 1
