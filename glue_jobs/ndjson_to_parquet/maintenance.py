@@ -100,13 +100,42 @@ def _partition_of(data_file: DataFile) -> str:
 ISOLATION_PROPERTIES = {k: v for k, v in TABLE_PROPERTIES.items() if k.endswith(".isolation-level")}
 
 
+METADATA_COMMIT_ATTEMPTS = 6
+
+
+def _metadata_commit(table: Table, what: str, change: Callable[[Table], bool]) -> None:
+    """Commit a metadata-only change (`change` returns False when there is nothing to do), retried on a fresh
+    table when a concurrent commit (a new batch) got in first: pyiceberg retries only snapshot-producing commits."""
+    from pyiceberg.exceptions import CommitFailedException
+
+    for attempt in range(1, METADATA_COMMIT_ATTEMPTS + 1):
+        table.refresh()  # decide on the newest metadata (a batch committed since the handle was loaded)
+        try:
+            if not change(table):
+                return
+            table.refresh()
+            return
+        except CommitFailedException as exc:
+            if attempt == METADATA_COMMIT_ATTEMPTS:
+                raise JobError(
+                    "MaintenanceCommitFailed",
+                    f"{what} lost {attempt} races with concurrent commits ({exc}); run maintenance again",
+                ) from exc
+            logger.warning("%s: concurrent commit (%s), retrying (%d)", what, exc, attempt)
+            time.sleep(min(0.1 * 2**attempt, 3.0))
+
+
 def ensure_snapshot_isolation(table: Table) -> None:
     """Tables created before the isolation properties existed get them (one property commit, once)."""
-    missing = {k: v for k, v in ISOLATION_PROPERTIES.items() if table.properties.get(k) != v}
-    if missing:
-        with table.transaction() as transaction:
-            transaction.set_properties(missing)
-        table.refresh()
+
+    def change(current: Table) -> bool:
+        missing = {k: v for k, v in ISOLATION_PROPERTIES.items() if current.properties.get(k) != v}
+        if missing:
+            with current.transaction() as transaction:
+                transaction.set_properties(missing)
+        return bool(missing)
+
+    _metadata_commit(table, "setting the isolation properties", change)
 
 
 def plan_compaction(table: Table, date_prefix: str | None, target_bytes: int) -> CompactionPlan:
@@ -296,19 +325,24 @@ def expire(table: Table, older_than: dt.datetime) -> ExpiryResult:
     """Expire the snapshots older than `older_than` (the current snapshot and branch/tag heads always stay).
     Only metadata changes: the files they alone referenced become orphans for `remove_orphans`."""
     started = time.monotonic()
-    current = table.current_snapshot()
     cutoff_ms = int(older_than.timestamp() * 1000)
     before = len(table.metadata.snapshots)
-    doomed = [
-        s.snapshot_id
-        for s in table.metadata.snapshots
-        if s.timestamp_ms < cutoff_ms and (current is None or s.snapshot_id != current.snapshot_id)
-    ]
-    if doomed:
-        table.maintenance.expire_snapshots().older_than(older_than).commit()
-        table.refresh()
-    expired = before - len(table.metadata.snapshots)
-    return ExpiryResult(before, expired, older_than.isoformat(), round(time.monotonic() - started, 3))
+    expired: list[int] = []
+
+    def change(current_table: Table) -> bool:
+        current = current_table.current_snapshot()
+        doomed = [
+            s.snapshot_id
+            for s in current_table.metadata.snapshots
+            if s.timestamp_ms < cutoff_ms and (current is None or s.snapshot_id != current.snapshot_id)
+        ]
+        if doomed:
+            current_table.maintenance.expire_snapshots().by_ids(doomed).commit()
+        expired[:] = doomed
+        return bool(doomed)
+
+    _metadata_commit(table, "snapshot expiry", change)
+    return ExpiryResult(before, len(expired), older_than.isoformat(), round(time.monotonic() - started, 3))
 
 
 # ------------------------------------------------------------------------------------------ orphans

@@ -381,3 +381,17 @@ def test_pipeline_maintain_command_on_the_stack_catalog(moto_endpoint, tmp_path,
 
     missing = CliRunner().invoke(app, [*base[:3], "--endpoint-url", moto_endpoint, "--glue-database", "nodb"])
     assert missing.exit_code == 1
+
+
+def test_expiry_racing_a_new_batch_retries_and_keeps_the_batch(local_table):
+    ref, stale = local_table  # a handle loaded before the batch below commits
+    other = load_table(open_catalog(ref), ref)
+    added = add_manifest(other, Storage(), V2, "2026-11-30", 90_000, 5)
+    cutoff = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+
+    expiry = mt.expire(stale, cutoff)  # decided on the newest metadata, not on the stale handle's
+
+    table = load_table(open_catalog(ref), ref)
+    assert len(table.metadata.snapshots) == 1 and expiry.snapshots_expired == 13
+    assert table.current_snapshot().summary.additional_properties[SUMMARY_MANIFEST] == "m-2026-11-30-90000"
+    assert added in {f.file_path for f in data_files_of(table, "2026-11-30")}
