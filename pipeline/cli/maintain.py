@@ -69,7 +69,7 @@ def print_maintenance(report: dict[str, Any]) -> None:
     out.print(f"report: {report['report_path']} ({report['seconds']} s)")
 
 
-@stack_options()
+@stack_options(names=False)  # no tracking table, state machine or Lambda involved
 def maintain_command(
     date: Annotated[
         str | None,
@@ -96,7 +96,7 @@ def maintain_command(
     stack: StackOptions,
 ) -> None:
     """Compact each partition's small files in one atomic commit, expire old snapshots, remove orphan files
-    (the scheduled Glue run in --MODE maintain does the same; docs/runbook.md)."""
+    (the scheduled Glue run of the job in --MODE maintain runs the same code)."""
     from pipeline.ops.maintain import MaintainRequest, maintain
     from pipeline.ops.status import check_date
 
