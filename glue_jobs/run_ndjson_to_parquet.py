@@ -3,6 +3,9 @@ r"""NDJSON -> Parquet: the AWS Glue 5 job's entry script, also runnable with `py
     python glue_jobs/run_ndjson_to_parquet.py --JOB_NAME local --MANIFEST_PATH m.json --OUTPUT_PATH out/ \
         --COMPRESSION_TYPE zstd [--BAD_RECORDS_PATH dir] [--MAX_BAD_RECORD_RATIO 0.05] [--TARGET_FILE_MB 128] \
         [--SCHEMA_PATH schema.json] [--MANIFEST_ID id]
+    python glue_jobs/run_ndjson_to_parquet.py --JOB_NAME local --MODE maintain --TABLE_FORMAT iceberg \
+        --OUTPUT_PATH out/ --COMPRESSION_TYPE zstd [--MAINTAIN_DATE D] [--SNAPSHOT_RETENTION_HOURS 168] \
+        [--ORPHAN_AGE_HOURS 72] [--TARGET_FILE_MB 128]      (table maintenance: no manifest, no Spark)
 
 Prints the job report as one JSON line, or `ErrorName: sentence` on stderr (exit 1). See docs/glue-job.md.
 
@@ -33,10 +36,12 @@ if TYPE_CHECKING:  # mypy sees the package where it sits in the repository; run 
     from glue_jobs import ndjson_to_parquet
     from glue_jobs.ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
     from glue_jobs.ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
+    from glue_jobs.ndjson_to_parquet.maintenance import run_maintenance
 else:  # `ndjson_to_parquet`: from the path set-up above, or at the root of the Glue --extra-py-files zip
     import ndjson_to_parquet
     from ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
     from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
+    from ndjson_to_parquet.maintenance import run_maintenance
 
 
 def _worker_python_path() -> str:
@@ -80,6 +85,20 @@ def _local_session() -> Any:
     return session
 
 
+def _maintain_mode(argv: list[str]) -> bool:
+    """`--MODE maintain` (or `--MODE=maintain`) among the arguments: then no manifest is needed."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--MODE="):
+            return arg.split("=", 1)[1].strip().lower() == "maintain"
+        if arg == "--MODE" and index + 1 < len(argv):
+            return argv[index + 1].strip().lower() == "maintain"
+    return False
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    print(json.dumps(report, separators=(",", ":"), default=str), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Script entry point: prints the report as one JSON line, or `ErrorName: sentence` on stderr."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -93,13 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         GlueContext = None
     try:
+        maintain = _maintain_mode(argv)
         if GlueContext is not None:  # on AWS Glue
-            names = list(REQUIRED_ARGS) + [n for n in OPTIONAL_ARGS if f"--{n}" in argv]
+            required = [n for n in REQUIRED_ARGS if not (maintain and n == "MANIFEST_PATH")]
+            names = required + [n for n in OPTIONAL_ARGS if f"--{n}" in argv]
             try:
                 resolved = getResolvedOptions(["script", *argv], names)
             except SystemExit as exc:  # argparse inside getResolvedOptions
                 raise JobError("MissingArgument", f"Glue arguments could not be resolved: {exc}") from exc
             args = parse_job_args([token for name in names for token in (f"--{name}", resolved[name])])
+            if args.mode == "maintain":  # the driver alone: pyiceberg and pyarrow, no Spark work
+                _print_report(run_maintenance(args))
+                return 0
             from pyspark.context import SparkContext
 
             glue_context = GlueContext(SparkContext.getOrCreate())
@@ -108,17 +132,20 @@ def main(argv: list[str] | None = None) -> int:
             job = Job(glue_context)
             job.init(args.job_name, resolved)
             report = run_job(spark, args)
-            print(json.dumps(report, separators=(",", ":"), default=str), flush=True)
+            _print_report(report)
             job.commit()
             return 0
         args = parse_job_args(argv)
+        if args.mode == "maintain":
+            _print_report(run_maintenance(args))
+            return 0
         preflight(args)
         spark = _local_session()
         try:
             report = run_job(spark, args)
         finally:
             spark.stop()
-        print(json.dumps(report, separators=(",", ":"), default=str), flush=True)
+        _print_report(report)
         return 0
     except JobError as exc:
         print(f"{exc.error_name}: {exc.message}", file=sys.stderr, flush=True)

@@ -63,6 +63,11 @@ TABLE_PROPERTIES = {
     "commit.retry.num-retries": "8",
     "commit.retry.min-wait-ms": "50",
     "commit.retry.max-wait-ms": "5000",
+    # replace_files (compaction, replay) removes exactly the files it names, so an append committed meanwhile is
+    # kept, even in the same partition: snapshot isolation (pyiceberg's default, serializable, fails such a
+    # commit); a named file that is gone meanwhile still fails it.
+    "write.delete.isolation-level": "snapshot",
+    "write.update.isolation-level": "snapshot",
 }
 
 

@@ -7,9 +7,10 @@
     pipeline build-lambda         the Lambda zip Terraform deploys
     pipeline build-glue           the Glue job's entry script and package zip Terraform uploads
     pipeline status|retry|redrive|reconcile|backfill|replay    the operator commands (real AWS or the embedded one)
+    pipeline maintain             compact, expire and sweep the Iceberg table (real AWS or the embedded one)
 
-This module only assembles the app: the commands live in pipeline/cli/embedded.py, build.py and ops.py, their
-shared options in options.py, and the one error -> printed line + exit status mapping in output.py. Every error a
+This module only assembles the app: the commands live in pipeline/cli/embedded.py, build.py, ops.py and
+maintain.py, their shared options in options.py, and the one error -> printed line + exit status mapping in output.py. Every error a
 user can meet ends with one sentence, the fix, a stable error name and a non-zero exit status (2: nothing was
 started, 1: the run failed or did not account for every line, 130: interrupted).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline.cli import build, embedded, ops
+from pipeline.cli import build, embedded, maintain, ops
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +30,7 @@ app = typer.Typer(
 embedded.register(app)
 build.register(app)
 ops.register(app)
+maintain.register(app)
 
 
 def main() -> None:  # pragma: no cover - console script entry
