@@ -152,7 +152,8 @@ module "triggers" {
   # Iceberg only: a Glue run of the conversion job in maintenance mode on a schedule.
   maintenance_schedule_expression = var.table_format == "iceberg" ? var.maintenance_schedule_expression : ""
   maintenance_job_name            = module.glue.job_name
-  maintenance_job_arn             = module.glue.job_arn
+  # Built from the looked-up account (the provider's own job ARN has none on an emulator).
+  maintenance_job_arn = "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:job/${module.glue.job_name}"
   maintenance_arguments = {
     "--SNAPSHOT_RETENTION_HOURS" = tostring(var.snapshot_retention_hours)
     "--ORPHAN_AGE_HOURS"         = tostring(var.orphan_age_hours)

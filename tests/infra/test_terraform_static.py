@@ -142,9 +142,6 @@ def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Pat
                 "compression_type": "lzo",
                 "log_level": "TRACE",
                 "flush_schedule_expression": "every 5 minutes",
-                "table_format": "delta",
-                "maintenance_schedule_expression": "daily",
-                "orphan_age_hours": 0,
             },
         )
     message = str(caught.value)
@@ -155,10 +152,26 @@ def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Pat
     assert "log_level must be one of DEBUG, INFO, WARNING, ERROR" in message
     assert "pipeline build-lambda" in message
     assert "flush_schedule_expression must be rate(N unit)" in message
+    assert (tmp_path / "bad" / "terraform.log").is_file()
+
+
+def test_bad_table_format_and_maintenance_variables_are_named(tmp_path: Path, applied_stack) -> None:
+    # Their own apply: the Terraform log tail the error quotes holds about eight validation errors.
+    with pytest.raises(TerraformApplyFailed) as caught:
+        TerraformRunner().apply(
+            applied_stack.aws.endpoint_url,
+            tmp_path / "bad",
+            {
+                **applied_stack.variables,
+                "table_format": "delta",
+                "maintenance_schedule_expression": "daily",
+                "orphan_age_hours": 0,
+            },
+        )
+    message = str(caught.value)
     assert "table_format must be iceberg or parquet" in message
     assert "maintenance_schedule_expression must be rate(N unit)" in message
     assert "orphan_age_hours must be a whole number of hours" in message
-    assert (tmp_path / "bad" / "terraform.log").is_file()
 
 
 def test_missing_terraform_is_named_with_the_fix(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ variable "maintenance_job_arn" {
   default     = ""
 
   validation {
-    condition     = var.maintenance_job_arn == "" || can(regex("^arn:aws[a-z-]*:glue:[a-z0-9-]+:[0-9]{12}:job/[A-Za-z0-9_-]{1,255}$", var.maintenance_job_arn))
+    condition     = var.maintenance_job_arn == "" || can(regex("^arn:aws[a-z-]*:glue:[a-z0-9-]+:[0-9]{12}:job/[A-Za-z0-9_.-]{1,255}$", var.maintenance_job_arn))
     error_message = "maintenance_job_arn must be a Glue job ARN (arn:aws:glue:<region>:<account>:job/<name>)."
   }
 }
