@@ -56,7 +56,7 @@ data "aws_iam_policy_document" "manifest_builder" {
 }
 
 data "aws_iam_policy_document" "status_updater" {
-  source_policy_documents = [data.aws_iam_policy_document.catalog_registration.json]
+  source_policy_documents = local.catalog_registration_policies
 
   statement {
     sid       = "TrackingTable"
@@ -71,7 +71,12 @@ data "aws_iam_policy_document" "status_updater" {
   }
 }
 
-# The status update registers the output table and the date's partition in the Glue Data Catalog.
+# With table_format = "parquet" the status update registers the output table and the date's partition in the Glue
+# Data Catalog; with "iceberg" the Glue job commits the table (its own role) and the functions get no Glue access.
+locals {
+  catalog_registration_policies = var.table_format == "parquet" ? [data.aws_iam_policy_document.catalog_registration.json] : []
+}
+
 data "aws_iam_policy_document" "catalog_registration" {
   statement {
     sid = "RegisterOutputTableAndPartitions"
@@ -93,8 +98,5 @@ data "aws_iam_policy_document" "catalog_registration" {
 
 # When the manifest builder also serves the status update (separate_status_updater = false).
 data "aws_iam_policy_document" "manifest_builder_and_status_update" {
-  source_policy_documents = [
-    data.aws_iam_policy_document.manifest_builder.json,
-    data.aws_iam_policy_document.catalog_registration.json,
-  ]
+  source_policy_documents = concat([data.aws_iam_policy_document.manifest_builder.json], local.catalog_registration_policies)
 }

@@ -31,7 +31,9 @@ locals {
     REPAIR_GRACE_SECONDS         = tostring(var.repair_grace_seconds)
     MAX_MANIFESTS_PER_INVOCATION = tostring(var.max_manifests_per_invocation)
     POWERTOOLS_SERVICE_NAME      = "ndjson-pipeline"
-    # The status update registers each completed manifest's partition in the Glue Data Catalog (pipeline/control_plane/adapters/catalog.py).
+    # With TABLE_FORMAT parquet the status update registers each completed manifest's partition in the Glue Data
+    # Catalog (pipeline/control_plane/adapters/catalog.py); with iceberg the job commits the table itself.
+    TABLE_FORMAT  = var.table_format
     GLUE_DATABASE = module.glue.database_name
     GLUE_TABLE    = var.table_name
     OUTPUT_PATH   = module.glue.output_path
@@ -145,6 +147,17 @@ module "triggers" {
   maximum_batching_window_in_seconds = var.sqs_maximum_batching_window_seconds
   maximum_concurrency                = var.manifest_builder_reserved_concurrency
   flush_schedule_expression          = var.flush_schedule_expression
+  kms_key_arn                        = module.kms.key_arn
+
+  # Iceberg only: a Glue run of the conversion job in maintenance mode on a schedule.
+  maintenance_schedule_expression = var.table_format == "iceberg" ? var.maintenance_schedule_expression : ""
+  maintenance_job_name            = module.glue.job_name
+  # Built from the looked-up account (the provider's own job ARN has none on an emulator).
+  maintenance_job_arn = "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:job/${module.glue.job_name}"
+  maintenance_arguments = {
+    "--SNAPSHOT_RETENTION_HOURS" = tostring(var.snapshot_retention_hours)
+    "--ORPHAN_AGE_HOURS"         = tostring(var.orphan_age_hours)
+  }
 }
 
 module "glue" {
@@ -164,6 +177,8 @@ module "glue" {
   output_prefix        = local.output_prefix
   quarantine_prefix    = local.quarantine_prefix
   compression_type     = var.compression_type
+  table_format         = var.table_format
+  catalog_table        = var.table_name
   glue_version         = var.glue_version
   worker_type          = var.glue_worker_type
   number_of_workers    = var.glue_number_of_workers

@@ -38,8 +38,18 @@ output "compression_type" {
   value       = var.compression_type
 }
 
+output "table_format" {
+  description = "Table format of the output: iceberg (the Iceberg table glue_database_name.glue_table_name) or parquet."
+  value       = var.table_format
+}
+
+output "maintenance_schedule_name" {
+  description = "EventBridge Scheduler schedule of the Iceberg table maintenance runs (\"\" when off or with parquet)."
+  value       = module.triggers.maintenance_schedule_name
+}
+
 output "glue_table_name" {
-  description = "Name of the output table in the Glue database (registered by the status update)."
+  description = "Name of the output table in the Glue database (committed by the job for iceberg; registered by the status update for parquet)."
   value       = var.table_name
 }
 

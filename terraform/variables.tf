@@ -366,6 +366,18 @@ variable "flush_schedule_expression" {
 
 # -------------------------------------------------------------------------------------------------- glue
 
+variable "table_format" {
+  description = "Table format of the output (--TABLE_FORMAT): iceberg (default; one Iceberg commit per manifest through the Glue Data Catalog, readable by Athena, Spark and DuckDB) or parquet (Hive-style dt=D/ folders, the status update registers the Glue table and partitions)."
+  type        = string
+  default     = "iceberg"
+  nullable    = false
+
+  validation {
+    condition     = contains(["iceberg", "parquet"], var.table_format)
+    error_message = "table_format must be iceberg or parquet."
+  }
+}
+
 variable "compression_type" {
   description = "Parquet codec of the output (--COMPRESSION_TYPE); one of the job's supported codecs in glue_jobs/codecs.json."
   type        = string
@@ -447,10 +459,15 @@ variable "glue_timeout_minutes" {
 }
 
 variable "glue_additional_python_modules" {
-  description = "Passed to the job as --additional-python-modules: the job parses and writes with pyarrow inside its tasks and needs pyarrow >= 16 (orjson makes the bad-line fallback faster). Empty to use only what the Glue image provides."
+  description = "Passed to the job as --additional-python-modules: exact pins of what the tests run (pyarrow writes the files inside the tasks, orjson speeds up the bad-line fallback, pyiceberg commits the Iceberg table through the Glue catalog). Accounts without PyPI egress point this at wheels in S3 (docs/deploy.md). Empty to use only what the Glue image provides (table_format = \"parquet\" only)."
   type        = string
-  default     = "pyarrow>=16,<27,orjson>=3.9"
+  default     = "pyarrow==26.0.1,orjson==3.13.0,pyiceberg[glue]==0.12.0"
   nullable    = false
+
+  validation {
+    condition     = var.table_format != "iceberg" || strcontains(var.glue_additional_python_modules, "pyiceberg")
+    error_message = "glue_additional_python_modules must include pyiceberg (e.g. pyiceberg[glue]==0.12.0, or a pyiceberg wheel in S3) when table_format is iceberg: the Glue image has no pyiceberg."
+  }
 }
 
 variable "glue_max_concurrent_runs" {
@@ -462,6 +479,42 @@ variable "glue_max_concurrent_runs" {
   validation {
     condition     = var.glue_max_concurrent_runs >= 1
     error_message = "glue_max_concurrent_runs must be at least 1."
+  }
+}
+
+variable "maintenance_schedule_expression" {
+  description = "EventBridge Scheduler schedule of the Iceberg table maintenance (a Glue run of the job with --MODE maintain: compaction, snapshot expiry, orphan removal), e.g. rate(1 day) or cron(0 3 * * ? *); \"\" disables it. Only with table_format = \"iceberg\"."
+  type        = string
+  default     = "rate(1 day)"
+  nullable    = false
+
+  validation {
+    condition     = var.maintenance_schedule_expression == "" || can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.maintenance_schedule_expression))
+    error_message = "maintenance_schedule_expression must be rate(N unit) (singular unit for 1), cron(...) or \"\" (no maintenance schedule)."
+  }
+}
+
+variable "snapshot_retention_hours" {
+  description = "Maintenance expires Iceberg snapshots older than this (--SNAPSHOT_RETENTION_HOURS): the time-travel window, and how long a snapshot's manifest id stays visible to the commit check."
+  type        = number
+  default     = 168
+  nullable    = false
+
+  validation {
+    condition     = var.snapshot_retention_hours >= 1 && var.snapshot_retention_hours <= 100000 && floor(var.snapshot_retention_hours) == var.snapshot_retention_hours
+    error_message = "snapshot_retention_hours must be a whole number of hours from 1 to 100000."
+  }
+}
+
+variable "orphan_age_hours" {
+  description = "Maintenance removes files under the table location that no snapshot references and that are older than this (--ORPHAN_AGE_HOURS); it must exceed the longest Glue run, whose files are uncommitted until it ends."
+  type        = number
+  default     = 72
+  nullable    = false
+
+  validation {
+    condition     = var.orphan_age_hours >= 1 && var.orphan_age_hours <= 100000 && floor(var.orphan_age_hours) == var.orphan_age_hours && var.orphan_age_hours * 60 > var.glue_timeout_minutes
+    error_message = "orphan_age_hours must be a whole number of hours from 1 to 100000 and longer than glue_timeout_minutes (a running job's files are not orphans)."
   }
 }
 

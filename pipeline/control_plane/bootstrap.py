@@ -73,7 +73,8 @@ def build_app(
     def client(name: str) -> Any:
         return session.client(name, config=CLIENT_CONFIG, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
-    target = CatalogTarget.from_env(os.environ)
+    # Iceberg: the job creates and commits the table; registering a Hive table of that name would clobber it.
+    target = CatalogTarget.from_env(os.environ) if config.registers_catalog_partitions else None
     catalog = GlueCatalog(target, client("glue")) if target is not None else None
 
     service = ControlPlane(

@@ -3,7 +3,9 @@
 Every bad value is reported by name, all of them at once, in one ``InvalidConfiguration`` error. Besides the
 issue's variables (TRACKING_TABLE, MANIFEST_BUCKET, MANIFEST_PREFIX, STATE_MACHINE_ARN, MAX_FILES_PER_MANIFEST,
 MAX_BYTES_PER_MANIFEST, MAX_BATCH_WAIT_SECONDS, TTL_DAYS, LOG_LEVEL, ACCEPTED_SUFFIXES) three extras exist:
-PENDING_SHARDS, REPAIR_GRACE_SECONDS and MAX_MANIFESTS_PER_INVOCATION (docs/tracking-table.md).
+PENDING_SHARDS, REPAIR_GRACE_SECONDS and MAX_MANIFESTS_PER_INVOCATION (docs/tracking-table.md), and TABLE_FORMAT
+(`iceberg` or `parquet`, as the Glue job's --TABLE_FORMAT; unset: parquet): only for parquet does the status update
+register the Glue table and its partitions, an Iceberg table is created and committed by the job.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pipeline.contracts.errors import InvalidConfiguration
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TABLE_FORMATS = ("iceberg", "parquet")
 
 _STATE_MACHINE_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
@@ -43,6 +46,13 @@ class ControlPlaneConfig:
     pending_shards: int = 4
     repair_grace_seconds: int = 960
     max_manifests_per_invocation: int = 20
+    table_format: str = "parquet"
+
+    @property
+    def registers_catalog_partitions(self) -> bool:
+        """True when the status update registers the Hive-style Glue table and partitions (parquet only: the
+        Iceberg table of the same name is the job's, and a Hive registration would overwrite it)."""
+        return self.table_format == "parquet"
 
     @property
     def state_machine_name(self) -> str:
@@ -87,6 +97,7 @@ class ControlPlaneConfig:
             pending_shards=read("PENDING_SHARDS", _int_in(1, 64), 4),
             repair_grace_seconds=read("REPAIR_GRACE_SECONDS", _int_in(60, 86_400), 960),
             max_manifests_per_invocation=read("MAX_MANIFESTS_PER_INVOCATION", _int_in(1, 1000), 20),
+            table_format=read("TABLE_FORMAT", _table_format, "parquet"),
         )
         if problems:
             raise InvalidConfiguration("invalid manifest builder configuration: " + "; ".join(problems))
@@ -127,6 +138,13 @@ def _log_level(raw: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _table_format(raw: str) -> str:
+    value = raw.lower()
+    if value not in TABLE_FORMATS:
+        raise ValueError(f"expected one of {', '.join(TABLE_FORMATS)}")
+    return value
 
 
 def _suffixes(raw: str) -> tuple[str, ...]:

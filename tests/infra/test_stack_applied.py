@@ -59,11 +59,14 @@ def test_outputs_hold_everything_the_embedded_mode_needs(applied_stack) -> None:
         "bad_records_path",
         "compression_type",
         "flush_schedule_expression",
+        "table_format",
+        "maintenance_schedule_name",
     ):
         assert out.get(name), name
     assert out["output_path"] == f"s3://{out['output_bucket']}/lake/events/"
     assert out["bad_records_path"] == f"s3://{out['output_bucket']}/quarantine/events/"
     assert out["compression_type"] == "zstd"
+    assert out["table_format"] == "iceberg"
 
 
 def test_glue_job_has_the_security_configuration_with_three_encryption_modes(applied_stack) -> None:
@@ -89,7 +92,12 @@ def test_glue_job_runs_the_uploaded_script_on_glue_5_with_explicit_arguments(app
     args = job["DefaultArguments"]
     assert args["--COMPRESSION_TYPE"] == out["compression_type"]
     assert args["--COMPRESSION_TYPE"] in CODECS["supported"]
-    assert "pyarrow>=16" in args["--additional-python-modules"]
+    # Exact pins of what the tests run (the venv), so a Glue run installs the versions that were tested.
+    assert args["--additional-python-modules"] == "pyarrow==26.0.1,orjson==3.13.0,pyiceberg[glue]==0.12.0"
+    assert args["--TABLE_FORMAT"] == out["table_format"] == "iceberg"
+    assert args["--CATALOG_DATABASE"] == out["glue_database_name"]
+    assert args["--CATALOG_TABLE"] == out["glue_table_name"] == "events"
+    assert "--MODE" not in args  # a conversion unless the maintenance schedule says otherwise
     assert args["--OUTPUT_PATH"] == out["output_path"]
     assert args["--BAD_RECORDS_PATH"] == out["bad_records_path"]
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
@@ -266,6 +274,7 @@ def test_lambda_functions_are_configured_as_the_contract_says(applied_stack) -> 
         assert env["GLUE_DATABASE"] == out["glue_database_name"]
         assert env["GLUE_TABLE"] == out["glue_table_name"] == "events"
         assert env["OUTPUT_PATH"] == out["output_path"]
+        assert env["TABLE_FORMAT"] == "iceberg"  # the status update leaves the job's Iceberg table alone
         for key in (
             "MAX_FILES_PER_MANIFEST",
             "MAX_BYTES_PER_MANIFEST",
@@ -288,6 +297,82 @@ def test_flush_schedule_invokes_the_manifest_builder_with_the_flush_action(appli
     targets = events.list_targets_by_rule(Rule=out["flush_rule_name"])["Targets"]
     assert [t["Arn"] for t in targets] == [out["manifest_builder_function_arn"]]
     assert json.loads(targets[0]["Input"]) == {"action": "flush"}
+
+
+def test_maintenance_schedule_starts_a_maintenance_run_of_the_job_with_a_role_that_may_only_start_it(
+    applied_stack,
+) -> None:
+    scheduler, iam = applied_stack.client("scheduler"), applied_stack.client("iam")
+    out = applied_stack.outputs
+    assert out["maintenance_schedule_name"] == "ndjson-pipeline-maintenance"
+    schedule = scheduler.get_schedule(Name=out["maintenance_schedule_name"])
+    assert schedule["ScheduleExpression"] == "rate(1 day)"
+    assert schedule["KmsKeyArn"] == out["kms_key_arn"]
+    target = schedule["Target"]
+    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:glue:startJobRun"
+    assert json.loads(target["Input"]) == {
+        "JobName": out["glue_job_name"],
+        "Arguments": {"--MODE": "maintain", "--SNAPSHOT_RETENTION_HOURS": "168", "--ORPHAN_AGE_HOURS": "72"},
+    }
+    role_name = target["RoleArn"].rsplit("/", 1)[1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert [s["Principal"]["Service"] for s in _as_list(trust["Statement"])] == ["scheduler.amazonaws.com"]
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    statements = {s["Sid"]: s for s in _as_list(document["Statement"])}
+    job_arn = f"arn:aws:glue:us-east-1:123456789012:job/{out['glue_job_name']}"
+    assert _as_list(statements["StartMaintenanceRunOfTheJob"]["Action"]) == ["glue:StartJobRun"]
+    assert _as_list(statements["StartMaintenanceRunOfTheJob"]["Resource"]) == [job_arn]
+    assert _as_list(statements["DecryptScheduleInput"]["Resource"]) == [out["kms_key_arn"]]
+    assert set(statements) == {"StartMaintenanceRunOfTheJob", "DecryptScheduleInput"}
+
+
+def test_glue_job_role_may_commit_only_its_own_table_and_write_only_the_lake_prefix(applied_stack) -> None:
+    iam = applied_stack.client("iam")
+    out = applied_stack.outputs
+    role = "ndjson-pipeline-ndjson-to-parquet-role"
+    (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    statements = {s["Sid"]: s for s in _as_list(document["Statement"])}
+    catalog = statements["CatalogOfTheOutputTable"]
+    assert set(_as_list(catalog["Action"])) == {
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+    }
+    database = out["glue_database_name"]
+    assert sorted(_as_list(catalog["Resource"])) == sorted(
+        [
+            "arn:aws:glue:us-east-1:123456789012:catalog",
+            f"arn:aws:glue:us-east-1:123456789012:database/{database}",
+            f"arn:aws:glue:us-east-1:123456789012:table/{database}/events",
+        ]
+    )
+    writes = statements["WriteTableAndQuarantine"]
+    assert {"s3:PutObject", "s3:DeleteObject"} <= set(_as_list(writes["Action"]))
+    bucket_arn = f"arn:aws:s3:::{out['output_bucket']}"
+    assert sorted(_as_list(writes["Resource"])) == [
+        f"{bucket_arn}/lake/events/*",
+        f"{bucket_arn}/quarantine/events/*",
+    ]
+
+
+def test_the_parquet_format_plans_catalog_registration_and_no_maintenance_schedule(applied_stack) -> None:
+    result = applied_stack.runner.plan(
+        applied_stack.aws.endpoint_url,
+        applied_stack.workdir,
+        {**applied_stack.variables, "table_format": "parquet"},
+        refresh=False,
+    )
+    assert result.has_changes
+    plan = result.output
+    assert "RegisterOutputTableAndPartitions" in plan  # the status update registers the Hive table again
+    assert "module.triggers.aws_scheduler_schedule.maintenance[0] will be destroyed" in plan
+    assert '"iceberg" -> "parquet"' in plan  # the job's --TABLE_FORMAT and the functions' TABLE_FORMAT
 
 
 def test_tracking_table_is_on_demand_encrypted_recoverable_and_expiring(applied_stack) -> None:
@@ -327,6 +412,7 @@ def test_one_role_per_component_and_no_wildcard_resources_outside_the_listed_exc
             "ndjson-pipeline-status-updater-role",
             "ndjson-pipeline-ndjson-to-parquet-role",
             "ndjson-pipeline-ndjson-to-parquet-sfn-role",
+            "ndjson-pipeline-maintenance-schedule-role",
         ]
     )
     checked = 0
@@ -350,8 +436,9 @@ def test_one_role_per_component_and_no_wildcard_resources_outside_the_listed_exc
         RoleName="ndjson-pipeline-status-updater-role", PolicyName="ndjson-pipeline-status-updater-policy"
     )["PolicyDocument"]
     updater = json.loads(updater) if isinstance(updater, str) else updater
-    catalog = next(s for s in updater["Statement"] if s.get("Sid") == "RegisterOutputTableAndPartitions")
-    assert "arn:aws:glue:us-east-1:123456789012:table/ndjson_pipeline_lake/events" in catalog["Resource"]
+    # Iceberg (the default): the job commits the table, so the status update has no Glue permission at all
+    # (test_the_parquet_format_plans_catalog_registration_and_no_maintenance_schedule covers parquet).
+    assert all(not a.startswith("glue:") for s in updater["Statement"] for a in _as_list(s["Action"]))
     builder = iam.get_role_policy(
         RoleName="ndjson-pipeline-manifest-builder-role", PolicyName="ndjson-pipeline-manifest-builder-policy"
     )["PolicyDocument"]

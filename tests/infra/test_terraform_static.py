@@ -155,6 +155,25 @@ def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Pat
     assert (tmp_path / "bad" / "terraform.log").is_file()
 
 
+def test_bad_table_format_and_maintenance_variables_are_named(tmp_path: Path, applied_stack) -> None:
+    # Their own apply: the Terraform log tail the error quotes holds about eight validation errors.
+    with pytest.raises(TerraformApplyFailed) as caught:
+        TerraformRunner().apply(
+            applied_stack.aws.endpoint_url,
+            tmp_path / "bad",
+            {
+                **applied_stack.variables,
+                "table_format": "delta",
+                "maintenance_schedule_expression": "daily",
+                "orphan_age_hours": 0,
+            },
+        )
+    message = str(caught.value)
+    assert "table_format must be iceberg or parquet" in message
+    assert "maintenance_schedule_expression must be rate(N unit)" in message
+    assert "orphan_age_hours must be a whole number of hours" in message
+
+
 def test_missing_terraform_is_named_with_the_fix(tmp_path: Path) -> None:
     runner = TerraformRunner(terraform_bin=str(tmp_path / "no-terraform"))
     with pytest.raises(TerraformNotFound, match=r"Install Terraform >= 1\.9") as caught:

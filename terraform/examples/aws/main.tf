@@ -5,21 +5,25 @@
 module "pipeline" {
   source = "../.."
 
-  aws_region               = var.aws_region
-  name_prefix              = var.name_prefix
-  lambda_zip_path          = var.lambda_zip_path
-  glue_script_path         = var.glue_script_path
-  glue_package_path        = var.glue_package_path
-  alert_email              = var.alert_email
-  kms_key_arn              = var.kms_key_arn
-  access_logs_bucket       = var.access_logs_bucket
-  table_name               = var.table_name
-  input_prefix             = var.input_prefix
-  compression_type         = var.compression_type
-  max_files_per_manifest   = var.max_files_per_manifest
-  max_bytes_per_manifest   = var.max_bytes_per_manifest
-  glue_worker_type         = var.glue_worker_type
-  glue_number_of_workers   = var.glue_number_of_workers
-  glue_max_concurrent_runs = var.glue_max_concurrent_runs
-  log_retention_days       = var.log_retention_days
+  aws_region                      = var.aws_region
+  name_prefix                     = var.name_prefix
+  lambda_zip_path                 = var.lambda_zip_path
+  glue_script_path                = var.glue_script_path
+  glue_package_path               = var.glue_package_path
+  alert_email                     = var.alert_email
+  kms_key_arn                     = var.kms_key_arn
+  access_logs_bucket              = var.access_logs_bucket
+  table_name                      = var.table_name
+  input_prefix                    = var.input_prefix
+  compression_type                = var.compression_type
+  max_files_per_manifest          = var.max_files_per_manifest
+  max_bytes_per_manifest          = var.max_bytes_per_manifest
+  glue_worker_type                = var.glue_worker_type
+  glue_number_of_workers          = var.glue_number_of_workers
+  glue_max_concurrent_runs        = var.glue_max_concurrent_runs
+  log_retention_days              = var.log_retention_days
+  table_format                    = var.table_format
+  maintenance_schedule_expression = var.maintenance_schedule_expression
+  snapshot_retention_hours        = var.snapshot_retention_hours
+  orphan_age_hours                = var.orphan_age_hours
 }

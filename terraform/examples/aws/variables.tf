@@ -105,3 +105,27 @@ variable "log_retention_days" {
   type        = number
   default     = null
 }
+
+variable "table_format" {
+  description = "Table format of the output: iceberg (the default) or parquet (Hive-style dt=D/ folders)."
+  type        = string
+  default     = null
+}
+
+variable "maintenance_schedule_expression" {
+  description = "Schedule of the Iceberg table maintenance runs, e.g. rate(1 day); \"\" disables it."
+  type        = string
+  default     = null
+}
+
+variable "snapshot_retention_hours" {
+  description = "Maintenance expires Iceberg snapshots older than this many hours."
+  type        = number
+  default     = null
+}
+
+variable "orphan_age_hours" {
+  description = "Maintenance removes unreferenced files older than this many hours."
+  type        = number
+  default     = null
+}

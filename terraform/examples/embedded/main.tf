@@ -57,4 +57,8 @@ module "pipeline" {
   state_machine_log_level               = var.state_machine_log_level
   alert_email                           = var.alert_email
   oldest_message_age_alarm_seconds      = var.oldest_message_age_alarm_seconds
+  table_format                          = var.table_format
+  maintenance_schedule_expression       = var.maintenance_schedule_expression
+  snapshot_retention_hours              = var.snapshot_retention_hours
+  orphan_age_hours                      = var.orphan_age_hours
 }

@@ -42,7 +42,7 @@ output "compression_type" {
 }
 
 output "glue_table_name" {
-  description = "Name of the output table in the Glue database (registered by the status update)."
+  description = "Name of the output table in the Glue database (committed by the job for iceberg; registered by the status update for parquet)."
   value       = module.pipeline.glue_table_name
 }
 
@@ -154,4 +154,14 @@ output "alarm_names" {
 output "region" {
   description = "Region of the stack."
   value       = module.pipeline.region
+}
+
+output "table_format" {
+  description = "Table format of the output: iceberg (the Iceberg table glue_database_name.glue_table_name) or parquet."
+  value       = module.pipeline.table_format
+}
+
+output "maintenance_schedule_name" {
+  description = "EventBridge Scheduler schedule of the Iceberg table maintenance runs (\"\" when off or with parquet)."
+  value       = module.pipeline.maintenance_schedule_name
 }

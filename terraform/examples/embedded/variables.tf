@@ -277,7 +277,7 @@ variable "glue_timeout_minutes" {
 }
 
 variable "glue_additional_python_modules" {
-  description = "Passed to the job as --additional-python-modules: the job parses and writes with pyarrow inside its tasks and needs pyarrow >= 16 (orjson makes the bad-line fallback faster). Empty to use only what the Glue image provides."
+  description = "Passed to the job as --additional-python-modules (default: the exact pins of pyarrow, orjson and pyiceberg[glue] the tests run)."
   type        = string
   default     = null
 }
@@ -326,6 +326,30 @@ variable "alert_email" {
 
 variable "oldest_message_age_alarm_seconds" {
   description = "Alarm when the oldest ingest message is older than this."
+  type        = number
+  default     = null
+}
+
+variable "table_format" {
+  description = "Table format of the output: iceberg (the default) or parquet (Hive-style dt=D/ folders)."
+  type        = string
+  default     = null
+}
+
+variable "maintenance_schedule_expression" {
+  description = "Schedule of the Iceberg table maintenance runs, e.g. rate(1 day); \"\" disables it."
+  type        = string
+  default     = null
+}
+
+variable "snapshot_retention_hours" {
+  description = "Maintenance expires Iceberg snapshots older than this many hours."
+  type        = number
+  default     = null
+}
+
+variable "orphan_age_hours" {
+  description = "Maintenance removes unreferenced files older than this many hours."
   type        = number
   default     = null
 }

@@ -13,6 +13,11 @@ locals {
   account_id           = data.aws_caller_identity.current.account_id
   region               = data.aws_region.current.name
   partition            = data.aws_partition.current.partition
+  catalog_arns = [
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${local.database_name}",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${local.database_name}/${var.catalog_table}",
+  ]
 }
 
 resource "aws_s3_object" "script" {
@@ -59,7 +64,7 @@ resource "aws_glue_security_configuration" "this" {
 
 resource "aws_glue_catalog_database" "lake" {
   name        = local.database_name
-  description = "Parquet tables written by ${local.job_name}."
+  description = "Tables written by ${local.job_name}."
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -97,13 +102,25 @@ data "aws_iam_policy_document" "job" {
     resources = ["${var.input_bucket_arn}/*"]
   }
 
+  # The table location holds the Iceberg metadata/ and data/ folders (or the Parquet dt=D/ folders); Delete is
+  # for a run's own uncommitted files, compaction and orphan removal.
   statement {
     sid       = "WriteTableAndQuarantine"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${var.output_bucket_arn}/${var.output_prefix}*", "${var.output_bucket_arn}/${var.quarantine_prefix}*"]
   }
 
-  # Spark's S3 file systems list a path's parent to tell a missing object from a directory.
+  # The table's catalog entry: an Iceberg table (pyiceberg's Glue catalog: GetDatabase on create and commit,
+  # GetTable on load, CreateTable on the first batch, UpdateTable with the Glue VersionId on every commit) or the
+  # plain-Parquet table whose columns are the schema contract. That database and that table only.
+  statement {
+    sid       = "CatalogOfTheOutputTable"
+    actions   = ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
+    resources = local.catalog_arns
+  }
+
+  # Spark's S3 file systems list a path's parent to tell a missing object from a directory; Iceberg maintenance
+  # lists the table location to find orphan files.
   statement {
     sid       = "ListInputManifestAndOutputBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
@@ -169,6 +186,9 @@ resource "aws_glue_job" "this" {
   default_arguments = merge(
     {
       "--COMPRESSION_TYPE"                 = var.compression_type
+      "--TABLE_FORMAT"                     = var.table_format
+      "--CATALOG_DATABASE"                 = aws_glue_catalog_database.lake.name
+      "--CATALOG_TABLE"                    = var.catalog_table
       "--OUTPUT_PATH"                      = local.output_path
       "--BAD_RECORDS_PATH"                 = local.bad_records_path
       "--extra-py-files"                   = "s3://${var.artifacts_bucket}/${aws_s3_object.package.key}"

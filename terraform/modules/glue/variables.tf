@@ -151,6 +151,27 @@ variable "compression_type" {
   }
 }
 
+variable "table_format" {
+  description = "Table format the job writes (--TABLE_FORMAT): iceberg (one Iceberg commit per manifest) or parquet (Hive-style dt=D/ folders)."
+  type        = string
+  default     = "iceberg"
+
+  validation {
+    condition     = contains(["iceberg", "parquet"], var.table_format)
+    error_message = "table_format must be iceberg or parquet."
+  }
+}
+
+variable "catalog_table" {
+  description = "Name of the output table in the module's Glue database (--CATALOG_TABLE); the job's role may change only this table."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,63}$", var.catalog_table))
+    error_message = "catalog_table must be lowercase letters, digits and underscores, starting with a letter."
+  }
+}
+
 variable "glue_version" {
   description = "Glue version (5.0: Spark 3.5, Python 3.11, Java 17)."
   type        = string

@@ -12,3 +12,8 @@ output "flush_schedule_expression" {
   description = "Schedule expression of the flush."
   value       = aws_cloudwatch_event_rule.flush.schedule_expression
 }
+
+output "maintenance_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule that starts the job's maintenance runs (\"\" when off)."
+  value       = local.maintenance_enabled ? aws_scheduler_schedule.maintenance[0].name : ""
+}

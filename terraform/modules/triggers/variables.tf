@@ -85,6 +85,60 @@ variable "flush_schedule_expression" {
   }
 }
 
+variable "maintenance_schedule_expression" {
+  description = "EventBridge Scheduler schedule of the table maintenance runs, e.g. rate(1 day); \"\" for none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.maintenance_schedule_expression == "" || can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.maintenance_schedule_expression))
+    error_message = "maintenance_schedule_expression must be rate(N unit) (singular unit for 1), cron(...) or \"\"."
+  }
+}
+
+variable "maintenance_job_name" {
+  description = "Name of the Glue job the maintenance schedule starts."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{0,255}$", var.maintenance_job_name))
+    error_message = "maintenance_job_name must be a Glue job name (letters, digits, hyphens and underscores)."
+  }
+}
+
+variable "maintenance_job_arn" {
+  description = "ARN of that Glue job (the only resource the schedule's role may start)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.maintenance_job_arn == "" || can(regex("^arn:aws[a-z-]*:glue:[a-z0-9-]+:[0-9]{12}:job/[A-Za-z0-9_.-]{1,255}$", var.maintenance_job_arn))
+    error_message = "maintenance_job_arn must be a Glue job ARN (arn:aws:glue:<region>:<account>:job/<name>)."
+  }
+}
+
+variable "maintenance_arguments" {
+  description = "Job arguments of a maintenance run besides --MODE maintain, e.g. --SNAPSHOT_RETENTION_HOURS."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.maintenance_arguments) : can(regex("^--[A-Z0-9_]+$", k))])
+    error_message = "maintenance_arguments keys must be job arguments such as --ORPHAN_AGE_HOURS."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key that encrypts the maintenance schedule's target input."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias."
+  }
+}
+
 variable "tags" {
   description = "Tags of the module's resources (merged with the provider's default_tags)."
   type        = map(string)
