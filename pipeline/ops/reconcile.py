@@ -39,6 +39,7 @@ from pipeline.control_plane.domain.events import CompleteRequest
 from pipeline.control_plane.domain.states import FileStatus, ManifestStatus
 from pipeline.control_plane.domain.times import iso, utc_now
 from pipeline.ops.context import OpsContext
+from pipeline.ops.lake_table import table_format
 from pipeline.ops.table_reads import read_date
 
 STATUS_UPDATE_FAILED = "Pipeline.StatusUpdateFailed"
@@ -204,9 +205,11 @@ def plan_manifests(ctx: OpsContext, dates: list[str]) -> list[ManifestAction]:
 
 def plan_catalog(ctx: OpsContext, dates: list[str]) -> list[CatalogAction]:
     """Dates with completed manifests but no partition in the Glue catalog (a registration that failed or was
-    not wired yet). Dates with an unfinished replay are left alone: the replay owns their partition."""
+    not wired yet). Dates with an unfinished replay are left alone: the replay owns their partition. An Iceberg
+    stack has nothing to register: the job's commit is what makes a batch visible, and a Hive table of the same
+    name would hide the Iceberg table from Athena."""
     database, table = ctx.stack.glue_database, ctx.stack.glue_table
-    if not database or not ctx.stack.output_path:
+    if not database or not ctx.stack.output_path or table_format(ctx) == "iceberg":
         return []
     glue = ctx.client("glue")
     actions: list[CatalogAction] = []
@@ -226,7 +229,12 @@ def plan_catalog(ctx: OpsContext, dates: list[str]) -> list[CatalogAction]:
 
 def _register(ctx: OpsContext, date_prefix: str, report: dict[str, Any]) -> None:
     """The catalog registration the lost status update would have triggered (idempotent)."""
-    if ctx.stack.glue_database and ctx.stack.output_path and report.get("schema"):
+    if (
+        ctx.stack.glue_database
+        and ctx.stack.output_path
+        and report.get("schema")
+        and table_format(ctx) != "iceberg"
+    ):
         register_manifest_output(
             ctx.client("glue"),
             ctx.stack.glue_database,
