@@ -20,9 +20,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from .args import JobArgs
 from .contract import Evolution
 from .manifest import Manifest
 from .parquet import StagedFile
+from .storage import Storage
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,14 @@ class TableTarget(ABC):
     @abstractmethod
     def discard(self, files: list[StagedFile]) -> None:
         """Remove files a run wrote but will not publish (best effort: maintenance removes what is left)."""
+
+
+def target_for(args: JobArgs, storage: Storage) -> TableTarget:
+    """The table this run writes into, by --TABLE_FORMAT (the Iceberg adapter is imported only when used)."""
+    if args.table_format == "iceberg":
+        from .iceberg import IcebergTarget  # type: ignore[import-not-found,unused-ignore]
+
+        return IcebergTarget(args, storage)
+    from .parquet_table import ParquetTarget
+
+    return ParquetTarget(args, storage)
