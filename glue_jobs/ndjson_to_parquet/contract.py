@@ -57,7 +57,8 @@ def _fill_nulls(data_type: pa.DataType) -> pa.DataType:
 
 
 class _Walk:
-    def __init__(self) -> None:
+    def __init__(self, promotions: bool = True) -> None:
+        self.promotions = promotions
         self.added: list[str] = []
         self.promoted: list[dict[str, str]] = []
         self.changes: list[dict[str, Any]] = []
@@ -96,7 +97,7 @@ class _Walk:
             pa.types.is_list(batch_type) or pa.types.is_large_list(batch_type)
         ):
             return pa.list_(self.node(table_type.value_type, batch_type.value_type, f"{shown}[]"))
-        if is_promotion(table_type, batch_type):
+        if self.promotions and is_promotion(table_type, batch_type):
             self.promoted.append({"field": shown, "from": str(table_type), "to": str(batch_type)})
             self.changes.append(
                 {
@@ -125,10 +126,11 @@ def _same_family_timestamps(table_type: pa.DataType, batch_type: pa.DataType) ->
     return pa.types.is_timestamp(table_type) and pa.types.is_timestamp(batch_type)
 
 
-def evolve(contract: pa.Schema | None, batch: pa.Schema) -> Evolution:
+def evolve(contract: pa.Schema | None, batch: pa.Schema, promotions: bool = True) -> Evolution:
     """The contract evolved by the batch: promotions and new columns / struct fields (no contract: the batch's
-    schema, all-null columns as strings, is the contract)."""
-    walk = _Walk()
+    schema, all-null columns as strings, is the contract). `promotions=False` keeps every contract type (a
+    table whose readers cannot widen a file's physical type: plain Parquet read by Spark 3.5)."""
+    walk = _Walk(promotions)
     if contract is None:
         schema = pa.schema([pa.field(f.name, _fill_nulls(f.type)) for f in batch])
         return Evolution(schema=schema, added=[f.name for f in batch])
@@ -141,11 +143,11 @@ def evolve(contract: pa.Schema | None, batch: pa.Schema) -> Evolution:
     )
 
 
-def diff(contract: pa.Schema | None, batch: pa.Schema) -> list[dict[str, Any]]:
+def diff(contract: pa.Schema | None, batch: pa.Schema, promotions: bool = True) -> list[dict[str, Any]]:
     """What the batch would change, one entry per field: {"field", "change": "added" | "promoted" |
     "conformed", "table_type", "batch_type"} ("conformed": the contract type stays, values are converted when
     lossless, else quarantined; "rule" says so)."""
-    walk = _Walk()
+    walk = _Walk(promotions)
     walk.fields(list(contract) if contract is not None else [], list(batch), "")
     return walk.changes
 

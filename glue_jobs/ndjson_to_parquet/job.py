@@ -177,7 +177,7 @@ def _convert(
     check_line_accounting(merge_counts(*(r.counts.items() for r in read_results)))  # rows: staged
     pieces = [piece for result in read_results for piece in result.pieces]
     resolution = _resolve(pieces, inputs.schema)
-    contract, evolution = _evolve(contract, resolution, inputs.schema, args)
+    contract, evolution = _evolve(contract, resolution, inputs.schema, args, target.promotes_types)
     write_results: list[WriteResult] = []
     staged_files: list[StagedFile] = []
     try:
@@ -227,15 +227,15 @@ def _convert(
 
 
 def _evolve(
-    contract: Contract, resolution: Resolution, explicit: pa.Schema | None, args: JobArgs
+    contract: Contract, resolution: Resolution, explicit: pa.Schema | None, args: JobArgs, promotions: bool
 ) -> tuple[Contract, Evolution]:
     """The contract evolved by the batch; with no contract yet, an explicit --SCHEMA_PATH schema is it."""
     if contract.schema is None and explicit is not None:
-        seeded = evolve(explicit, resolution.schema)
+        seeded = evolve(explicit, resolution.schema, promotions)
         return Contract(explicit, f"schema_path:{args.schema_path}"), replace(
             seeded, added=[*explicit.names, *seeded.added]
         )
-    return contract, evolve(contract.schema, resolution.schema)
+    return contract, evolve(contract.schema, resolution.schema, promotions)
 
 
 def _parse(spark: Any, tasks: list[ReadTask], manifest_id: str) -> list[ReadResult]:

@@ -130,6 +130,7 @@ def glue_client() -> Any:
 
 class ParquetTarget(TableTarget):
     table_format = "parquet"
+    promotes_types = False  # the older files keep their physical type: Spark 3.5 could not read the date
 
     def __init__(self, args: JobArgs, storage: Storage) -> None:
         self.args = args

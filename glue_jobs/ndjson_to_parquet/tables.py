@@ -37,6 +37,10 @@ class Contract:
 
 class TableTarget(ABC):
     table_format: str
+    # Whether a batch may widen a contract type by Iceberg's promotions. Iceberg readers widen the older files;
+    # plain Parquet readers do not (Spark 3.5 refuses an INT32 file column read as bigint), so a plain Parquet
+    # table keeps its types and conforms the values instead.
+    promotes_types: bool = True
 
     @abstractmethod
     def contract(self) -> Contract:

@@ -183,3 +183,10 @@ def test_conform_nested_contract_reasons_and_counts():
         1: "schema_contract: field 's.x' holds a string value that cannot be converted to the table type int64"
     }
     assert conformed.converted == {"s": 1, "v": 3}
+
+
+def test_promotions_can_be_refused():
+    contract = schema(small=pa.int32())
+    evolution = evolve(contract, schema(small=pa.int64()), promotions=False)
+    assert evolution.schema == contract and evolution.promoted == []
+    assert [c["change"] for c in diff(contract, schema(small=pa.int64()), promotions=False)] == ["conformed"]
