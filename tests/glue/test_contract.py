@@ -209,3 +209,60 @@ def test_all_null_contract_column_keeps_its_type_and_rerun_replaces(spark, tmp_p
     assert report["contract"]["columns_added"] == [] and file_types(out, "amount") == {"int64"}
     again = convert(spark, tmp_path, out, "m-0002", [{"id": 2, "amount": None}])
     assert again["status"] == "succeeded" and len(parquet_files(out)) == 2
+
+
+@pytest.fixture(scope="module")
+def glue_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    from pipeline.embedded.server import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def test_glue_table_columns_are_the_contract(spark, tmp_path, out, glue_endpoint, monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_GLUE", glue_endpoint)
+    glue = boto3.client("glue", endpoint_url=glue_endpoint, region_name="us-east-1")
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    catalog = {"CATALOG_DATABASE": "lake", "CATALOG_TABLE": "events"}
+    first = convert(spark, tmp_path, out, "m-0001", [{"id": 1, "amount": 3, "user": {"n": "a"}}], **catalog)
+    assert first["contract"]["source"] == "glue:lake.events"
+    columns = glue.get_table(DatabaseName="lake", Name="events")["Table"]["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [
+        ("id", "bigint"),
+        ("amount", "bigint"),
+        ("user", "struct<n:string>"),
+        ("_source_file", "string"),
+        ("_manifest_id", "string"),
+        ("_ingested_at", "timestamp"),
+    ]
+    assert not (out / "_schema").exists()  # the catalog holds the contract
+    line = '{"id": 3, "amount": "x", "user": {"n": "c", "age": 4}}'
+    second = convert(
+        spark,
+        tmp_path,
+        out,
+        "m-0002",
+        ['{"id": 2, "amount": "5", "user": {"n": "b", "age": 3}}', line],
+        **catalog,
+    )
+    assert second["contract"]["columns_added"] == ["user.age"]
+    assert second["contract"]["values_converted"] == {"amount": 1}
+    assert reasons(out, "m-0002") == {
+        line: "schema_contract: field 'amount' holds a string value that cannot be converted to the table "
+        "type int64"
+    }
+    table = glue.get_table(DatabaseName="lake", Name="events")["Table"]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]][2] == (
+        "user",
+        "struct<n:string,age:bigint>",
+    )
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["dt"]
+    assert file_types(out, "amount") == {"int64"}
+    assert rows_by_id(out)[2]["amount"] == 5
