@@ -352,7 +352,7 @@ def _conform_fields(
             count = column.converted
             if name in scalar_sources:  # exact: the converted values of rows that are kept
                 count = sum(
-                    sum(1 for row in _non_null_rows(array) if row not in bad)
+                    len(array) - array.null_count - sum(1 for row in bad if array[row].is_valid)
                     for array in scalar_sources[name]
                 )
             if count:
