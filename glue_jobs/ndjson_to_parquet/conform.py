@@ -14,6 +14,7 @@ import bisect
 import datetime as dt
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pyarrow as pa
@@ -91,13 +92,31 @@ def _cast_strings(array: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[
     return pa.array(values, type=target), bad
 
 
+@dataclass
+class Conversion:
+    """How one top-level column is conformed: against the table's contract (reasons `schema_contract`) or
+    within the batch (`type_conflict`), and how many non-null values were converted to another type."""
+
+    contract: bool = False
+    converted: int = 0
+
+
+@dataclass
+class Conformed:
+    table: pa.Table
+    bad: dict[int, str]  # row -> reason
+    converted: dict[str, int] = field(default_factory=dict)  # top-level column -> values converted
+
+
 def _non_null_rows(array: pa.Array) -> list[int]:
     if array.null_count == len(array):
         return []
     return [i for i, valid in enumerate(array.is_valid().to_pylist()) if valid]
 
 
-def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, dict[int, str]]:
+def conform(
+    array: pa.Array, target: pa.DataType, path: str, conversion: Conversion | None = None
+) -> tuple[pa.Array, dict[int, str]]:
     """`array` converted to `target`, and {row: reason} for rows whose value cannot be represented."""
     source = array.type
     if source == target:
@@ -105,34 +124,60 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
     if pa.types.is_null(source):
         # pyarrow-stubs: nulls() overloads each concrete type, none a plain DataType; pyarrow takes any.
         return pa.nulls(len(array), target), {}  # type: ignore[call-overload]
+    conversion = conversion if conversion is not None else Conversion()
     source_family, target_family = family(source), family(target)
+    if source_family in ("object", "array") and source_family == target_family:
+        return _conform_nested(array, target, path, conversion)
+    converted, bad = _conform_value(array, target, path, conversion.contract)
+    conversion.converted += len(array) - array.null_count - len(bad)
+    return converted, bad
+
+
+def _conform_nested(
+    array: pa.Array, target: pa.DataType, path: str, conversion: Conversion
+) -> tuple[pa.Array, dict[int, str]]:
+    source = array.type
     bad: dict[int, str] = {}
-    if source_family == "object" and target_family == "object":  # struct types, so StructArray
+    if pa.types.is_struct(source):  # struct types, so StructArray
         struct_target = cast(pa.StructType, target)
         children = cast(pa.StructArray, array).flatten()
         names = [source.field(i).name for i in range(source.num_fields)]
-        out_children, bad = _conform_fields(children, names, list(struct_target), len(array), path, False)
+        out_children, bad = _conform_fields(
+            children, names, list(struct_target), len(array), path, False, conversion
+        )
         mask = array.is_null() if array.null_count else None
         return pa.StructArray.from_arrays(out_children, fields=list(struct_target), mask=mask), bad
-    if source_family == "array" and target_family == "array":
-        # list types (the JSON reader and this job build list, never large_list), so a ListArray
-        list_array = cast(pa.ListArray, array)
-        offsets = list_array.offsets
-        first, last = offsets[0].as_py(), offsets[-1].as_py()
-        items = list_array.values.slice(first, last - first)
-        rebased = pc.subtract(offsets, pa.scalar(first, offsets.type))
-        new_values, value_bad = conform(items, cast(pa.ListType, target).value_type, f"{path}[]")
-        if value_bad:
-            starts = cast(list[int], rebased.to_pylist())  # list offsets are never null
-            for value_row, reason in value_bad.items():
-                bad.setdefault(bisect.bisect_right(starts, value_row) - 1, reason)
-        mask = array.is_null() if array.null_count else None
-        return pa.ListArray.from_arrays(rebased, new_values, type=target, mask=mask), bad
+    # list types (the JSON reader and this job build list, never large_list), so a ListArray
+    list_array = cast(pa.ListArray, array)
+    offsets = list_array.offsets
+    first, last = offsets[0].as_py(), offsets[-1].as_py()
+    items = list_array.values.slice(first, last - first)
+    rebased = pc.subtract(offsets, pa.scalar(first, offsets.type))
+    new_values, value_bad = conform(items, cast(pa.ListType, target).value_type, f"{path}[]", conversion)
+    if value_bad:
+        starts = cast(list[int], rebased.to_pylist())  # list offsets are never null
+        for value_row, why in value_bad.items():
+            bad.setdefault(bisect.bisect_right(starts, value_row) - 1, why)
+    mask = array.is_null() if array.null_count else None
+    return pa.ListArray.from_arrays(rebased, new_values, type=target, mask=mask), bad
+
+
+def _conform_value(
+    array: pa.Array, target: pa.DataType, path: str, contract: bool
+) -> tuple[pa.Array, dict[int, str]]:
+    """A scalar (or a value of another family than the target's) converted to `target`."""
+    source = array.type
+    source_family, target_family = family(source), family(target)
+    bad: dict[int, str] = {}
+
+    def _reason(path: str, source: pa.DataType, target: pa.DataType) -> str:
+        return reason(path, source, target, contract)
+
     if target_family == "number" and source_family == "number":
         if pa.types.is_floating(target) and (
             pa.types.is_integer(source) or (pa.types.is_decimal(source) and source.scale == 0)
         ):
-            return _integers_to_double(array, target, path)
+            return _integers_to_double(array, target, path, contract)
         try:
             return pc.cast(array, target), {}
         except (pa.ArrowInvalid, OverflowError):
@@ -172,7 +217,9 @@ def conform(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, 
     return pa.nulls(len(array), target), bad  # type: ignore[call-overload]  # stubs: no DataType overload
 
 
-def _integers_to_double(array: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, dict[int, str]]:
+def _integers_to_double(
+    array: pa.Array, target: pa.DataType, path: str, contract: bool = False
+) -> tuple[pa.Array, dict[int, str]]:
     """Integers (int64 or decimal(38,0)) -> double; an integer beyond 2^53, which no double holds exactly, is
     reported rather than rounded."""
     if pa.types.is_integer(array.type):
@@ -184,7 +231,9 @@ def _integers_to_double(array: pa.Array, target: pa.DataType, path: str) -> tupl
     bad: dict[int, str] = {}
     for index, value in enumerate(array.to_pylist()):
         if value is not None and abs(int(value)) > 2**53:
-            bad[index] = inexact_reason(path, int(value))
+            bad[index] = (
+                reason(path, array.type, target, True) if contract else inexact_reason(path, int(value))
+            )
             value = None
         values.append(None if value is None else float(value))
     return pa.array(values, type=target), bad
@@ -204,7 +253,13 @@ def beyond_decimal_reason(path: str, value: int) -> str:
     )
 
 
-def _reason(path: str, source: pa.DataType, target: pa.DataType) -> str:
+def reason(path: str, source: pa.DataType, target: pa.DataType, contract: bool = False) -> str:
+    """Why a value is quarantined: against the table's contract (`schema_contract`) or within the batch."""
+    if contract:
+        return (
+            f"schema_contract: field '{path}' holds a {_describe(source)} value that cannot be converted to the "
+            f"table type {target}"
+        )
     return (
         f"type_conflict: field '{path}' holds a {_describe(source)} value that cannot be converted to the "
         f"batch type {target}"
@@ -225,7 +280,15 @@ def _targets(names: list[str], fields: list[pa.Field]) -> list[str | None]:
 
 
 def _conform_fields(
-    arrays: list[pa.Array], names: list[str], fields: list[pa.Field], length: int, path: str, top: bool
+    arrays: list[pa.Array],
+    names: list[str],
+    fields: list[pa.Field],
+    length: int,
+    path: str,
+    top: bool,
+    conversion: Conversion | None = None,
+    contract_columns: frozenset[str] = frozenset(),
+    converted: dict[str, int] | None = None,
 ) -> tuple[list[pa.Array], dict[int, str]]:
     """The children (or columns) `arrays` named `names` conformed to `fields`: spellings equal ignoring case are
     coalesced into their field, and the rows holding two of them (`case_collision`) or a reserved top-level name
@@ -257,31 +320,68 @@ def _conform_fields(
                 listed = ", ".join(f"'{key}'" for key in keys)
                 bad.setdefault(row, f"case_collision: {where} has keys {listed}, equal ignoring case")
     out = []
+    scalar_sources: dict[
+        str, list[pa.Array]
+    ] = {}  # top-level scalar columns converted: counted exactly below
+    conversions: dict[str, Conversion] = {}
     for target_field in fields:
         parts = []
+        column = conversion or Conversion(contract=target_field.name in contract_columns)
+        conversions[target_field.name] = column
         for index in sources.get(target_field.name, []):
             child_path = f"{path}.{target_field.name}" if path else target_field.name
-            child, child_bad = conform(arrays[index], target_field.type, child_path)
-            for row, reason in child_bad.items():
-                bad.setdefault(row, reason)
+            child, child_bad = conform(arrays[index], target_field.type, child_path, column)
+            for row, why in child_bad.items():
+                bad.setdefault(row, why)
             parts.append(child)
+            source_type = arrays[index].type
+            if (
+                top
+                and source_type != target_field.type
+                and family(source_type) not in ("object", "array", "null")
+            ):
+                scalar_sources.setdefault(target_field.name, []).append(arrays[index])
         if not parts:
             out.append(pa.nulls(length, target_field.type))
         else:
             out.append(parts[0] if len(parts) == 1 else pc.coalesce(*parts))
+    if converted is not None:
+        for name, column in conversions.items():
+            if not column.contract:
+                continue  # within the batch: not a conversion to the table's contract
+            count = column.converted
+            if name in scalar_sources:  # exact: the converted values of rows that are kept
+                count = sum(
+                    len(array) - array.null_count - sum(1 for row in bad if array[row].is_valid)
+                    for array in scalar_sources[name]
+                )
+            if count:
+                converted[name] = count
     return out, bad
 
 
 def conform_table(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, dict[int, str]]:
+    conformed = conform_to_contract(table, schema)
+    return conformed.table, conformed.bad
+
+
+def conform_to_contract(
+    table: pa.Table, schema: pa.Schema, contract_columns: frozenset[str] = frozenset()
+) -> Conformed:
+    """The table in `schema`; values of the `contract_columns` that cannot be converted are `schema_contract`
+    reasons (the table's contract), others `type_conflict` (the batch's own schema)."""
     if table.schema.remove_metadata() == schema:
-        return table, {}
+        return Conformed(table, {})
     arrays = []
     names = table.column_names  # once: column_names is a new list per call (quadratic in the width otherwise)
     for column in table.columns:
         # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
         arrays.append(column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0)))
-    columns, bad = _conform_fields(arrays, names, list(schema), table.num_rows, "", True)
-    return pa.Table.from_arrays(columns, schema=schema), bad
+    converted: dict[str, int] = {}
+    columns, bad = _conform_fields(
+        arrays, names, list(schema), table.num_rows, "", True, None, contract_columns, converted
+    )
+    return Conformed(pa.Table.from_arrays(columns, schema=schema), bad, converted)
 
 
 def text_schema(schema: pa.Schema) -> pa.Schema | None:
@@ -334,11 +434,11 @@ def _normalise_types(array: pa.Array) -> pa.Array:
 
 def normalise_table(table: pa.Table) -> pa.Table:
     arrays, fields = [], []
-    for field in table.schema:
-        column = table.column(field.name)
+    for column_field in table.schema:
+        column = table.column(column_field.name)
         # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
         array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
         array = _normalise_types(array)
         arrays.append(array)
-        fields.append(pa.field(field.name, array.type))
+        fields.append(pa.field(column_field.name, array.type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

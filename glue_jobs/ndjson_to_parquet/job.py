@@ -20,13 +20,16 @@ import pyarrow as pa
 from .accounting import check_line_accounting, merge_counts
 from .args import JobArgs, check_codec
 from .constants import LINE
+from .contract import Evolution, evolve
 from .errors import JobError
 from .manifest import Manifest, load_manifest
+from .parquet import StagedFile
 from .plan import Piece, ReadTask, WriteTask, group_pieces, plan_reads
-from .publish import cleanup_empty_staging, is_quarantine_file, owned_by, publish_replacing
-from .report import new_report, resolution_fields, write_report
+from .publish import cleanup_empty_staging, is_quarantine_file, publish_replacing
+from .report import contract_fields, new_report, resolution_fields, write_report
 from .schema import Resolution, load_schema, resolve_schema
 from .storage import Storage, join, normalise
+from .tables import Contract, TableTarget, target_for
 from .tasks import Guarded, ReadResult, TaskFailure, WriteResult, read_task, with_ratio, write_task
 
 T = TypeVar("T")
@@ -69,6 +72,7 @@ class RunLayout:
     staging: str
     partition_dir: str
     bad_dir: str
+    run_id: str  # `<UTC time>-<8 hex>`: names this run's staging folder (and its Iceberg data files)
 
     @classmethod
     def of(cls, args: JobArgs, manifest: Manifest, ingested_at: dt.datetime) -> RunLayout:
@@ -80,6 +84,7 @@ class RunLayout:
             staging=join(output, "_staging", manifest.manifest_id, run_id),
             partition_dir=join(output, f"dt={manifest.date_prefix}"),
             bad_dir=join(bad_root, f"dt={manifest.date_prefix}", f"manifest_id={manifest.manifest_id}"),
+            run_id=run_id,
         )
 
 
@@ -128,10 +133,18 @@ def run_job(spark: Any, args: JobArgs) -> dict[str, Any]:
     ingested_at = dt.datetime.now(dt.UTC)
     storage = Storage.from_env()
     inputs = check_inputs(args, storage)
-    layout = RunLayout.of(args, inputs.manifest, ingested_at)
     report = new_report(args, inputs.manifest, timings)
+    target = target_for(args, storage)
+    report["table_format"] = target.table_format
+    earlier = target.already_committed(inputs.manifest.manifest_id)
+    if earlier is not None:  # made visible by an earlier run: nothing is written
+        report.update(
+            {**earlier, "status": "succeeded", "commit": "already_committed", "seconds": clock.seconds()}
+        )
+        return report
+    layout = RunLayout.of(args, inputs.manifest, ingested_at)
     try:
-        return _convert(spark, args, inputs, layout, storage, ingested_at, clock, report)
+        return _convert(spark, args, inputs, layout, storage, target, ingested_at, clock, report)
     finally:
         storage.delete_dir(layout.staging)
         cleanup_empty_staging(layout.output, inputs.manifest.manifest_id)
@@ -143,11 +156,13 @@ def _convert(
     inputs: Inputs,
     layout: RunLayout,
     storage: Storage,
+    target: TableTarget,
     ingested_at: dt.datetime,
     clock: _Clock,
     report: dict[str, Any],
 ) -> dict[str, Any]:
     manifest = inputs.manifest
+    contract = target.contract()
     tasks, skipped, bytes_in = plan_reads(
         manifest, layout.staging, spark.sparkContext.defaultParallelism, storage
     )
@@ -162,47 +177,65 @@ def _convert(
     check_line_accounting(merge_counts(*(r.counts.items() for r in read_results)))  # rows: staged
     pieces = [piece for result in read_results for piece in result.pieces]
     resolution = _resolve(pieces, inputs.schema)
+    contract, evolution = _evolve(contract, resolution, inputs.schema, args, target.promotes_types)
     write_results: list[WriteResult] = []
-    if totals.within(args.max_bad_record_ratio):
-        write_results = _write(spark, args, manifest, layout, storage, ingested_at, pieces, resolution, clock)
-        read_counts = (((url, replace(c, rows=0)) for url, c in r.counts.items()) for r in read_results)
-        check_line_accounting(merge_counts(*read_counts, *(w.counts.items() for w in write_results)))
-    for written in write_results:
-        totals.add(written.bad, written.bad_reasons, written.bad_location)
-    ratio_ok = totals.within(args.max_bad_record_ratio)
-    report.update(
-        {
-            "files": len({part.url for t in tasks for part in t.parts}),
-            "files_skipped": skipped,
-            "duplicate_entries": [{"url": url, "count": n} for url, n in manifest.duplicate_entries],
-            "records_in": totals.records_in,
-            "records_out": sum(r.rows for r in write_results) if ratio_ok else 0,
-            "bad_records": totals.bad,
-            "bad_records_by_reason": totals.bad_reasons,
-            "blank_lines": totals.blank,
-            "bytes_in": bytes_in,
-            **resolution_fields(resolution),
-            "bad_records_path": layout.bad_dir if totals.bad else None,
-        }
-    )
-    # Publish: quarantine first (also when the ratio is exceeded), then the Parquet files.
-    publish_replacing(storage, totals.bad_staged, layout.bad_dir, is_quarantine_file)
-    if not ratio_ok:
-        _fail_over_ratio(args, manifest, layout, storage, totals, clock, report)
-    staged_files = [f for r in write_results for f in r.files]
-    published = publish_replacing(
-        storage, [f.staged for f in staged_files], layout.partition_dir, owned_by(manifest.manifest_id)
-    )
+    staged_files: list[StagedFile] = []
+    try:
+        if totals.within(args.max_bad_record_ratio):
+            write_results = _write(
+                spark, args, manifest, layout, storage, target, ingested_at, pieces, evolution, clock
+            )
+            staged_files = [f for r in write_results for f in r.files]
+            read_counts = (((url, replace(c, rows=0)) for url, c in r.counts.items()) for r in read_results)
+            check_line_accounting(merge_counts(*read_counts, *(w.counts.items() for w in write_results)))
+        for written in write_results:
+            totals.add(written.bad, written.bad_reasons, written.bad_location)
+        ratio_ok = totals.within(args.max_bad_record_ratio)
+        report.update(
+            {
+                "files": len({part.url for t in tasks for part in t.parts}),
+                "files_skipped": skipped,
+                "duplicate_entries": [{"url": url, "count": n} for url, n in manifest.duplicate_entries],
+                "records_in": totals.records_in,
+                "records_out": sum(r.rows for r in write_results) if ratio_ok else 0,
+                "bad_records": totals.bad,
+                "bad_records_by_reason": totals.bad_reasons,
+                "blank_lines": totals.blank,
+                "bytes_in": bytes_in,
+                **resolution_fields(resolution, evolution.schema, target.partition_value(manifest)),
+                "contract": contract_fields(contract.source, evolution, write_results, totals.bad_reasons),
+                "bad_records_path": layout.bad_dir if totals.bad else None,
+            }
+        )
+        # Publish: quarantine first (also when the ratio is exceeded), then the table's files.
+        publish_replacing(storage, totals.bad_staged, layout.bad_dir, is_quarantine_file)
+        if not ratio_ok:
+            _fail_over_ratio(args, manifest, layout, storage, totals, clock, report)
+        report.update(target.publish(staged_files, evolution, manifest, layout.run_id))
+    except BaseException:
+        target.discard(staged_files)
+        raise
     report.update(
         {
             "status": "succeeded",
-            "output_files": published,
             "bytes_out": sum(f.bytes for f in staged_files),
             "seconds": clock.seconds(),
         }
     )
     write_report(storage, layout.output, report)
     return report
+
+
+def _evolve(
+    contract: Contract, resolution: Resolution, explicit: pa.Schema | None, args: JobArgs, promotions: bool
+) -> tuple[Contract, Evolution]:
+    """The contract evolved by the batch; with no contract yet, an explicit --SCHEMA_PATH schema is it."""
+    if contract.schema is None and explicit is not None:
+        seeded = evolve(explicit, resolution.schema, promotions)
+        return Contract(explicit, f"schema_path:{args.schema_path}"), replace(
+            seeded, added=[*explicit.names, *seeded.added]
+        )
+    return contract, evolve(contract.schema, resolution.schema, promotions)
 
 
 def _parse(spark: Any, tasks: list[ReadTask], manifest_id: str) -> list[ReadResult]:
@@ -229,24 +262,31 @@ def _write(
     manifest: Manifest,
     layout: RunLayout,
     storage: Storage,
+    target: TableTarget,
     ingested_at: dt.datetime,
     pieces: list[Piece],
-    resolution: Resolution,
+    evolution: Evolution,
     clock: _Clock,
 ) -> list[WriteResult]:
     target_bytes = args.target_file_mb * 1024 * 1024
+    out_dir = target.write_dir(layout.staging, manifest)
+    prefix = target.file_prefix(manifest.manifest_id, layout.run_id)
+    partition_value = target.partition_value(manifest)
     write_tasks = [
         WriteTask(
             index,
             tuple(group),
-            resolution.schema,
+            evolution.schema,
             args.compression,
             target_bytes,
-            join(layout.staging, "out"),
+            out_dir,
             join(layout.staging, "bad"),
             manifest.manifest_id,
             ingested_at,
             storage,
+            contract_columns=evolution.contract_columns,
+            partition_value=partition_value,
+            file_prefix=prefix,
         )
         for index, group in enumerate(group_pieces(pieces, target_bytes))
     ]

@@ -78,6 +78,11 @@ class WriteTask:
     manifest_id: str
     ingested_at: dt.datetime
     storage: Storage = field(default_factory=Storage)
+    contract_columns: frozenset[str] = (
+        frozenset()
+    )  # top-level columns of the table's contract (schema_contract)
+    partition_value: str | None = None  # when set: a `dt` string column with this value in every file
+    file_prefix: str = ""  # file names: `<file_prefix>.part-<task>-<n>.parquet` (empty: the manifest id)
 
 
 def plan_reads(

@@ -354,13 +354,21 @@ def load_schema(schema_path: str, storage: Storage | None = None) -> pa.Schema:
     except ValueError as exc:
         raise JobError("InvalidSchema", f"--SCHEMA_PATH {schema_path} is not valid JSON: {exc}") from exc
     try:
+        return schema_from_doc(doc)
+    except ValueError as exc:
+        raise JobError("InvalidSchema", f"--SCHEMA_PATH {schema_path}: {exc}") from exc
+
+
+def schema_from_doc(doc: Any) -> pa.Schema:
+    """A Spark StructType JSON document (`df.schema.json()`) as an Arrow schema; ValueError when it is not one."""
+    try:
         if not isinstance(doc, dict) or doc.get("type") != "struct":
             raise ValueError(
                 'the document must be a Spark StructType JSON ({"type": "struct", "fields": [...]})'
             )
         return pa.schema([pa.field(f["name"], _spark_type(f["type"])) for f in doc["fields"]])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise JobError("InvalidSchema", f"--SCHEMA_PATH {schema_path}: {exc}") from exc
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a Spark StructType JSON: {type(exc).__name__}: {exc}") from exc
 
 
 def _spark_type(spec: Any) -> pa.DataType:

@@ -20,9 +20,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from .args import JobArgs
 from .contract import Evolution
 from .manifest import Manifest
 from .parquet import StagedFile
+from .storage import Storage
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class Contract:
 
 class TableTarget(ABC):
     table_format: str
+    # Whether a batch may widen a contract type by Iceberg's promotions. Iceberg readers widen the older files;
+    # plain Parquet readers do not (Spark 3.5 refuses an INT32 file column read as bigint), so a plain Parquet
+    # table keeps its types and conforms the values instead.
+    promotes_types: bool = True
 
     @abstractmethod
     def contract(self) -> Contract:
@@ -65,3 +71,14 @@ class TableTarget(ABC):
     @abstractmethod
     def discard(self, files: list[StagedFile]) -> None:
         """Remove files a run wrote but will not publish (best effort: maintenance removes what is left)."""
+
+
+def target_for(args: JobArgs, storage: Storage) -> TableTarget:
+    """The table this run writes into, by --TABLE_FORMAT (the Iceberg adapter is imported only when used)."""
+    if args.table_format == "iceberg":
+        from .iceberg import IcebergTarget  # type: ignore[import-not-found,unused-ignore]
+
+        return IcebergTarget(args, storage)
+    from .parquet_table import ParquetTarget
+
+    return ParquetTarget(args, storage)

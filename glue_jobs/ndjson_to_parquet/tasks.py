@@ -17,10 +17,11 @@ from typing import Generic, TypeVar, cast
 import pyarrow as pa
 
 from .accounting import FileCount, count_lines
-from .constants import LINE, TS_TYPE
+from .conform import Conformed, conform_to_contract
+from .constants import LINE, PARTITION_COLUMN, TS_TYPE
 from .errors import JobError
 from .parquet import RollingParquetWriter, StagedFile, estimate_ratio, row_group_rows
-from .parse import conform_rows, iter_blocks, parse_block, strip_block_bom
+from .parse import iter_blocks, parse_block, strip_block_bom
 from .plan import FilePart, Piece, ReadTask, WriteTask
 from .quarantine import BadRecords, bad_record, reread_records
 from .schema import observe_table
@@ -54,6 +55,7 @@ class WriteResult:
     bad_location: str | None
     counts: dict[str, FileCount] = field(default_factory=dict)  # by url: rows written, records quarantined
     cpu_seconds: float = 0.0
+    converted: dict[str, int] = field(default_factory=dict)  # top-level column -> values converted
 
 
 @dataclass(frozen=True)
@@ -173,20 +175,22 @@ def with_ratio(result: ReadResult) -> ReadResult:
 
 
 def write_task(task: WriteTask) -> WriteResult:
-    """Stage 2 body: conform the pieces to the batch schema and write Parquet files of about target_bytes."""
+    """Stage 2 body: conform the pieces to the target schema (the table's contract evolved by the batch) and
+    write Parquet files of about target_bytes."""
     out_schema = pa.schema(
         [
             *task.schema,
             pa.field("_source_file", pa.string()),
             pa.field("_manifest_id", pa.string()),
             pa.field("_ingested_at", TS_TYPE),
+            *([pa.field(PARTITION_COLUMN, pa.string())] if task.partition_value is not None else []),
         ]
     )
     estimated = sum(p.arrow_bytes * p.ratio for p in task.pieces)
     writer = RollingParquetWriter(
         task.storage,
         task.out_dir,
-        f"{task.manifest_id}.part-{task.index:05d}",
+        f"{task.file_prefix or task.manifest_id}.part-{task.index:05d}",
         out_schema,
         task.codec,
         task.target_bytes,
@@ -195,9 +199,10 @@ def write_task(task: WriteTask) -> WriteResult:
     bad = BadRecords()
     rows_out = 0
     counts: dict[str, FileCount] = {}
+    converted: dict[str, int] = {}
     for piece in task.pieces:
         quarantined = len(bad.lines)
-        conformed = _conformed_piece(task, piece, bad)
+        conformed = _conformed_piece(task, piece, bad, converted)
         count = conformed.num_rows
         counts.setdefault(piece.url, FileCount()).add(
             FileCount(rows=count, quarantined=len(bad.lines) - quarantined)
@@ -209,18 +214,33 @@ def write_task(task: WriteTask) -> WriteResult:
             .append_column("_manifest_id", pa.repeat(pa.scalar(task.manifest_id), count))
             .append_column("_ingested_at", pa.repeat(pa.scalar(task.ingested_at, TS_TYPE), count))
         )
+        if task.partition_value is not None:
+            conformed = conformed.append_column(
+                PARTITION_COLUMN, pa.repeat(pa.scalar(task.partition_value, pa.string()), count)
+            )
         writer.add(conformed)
         rows_out += count
     staged = writer.finish()
     bad_location = bad.write(task.storage, join(task.bad_dir, f"bad-records.convert-{task.index:05d}.ndjson"))
-    return WriteResult(task.index, staged, rows_out, len(bad.lines), bad.reasons, bad_location, counts)
+    return WriteResult(
+        task.index, staged, rows_out, len(bad.lines), bad.reasons, bad_location, counts, converted=converted
+    )
 
 
-def _conformed_piece(task: WriteTask, piece: Piece, bad: BadRecords) -> pa.Table:
-    """The piece in the batch schema, without the records that cannot be converted (quarantined in `bad`)."""
+def _conform(table: pa.Table, task: WriteTask) -> Conformed:
+    if len(task.schema) == 0:  # a batch of only `{}` lines: keep the rows
+        return Conformed(table.select([]), {})
+    return conform_to_contract(table, task.schema, task.contract_columns)
+
+
+def _conformed_piece(task: WriteTask, piece: Piece, bad: BadRecords, converted: dict[str, int]) -> pa.Table:
+    """The piece in the target schema, without the records that cannot be converted (quarantined in `bad`)."""
     table = task.storage.read_ipc(piece.location)
     lines = table.column(LINE)
-    conformed, bad_rows = conform_rows(table.drop_columns([LINE]), task.schema)
+    result = _conform(table.drop_columns([LINE]), task)
+    conformed, bad_rows = result.table, result.bad
+    for name, count in result.converted.items():
+        converted[name] = converted.get(name, 0) + count
     if not bad_rows:
         return conformed
     ordinals = cast(list[int], lines.to_pylist())  # LINE is never null
