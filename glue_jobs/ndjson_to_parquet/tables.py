@@ -76,7 +76,7 @@ class TableTarget(ABC):
 def target_for(args: JobArgs, storage: Storage) -> TableTarget:
     """The table this run writes into, by --TABLE_FORMAT (the Iceberg adapter is imported only when used)."""
     if args.table_format == "iceberg":
-        from .iceberg import IcebergTarget  # type: ignore[import-not-found,unused-ignore]
+        from .iceberg import IcebergTarget
 
         return IcebergTarget(args, storage)
     from .parquet_table import ParquetTarget
