@@ -399,6 +399,69 @@ def compare_schemas(table_schema: pa.Schema, files_schema: pa.Schema) -> tuple[s
     return None, update
 
 
+FIELD_ID_KEY = b"PARQUET:field_id"
+
+
+def with_field_ids(arrow: pa.Schema, schema: Schema) -> pa.Schema:
+    """`arrow` (the job's types and column order) with the field ids of the Iceberg schema, matched by name at
+    every level: files written with it are read by id, so a renamed column keeps its data and a new column of an
+    old name never reads an older file's values."""
+
+    def typed(data_type: pa.DataType, iceberg_type: Any, path: str) -> pa.DataType:
+        if pa.types.is_struct(data_type):
+            children = {f.name: f for f in iceberg_type.fields}
+            return pa.struct([field(child, children.get(child.name), path) for child in data_type])
+        if pa.types.is_list(data_type):
+            item = data_type.value_field
+            element = typed(item.type, iceberg_type.element_type, f"{path}[]")
+            metadata = {FIELD_ID_KEY: str(iceberg_type.element_id).encode()}
+            return pa.list_(pa.field(item.name, element, nullable=True, metadata=metadata))
+        return data_type
+
+    def field(column: pa.Field, nested: Any, path: str) -> pa.Field:
+        shown = f"{path}.{column.name}" if path else column.name
+        if nested is None:
+            raise JobError("TableSchemaChanged", f"the table has no field '{shown}' to write")
+        metadata = {FIELD_ID_KEY: str(nested.field_id).encode()}
+        return pa.field(
+            column.name, typed(column.type, nested.field_type, shown), nullable=True, metadata=metadata
+        )
+
+    top = {f.name: f for f in schema.fields}
+    return pa.schema([field(column, top.get(column.name), "") for column in arrow])
+
+
+def field_ids(arrow: pa.Schema) -> dict[str, int]:
+    """path -> field id of a schema made by `with_field_ids` (for comparing what was written with the table)."""
+    out: dict[str, int] = {}
+
+    def walk(fields: Any, prefix: str) -> None:
+        for column in fields:
+            path = f"{prefix}.{column.name}" if prefix else column.name
+            if column.metadata and FIELD_ID_KEY in column.metadata:
+                out[path] = int(column.metadata[FIELD_ID_KEY])
+            if pa.types.is_struct(column.type):
+                walk(column.type, path)
+            elif pa.types.is_list(column.type):
+                walk([column.type.value_field], path)
+
+    walk(arrow, "")
+    return out
+
+
+def evolved_schema(table: Table, wanted: pa.Schema) -> Schema:
+    """The table's schema after the commit adds `wanted`'s new columns and promotions (computed in a transaction
+    that is never committed: pyiceberg assigns the same ids when the commit applies the same change to the same
+    schema)."""
+    _, update = compare_schemas(arrow_schema(table.schema()), wanted)
+    if not update:
+        return table.schema()
+    transaction = table.transaction()
+    with transaction.update_schema() as change:
+        change.union_by_name(wanted)
+    return transaction.table_metadata.schema()
+
+
 class IcebergTarget(TableTarget):
     """`--TABLE_FORMAT iceberg`: the run's files, committed in one snapshot per manifest."""
 
@@ -410,6 +473,7 @@ class IcebergTarget(TableTarget):
         self.ref = TableRef.of(args)
         self._catalog: Catalog | None = None
         self._table: Table | None = None
+        self._written: pa.Schema | None = None  # the files' schema with ids (file_schema)
         # replay (replays.py): the branch a replayed date's manifests commit to; None = main
         self.branch: str | None = None
 
@@ -444,6 +508,14 @@ class IcebergTarget(TableTarget):
 
     def partition_value(self, manifest: Manifest) -> str | None:
         return manifest.date_prefix
+
+    def file_schema(self, evolution: Evolution) -> pa.Schema:
+        """The files' schema with the field ids the table will have after this run's commit."""
+        wanted = file_schema(evolution.schema)
+        table = self._table or self._load()
+        schema = _iceberg_schema(wanted) if table is None else evolved_schema(table, wanted)
+        self._written = with_field_ids(wanted, schema)
+        return self._written
 
     def _fields(self, table: Table, snapshot: Snapshot, commit: str, attempts: int = 0) -> dict[str, Any]:
         fields = snapshot_fields(table, snapshot, commit, attempts)
@@ -512,6 +584,14 @@ class IcebergTarget(TableTarget):
         if update_schema:
             with transaction.update_schema() as update:
                 update.union_by_name(wanted)
+        if self._written is not None:  # the ids in the files must be the ids this commit gives the columns
+            after = field_ids(with_field_ids(wanted, transaction.table_metadata.schema()))
+            if after != field_ids(self._written):
+                raise JobError(
+                    "TableSchemaChanged",
+                    f"the table {self.ref.shown} changed while its files were written (column ids differ); run "
+                    "the job again (its files were not committed)",
+                )
         transaction.add_files(
             paths,
             snapshot_properties=properties,

@@ -272,6 +272,7 @@ def _write(
     out_dir = target.write_dir(layout.staging, manifest)
     prefix = target.file_prefix(manifest.manifest_id, layout.run_id)
     partition_value = target.partition_value(manifest)
+    file_schema = target.file_schema(evolution)  # Iceberg: with the table's field ids
     write_tasks = [
         WriteTask(
             index,
@@ -287,6 +288,7 @@ def _write(
             contract_columns=evolution.contract_columns,
             partition_value=partition_value,
             file_prefix=prefix,
+            file_schema=file_schema,
         )
         for index, group in enumerate(group_pieces(pieces, target_bytes))
     ]

@@ -44,6 +44,7 @@ from .iceberg import (
     load_table,
     open_catalog,
     replace_files,
+    with_field_ids,
 )
 from .parquet import RollingParquetWriter, row_group_rows
 from .storage import Storage, join, normalise
@@ -177,7 +178,7 @@ def rewrite_partition(
     stamp: str,
 ) -> tuple[list[str], int]:
     """Write the rows of `files` into files of about `target_bytes`; (their paths, rows written)."""
-    schema = file_schema(data_schema(table))
+    schema = with_field_ids(file_schema(data_schema(table)), table.schema())  # read by id, as the job writes
     out_dir = join(table.location(), DATA_DIR, f"{PARTITION_COLUMN}={date}")
     rows = sum(f.record_count for f in files)
     size = sum(f.file_size_in_bytes for f in files)

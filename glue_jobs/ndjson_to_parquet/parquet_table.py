@@ -226,7 +226,7 @@ class ParquetTarget(TableTarget):
         self, files: list[StagedFile], evolution: Evolution, manifest: Manifest, run_id: str
     ) -> dict[str, Any]:
         if evolution.changed or not self._existed:
-            self._write_contract(evolution.schema)
+            self.write_contract(evolution.schema)
         published = publish_replacing(
             self.storage,
             [f.staged for f in files],
@@ -244,7 +244,8 @@ class ParquetTarget(TableTarget):
 
     # -- writing the contract
 
-    def _write_contract(self, schema: pa.Schema) -> None:
+    def write_contract(self, schema: pa.Schema) -> None:
+        """Write the contract (the Glue table's columns with --CATALOG_DATABASE, else contract.json)."""
         if self.args.catalog_database:
             self._write_glue(schema)
             return

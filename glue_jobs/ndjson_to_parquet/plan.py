@@ -83,6 +83,8 @@ class WriteTask:
     )  # top-level columns of the table's contract (schema_contract)
     partition_value: str | None = None  # when set: a `dt` string column with this value in every file
     file_prefix: str = ""  # file names: `<file_prefix>.part-<task>-<n>.parquet` (empty: the manifest id)
+    # The files' schema with field ids (Iceberg); None: the schema, the metadata columns (and dt), no ids.
+    file_schema: pa.Schema | None = None
 
 
 def plan_reads(

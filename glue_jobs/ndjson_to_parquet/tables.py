@@ -62,6 +62,10 @@ class TableTarget(ABC):
     def partition_value(self, manifest: Manifest) -> str | None:
         """The `dt` value written into every row of the files, or None when the folder carries it."""
 
+    def file_schema(self, evolution: Evolution) -> pa.Schema | None:
+        """The files' exact schema (e.g. with the table's field ids), or None: the write tasks build it."""
+        return None
+
     @abstractmethod
     def publish(
         self, files: list[StagedFile], evolution: Evolution, manifest: Manifest, run_id: str

@@ -186,6 +186,13 @@ def write_task(task: WriteTask) -> WriteResult:
             *([pa.field(PARTITION_COLUMN, pa.string())] if task.partition_value is not None else []),
         ]
     )
+    if task.file_schema is not None:  # the same columns, carrying the table's field ids
+        if not task.file_schema.equals(out_schema, check_metadata=False):
+            raise JobError(
+                "FileSchemaMismatch",
+                f"the table's file schema {task.file_schema} differs from the run's {out_schema}",
+            )
+        out_schema = task.file_schema
     estimated = sum(p.arrow_bytes * p.ratio for p in task.pieces)
     writer = RollingParquetWriter(
         task.storage,

@@ -8,6 +8,8 @@
     pipeline build-glue           the Glue job's entry script and package zip Terraform uploads
     pipeline status|retry|redrive|reconcile|backfill|replay    the operator commands (real AWS or the embedded one)
     pipeline maintain             compact, expire and sweep the Iceberg table (real AWS or the embedded one)
+    pipeline schema show|diff|evolve    the table's schema contract
+    pipeline snapshots            the Iceberg table's snapshots (time travel: pipeline query --as-of)
 
 This module only assembles the app: the commands live in pipeline/cli/embedded.py, build.py, ops.py and
 maintain.py, their shared options in options.py, and the one error -> printed line + exit status mapping in output.py. Every error a
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline.cli import build, embedded, maintain, ops
+from pipeline.cli import build, embedded, maintain, ops, schema
 
 app = typer.Typer(
     add_completion=False,
@@ -31,6 +33,7 @@ embedded.register(app)
 build.register(app)
 ops.register(app)
 maintain.register(app)
+schema.register(app)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -22,12 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from glue_jobs.ndjson_to_parquet.args import JobArgs, parse_job_args
 from glue_jobs.ndjson_to_parquet.constants import LINE
-from glue_jobs.ndjson_to_parquet.contract import evolve
+from glue_jobs.ndjson_to_parquet.contract import diff, evolve, is_promotion
+from glue_jobs.ndjson_to_parquet.errors import JobError
+from glue_jobs.ndjson_to_parquet.iceberg import LOCAL_CATALOG_DIR, IcebergTarget
+from glue_jobs.ndjson_to_parquet.parquet_table import ParquetTarget
 from glue_jobs.ndjson_to_parquet.parse import parse_block
-from glue_jobs.ndjson_to_parquet.schema import _spark_type, observe_table, resolve_schema
+from glue_jobs.ndjson_to_parquet.schema import observe_table, resolve_schema, schema_from_doc
+from glue_jobs.ndjson_to_parquet.storage import Storage
+from glue_jobs.ndjson_to_parquet.tables import TableTarget
 from pipeline.contracts.manifest import split_s3_url
+from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import OpsError
+from pipeline.ops.lake_table import table_format
+from pipeline.ops.maintain import aws_environment
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -117,43 +126,84 @@ def sample_schema(locations: list[str], s3: Any = None) -> Sample:
     return Sample(resolution.schema, len(locations), records, bad)
 
 
-# ------------------------------------------------------------------------------------------ diff
+# ------------------------------------------------------------------------------------------ where the contract is
 
 
-def _leaf_differences(have: pa.DataType, want: pa.DataType, path: str, out: list[dict[str, str]]) -> None:
-    if have == want:
-        return
-    if pa.types.is_struct(have) and pa.types.is_struct(want):
-        fields = {f.name.lower(): f for f in have}
-        for child in want:
-            match = fields.get(child.name.lower())
-            if match is not None:
-                _leaf_differences(match.type, child.type, f"{path}.{match.name}", out)
-        return
-    if pa.types.is_list(have) and pa.types.is_list(want):
-        _leaf_differences(have.value_type, want.value_type, f"{path}[]", out)
-        return
-    out.append({"field": path, "table_type": str(have), "sample_type": str(want)})
+def _job_args(output: str, fmt: str, database: str | None, table: str | None) -> JobArgs:
+    argv = ["--JOB_NAME", "pipeline-schema", "--MANIFEST_PATH", "-", "--OUTPUT_PATH", output]
+    argv += ["--COMPRESSION_TYPE", "zstd", "--TABLE_FORMAT", fmt]
+    if database:
+        argv += ["--CATALOG_DATABASE", database]
+    if table:
+        argv += ["--CATALOG_TABLE", table]
+    return parse_job_args(argv)
 
 
-def schema_diff(contract: pa.Schema | None, sample: pa.Schema) -> dict[str, Any]:
+def stack_target(ctx: OpsContext) -> TableTarget:
+    """The stack's table as the job sees it (Iceberg in the Glue catalog, or Parquet with the Glue table's
+    columns as its contract)."""
+    ctx.stack.require("glue_database", "output_path")
+    args = _job_args(
+        ctx.require_output_path().rstrip("/"),
+        table_format(ctx),
+        ctx.stack.glue_database,
+        ctx.stack.glue_table,
+    )
+    return (
+        IcebergTarget(args, Storage.from_env()) if args.iceberg else ParquetTarget(args, Storage.from_env())
+    )
+
+
+def local_target(lake: Path) -> TableTarget:
+    """A local job output folder: an Iceberg table of the local catalog (`_catalog/`), else a Parquet table
+    with `_schema/contract.json`."""
+    if not lake.is_dir():
+        raise SchemaSampleInvalid(f"The folder {lake} does not exist.")
+    fmt = "iceberg" if (lake / LOCAL_CATALOG_DIR / "iceberg.db").is_file() else "parquet"
+    args = _job_args(str(lake.resolve()), fmt, None, None)
+    return IcebergTarget(args, Storage()) if args.iceberg else ParquetTarget(args, Storage())
+
+
+def _job_call(ctx: OpsContext | None, call: Any) -> Any:
+    try:
+        if ctx is None:
+            return call()
+        with aws_environment(ctx):
+            return call()
+    except JobError as exc:
+        raise OpsError.named(exc.error_name, exc.message) from exc
+
+
+def show(target: TableTarget, ctx: OpsContext | None = None) -> ContractView:
+    def read() -> ContractView:
+        contract = target.contract()
+        details: dict[str, Any] = {"exists": contract.schema is not None}
+        if isinstance(target, IcebergTarget) and target._table is not None:
+            table = target._table
+            current = table.current_snapshot()
+            details.update(
+                schema_id=table.schema().schema_id,
+                snapshot_id=current.snapshot_id if current is not None else None,
+                snapshots=len(table.metadata.snapshots),
+                metadata_location=table.metadata_location,
+            )
+        return ContractView(contract.source, columns_of(contract.schema), target.table_format, details)
+
+    return _job_call(ctx, read)
+
+
+def schema_diff(target: TableTarget, sample: Sample, ctx: OpsContext | None = None) -> dict[str, Any]:
     """What a batch like the sample would do to the table: columns added, promotions, and the fields whose values
-    the job converts to the table's type where lossless and quarantines otherwise."""
-    evolution = evolve(contract, sample)
-    differences: list[dict[str, str]] = []
-    promoted = {p["field"] for p in evolution.promoted}
-    if contract is not None:
-        by_name = {f.name.lower(): f for f in contract}
-        for column in sample:
-            have = by_name.get(column.name.lower())
-            if have is not None:
-                _leaf_differences(have.type, column.type, have.name, differences)
+    the job converts to the table's type where lossless and quarantines otherwise (the job's own rule)."""
+    contract = _job_call(ctx, target.contract)
+    evolution = evolve(contract.schema, sample.schema, promotions=target.promotes_types)
     return {
-        "creates_table": contract is None,
-        "columns_added": evolution.added,
-        "promoted": evolution.promoted,
-        "conformed": [d for d in differences if d["field"] not in promoted],
-        "schema_after": columns_of(evolution.schema),
+        "source": contract.source,
+        "table_format": target.table_format,
+        "creates_table": contract.schema is None,
+        "sample": {"files": sample.files, "records": sample.records, "bad_lines": sample.bad_lines},
+        "changes": diff(contract.schema, sample.schema, promotions=target.promotes_types),
+        "columns_after": columns_of(evolution.schema),
     }
 
 
@@ -164,8 +214,9 @@ def parse_type(text: str) -> pa.DataType:
     """A column type as the contract file writes it: string, long, integer, double, float, boolean, timestamp,
     date, decimal(p,s)."""
     try:
-        return _spark_type(text.strip())
-    except ValueError as exc:
+        doc = {"type": "struct", "fields": [{"name": "x", "type": text.strip()}]}
+        return schema_from_doc(doc).field("x").type
+    except (ValueError, KeyError, TypeError) as exc:
         raise SchemaChangeRefused(f"Unknown type {text!r}: {exc}.") from exc
 
 
@@ -203,12 +254,6 @@ class SchemaChange:
         )
 
 
-def _promotable(have: pa.DataType, want: pa.DataType) -> bool:
-    from glue_jobs.ndjson_to_parquet.iceberg import _promotable as iceberg_promotable
-
-    return iceberg_promotable(have, want)
-
-
 def check_change(contract: pa.Schema, change: SchemaChange) -> None:
     """Refuse what Iceberg (and readers of old files) cannot do, naming the way to do it instead."""
     names = {f.name.lower(): f for f in contract}
@@ -221,7 +266,7 @@ def check_change(contract: pa.Schema, change: SchemaChange) -> None:
         have = names.get(name.lower())
         if have is None:
             raise SchemaChangeRefused(f"There is no column {name} to promote.")
-        if not _promotable(have.type, data_type):
+        if not is_promotion(have.type, data_type):
             raise SchemaChangeRefused(
                 f"{have.name} {have.type} -> {data_type} is not an Iceberg promotion (int -> long, float -> "
                 "double, decimal(P,S) -> decimal(P',S) with P' > P): files written with the old type could not be "
@@ -233,6 +278,39 @@ def check_change(contract: pa.Schema, change: SchemaChange) -> None:
             raise SchemaChangeRefused(f"There is no column {old} to rename.")
         if new.lower() in names and new.lower() != old.lower():
             raise SchemaChangeRefused(f"Column {new} exists already.")
+
+
+def apply_change(
+    target: TableTarget, change: SchemaChange, ctx: OpsContext | None = None, apply: bool = True
+) -> dict[str, Any]:
+    """Check the change against the contract, then make it: one Iceberg schema commit, or (Parquet) the new
+    contract written where the job reads it. Parquet takes added columns only: its files keep their types and
+    names, so a promotion or a rename would make the older files unreadable as the table."""
+
+    def run() -> dict[str, Any]:
+        contract = target.contract()
+        if contract.schema is None:
+            raise SchemaChangeRefused(
+                f"The table {contract.source} has no contract yet: the first batch creates it (or seed it with "
+                "--SCHEMA_PATH)."
+            )
+        check_change(contract.schema, change)
+        if isinstance(target, ParquetTarget) and (change.promote or change.rename):
+            raise SchemaChangeRefused(
+                "A Parquet table takes added columns only (its older files keep their types and names); "
+                'switch to table_format = "iceberg" for promotions and renames.'
+            )
+        if not apply:
+            return {"source": contract.source, "would_apply": change.lines(), "applied": False}
+        if isinstance(target, IcebergTarget):
+            assert target._table is not None
+            schema_id = apply_iceberg(target._table, change)
+            return {"source": contract.source, "schema_id": schema_id, "applied": change.lines()}
+        assert isinstance(target, ParquetTarget)
+        target.write_contract(pa.schema([*contract.schema, *(pa.field(n, t) for n, t in change.add)]))
+        return {"source": contract.source, "applied": change.lines()}
+
+    return _job_call(ctx, run)
 
 
 def apply_iceberg(table: Table, change: SchemaChange) -> int:

@@ -90,6 +90,8 @@ def test_issue_scenario_one_readable_iceberg_table(spark, tmp_path, out):
     files = committed_files(out)
     assert len(files) == 2
     assert {str(pq.read_schema(f).field("amount").type) for f in files} == {"int64"}
+    amount_id = str(table.schema().find_field("amount").field_id).encode()
+    assert {pq.read_schema(f).field("amount").metadata[b"PARQUET:field_id"] for f in files} == {amount_id}
     rows = {r["id"]: r for r in table.scan().to_arrow().to_pylist()}
     assert sorted(rows) == [1, 2, 3, 4, 10, 14]
     assert rows[10]["amount"] == 12 and rows[10]["flag"] is True and rows[14]["amount"] == 8
