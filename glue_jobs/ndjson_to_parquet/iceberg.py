@@ -560,7 +560,10 @@ class IcebergTarget(TableTarget):
                 )
             try:
                 snapshot = self._commit(table, wanted, paths, properties)
-                return self._fields(self._table or table, snapshot, "committed", attempt)
+                return {
+                    **self._fields(self._table or table, snapshot, "committed", attempt),
+                    "output_files": paths,  # the data files this commit added
+                }
             except CommitFailedException as exc:  # pyiceberg's own retries exhausted: did not land
                 last_error = exc
                 logger.warning("commit of %s failed (%s), attempt %d", manifest.manifest_id, exc, attempt)

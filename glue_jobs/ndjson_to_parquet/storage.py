@@ -149,9 +149,16 @@ class Storage:
 
     def move(self, source: str, target: str) -> None:
         source_fs, source_path = self.fs(source)
-        _, target_path = self.fs(target)
-        make_parent(source_fs, target_path)
-        source_fs.move(source_path, target_path)  # rename locally (atomic per file), copy + delete on S3
+        target_fs, target_path = self.fs(target)
+        make_parent(target_fs, target_path)
+        if source.startswith("s3://") == target.startswith("s3://"):
+            source_fs.move(source_path, target_path)  # rename locally (atomic per file), copy + delete on S3
+            return
+        # between S3 and a local folder (e.g. an s3:// table with a local quarantine): copy, then delete
+        pafs.copy_files(
+            source_path, target_path, source_filesystem=source_fs, destination_filesystem=target_fs
+        )
+        source_fs.delete_file(source_path)
 
     def delete_dir(self, location: str) -> None:
         filesystem, path = self.fs(location)
