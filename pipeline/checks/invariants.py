@@ -42,6 +42,7 @@ from urllib.parse import urlparse
 
 import pyarrow.parquet as pq
 
+from glue_jobs.ndjson_to_parquet.iceberg import CatalogAccess, TableRef, load_table, open_catalog
 from pipeline.contracts.lines import count_records_in
 from pipeline.contracts.report import report_key
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
@@ -87,6 +88,16 @@ class Locations:
     # Maps a `_source_file` / `source_file` value to the input's s3:// URL. Identity on AWS; the embedded Glue
     # runner's staged mode (`GlueRunner(stage_inputs=True)`) records local staging copies instead.
     source_url: Callable[[str], str] = lambda value: value
+    # The Iceberg table (format "iceberg"): rows are counted in its committed snapshot, never in raw files (an
+    # uncommitted run's files, or files a compaction replaced, are not rows of the table).
+    iceberg: IcebergTable | None = None
+
+
+@dataclass(frozen=True)
+class IcebergTable:
+    database: str
+    name: str
+    access: CatalogAccess = field(default_factory=CatalogAccess)
 
 
 def split_s3(url: str) -> tuple[str, str]:
@@ -137,10 +148,36 @@ def _ddb_int(value: Any) -> int:
     return int(value) if value is not None else 0
 
 
+def _iceberg_counts(
+    loc: Locations, dates: list[str]
+) -> tuple[Counter[tuple[str, str]], dict[tuple[str, str], Any]]:
+    """Rows of the committed snapshot per (source url, manifest id), and the earliest `_ingested_at`."""
+    assert loc.iceberg is not None
+    ref = TableRef(loc.iceberg.database, loc.iceberg.name, loc.output_path.rstrip("/"))
+    table = load_table(open_catalog(ref, loc.iceberg.access), ref)
+    counts: Counter[tuple[str, str]] = Counter()
+    started: dict[tuple[str, str], Any] = {}
+    if table is None or table.current_snapshot() is None:
+        return counts, started
+    for date in dates:
+        rows = table.scan(
+            row_filter=f"dt == '{date}'", selected_fields=("_source_file", "_manifest_id", "_ingested_at")
+        ).to_arrow()
+        sources = [loc.source_url(value) for value in cast(list[str], rows["_source_file"].to_pylist())]
+        pairs = list(zip(sources, cast(list[str], rows["_manifest_id"].to_pylist()), strict=True))
+        counts.update(pairs)
+        for pair, at in zip(pairs, rows["_ingested_at"].to_pylist(), strict=True):
+            if at is not None and (pair not in started or at < started[pair]):
+                started[pair] = at
+    return counts, started
+
+
 def _output_counts(
     s3: Any, loc: Locations, dates: list[str]
 ) -> tuple[Counter[tuple[str, str]], dict[tuple[str, str], Any]]:
     """Parquet rows per (source url, manifest id), and the earliest `_ingested_at` (run start) of each pair."""
+    if loc.iceberg is not None:
+        return _iceberg_counts(loc, dates)
     bucket, prefix = split_s3(loc.output_path)
     counts: Counter[tuple[str, str]] = Counter()
     started: dict[tuple[str, str], Any] = {}

@@ -5,10 +5,12 @@ project's stack) on a small drop: six files over two dates, corrupt lines, one s
 notification, one gzip file. It keeps the embedded AWS up (`--keep-running`) so the test can inspect it through
 boto3, then the test stops it with SIGINT (Ctrl-C) and checks it exits cleanly.
 
-Checked independently of the command's own summary: the lake read back with DuckDB (rows per partition equal the
-clean lines of that date's files), the quarantine (holds exactly the corrupt lines), the tracking table (every file
-item `completed`, every MANIFEST item with its execution ARN and the job report's counts), the Glue job runs
-(each received `--COMPRESSION_TYPE`), the Parquet footers (that codec), and the output bucket (mirrors the lake).
+Checked independently of the command's own summary: the Iceberg table (the default format) read back through the
+embedded Glue catalog and offline from the workdir's mirror (rows per partition equal the clean lines of that
+date's files), the quarantine (holds exactly the corrupt lines), the tracking table (every file item `completed`,
+every MANIFEST item with its execution ARN, the job report's counts and its snapshot), the Glue job runs (each
+received `--COMPRESSION_TYPE`), the committed files' footers (that codec), one snapshot per batch, and the
+invariant checker reading the committed table.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import duckdb
 import orjson
 import pyarrow.parquet as pq
 import pytest
@@ -170,6 +171,33 @@ def test_the_demo_accounts_for_every_line(demo):
     assert "Summary" in output and "Sample query" in output and "OK: every input line" in output
 
 
+def _outputs(demo) -> dict[str, Any]:
+    return {
+        k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()
+    }
+
+
+def _live_table(demo):
+    """The Iceberg table through the embedded Glue catalog (what Athena would read)."""
+    from glue_jobs.ndjson_to_parquet.iceberg import CatalogAccess, TableRef, load_table, open_catalog
+
+    outputs = _outputs(demo)
+    endpoint = demo["client"]("s3").meta.endpoint_url
+    access = CatalogAccess(endpoint, endpoint, "us-east-1", "embedded", "embedded")
+    ref = TableRef(
+        outputs["glue_database_name"], outputs["glue_table_name"], outputs["output_path"].rstrip("/")
+    )
+    table = load_table(open_catalog(ref, access), ref)
+    assert table is not None
+    return table
+
+
+def _local(demo, uri: str) -> Path:
+    """The workdir's mirror of an object of the table (the lake folder is the table's root)."""
+    location = _outputs(demo)["output_path"].rstrip("/")
+    return demo["workdir"] / "lake" / uri.removeprefix(location + "/")
+
+
 def test_lake_partitions_hold_exactly_the_clean_lines_of_their_date(demo):
     workdir: Path = demo["workdir"]
     clean: collections.Counter[str] = collections.Counter()
@@ -180,30 +208,22 @@ def test_lake_partitions_hold_exactly_the_clean_lines_of_their_date(demo):
             (clean if _is_record(line) else bad)[day] += 1
     assert len(clean) == 2 and sum(bad.values()) > 0
 
-    files = [str(p) for p in (workdir / "lake").rglob("*.parquet") if "_" not in p.parts[-2][:1]]
-    con = duckdb.connect()
-    rows = dict(
-        con.execute(
-            "SELECT CAST(dt AS VARCHAR), count(*) FROM read_parquet($files, hive_partitioning = true, "
-            "union_by_name = true) GROUP BY 1",
-            {"files": files},
-        ).fetchall()
-    )
-    assert rows == dict(clean)
-    # The schema change (second date's later files) is merged, not dropped.
-    with_experiment = con.execute(
-        "SELECT count(*) FROM read_parquet($files, union_by_name = true) WHERE experiment IS NOT NULL",
-        {"files": files},
-    ).fetchone()[0]
-    assert with_experiment > 0
-    sources = {
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT _source_file FROM read_parquet($files, union_by_name = true)", {"files": files}
-        ).fetchall()
-    }
-    bucket = demo["outputs"]["input_bucket"]
-    bucket = bucket["value"] if isinstance(bucket, dict) else bucket
+    # The committed snapshot, read three ways: the live catalog, the offline mirror (DuckDB via `pipeline
+    # query`'s code), and Spark-free pyarrow over the snapshot's own data files.
+    from pipeline.embedded.query import run_query
+
+    table = _live_table(demo)
+    live = collections.Counter(table.scan(selected_fields=("dt",)).to_arrow()["dt"].to_pylist())
+    assert live == clean
+    result = run_query(workdir / "lake", "SELECT dt, count(*) FROM events GROUP BY dt")
+    assert dict(result.rows) == dict(clean)
+    with_experiment = run_query(workdir / "lake", "SELECT count(*) FROM events WHERE experiment IS NOT NULL")
+    assert with_experiment.rows[0][0] > 0  # the schema change (second date's later files) is merged
+    files = [_local(demo, task.file.file_path) for task in table.scan().plan_files()]
+    types = {str(pq.read_schema(f).field("_ingested_at").type) for f in files}
+    assert types == {"timestamp[us, tz=UTC]"}
+    sources = set(table.scan(selected_fields=("_source_file",)).to_arrow()["_source_file"].to_pylist())
+    bucket = _outputs(demo)["input_bucket"]
     assert sources and all(s.startswith(f"s3://{bucket}/events/") for s in sources)
 
     quarantined = collections.Counter()
@@ -238,49 +258,78 @@ def test_tracking_table_and_executions(demo):
 
 
 def test_glue_runs_got_the_codec_and_the_footers_show_it(demo):
-    outputs = {
-        k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()
-    }
+    outputs = _outputs(demo)
     glue = demo["client"]("glue")
     runs = glue.get_job_runs(JobName=outputs["glue_job_name"])["JobRuns"]
     assert runs and all(r["JobRunState"] == "SUCCEEDED" for r in runs)
     assert all(r["Arguments"]["--COMPRESSION_TYPE"] == CODEC for r in runs)
-    parquet = [p for p in (demo["workdir"] / "lake").rglob("*.parquet")]
-    assert parquet
-    for path in parquet:
-        metadata = pq.ParquetFile(path).metadata
+    table = _live_table(demo)
+    committed = [task.file.file_path for task in table.scan().plan_files()]
+    assert committed
+    for uri in committed:
+        metadata = pq.ParquetFile(_local(demo, uri)).metadata
         codecs = {
             metadata.row_group(g).column(c).compression
             for g in range(metadata.num_row_groups)
             for c in range(metadata.num_columns)
         }
-        assert codecs == {CODEC.upper()}, (path, codecs)
-    # The output bucket holds what Glue would have written: the same Parquet files under the same keys.
-    output_path = outputs["output_path"]
-    bucket, _, prefix = output_path.removeprefix("s3://").partition("/")
+        assert codecs == {CODEC.upper()}, (uri, codecs)
+    # The output bucket holds the table (data and metadata) and the job reports; the lake mirrors it.
+    bucket, _, prefix = outputs["output_path"].removeprefix("s3://").partition("/")
     keys = []
     for page in demo["client"]("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(o["Key"] for o in page.get("Contents", []))
-    assert sorted(k.rsplit("/", 1)[-1] for k in keys if k.endswith(".parquet")) == sorted(
-        p.name for p in parquet
-    )
+    assert {f"s3://{bucket}/{k}" for k in keys} >= set(committed)
+    assert any("/metadata/" in k and k.endswith(".metadata.json") for k in keys)
     assert any("/_reports/" in k for k in keys)
 
 
-def test_catalog_has_the_table_and_one_partition_per_date(demo):
-    """The status update registered every completed batch: Athena would find both dates with no crawler."""
-    outputs = {
-        k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in demo["outputs"].items()
-    }
+def test_catalog_has_the_iceberg_table_with_one_snapshot_per_batch(demo):
+    """The Glue catalog holds an Iceberg table (Athena reads it natively); each completed batch is one
+    snapshot whose summary names its manifest; no Hive partitions are registered."""
+    outputs = _outputs(demo)
     glue = demo["client"]("glue")
-    database, table = outputs["glue_database_name"], outputs["glue_table_name"]
-    described = glue.get_table(DatabaseName=database, Name=table)["Table"]
-    assert [k["Name"] for k in described["PartitionKeys"]] == ["dt"]
-    columns = {c["Name"] for c in described["StorageDescriptor"]["Columns"]}
-    assert {"_source_file", "_manifest_id", "_ingested_at"} <= columns
-    partitions = glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
-    dates = sorted(p["Values"][0] for p in partitions)
-    lake_dates = sorted(p.name.removeprefix("dt=") for p in (demo["workdir"] / "lake").glob("dt=*"))
-    assert dates == lake_dates and len(dates) == 2
-    for partition in partitions:
-        assert partition["StorageDescriptor"]["Location"].rstrip("/").endswith(f"dt={partition['Values'][0]}")
+    database, name = outputs["glue_database_name"], outputs["glue_table_name"]
+    described = glue.get_table(DatabaseName=database, Name=name)["Table"]
+    assert described["Parameters"]["table_type"].upper() == "ICEBERG"
+    assert described["Parameters"]["metadata_location"].startswith("s3://")
+    assert glue.get_partitions(DatabaseName=database, TableName=name)["Partitions"] == []
+    table = _live_table(demo)
+    assert [f.name for f in table.spec().fields] == ["dt"]
+    committed = {s.summary.additional_properties.get("manifest-id") for s in table.metadata.snapshots}
+    dynamodb = demo["client"]("dynamodb")
+    items = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=outputs["tracking_table_name"]):
+        items.extend(page["Items"])
+    manifests = {
+        i["file_key"]["S"].split("#", 1)[1] for i in items if i["file_key"]["S"].startswith("MANIFEST#")
+    }
+    assert manifests and committed == manifests
+    snapshot_ids = {int(i["snapshot_id"]["N"]) for i in items if "snapshot_id" in i}
+    assert snapshot_ids == {s.snapshot_id for s in table.metadata.snapshots}
+
+
+def test_the_invariant_checker_holds_on_the_committed_table(demo):
+    from glue_jobs.ndjson_to_parquet.iceberg import CatalogAccess
+    from pipeline.checks import invariants
+
+    outputs = _outputs(demo)
+    endpoint = demo["client"]("s3").meta.endpoint_url
+    locations = invariants.Locations(
+        input_bucket=outputs["input_bucket"],
+        input_prefix="events/",
+        table=outputs["tracking_table_name"],
+        manifest_bucket=outputs["manifest_bucket"],
+        manifest_prefix=outputs.get("manifest_prefix", "manifests/"),
+        output_path=outputs["output_path"],
+        bad_records_path=outputs["bad_records_path"],
+        iceberg=invariants.IcebergTable(
+            outputs["glue_database_name"],
+            outputs["glue_table_name"],
+            CatalogAccess(endpoint, endpoint, "us-east-1", "embedded", "embedded"),
+        ),
+    )
+    dates = sorted(p.name for p in (demo["workdir"] / "input" / "events").iterdir() if p.is_dir())
+    report = invariants.check(demo["client"]("s3"), demo["client"]("dynamodb"), locations, dates)
+    assert report.ok, report.summary()
+    assert report.settled, report.summary()
