@@ -15,6 +15,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -172,6 +173,22 @@ CompressionOpt = Annotated[
         "as --COMPRESSION_TYPE (Terraform variable compression_type).",
     ),
 ]
+
+
+class TableFormat(StrEnum):
+    iceberg = "iceberg"
+    parquet = "parquet"
+
+
+TableFormatOpt = Annotated[
+    TableFormat,
+    typer.Option(
+        "--table-format",
+        help="iceberg: one Iceberg commit per batch (the default); parquet: Hive-style dt= folders "
+        "(Terraform variable table_format).",
+        case_sensitive=False,
+    ),
+]
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for every file to be converted.")
 ]
@@ -190,6 +207,7 @@ class RunChoices:
     clean: bool = False
     port: int | None = None
     compression: str | None = None
+    table_format: TableFormat = TableFormat.iceberg
     max_files_per_manifest: int = 10
     timeout: float = 900.0
     summary_json: Path | None = None
@@ -203,6 +221,7 @@ class RunChoices:
             port=self.port,
             clean=self.clean,
             compression=self.compression,
+            table_format=self.table_format.value,
             max_files_per_manifest=self.max_files_per_manifest,
             timeout_seconds=self.timeout,
             duplicate_notification=duplicate_notification,
@@ -220,6 +239,7 @@ def run_choices(*, timeout: float) -> Callable[[Callable[..., R]], Callable[...,
             "clean": (CleanOpt, False),
             "port": (PortOpt, None),
             "compression": (CompressionOpt, None),
+            "table_format": (TableFormatOpt, TableFormat.iceberg),
             "max_files_per_manifest": (BatchOpt, 10),
             "timeout": (TimeoutOpt, timeout),
             "summary_json": (SummaryJsonOpt, None),

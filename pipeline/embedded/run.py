@@ -44,6 +44,7 @@ class RunOptions:
     port: int | None = None
     clean: bool = False
     compression: str | None = None
+    table_format: str = "iceberg"  # Terraform variable table_format
     max_files_per_manifest: int = 10
     max_batch_wait_seconds: int = 3
     flush_interval_seconds: float = 2.0
@@ -70,6 +71,7 @@ class RunOptions:
         }
         if self.compression:
             variables["compression_type"] = self.compression
+        variables["table_format"] = self.table_format
         variables.update(self.terraform_variables)
         return variables
 
