@@ -8,7 +8,6 @@ back; the tracking table shows the files `completed`. Then Ctrl-C (SIGINT) stops
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import queue
@@ -21,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pyarrow.parquet as pq
 import pytest
 
+from glue_jobs.ndjson_to_parquet.iceberg import CatalogAccess, TableRef, load_table, open_catalog
 from pipeline.embedded.server import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
@@ -116,15 +115,16 @@ def test_up_keeps_the_pipeline_live_for_dropped_files_until_ctrl_c(tmp_path: Pat
             )["Items"]
             statuses = sorted(i["status"]["S"] for i in items if i["file_key"]["S"].startswith("F#"))
             if statuses == ["completed", "completed"]:
-                listed = s3.list_objects_v2(Bucket=lake_bucket, Prefix=f"{lake_prefix}dt={DAY}/")
-                keys = [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".parquet")]
-                rows = [
-                    row
-                    for key in keys
-                    for row in pq.read_table(
-                        io.BytesIO(s3.get_object(Bucket=lake_bucket, Key=key)["Body"].read())
-                    ).to_pylist()
-                ]
+                # the committed Iceberg table, through the embedded Glue catalog (as Athena reads it)
+                ref = TableRef(
+                    _output(outputs, "glue_database_name"),
+                    _output(outputs, "glue_table_name"),
+                    f"s3://{lake_bucket}/{lake_prefix}".rstrip("/"),
+                )
+                access = CatalogAccess(endpoint, endpoint, "us-east-1", "embedded", "embedded")
+                lake = load_table(open_catalog(ref, access), ref)
+                assert lake is not None
+                rows = lake.scan(row_filter=f"dt == '{DAY}'").to_arrow().to_pylist()
                 break
             time.sleep(2)
         assert statuses == ["completed", "completed"], f"files not converted in time: {statuses}"

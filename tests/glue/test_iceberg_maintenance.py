@@ -261,15 +261,15 @@ def moto_endpoint():
 def test_maintenance_on_glue_catalog_and_s3(moto_endpoint, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket="lake")
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket="maintain-lake")
     boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1").create_database(
         DatabaseInput={"Name": "lakedb"}
     )
     storage = Storage.from_env()
-    ref = TableRef("lakedb", "events", "s3://lake/out")
+    ref = TableRef("lakedb", "events", "s3://maintain-lake/out")
     table = build_table(ref, storage)
-    storage.write_bytes("s3://lake/out/data/dt=2026-11-28/m-dead.run.part-0-000.parquet", b"PAR1")
-    storage.write_bytes("s3://lake/out/_reports/keep.json", b"{}")
+    storage.write_bytes("s3://maintain-lake/out/data/dt=2026-11-28/m-dead.run.part-0-000.parquet", b"PAR1")
+    storage.write_bytes("s3://maintain-lake/out/_reports/keep.json", b"{}")
     before = row_multiset(table)
 
     now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
@@ -291,8 +291,8 @@ def test_maintenance_on_glue_catalog_and_s3(moto_endpoint, monkeypatch):
     assert days["2026-11-28"]["files_before"] == 12 and days["2026-11-28"]["files_after"] == 1
     assert days["2026-11-28"]["orphans_removed"] == 13  # 12 compacted away + the never-committed one
     assert report["snapshots"]["snapshots_expired"] == report["snapshots"]["snapshots_before"] - 1
-    assert storage.read_bytes("s3://lake/out/_reports/keep.json") == b"{}"
-    listed = {Path(f.path).name for f in mt.list_table_files(storage, "s3://lake/out")}
+    assert storage.read_bytes("s3://maintain-lake/out/_reports/keep.json") == b"{}"
+    listed = {Path(f.path).name for f in mt.list_table_files(storage, "s3://maintain-lake/out")}
     assert "m-dead.run.part-0-000.parquet" not in listed
     assert mt.referenced_files(table) >= {mt._canonical(f.file_path) for f in data_files_of(table, None)}
 

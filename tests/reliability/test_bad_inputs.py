@@ -170,19 +170,24 @@ def test_truncated_gzip_fails_its_batch_by_name_and_nothing_is_published(stack, 
 
 
 def test_a_column_changing_type_between_days(stack, converted):
-    body = b"".join(
-        json.dumps({"event_id": f"n{i}", "amount": f"{i} EUR"}).encode() + b"\n" for i in range(5)
-    )
-    stack.drop(f"raw/{NEXT_DAY}/next.ndjson", body)
+    """The first day made `amount` a double in the table's contract; the next day's producer sends text. The
+    contract holds: convertible text ("7.25") becomes the double, the rest is quarantined with a reason naming
+    the field, the table type and the value's type; the table keeps one type for `amount` across days."""
+    lines = [json.dumps({"event_id": f"n{i}", "amount": f"{i}.25"}) for i in range(95)]
+    lines += [json.dumps({"event_id": f"x{i}", "amount": f"{i} EUR"}) for i in range(5)]
+    stack.drop(f"raw/{NEXT_DAY}/next.ndjson", ("\n".join(lines) + "\n").encode())
     stack.deliver()
     stack.flush()
     [manifest] = stack.wait_manifests_final(NEXT_DAY, 1)
     stack.wait_executions_done()
-    assert manifest["status"] == "completed"
+    assert manifest["status"] == "completed", manifest
+    assert int(manifest["values_converted"]) == 95 and int(manifest["contract_quarantined"]) == 5
     s3 = stack.aws.client("s3")
     [key] = [k for k in stack.lake_keys(NEXT_DAY) if k.endswith(".parquet")]
     schema = pq.read_schema(io.BytesIO(s3.get_object(Bucket=LAKE, Key=key)["Body"].read()))
-    # Each day's batch has its own inferred type: double on DAY, string on NEXT_DAY (no silent nulls, no loss).
-    assert str(schema.field("amount").type) == "string"
-    assert sorted(r["amount"] for r in stack.lake_records(NEXT_DAY)) == [f"{i} EUR" for i in range(5)]
+    assert str(schema.field("amount").type) == "double"  # the table's type, as on DAY
+    assert sorted(r["amount"] for r in stack.lake_records(NEXT_DAY)) == [i + 0.25 for i in range(95)]
+    assert _quarantine(stack, NEXT_DAY) == Counter(
+        {(f"s3://ops-input/raw/{NEXT_DAY}/next.ndjson", "schema_contract"): 5}
+    )
     assert_holds(stack, NEXT_DAY)
