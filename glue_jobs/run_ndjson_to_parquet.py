@@ -115,12 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         maintain = _maintain_mode(argv)
         if GlueContext is not None:  # on AWS Glue
             required = [n for n in REQUIRED_ARGS if not (maintain and n == "MANIFEST_PATH")]
-            names = required + [n for n in OPTIONAL_ARGS if f"--{n}" in argv]
+            # JOB_RUN_ID is one of Glue's reserved names: passing it raises RuntimeError; Glue returns it anyway.
+            names = required + [n for n in OPTIONAL_ARGS if f"--{n}" in argv and n != "JOB_RUN_ID"]
             try:
                 resolved = getResolvedOptions(["script", *argv], names)
-            except SystemExit as exc:  # argparse inside getResolvedOptions
+            except Exception as exc:  # GlueArgumentError (argparse's error() raises it, not SystemExit)
                 raise JobError("MissingArgument", f"Glue arguments could not be resolved: {exc}") from exc
-            args = parse_job_args([token for name in names for token in (f"--{name}", resolved[name])])
+            tokens = [token for name in names for token in (f"--{name}", resolved[name])]
+            if resolved.get("JOB_RUN_ID"):
+                tokens += ["--JOB_RUN_ID", str(resolved["JOB_RUN_ID"])]
+            args = parse_job_args(tokens)
             if args.mode == "maintain":  # the driver alone: pyiceberg and pyarrow, no Spark work
                 _print_report(run_maintenance(args))
                 return 0

@@ -68,6 +68,13 @@ TABLE_PROPERTIES = {
     # commit); a named file that is gone meanwhile still fails it.
     "write.delete.isolation-level": "snapshot",
     "write.update.isolation-level": "snapshot",
+    # Appends merge small manifests (pyiceberg's merge append): the manifest list a commit reads and rewrites stays
+    # near min-count-to-merge entries instead of one per commit since the last compaction.
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "50",
+    # Older metadata files beyond these are deleted at commit (the metadata log a reader may travel to).
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
 }
 
 

@@ -146,3 +146,32 @@ def test_spark_submit_runs_the_same_script(tmp_path):
 def test_help_prints_usage(tmp_path):
     proc = _run([sys.executable, str(SCRIPT), "--help"], tmp_path)
     assert proc.returncode == 0 and "--MANIFEST_PATH" in proc.stdout and "--COMPRESSION_TYPE" in proc.stdout
+
+
+def test_on_glue_the_reserved_job_run_id_is_not_asked_for_and_missing_arguments_are_named(tmp_path):
+    """The Glue branch of the entry script with a fake of awsglue's argument parsing (tests/glue/fake_awsglue):
+    Glue passes --JOB_RUN_ID itself and refuses it in getResolvedOptions' names (RuntimeError); a missing
+    argument is GlueArgumentError, reported as MissingArgument (not an InternalError)."""
+    env = {**_env(), "PYTHONPATH": str(Path(__file__).parent / "fake_awsglue")}
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    argv = [sys.executable, str(SCRIPT), "--JOB_NAME", "j", "--MODE", "maintain", "--OUTPUT_PATH", str(lake)]
+    argv += ["--COMPRESSION_TYPE", "zstd", "--TABLE_FORMAT", "iceberg", "--JOB_RUN_ID", "jr_1"]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300, check=False
+    )
+    assert proc.returncode != 0
+    assert "TableNotFound" in proc.stderr and "RuntimeError" not in proc.stderr, proc.stderr[-2000:]
+    missing = subprocess.run(
+        [a for a in argv if a not in ("--COMPRESSION_TYPE", "zstd")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert missing.returncode != 0, missing.stderr[-2000:]
+    # the named line first; on Glue the JobError is then raised so that the run's error message is the same
+    assert missing.stderr.startswith("MissingArgument: ") and "COMPRESSION_TYPE" in missing.stderr
+    assert "MissingArgument" in missing.stderr.strip().splitlines()[-1]

@@ -261,7 +261,9 @@ def moto_endpoint():
 def test_maintenance_on_glue_catalog_and_s3(moto_endpoint, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket="maintain-lake")
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
+        Bucket="maintain-lake"
+    )
     boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1").create_database(
         DatabaseInput={"Name": "lakedb"}
     )
