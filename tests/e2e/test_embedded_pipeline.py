@@ -215,9 +215,9 @@ def test_lake_partitions_hold_exactly_the_clean_lines_of_their_date(demo):
     table = _live_table(demo)
     live = collections.Counter(table.scan(selected_fields=("dt",)).to_arrow()["dt"].to_pylist())
     assert live == clean
-    result = run_query(workdir / "lake", "SELECT dt, count(*) FROM events GROUP BY dt")
+    result = run_query("SELECT dt, count(*) FROM events GROUP BY dt", workdir / "lake")
     assert dict(result.rows) == dict(clean)
-    with_experiment = run_query(workdir / "lake", "SELECT count(*) FROM events WHERE experiment IS NOT NULL")
+    with_experiment = run_query("SELECT count(*) FROM events WHERE experiment IS NOT NULL", workdir / "lake")
     assert with_experiment.rows[0][0] > 0  # the schema change (second date's later files) is merged
     files = [_local(demo, task.file.file_path) for task in table.scan().plan_files()]
     types = {str(pq.read_schema(f).field("_ingested_at").type) for f in files}
