@@ -195,6 +195,7 @@ def main() -> None:
     )
     parser.add_argument("--history", default="1,100,1000", help="snapshot counts to measure at")
     parser.add_argument("--samples", type=int, default=5, help="timed commits per history size")
+    parser.add_argument("--name", default="iceberg_commit", help="result file name under bench/results/")
     options = parser.parse_args()
     checkpoints = [int(x) for x in options.history.split(",")]
     header = run_header()
@@ -227,7 +228,7 @@ def main() -> None:
         "rows": rows,
         "verdict": verdict(rows),
     }
-    save("iceberg_commit", result, markdown(result))
+    save(options.name, result, markdown(result))
 
 
 if __name__ == "__main__":

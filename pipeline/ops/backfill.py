@@ -64,16 +64,20 @@ def object_record(bucket: str, obj: dict[str, Any]) -> dict[str, Any]:
                 "key": quote_plus(str(obj["Key"]), safe="/"),
                 "size": int(obj.get("Size", 0)),
                 "eTag": str(obj.get("ETag", "")).strip('"'),
+                # the current version, as the notification names it (versioned buckets only)
+                **({"versionId": obj["VersionId"]} if obj.get("VersionId") not in (None, "", "null") else {}),
             },
         },
     }
 
 
 def list_objects(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    paginator = s3.get_paginator("list_objects_v2")
+    """The current version of every object under the prefix (with its VersionId; "null" when the bucket is not
+    versioned); keys whose latest version is a delete marker are gone and left out."""
+    paginator = s3.get_paginator("list_object_versions")
     try:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000}):
-            yield from page.get("Contents", [])
+            yield from (v for v in page.get("Versions", []) if v.get("IsLatest"))
     except Exception as exc:
         code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
         if code in ("NoSuchBucket", "AccessDenied", "AllAccessDisabled"):

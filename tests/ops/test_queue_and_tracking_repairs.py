@@ -77,6 +77,9 @@ def test_backfill_tracks_only_untracked_objects_through_the_live_path(stack):
     s3 = stack.aws.client("s3")
     config = s3.get_bucket_notification_configuration(Bucket=INPUT)
     s3.put_bucket_notification_configuration(Bucket=INPUT, NotificationConfiguration={})
+    s3.put_bucket_versioning(
+        Bucket=INPUT, VersioningConfiguration={"Status": "Enabled"}
+    )  # as Terraform sets it
     stack.drop(f"raw/{day}/old one.ndjson", ndjson(day, "old1", 2))
     stack.drop(f"raw/{day}/old+two.jsonl.gz", ndjson(day, "old2", 2))
     stack.drop(f"raw/{day}/notes.txt", b"not data")
@@ -98,6 +101,12 @@ def test_backfill_tracks_only_untracked_objects_through_the_live_path(stack):
         f"raw/{day}/old one.ndjson",
         f"raw/{day}/old+two.jsonl.gz",
     ]
+    # Backfilled items name the object's current version as a notification would (versioned buckets).
+    for item in files:
+        if "old" in item["key"]:
+            version = s3.head_object(Bucket=INPUT, Key=item["key"])["VersionId"]
+            assert version not in (None, "null") and item.get("version_id") == version, item
+    s3.put_bucket_versioning(Bucket=INPUT, VersioningConfiguration={"Status": "Suspended"})
     # Same file keys as live events would produce (ETag without quotes): a second run is all duplicates.
     again = CliRunner().invoke(
         ops_app,
