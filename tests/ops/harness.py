@@ -108,9 +108,13 @@ class MiniStack:
     glue: GlueRunner | None = None
     poller: EventSourcePoller | None = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
+    table_format: str = "parquet"
 
     # ------------------------------------------------------------------------------------------ set-up
-    def start(self, spark: Any, env: dict[str, str]) -> MiniStack:
+    def start(self, spark: Any, env: dict[str, str], table_format: str = "parquet") -> MiniStack:
+        """`table_format="iceberg"`: the job commits to an Iceberg table in the embedded Glue catalog
+        (DATABASE.GLUE_TABLE at OUTPUT_PATH), as the Terraform stack's default."""
+        self.table_format = table_format
         ensure_sfn_s3_body_is_text()
         self.aws.reset()  # moto's backends outlive a server: start from an empty account
         self._point_process_at_aws()
@@ -182,7 +186,12 @@ class MiniStack:
             GlueVersion="5.0",
             ExecutionProperty={"MaxConcurrentRuns": 4},
             Command={"Name": "glueetl", "ScriptLocation": "s3://ops-artifacts/glue/run_ndjson_to_parquet.py"},
-            DefaultArguments={"--extra-py-files": "s3://ops-artifacts/glue/ndjson_to_parquet.zip"},
+            DefaultArguments={
+                "--extra-py-files": "s3://ops-artifacts/glue/ndjson_to_parquet.zip",
+                "--TABLE_FORMAT": table_format,
+                "--CATALOG_DATABASE": DATABASE,
+                "--CATALOG_TABLE": GLUE_TABLE,
+            },
         )
         c("glue").create_database(DatabaseInput={"Name": DATABASE})
         definition = render_file(

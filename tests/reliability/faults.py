@@ -36,6 +36,7 @@ class Rule:
     times: int | None = None  # None: every matching call
     when: Callable[[dict[str, Any]], bool] = lambda params: True
     kill: str | None = None  # "before" or "after": raise ProcessKilled instead of an error answer
+    lose_answer: bool = False  # the call succeeds, then its answer never arrives (a read timeout)
     answer: Callable[[], str] | None = None  # picks the error code of each hit (default: `code`)
     hits: int = 0
     seen: list[dict[str, Any]] = field(default_factory=list)
@@ -101,6 +102,10 @@ class FaultInjector:
         if http_response is None or http_response.status_code >= 300:
             return
         rule = self._match(model, context, "after")
+        if rule is not None and rule.lose_answer:
+            from botocore.exceptions import ReadTimeoutError
+
+            raise ReadTimeoutError(endpoint_url=f"{rule.service}:{rule.operation} (answer lost)")
         if rule is not None:
             raise ProcessKilled(f"killed after {rule.service}:{rule.operation}")
 
