@@ -25,6 +25,7 @@ from pipeline.cli.options import PortOpt, RunChoices, VerboseOpt, WorkdirOpt, ru
 from pipeline.cli.output import console, err_console, fail, guarded
 from pipeline.cli.views import RichReporter, print_endpoint, print_summary, result_table
 from pipeline.contracts.errors import PipelineError
+from pipeline.embedded.layout import WorkLayout
 
 DEFAULT_WORKDIR = Path("work")
 
@@ -162,8 +163,8 @@ def _run_pipeline(
             _print_query(_format_sql(sample_sql, summary.table_name), run.layout.lake, summary.table_name)
         if summary.ok:
             console.print(
-                f"[bold green]OK[/]: every input line is in the lake or in the quarantine, and every "
-                f"file reached completed. Lake: {run.layout.lake}"
+                f"[bold green]OK[/]: every input line of this run is in the lake or in the quarantine, and "
+                f"every file reached completed. Lake: {run.layout.lake}"
             )
         else:
             problems = "; ".join(summary.problems) + "."
@@ -198,10 +199,14 @@ def demo(
     spec = guarded(lambda: DemoSpec(files=files, total_mb=size_mb))
     options = choices.run_options(workdir, duplicate_notification=True)
 
-    def generate(folder: Path) -> list[Any]:
-        import shutil
+    guarded(lambda: _check_demo_input(WorkLayout(workdir.resolve())))
 
-        shutil.rmtree(folder, ignore_errors=True)
+    def generate(folder: Path) -> list[Any]:
+        layout = WorkLayout(workdir.resolve())
+        layout.remove_if_ours(
+            folder
+        )  # the previous demo's files; checked above: never a folder the user made
+        layout.make(folder)
         return generate_demo_drop(folder, spec)
 
     sample = (
@@ -210,6 +215,19 @@ def demo(
         "FROM {table} GROUP BY dt ORDER BY dt"
     )
     _run_pipeline(options, choices, generate, sample, input_bytes=int(size_mb * 1_000_000))
+
+
+def _check_demo_input(layout: Any) -> None:
+    """The demo writes its files into `<workdir>/input` and replaces them on the next run: never a user's folder."""
+    folder = layout.input
+    if folder.exists() and not layout.ours(folder):
+        raise PipelineError.named(
+            "WorkdirFolderNotOurs",
+            f"{folder} exists but the demo did not create it (it is not in {layout.record_file}), and the demo "
+            "would replace its contents with generated files.",
+            f"Use another --workdir, or move {folder} away (delete it yourself if it is an earlier demo's input).",
+            exit_code=2,
+        )
 
 
 def _format_sql(sql: str, table: str) -> str:
@@ -227,12 +245,34 @@ def run_command(
         ),
     ],
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append",
+            help="Keep the previous run's table and add to it (not supported yet: each run replaces the "
+            "previous run's table).",
+        ),
+    ] = False,
     *,
     choices: RunChoices,
 ) -> None:
-    """Run your own NDJSON files through the whole pipeline on an embedded AWS."""
+    """Run your own NDJSON files through the whole pipeline on an embedded AWS. The work folder's lake then holds
+    this run's table (it replaces the previous run's)."""
     from pipeline.embedded.drop import drop_files_from
     from pipeline.embedded.preflight import scan_input
+
+    if append:
+        raise fail(
+            PipelineError.named(
+                "AppendNotSupported",
+                "--append is not supported yet: each run starts a fresh embedded AWS whose Iceberg table is new, "
+                "so a run replaces the previous run's table.",
+                "Put all the files into one --input folder and run once, or use another --workdir to keep the "
+                "previous table.",
+                exit_code=2,
+            )
+        )
+    guarded(lambda: WorkLayout(workdir.resolve()).check_input_spared(input_dir, choices.clean))
 
     def scan() -> list[Any]:
         return scan_input(input_dir)

@@ -161,7 +161,14 @@ WorkdirOpt = Annotated[
 PortOpt = Annotated[
     int | None, typer.Option("--port", help="Port of the embedded AWS (default: a free one).")
 ]
-CleanOpt = Annotated[bool, typer.Option("--clean", help="Empty the lake, quarantine and logs first.")]
+CleanOpt = Annotated[
+    bool,
+    typer.Option(
+        "--clean",
+        help="First remove the lake, quarantine, logs and demo input that earlier runs created (listed in "
+        "<workdir>/.pipeline-created.json); never a folder you made.",
+    ),
+]
 KeepOpt = Annotated[
     bool, typer.Option("--keep-running", help="Keep the embedded AWS up after the run (Ctrl-C stops it).")
 ]

@@ -131,7 +131,13 @@ def print_summary(summary: Any) -> None:
     completed = sum(1 for m in summary.manifests if m.status == "completed")
     table.add_row("batches (manifests)", f"{len(summary.manifests)}: {completed} completed")
     table.add_row("records in", f"{summary.lines:,} non-blank lines")
-    table.add_row("records out", f"{summary.records_out:,} rows in the lake")
+    table.add_row("records out", f"{summary.records_out:,} rows this run added to the lake")
+    table.add_row(
+        "table",
+        "replaced the previous run's table"
+        if getattr(summary, "replaced_previous_table", False)
+        else "new (the lake held no previous table)",
+    )
     table.add_row("quarantined", f"{summary.quarantined:,} bad lines")
     table.add_row("output", output)
     if summary.dlq_messages:

@@ -3,6 +3,7 @@ itself (`StackOutputs`: the Terraform outputs the embedded runtime reads, names 
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +70,26 @@ class _Optional(_Output):
         return str(value) if value else None
 
 
+CREATED_RECORD = (
+    ".pipeline-created.json"  # the folders of the work folder the commands made (only those are removed)
+)
+CLEANABLE = (
+    "lake",
+    "quarantine",
+    "staging",
+    "input",
+    "logs",
+)  # what `--clean` empties, of what the commands made
+
+
 @dataclass
 class WorkLayout:
-    """Folders of a work folder. Terraform's state and the logs are per run; the lake persists across runs."""
+    """Folders of a work folder. Terraform's state and the logs are per run; the lake holds the last run's table.
+
+    The commands remove only what they made: each folder they create is written to `.pipeline-created.json` in the
+    work folder, and `--clean` (or a new run replacing the previous run's table) removes only folders listed there.
+    A folder the user made, even one the commands write into, is never deleted.
+    """
 
     root: Path
 
@@ -84,16 +102,84 @@ class WorkLayout:
     build = _Folder("build")
     input = _Folder("input")
 
-    def prepare(self, clean: bool) -> None:
+    @property
+    def record_file(self) -> Path:
+        return self.root / CREATED_RECORD
+
+    def created(self) -> set[str]:
+        """The folders (names relative to the root) the commands made in this work folder."""
+        try:
+            data = json.loads(self.record_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return set()
+        folders = data.get("folders", []) if isinstance(data, dict) else []
+        return {str(name) for name in folders}
+
+    def _remember(self, name: str) -> None:
+        folders = self.created() | {name}
+        self.root.mkdir(parents=True, exist_ok=True)
+        partial = self.record_file.with_name(self.record_file.name + ".part")
+        partial.write_text(json.dumps({"folders": sorted(folders)}, indent=2) + "\n", encoding="utf-8")
+        partial.replace(self.record_file)
+
+    def make(self, folder: Path) -> Path:
+        """Create `folder` (a folder of the root) if missing, and remember that the command made it."""
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            self._remember(folder.relative_to(self.root).as_posix())
+        return folder
+
+    def ours(self, folder: Path) -> bool:
+        return folder.relative_to(self.root).as_posix() in self.created()
+
+    def remove_if_ours(self, folder: Path) -> bool:
+        """Delete `folder` if the commands made it (it is listed in the record); a user's folder stays."""
+        if folder.exists() and self.ours(folder):
+            shutil.rmtree(folder)
+            return True
+        return False
+
+    def check_input_spared(self, input_dir: Path, clean: bool) -> None:
+        """Refuse a `--clean` run whose `--input` lies inside a folder `--clean` empties (exit 2, nothing started)."""
+        if not clean:
+            return
+        source = input_dir.resolve()
+        for name in CLEANABLE:
+            folder = self.root / name
+            if source == folder or folder in source.parents:
+                raise PipelineError.named(
+                    "InputInsideCleanedFolder",
+                    f"--input {source} lies inside {folder}, a folder of the work folder {self.root} that "
+                    "--clean empties.",
+                    f"Move the input folder out of {folder} (e.g. next to the work folder), or run without --clean.",
+                    exit_code=2,
+                )
+
+    def has_table(self) -> bool:
+        """Whether the lake holds a previous run's table (any file but the mirror's dot files)."""
+        lake = self.lake
+        return lake.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in lake.rglob("*"))
+
+    def prepare(self, clean: bool) -> bool:
+        """Make the folders of a run; `clean`: first remove those of CLEANABLE the commands made. The previous
+        run's table is replaced: the lake and quarantine are removed when the commands made them (a user's own
+        lake folder stays; the Iceberg mirror then removes only the files it downloaded). Returns whether the lake
+        held a previous run's table."""
+        self.root.mkdir(parents=True, exist_ok=True)
         if clean:
-            for folder in (self.lake, self.quarantine, self.staging, self.input, self.logs):
-                shutil.rmtree(folder, ignore_errors=True)
-        for folder in (self.lake, self.quarantine, self.logs, self.terraform, self.build):
-            folder.mkdir(parents=True, exist_ok=True)
+            for name in CLEANABLE:
+                self.remove_if_ours(self.root / name)
+        previous = self.has_table()
+        self.remove_if_ours(self.lake)
+        self.remove_if_ours(self.quarantine)
+        for folder in (self.lake, self.quarantine, self.logs, self.terraform, self.build, self.staging):
+            self.make(folder)
         # A previous run's embedded AWS is gone with its process: its Terraform state describes nothing.
         for name in ("terraform.tfstate", "terraform.tfstate.backup"):
             (self.terraform / name).unlink(missing_ok=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if self.remove_if_ours(self.staging):
+            self.make(self.staging)
+        return previous
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.embedded.drop import DropFile
 from pipeline.embedded.follow import (
     FINAL_FILE_STATES,
@@ -139,8 +140,18 @@ class PipelineRun:
         self.reporter.stage_finished(stage.name, seconds)
 
     def prepare(self) -> WorkLayout:
-        """Create (or clean) the work folder and start the JVM in the background."""
-        self.layout.prepare(clean=self.options.clean)
+        """Create (or clean) the work folder and start the JVM in the background. The previous run's table is
+        replaced (docs/embedded.md#running-again-in-the-same-work-folder)."""
+        self.summary.replaced_previous_table = self.layout.prepare(clean=self.options.clean)
+        if self.options.table_format == "parquet" and self.layout.has_table():
+            # A lake folder the user made is never emptied; Parquet files would add to what it holds.
+            raise PipelineError.named(
+                "LakeNotEmpty",
+                f"The lake folder {self.layout.lake} holds files this command did not create, and a Parquet run "
+                "would add its rows to them.",
+                "Use another --workdir, or remove the lake folder yourself.",
+                exit_code=2,
+            )
         self.stack.start_spark()
         return self.layout
 

@@ -128,6 +128,9 @@ class RunSummary:
     table_name: str = "events"
     endpoint_url: str | None = None
     table_format: str | None = None  # what the batches' job reports say ("iceberg" | "parquet"), if they say
+    replaced_previous_table: bool = (
+        False  # the lake held a previous run's table: this run's table replaced it
+    )
 
     @property
     def ok(self) -> bool:
