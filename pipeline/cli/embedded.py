@@ -134,10 +134,7 @@ def _run_pipeline(
     sample_sql: str | None,
     input_bytes: int,
 ) -> None:
-    from pipeline.embedded.preflight import check_compression
-
     workdir = options.workdir.resolve()
-    guarded(lambda: check_compression(options.compression))
     guarded(lambda: _preflight(workdir, input_bytes, options.port))
     run, reporter, log_file = _prepare(options, choices.verbose)
     summary_json = choices.summary_json
@@ -196,7 +193,7 @@ def demo(
     from pipeline.embedded.drop import DemoSpec, generate_demo_drop
 
     spec = guarded(lambda: DemoSpec(files=files, total_mb=size_mb))
-    options = choices.run_options(workdir, duplicate_notification=True)
+    options = guarded(lambda: choices.run_options(workdir, duplicate_notification=True))
 
     def generate(folder: Path) -> list[Any]:
         import shutil
@@ -237,8 +234,8 @@ def run_command(
     def scan() -> list[Any]:
         return scan_input(input_dir)
 
+    options = guarded(lambda: choices.run_options(workdir, duplicate_notification=False))
     inputs = guarded(scan)
-    options = choices.run_options(workdir, duplicate_notification=False)
     sample = "SELECT dt, count(*) AS records FROM {table} GROUP BY dt ORDER BY dt"
     _run_pipeline(
         options,

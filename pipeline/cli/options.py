@@ -214,13 +214,19 @@ class RunChoices:
     verbose: bool = False
 
     def run_options(self, workdir: Path, *, duplicate_notification: bool) -> RunOptions:
+        """The run's options, each checked first (PipelineError InvalidOption or UnsupportedCompression, exit 2:
+        nothing started) against the bounds Terraform's validation also applies (preflight.OPTION_BOUNDS)."""
+        from pipeline.embedded import preflight
         from pipeline.embedded.run import RunOptions
 
+        preflight.check_bounds("port", self.port)
+        preflight.check_bounds("max_files_per_manifest", self.max_files_per_manifest)
+        preflight.check_positive("--timeout", self.timeout)
         return RunOptions(
             workdir=workdir,
             port=self.port,
             clean=self.clean,
-            compression=self.compression,
+            compression=preflight.check_compression(self.compression),
             table_format=self.table_format.value,
             max_files_per_manifest=self.max_files_per_manifest,
             timeout_seconds=self.timeout,
