@@ -39,6 +39,7 @@ class InputFile:
 OPTION_BOUNDS: dict[str, tuple[str, str | None, float, float]] = {
     "port": ("--port", None, 1, 65535),
     "max_files_per_manifest": ("--max-files-per-manifest", "max_files_per_manifest", 1, 10000),
+    "max_bad_record_ratio": ("--max-bad-ratio", "max_bad_record_ratio", 0, 1),
 }
 
 
@@ -47,8 +48,9 @@ def check_bounds(name: str, value: float | None) -> None:
     if value is None:
         return
     option, _variable, low, high = OPTION_BOUNDS[name]
-    if not low <= value <= high:
-        raise invalid_option(option, value, f"an integer from {low:g} to {high:g}")
+    if not low <= value <= high:  # NaN included
+        kind = "an integer" if isinstance(value, int) else "a number"
+        raise invalid_option(option, value, f"{kind} from {low:g} to {high:g}")
 
 
 def check_positive(option: str, value: float) -> None:
