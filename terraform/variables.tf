@@ -390,6 +390,18 @@ variable "compression_type" {
   }
 }
 
+variable "max_bad_record_ratio" {
+  description = "A batch fails (BadRecordRatioExceeded, nothing published) when more than this share of its lines is bad (--MAX_BAD_RECORD_RATIO)."
+  type        = number
+  default     = 0.05
+  nullable    = false
+
+  validation {
+    condition     = var.max_bad_record_ratio >= 0 && var.max_bad_record_ratio <= 1
+    error_message = "max_bad_record_ratio must be between 0 and 1."
+  }
+}
+
 variable "glue_script_path" {
   description = "Path of the Glue job's entry script built by `pipeline build-glue` (default output: dist/glue/run_ndjson_to_parquet.py); uploaded as the job's ScriptLocation."
   type        = string

@@ -135,10 +135,7 @@ def _run_pipeline(
     sample_sql: str | None,
     input_bytes: int,
 ) -> None:
-    from pipeline.embedded.preflight import check_compression
-
     workdir = options.workdir.resolve()
-    guarded(lambda: check_compression(options.compression))
     guarded(lambda: _preflight(workdir, input_bytes, options.port))
     run, reporter, log_file = _prepare(options, choices.verbose)
     summary_json = choices.summary_json
@@ -168,7 +165,7 @@ def _run_pipeline(
             )
         else:
             problems = "; ".join(summary.problems) + "."
-            fix = f"look at {run.layout.logs} (lambda.log, glue.log, pipeline.log)."
+            fix = _failed_run_fix(run, summary, options.keep_running)
             fail(PipelineError.named("RunIncomplete", problems, fix))  # printed; the exit status is below
         if options.keep_running:
             print_endpoint(
@@ -180,6 +177,24 @@ def _run_pipeline(
         return 0 if summary.ok else 1
 
     _finish(run, reporter, body, log_file)
+
+
+def _failed_run_fix(run: Any, summary: Any, keep_running: bool) -> str:
+    """What to do about an incomplete run: the command that retries each failed batch, and where the logs are."""
+    logs = f"look at {run.layout.logs} (lambda.log, glue.log, pipeline.log)."
+    failed = [m for m in summary.manifests if m.status == "failed"]
+    if not failed:
+        return logs
+    endpoint = run.stack.aws.endpoint_url if run.stack.aws else "<endpoint>"
+    commands = "; ".join(
+        f"`pipeline retry {m.manifest_id} --outputs {run.stack.outputs_file} --endpoint-url {endpoint} --wait`"
+        for m in failed[:3]
+    )
+    ratio = any((m.job_error or "").startswith("BadRecordRatioExceeded") for m in failed)
+    live = "" if keep_running else " (with --keep-running, so that the embedded AWS stays up)"
+    return (
+        "raise --max-bad-ratio or fix the files' bad lines, then run again; " if ratio else ""
+    ) + f"retry a failed batch on the live stack{live}: {commands}; {logs}"
 
 
 @run_choices(timeout=900.0)
@@ -197,7 +212,7 @@ def demo(
     from pipeline.embedded.drop import DemoSpec, generate_demo_drop
 
     spec = guarded(lambda: DemoSpec(files=files, total_mb=size_mb))
-    options = choices.run_options(workdir, duplicate_notification=True)
+    options = guarded(lambda: choices.run_options(workdir, duplicate_notification=True))
 
     guarded(lambda: _check_demo_input(WorkLayout(workdir.resolve())))
 
@@ -277,8 +292,8 @@ def run_command(
     def scan() -> list[Any]:
         return scan_input(input_dir)
 
+    options = guarded(lambda: choices.run_options(workdir, duplicate_notification=False))
     inputs = guarded(scan)
-    options = choices.run_options(workdir, duplicate_notification=False)
     sample = "SELECT dt, count(*) AS records FROM {table} GROUP BY dt ORDER BY dt"
     _run_pipeline(
         options,

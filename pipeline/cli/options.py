@@ -199,6 +199,15 @@ TableFormatOpt = Annotated[
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for every file to be converted.")
 ]
+BadRatioOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-bad-ratio",
+        help="A batch fails (nothing published) when more than this share of its lines is bad: the job's "
+        "--MAX_BAD_RECORD_RATIO (Terraform variable max_bad_record_ratio; default 0.05).",
+        show_default=False,
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--max-files-per-manifest", help="Files per batch (manifest).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the log on the terminal too.")]
 SummaryJsonOpt = Annotated[
@@ -214,6 +223,7 @@ class RunChoices:
     clean: bool = False
     port: int | None = None
     compression: str | None = None
+    max_bad_ratio: float | None = None
     table_format: TableFormat = TableFormat.iceberg
     max_files_per_manifest: int = 10
     timeout: float = 900.0
@@ -221,15 +231,25 @@ class RunChoices:
     verbose: bool = False
 
     def run_options(self, workdir: Path, *, duplicate_notification: bool) -> RunOptions:
+        """The run's options, each checked first (PipelineError InvalidOption or UnsupportedCompression, exit 2:
+        nothing started) against the bounds Terraform's validation also applies (preflight.OPTION_BOUNDS)."""
+        from pipeline.embedded import preflight
         from pipeline.embedded.run import RunOptions
 
+        preflight.check_bounds("port", self.port)
+        preflight.check_bounds("max_files_per_manifest", self.max_files_per_manifest)
+        preflight.check_bounds("max_bad_record_ratio", self.max_bad_ratio)
+        preflight.check_positive("--timeout", self.timeout)
         return RunOptions(
             workdir=workdir,
             port=self.port,
             clean=self.clean,
-            compression=self.compression,
+            compression=preflight.check_compression(self.compression),
             table_format=self.table_format.value,
             max_files_per_manifest=self.max_files_per_manifest,
+            terraform_variables=(
+                {} if self.max_bad_ratio is None else {"max_bad_record_ratio": self.max_bad_ratio}
+            ),
             timeout_seconds=self.timeout,
             duplicate_notification=duplicate_notification,
             keep_running=self.keep_running,
@@ -246,6 +266,7 @@ def run_choices(*, timeout: float) -> Callable[[Callable[..., R]], Callable[...,
             "clean": (CleanOpt, False),
             "port": (PortOpt, None),
             "compression": (CompressionOpt, None),
+            "max_bad_ratio": (BadRatioOpt, None),
             "table_format": (TableFormatOpt, TableFormat.iceberg),
             "max_files_per_manifest": (BatchOpt, 10),
             "timeout": (TimeoutOpt, timeout),

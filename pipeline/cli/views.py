@@ -129,7 +129,11 @@ def print_summary(summary: Any) -> None:
     if summary.duplicate_notifications:
         table.add_row("duplicate notifications", f"{summary.duplicate_notifications} (tracked once, ignored)")
     completed = sum(1 for m in summary.manifests if m.status == "completed")
-    table.add_row("batches (manifests)", f"{len(summary.manifests)}: {completed} completed")
+    failed = sum(1 for m in summary.manifests if m.status == "failed")
+    batches_row = f"{len(summary.manifests)}: {completed} completed" + (
+        f", {failed} failed" if failed else ""
+    )
+    table.add_row("batches (manifests)", batches_row)
     table.add_row("records in", f"{summary.lines:,} non-blank lines")
     table.add_row("records out", f"{summary.records_out:,} rows this run added to the lake")
     table.add_row(

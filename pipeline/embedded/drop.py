@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from glue_jobs.ndjson_to_parquet.args import JobArgs
 from pipeline.contracts.errors import PipelineError
 from pipeline.contracts.lines import count_records
 from pipeline.contracts.suffixes import is_gzip_name
 from pipeline.embedded.preflight import InputFile
 
 APPROX_EVENT_BYTES = 740  # average size of one sample_data event as NDJSON
+# The job's default --MAX_BAD_RECORD_RATIO: a demo whose files with corrupt lines exceed it would fail its own run.
+DEMO_MAX_BAD_RATIO: float = JobArgs.max_bad_record_ratio
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,50 @@ class DemoSpec:
                 "Pass --files 2 or more.",
                 exit_code=2,
             )
+        if not self.total_mb > 0:
+            raise PipelineError.named(
+                "InvalidOption",
+                f"--size-mb {self.total_mb:g} is out of range: it must be a number greater than 0.",
+                f"Pass --size-mb with a number of megabytes, at least {self.min_total_mb():g} for "
+                f"--files {self.files}.",
+                exit_code=2,
+            )
+        bad, lines = self.dirty_file_lines()
+        if bad / lines > DEMO_MAX_BAD_RATIO:
+            raise PipelineError.named(
+                "InvalidOption",
+                f"--size-mb {self.total_mb:g} is out of range for --files {self.files}: it must be at least "
+                f"{self.min_total_mb():g}, because each of the demo's files with corrupt lines would then hold "
+                f"{bad} bad of {lines} lines, over the job's bad-line ratio of {DEMO_MAX_BAD_RATIO:g}, and its "
+                "batch would fail.",
+                f"Pass --size-mb {self.min_total_mb():g} or more (or fewer --files).",
+                exit_code=2,
+            )
+
+    @property
+    def events_per_file(self) -> int:
+        return max(10, int(self.total_mb * 1_000_000 / APPROX_EVENT_BYTES / self.files))
+
+    @property
+    def dirty_every(self) -> int:
+        return max(1, self.events_per_file // max(self.bad_lines_per_dirty_file, 1))
+
+    def dirty_file_lines(self) -> tuple[int, int]:
+        """(corrupt lines, all lines) of one file with corrupt lines: a batch may hold that file alone."""
+        events = self.events_per_file
+        bad = events // self.dirty_every if self.dirty_file_count else 0
+        return bad, events + bad
+
+    def min_total_mb(self) -> float:
+        """The smallest --size-mb (to 0.1 MB) whose files with corrupt lines stay within the bad-line ratio."""
+        for tenths in range(1, 1_000_000):
+            trial = replace(self, total_mb=tenths / 10, dirty_file_count=0)
+            bad = trial.events_per_file // max(
+                1, trial.events_per_file // max(self.bad_lines_per_dirty_file, 1)
+            )
+            if bad / (trial.events_per_file + bad) <= DEMO_MAX_BAD_RATIO:
+                return tenths / 10
+        return math.inf
 
     def dirty_files(self) -> set[int]:
         count = min(self.dirty_file_count, self.files)
@@ -62,11 +110,11 @@ def generate_demo_drop(folder: Path, spec: DemoSpec, today: dt.date | None = Non
 
     today = today or dt.datetime.now(dt.UTC).date()
     dates = (today - dt.timedelta(days=1), today)
-    per_file = max(10, int(spec.total_mb * 1_000_000 / APPROX_EVENT_BYTES / spec.files))
+    per_file = spec.events_per_file
     files: list[DropFile] = []
     first_date_files = spec.files // 2
     dirty = spec.dirty_files()
-    dirty_every = max(1, per_file // max(spec.bad_lines_per_dirty_file, 1))
+    dirty_every = spec.dirty_every
     for index in range(spec.files):
         day = dates[0] if index < first_date_files else dates[1]
         position = index - (0 if index < first_date_files else first_date_files)

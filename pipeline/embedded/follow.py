@@ -40,6 +40,8 @@ SNAPSHOT_ATTRIBUTES = (
     "output_files",
     "bytes_out",
     "error",
+    "job_error",  # a failed batch: the Glue job's error name, and the caught cause holding its sentence
+    "cause",
     "snapshot_id",  # Iceberg: the snapshot of the manifest's commit (when the status update keeps it)
     "commit",
     "table_format",

@@ -33,21 +33,62 @@ class InputFile:
     size: int
 
 
-def check_compression(codec: str | None) -> None:
-    """Refuse a codec the Glue job cannot write before Terraform is even started (one list: codecs.json)."""
-    if codec is None:
+# The bounds of the run options, checked before anything starts. Where Terraform validates the same variable
+# (terraform/variables.tf), the bounds are the same: tests/infra/test_terraform_static.py compares this table with
+# the variables' validation conditions. name -> (option, Terraform variable or None, lowest, highest).
+OPTION_BOUNDS: dict[str, tuple[str, str | None, float, float]] = {
+    "port": ("--port", None, 1, 65535),
+    "max_files_per_manifest": ("--max-files-per-manifest", "max_files_per_manifest", 1, 10000),
+    "max_bad_record_ratio": ("--max-bad-ratio", "max_bad_record_ratio", 0, 1),
+}
+
+
+def check_bounds(name: str, value: float | None) -> None:
+    """Refuse a value outside OPTION_BOUNDS[name]: one line naming the option, the value and the range."""
+    if value is None:
         return
-    codecs_file = Path(__file__).resolve().parents[2] / "glue_jobs" / "codecs.json"
-    codecs = json.loads(codecs_file.read_text(encoding="utf-8"))
+    option, _variable, low, high = OPTION_BOUNDS[name]
+    if not low <= value <= high:  # NaN included
+        kind = "an integer" if isinstance(value, int) else "a number"
+        raise invalid_option(option, value, f"{kind} from {low:g} to {high:g}")
+
+
+def check_positive(option: str, value: float) -> None:
+    """Refuse a value that is not a number above 0 (NaN included)."""
+    if not value > 0:
+        raise invalid_option(option, value, "a number greater than 0")
+
+
+def invalid_option(option: str, value: object, accepted: str, why: str = "") -> PipelineError:
+    return PipelineError.named(
+        "InvalidOption",
+        f"{option} {value} is out of range: it must be {accepted}{why}.",
+        f"Pass {option} with {accepted}.",
+        exit_code=2,
+    )
+
+
+def check_compression(codec: str | None) -> str | None:
+    """The codec's name in lower case (the form Terraform's validation and the job accept), or a refusal of a
+    codec the Glue job cannot write before Terraform is even started. One list: glue_jobs/codecs.json, read by
+    the job's own load_codecs; names are case-insensitive (ZSTD is zstd) in the CLI and the job."""
+    if codec is None:
+        return None
+    from glue_jobs.ndjson_to_parquet.args import load_codecs
+
+    codecs = load_codecs()
     name = codec.strip().lower()
     if name not in codecs["supported"]:
         why = codecs.get("unsupported", {}).get(name)
         raise PipelineError.named(
             "UnsupportedCompression",
-            f"'{codec}' is not a codec the Glue job can write" + (f": {why}" if why else "") + ".",
-            f"Use --compression with one of: {', '.join(codecs['supported'])}.",
+            f"--compression '{codec}' is not a codec the Glue job can write"
+            + (f": {why}" if why else "")
+            + ".",
+            f"Use --compression with one of: {', '.join(codecs['supported'])} (any case).",
             exit_code=2,
         )
+    return str(name)
 
 
 def check_java() -> int:

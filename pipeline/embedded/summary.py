@@ -66,6 +66,8 @@ class ManifestResult:
     output_files: int | None
     bytes_out: int | None
     error: str | None = None
+    # A failed batch: the Glue job's `<error name>: <sentence>` (from the MANIFEST item's cause or the job run).
+    job_error: str | None = None
     lake_rows: int | None = None
     quarantine_lines: int | None = None
     # Iceberg tables (the job report's fields): the snapshot the manifest's one commit made, and how it ended

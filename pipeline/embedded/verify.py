@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 
+from pipeline.control_plane.domain.failure import job_error_text
 from pipeline.embedded.drop import count_lines
 from pipeline.embedded.follow import Expected, take_snapshot
 from pipeline.embedded.glue_runner import GlueRunner
@@ -32,6 +33,9 @@ def verify(
     runs_by_manifest = {
         r.manifest_id: r for r in (glue_runner.runs if glue_runner else []) if r.status == "SUCCEEDED"
     }
+    failed_runs = {
+        r.manifest_id: r.error for r in (glue_runner.runs if glue_runner else []) if r.status == "FAILED"
+    }
     lake_rows = _lake_rows_by_manifest(layout.lake)
     for item in sorted(manifests, key=lambda m: str(m.get("manifest_id"))):
         manifest_id = str(item.get("manifest_id"))
@@ -49,6 +53,9 @@ def verify(
             output_files=_count(item.get("output_files", report.get("output_files"))),
             bytes_out=_int(item.get("bytes_out", report.get("bytes_out"))),
             error=item.get("error"),
+            job_error=job_error_text(item.get("cause"))
+            or failed_runs.get(manifest_id)
+            or item.get("job_error"),
             lake_rows=lake_rows.get(manifest_id, 0),
             quarantine_lines=_quarantine_lines(layout.quarantine, manifest_id),
             **report_table_fields(report, item),
@@ -74,7 +81,8 @@ def verify(
         problems.append(f"{len(not_done)} files did not reach completed: " + ", ".join(not_done[:5]))
     for manifest in summary.manifests:
         if manifest.status != "completed":
-            problems.append(f"batch {manifest.manifest_id} ended {manifest.status}: {manifest.error}")
+            cause = f"{manifest.job_error} ({manifest.error})" if manifest.job_error else manifest.error
+            problems.append(f"batch {manifest.manifest_id} ended {manifest.status}: {cause}")
             continue
         if not manifest.execution_arn:
             problems.append(f"batch {manifest.manifest_id} has no execution ARN in the tracking table")

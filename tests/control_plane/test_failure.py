@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.control_plane.domain.failure import job_error_name
+from pipeline.control_plane.domain.failure import job_error_name, job_error_text
 
 
 def _run(message: object) -> str:
@@ -30,3 +30,20 @@ def _run(message: object) -> str:
 )
 def test_job_error_name(cause, expected):
     assert job_error_name(cause) == expected
+
+
+@pytest.mark.parametrize(
+    ("cause", "expected"),
+    [
+        (
+            _run("BadRecordRatioExceeded: 12 of 20 lines are bad"),
+            "BadRecordRatioExceeded: 12 of 20 lines are bad",
+        ),
+        (_run("JobError: TaskFailed: OSError: disk full"), "TaskFailed: OSError: disk full"),
+        (_run("something broke"), None),
+        ("not json", None),
+        (None, None),
+    ],
+)
+def test_the_job_error_text_is_the_name_and_sentence(cause: str | None, expected: str | None) -> None:
+    assert job_error_text(cause) == expected

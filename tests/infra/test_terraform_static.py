@@ -179,3 +179,20 @@ def test_missing_terraform_is_named_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(TerraformNotFound, match=r"Install Terraform >= 1\.9") as caught:
         runner.apply(UNREACHABLE, tmp_path / "wd", {})
     assert caught.value.error_name == "TerraformNotFound"
+
+
+def test_the_cli_option_bounds_are_terraform_s_variable_validations() -> None:
+    """`pipeline demo|run` refuse a batch limit before Terraform starts with the bounds Terraform would apply."""
+    from pipeline.embedded.preflight import OPTION_BOUNDS
+
+    text = (TERRAFORM_DIR / "variables.tf").read_text(encoding="utf-8")
+    checked = 0
+    for option, variable, low, high in OPTION_BOUNDS.values():
+        if variable is None:
+            continue
+        body = re.search(rf'^variable "{variable}" \{{\n(.*?)\n\}}\n', text, re.M | re.S)
+        assert body, f"{option}: terraform/variables.tf has no variable {variable}"
+        condition = f"var.{variable} >= {low:g} && var.{variable} <= {high:g}"
+        assert f"condition     = {condition}" in body.group(1), f"{option}: Terraform's bounds differ"
+        checked += 1
+    assert checked >= 1

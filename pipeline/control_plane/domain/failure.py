@@ -14,6 +14,22 @@ import re
 _JOB_ERROR = re.compile(r"^(?:JobError: )?([A-Z][A-Za-z0-9]+): ")
 
 
+def job_error_text(cause: str | None) -> str | None:
+    """The job's `<error name>: <sentence>` from a caught error's cause (without Glue's `JobError: ` prefix), or
+    None when the cause is not a failed Glue job run that names its error."""
+    if not cause:
+        return None
+    try:
+        run = json.loads(cause)
+    except ValueError:
+        return None
+    message = run.get("ErrorMessage") if isinstance(run, dict) else None
+    if not isinstance(message, str) or not _JOB_ERROR.match(message.strip()):
+        return None
+    text = message.strip()
+    return text.removeprefix("JobError: ")
+
+
 def job_error_name(cause: str | None) -> str | None:
     """The job's error name from a caught error's cause, or None when the cause is not a failed Glue job run."""
     if not cause:

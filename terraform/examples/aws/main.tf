@@ -16,6 +16,7 @@ module "pipeline" {
   table_name                      = var.table_name
   input_prefix                    = var.input_prefix
   compression_type                = var.compression_type
+  max_bad_record_ratio            = var.max_bad_record_ratio
   max_files_per_manifest          = var.max_files_per_manifest
   max_bytes_per_manifest          = var.max_bytes_per_manifest
   glue_worker_type                = var.glue_worker_type

@@ -64,6 +64,12 @@ variable "input_prefix" {
   default     = null
 }
 
+variable "max_bad_record_ratio" {
+  description = "A batch fails without publishing when more than this share of its lines is bad (--MAX_BAD_RECORD_RATIO)."
+  type        = number
+  default     = null
+}
+
 variable "compression_type" {
   description = "Parquet codec of the output (one of glue_jobs/codecs.json's supported codecs)."
   type        = string

@@ -246,6 +246,12 @@ variable "flush_schedule_expression" {
   default     = null
 }
 
+variable "max_bad_record_ratio" {
+  description = "A batch fails without publishing when more than this share of its lines is bad (--MAX_BAD_RECORD_RATIO)."
+  type        = number
+  default     = null
+}
+
 variable "compression_type" {
   description = "Parquet codec of the output (--COMPRESSION_TYPE); one of the job's supported codecs in glue_jobs/codecs.json."
   type        = string

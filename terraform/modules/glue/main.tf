@@ -186,6 +186,7 @@ resource "aws_glue_job" "this" {
   default_arguments = merge(
     {
       "--COMPRESSION_TYPE"                 = var.compression_type
+      "--MAX_BAD_RECORD_RATIO"             = tostring(var.max_bad_record_ratio)
       "--TABLE_FORMAT"                     = var.table_format
       "--CATALOG_DATABASE"                 = aws_glue_catalog_database.lake.name
       "--CATALOG_TABLE"                    = var.catalog_table

@@ -151,6 +151,16 @@ variable "compression_type" {
   }
 }
 
+variable "max_bad_record_ratio" {
+  description = "Share of bad lines above which a batch fails without publishing (--MAX_BAD_RECORD_RATIO)."
+  type        = number
+
+  validation {
+    condition     = var.max_bad_record_ratio >= 0 && var.max_bad_record_ratio <= 1
+    error_message = "max_bad_record_ratio must be between 0 and 1."
+  }
+}
+
 variable "table_format" {
   description = "Table format the job writes (--TABLE_FORMAT): iceberg (one Iceberg commit per manifest) or parquet (Hive-style dt=D/ folders)."
   type        = string
