@@ -24,13 +24,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from .args import JobArgs
 from .constants import META_COLUMNS, PARTITION_COLUMN, TS_TYPE
-from .contract import Evolution
+from .contract import Evolution, is_promotion
 from .errors import JobError
 from .manifest import Manifest
 from .parquet import StagedFile
@@ -350,18 +350,6 @@ def replace_files(
 # ------------------------------------------------------------------------------------------ the target
 
 
-def _promotable(have: pa.DataType, want: pa.DataType) -> bool:
-    """Iceberg's promotions: int -> long, float -> double, decimal(P,S) -> decimal(P',S) with P' > P."""
-    if pa.types.is_int32(have) and pa.types.is_int64(want):
-        return True
-    if pa.types.is_float32(have) and pa.types.is_float64(want):
-        return True
-    if pa.types.is_decimal(have) and pa.types.is_decimal(want):
-        have_d, want_d = cast(pa.Decimal128Type, have), cast(pa.Decimal128Type, want)
-        return have_d.scale == want_d.scale and want_d.precision > have_d.precision
-    return False
-
-
 def _compare(have: pa.DataType, want: pa.DataType, path: str) -> tuple[str | None, bool]:
     """(why files of type `want` cannot go into a column of type `have`, or None; whether the table's schema
     needs an update first: fields to add, a promotion)."""
@@ -381,9 +369,9 @@ def _compare(have: pa.DataType, want: pa.DataType, path: str) -> tuple[str | Non
         return None, update
     if pa.types.is_list(have) and pa.types.is_list(want):
         return _compare(have.value_type, want.value_type, f"{path}[]")
-    if _promotable(have, want):
+    if is_promotion(have, want):
         return None, True
-    if _promotable(
+    if is_promotion(
         want, have
     ):  # the table was promoted meanwhile: the files' narrower type reads as the wider
         return None, False
