@@ -141,6 +141,20 @@ class CatalogAccess:
                 props[key] = value
         return props
 
+    def glue_properties(self) -> dict[str, str]:
+        """pyiceberg Glue catalog settings: the Glue client's, then the FileIO's."""
+        props = self.file_io_properties()
+        for key, value in (
+            ("glue.endpoint", self.glue_endpoint),
+            ("glue.region", self.region),
+            ("glue.access-key-id", self.access_key),
+            ("glue.secret-access-key", self.secret_key),
+            ("glue.session-token", self.session_token),
+        ):
+            if value:
+                props[key] = value
+        return props
+
 
 def open_catalog(ref: TableRef, access: CatalogAccess | None = None) -> Catalog:
     """The pyiceberg catalog of `ref`: Glue (endpoint, region, credentials from `access`, by default the
@@ -150,16 +164,7 @@ def open_catalog(ref: TableRef, access: CatalogAccess | None = None) -> Catalog:
         if ref.database is not None:
             from pyiceberg.catalog.glue import GlueCatalog
 
-            props: dict[str, Any] = dict(access.file_io_properties())
-            for key, value in (
-                ("glue.endpoint", access.glue_endpoint),
-                ("glue.region", access.region),
-                ("glue.access-key-id", access.access_key),
-                ("glue.secret-access-key", access.secret_key),
-                ("glue.session-token", access.session_token),
-            ):
-                if value:
-                    props[key] = value
+            props: dict[str, Any] = access.glue_properties()
             return GlueCatalog("glue", **props)
         if ref.location.startswith("s3://"):
             raise JobError(

@@ -16,9 +16,9 @@ work folder's mirror after it stopped, at the current snapshot or `--as-of` an e
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from pyiceberg.io.pyarrow import PyArrowFile, PyArrowFileIO
 from pyiceberg.table import StaticTable, Table
 from pyiceberg.table.snapshots import Snapshot
 
+from glue_jobs.ndjson_to_parquet.iceberg import CatalogAccess
 from pipeline.contracts.errors import PipelineError
 
 if TYPE_CHECKING:
@@ -138,25 +139,16 @@ def open_offline(lake: Path) -> StaticTable:
 
 
 def catalog_properties(endpoint_url: str | None = None, region: str | None = None) -> dict[str, str]:
-    """pyiceberg Glue catalog properties for the endpoint and credentials of this process's environment."""
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    properties = {"type": "glue", "glue.region": region, "s3.region": region}
-    glue_endpoint = (
-        endpoint_url or os.environ.get("AWS_ENDPOINT_URL_GLUE") or os.environ.get("AWS_ENDPOINT_URL")
+    """pyiceberg Glue catalog properties for the endpoint and credentials of this process's environment (the
+    job's own `CatalogAccess`; `endpoint_url` and `region` override it)."""
+    access = CatalogAccess.from_env()
+    access = dataclasses.replace(
+        access,
+        glue_endpoint=endpoint_url or access.glue_endpoint,
+        s3_endpoint=endpoint_url or access.s3_endpoint,
+        region=region or access.region or DEFAULT_REGION,
     )
-    s3_endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if glue_endpoint:
-        properties["glue.endpoint"] = glue_endpoint
-    if s3_endpoint:
-        properties["s3.endpoint"] = s3_endpoint
-    for env, keys in (
-        ("AWS_ACCESS_KEY_ID", ("glue.access-key-id", "s3.access-key-id")),
-        ("AWS_SECRET_ACCESS_KEY", ("glue.secret-access-key", "s3.secret-access-key")),
-        ("AWS_SESSION_TOKEN", ("glue.session-token", "s3.session-token")),
-    ):
-        if value := os.environ.get(env):
-            properties.update(dict.fromkeys(keys, value))
-    return properties
+    return {"type": "glue", **access.glue_properties()}
 
 
 def open_catalog_table(
