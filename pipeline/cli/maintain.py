@@ -15,7 +15,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.options import AsJsonOpt, StackOptions, stack_options
+from pipeline.cli.options import (
+    AsJsonOpt,
+    GlueDatabaseOpt,
+    GlueTableOpt,
+    OutputPathOpt,
+    StackOptions,
+    stack_options,
+)
 from pipeline.cli.output import guarded_ops, out, print_json
 
 
@@ -86,11 +93,9 @@ def maintain_command(
     target_file_mb: Annotated[
         int, typer.Option("--target-file-mb", min=1, max=10_240, help="Size of the compacted files.")
     ] = 128,
-    output_path: Annotated[str | None, typer.Option("--output-path", help="s3:// table location.")] = None,
-    glue_database: Annotated[
-        str | None, typer.Option("--glue-database", help="Glue database of the table.")
-    ] = None,
-    glue_table: Annotated[str | None, typer.Option("--glue-table", help="Glue table name.")] = None,
+    output_path: OutputPathOpt = None,
+    glue_database: GlueDatabaseOpt = None,
+    glue_table: GlueTableOpt = None,
     as_json: AsJsonOpt = False,
     *,
     stack: StackOptions,

@@ -150,6 +150,12 @@ def stack_options(*, names: bool = True) -> Callable[[Callable[..., R]], Callabl
     return option_set("stack", StackOptions, {**_CONNECTION_OPTIONS, **(_NAME_OPTIONS if names else {})})
 
 
+# The output table's names, for the commands that reach the table itself (schema, maintain).
+OutputPathOpt = Annotated[str | None, typer.Option("--output-path", help="s3:// table location.")]
+GlueDatabaseOpt = Annotated[str | None, typer.Option("--glue-database", help="Glue database of the table.")]
+GlueTableOpt = Annotated[str | None, typer.Option("--glue-table", help="Glue table name.")]
+
+
 # ------------------------------------------------------------------------------------------ embedded commands
 
 WorkdirOpt = Annotated[

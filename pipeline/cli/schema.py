@@ -14,7 +14,14 @@ import typer
 from rich import box
 from rich.table import Table
 
-from pipeline.cli.options import AsJsonOpt, StackOptions, stack_options
+from pipeline.cli.options import (
+    AsJsonOpt,
+    GlueDatabaseOpt,
+    GlueTableOpt,
+    OutputPathOpt,
+    StackOptions,
+    stack_options,
+)
 from pipeline.cli.output import guarded_ops, out, print_json
 
 LakeOpt = Annotated[
@@ -23,9 +30,6 @@ LakeOpt = Annotated[
         "--lake", help="A local job output folder instead of the stack's table.", show_default=False
     ),
 ]
-OutputPathOpt = Annotated[str | None, typer.Option("--output-path", help="s3:// table location.")]
-DatabaseOpt = Annotated[str | None, typer.Option("--glue-database", help="Glue database of the table.")]
-TableOpt = Annotated[str | None, typer.Option("--glue-table", help="Glue table name.")]
 
 schema_app = typer.Typer(
     no_args_is_help=True,
@@ -59,8 +63,8 @@ def _columns(title: str, columns: list[dict[str, str]]) -> Table:
 def show_command(
     lake: LakeOpt = None,
     output_path: OutputPathOpt = None,
-    glue_database: DatabaseOpt = None,
-    glue_table: TableOpt = None,
+    glue_database: GlueDatabaseOpt = None,
+    glue_table: GlueTableOpt = None,
     as_json: AsJsonOpt = False,
     *,
     stack: StackOptions,
@@ -94,8 +98,8 @@ def diff_command(
     files: Annotated[list[str], typer.Argument(help="Sample NDJSON files (local paths or s3:// URLs).")],
     lake: LakeOpt = None,
     output_path: OutputPathOpt = None,
-    glue_database: DatabaseOpt = None,
-    glue_table: TableOpt = None,
+    glue_database: GlueDatabaseOpt = None,
+    glue_table: GlueTableOpt = None,
     as_json: AsJsonOpt = False,
     *,
     stack: StackOptions,
@@ -148,8 +152,8 @@ def evolve_command(
     apply: Annotated[bool, typer.Option("--apply", help="Make the change (default: only show it).")] = False,
     lake: LakeOpt = None,
     output_path: OutputPathOpt = None,
-    glue_database: DatabaseOpt = None,
-    glue_table: TableOpt = None,
+    glue_database: GlueDatabaseOpt = None,
+    glue_table: GlueTableOpt = None,
     as_json: AsJsonOpt = False,
     *,
     stack: StackOptions,
