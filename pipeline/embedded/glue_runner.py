@@ -68,6 +68,11 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 logger = logging.getLogger(__name__)
+# What Glue's own log of a job run would hold: the run's arguments, the job package's log lines (loggers under
+# `glue_jobs`), and how it ended (the report the entry script prints, or its `ErrorName: sentence`). Both go to
+# <workdir>/logs/glue.log only (`_attach_job_log`).
+JOB_LOGGERS = ("glue_jobs", "pipeline.embedded.glue_job")
+job_log = logging.getLogger("pipeline.embedded.glue_job")
 
 SparkProvider = Callable[[], "SparkSession"]
 JOB_OPTION = re.compile(
@@ -147,30 +152,57 @@ class GlueRunner:
             run_id=request.run_id, job_name=request.job_name, arguments=dict(request.arguments)
         )
         self.runs.append(record)
+        self._attach_job_log()
         queued = time.monotonic()
         started = queued
         try:
             with self._lock:
                 started = time.monotonic()
                 record.queued_seconds = started - queued
+                job_log.info(
+                    "job run %s of %s started: %s",
+                    request.run_id,
+                    request.job_name,
+                    " ".join(f"{k} {v}" for k, v in sorted(request.arguments.items())),
+                )
                 self._run(request, record)
             record.status = "SUCCEEDED"
+            job_log.info(
+                "job run %s (manifest %s) SUCCEEDED in %.1f s; report: %s",
+                request.run_id,
+                record.manifest_id,
+                time.monotonic() - started,
+                json.dumps(record.report, separators=(",", ":"), default=str),
+            )
         except GlueRunFailed as failed:
             record.status, record.error = "FAILED", str(failed)
+            self._log_failure(record, None)
             raise
         except OSError as exc:
             name = "DiskFull" if exc.errno == errno.ENOSPC else "EmbeddedGlueRunnerError"
             record.status, record.error = "FAILED", f"{name}: {exc}"
             logger.error("glue run %s failed:\n%s", request.run_id, traceback.format_exc())
+            self._log_failure(record, traceback.format_exc())
             raise GlueRunFailed(record.error) from exc
         except Exception as exc:
             record.status, record.error = "FAILED", f"EmbeddedGlueRunnerError: {type(exc).__name__}: {exc}"
             logger.error("glue run %s crashed:\n%s", request.run_id, traceback.format_exc())
+            self._log_failure(record, traceback.format_exc())
             raise GlueRunFailed(record.error) from exc
         finally:
             record.seconds = time.monotonic() - started
             if self._on_finished is not None:
                 self._on_finished(record)
+
+    @staticmethod
+    def _log_failure(record: GlueRunRecord, trace: str | None) -> None:
+        job_log.error(
+            "job run %s (manifest %s) FAILED: %s%s",
+            record.run_id,
+            record.manifest_id,
+            record.error,
+            f"\n{trace}" if trace else "",
+        )
 
     # ----------------------------------------------------------------------------------------- one run
 
@@ -399,15 +431,17 @@ class GlueRunner:
         log_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_dir / "glue.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        job_logger = logging.getLogger("glue_jobs")
-        job_logger.addHandler(handler)
-        job_logger.setLevel(logging.INFO)
-        job_logger.propagate = False
+        for name in JOB_LOGGERS:
+            job_logger = logging.getLogger(name)
+            job_logger.addHandler(handler)
+            job_logger.setLevel(logging.INFO)
+            job_logger.propagate = False
         self._log_handler = handler
 
     def close(self) -> None:
         if self._log_handler is not None:
-            logging.getLogger("glue_jobs").removeHandler(self._log_handler)
+            for name in JOB_LOGGERS:
+                logging.getLogger(name).removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
 
