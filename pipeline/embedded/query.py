@@ -127,6 +127,8 @@ def connect_iceberg(
 
 def _connect_parquet(lake: Path, table: str) -> duckdb.DuckDBPyConnection:
     files = lake_files(lake)
+    if not files and lake.is_dir() and quarantine_files(lake):
+        return duckdb.connect()  # a run whose batches all failed: its quarantine alone can be read (why)
     if not files:
         raise PipelineError.named(
             "LakeEmpty",
@@ -143,16 +145,21 @@ def _connect_parquet(lake: Path, table: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _add_quarantine(con: duckdb.DuckDBPyConnection, lake: Path, table: str) -> None:
+def quarantine_files(lake: Path) -> list[Path]:
+    """The quarantine's NDJSON files (`<workdir>/quarantine`, beside the lake folder)."""
     quarantine = lake.parent / "quarantine"
     bad_files = sorted(quarantine.rglob("*")) if quarantine.is_dir() else []
-    bad_files = [
+    return [
         p
         for p in bad_files
         if p.is_file()
         and not p.name.startswith((".", "_"))
         and p.name.lower().removesuffix(".gz").endswith((".ndjson", ".jsonl", ".json"))
     ]
+
+
+def _add_quarantine(con: duckdb.DuckDBPyConnection, lake: Path, table: str) -> None:
+    bad_files = quarantine_files(lake)
     if bad_files and table != "quarantine":
         bad_list = ", ".join("'" + str(path).replace("'", "''") + "'" for path in bad_files)
         con.execute(
