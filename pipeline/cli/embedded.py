@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import shlex
 import signal
 import threading
 import time
@@ -23,7 +24,13 @@ from rich.table import Table
 
 from pipeline.cli.options import PortOpt, RunChoices, VerboseOpt, WorkdirOpt, run_choices
 from pipeline.cli.output import console, err_console, fail, guarded
-from pipeline.cli.views import RichReporter, print_endpoint, print_summary, result_table
+from pipeline.cli.views import (
+    RichReporter,
+    print_endpoint,
+    print_skipped_inputs,
+    print_summary,
+    result_table,
+)
 from pipeline.contracts.errors import PipelineError
 from pipeline.embedded.layout import WorkLayout
 
@@ -180,21 +187,38 @@ def _run_pipeline(
 
 
 def _failed_run_fix(run: Any, summary: Any, keep_running: bool) -> str:
-    """What to do about an incomplete run: the command that retries each failed batch, and where the logs are."""
-    logs = f"look at {run.layout.logs} (lambda.log, glue.log, pipeline.log)."
+    """What to do about an incomplete run: the command that shows each failed batch's bad lines, the command that
+    retries it, and the log that holds the job's output and error."""
+    logs = run.layout.logs
     failed = [m for m in summary.manifests if m.status == "failed"]
     if not failed:
-        return logs
+        return f"look at {logs} (lambda.log, glue.log, pipeline.log)."
     endpoint = run.stack.aws.endpoint_url if run.stack.aws else "<endpoint>"
     commands = "; ".join(
         f"`pipeline retry {m.manifest_id} --outputs {run.stack.outputs_file} --endpoint-url {endpoint} --wait`"
         for m in failed[:3]
     )
+    inspect = "; ".join(
+        f"`{quarantine_command(m.manifest_id, run.layout.root)}`" for m in failed[:3] if m.quarantine_lines
+    )
     ratio = any((m.job_error or "").startswith("BadRecordRatioExceeded") for m in failed)
     live = "" if keep_running else " (with --keep-running, so that the embedded AWS stays up)"
     return (
-        "raise --max-bad-ratio or fix the files' bad lines, then run again; " if ratio else ""
-    ) + f"retry a failed batch on the live stack{live}: {commands}; {logs}"
+        ("raise --max-bad-ratio or fix the files' bad lines, then run again; " if ratio else "")
+        + (f"see the bad lines per file and reason: {inspect}; " if inspect else "")
+        + f"retry a failed batch on the live stack{live}: {commands}; the job's output and error are in "
+        f"{logs / 'glue.log'} (the tracking and status updates in lambda.log and pipeline.log)."
+    )
+
+
+def quarantine_command(manifest_id: str, workdir: Path) -> str:
+    """The `pipeline query` that shows a batch's quarantined lines per input file and reason (a command printed
+    for the user to copy; manifest ids are [A-Za-z0-9_-] only)."""
+    sql = (
+        "SELECT source_file, reason, count(*) AS lines FROM quarantine "  # noqa: S608 - printed, not run
+        f"WHERE manifest_id = '{manifest_id}' GROUP BY ALL ORDER BY lines DESC"
+    )
+    return f'pipeline query "{sql}" --workdir {shlex.quote(str(workdir))}'
 
 
 @run_choices(timeout=900.0)
@@ -274,7 +298,7 @@ def run_command(
     """Run your own NDJSON files through the whole pipeline on an embedded AWS. The work folder's lake then holds
     this run's table (it replaces the previous run's)."""
     from pipeline.embedded.drop import drop_files_from
-    from pipeline.embedded.preflight import scan_input
+    from pipeline.embedded.preflight import scan_inputs
 
     if append:
         raise fail(
@@ -289,11 +313,10 @@ def run_command(
         )
     guarded(lambda: WorkLayout(workdir.resolve()).check_input_spared(input_dir, choices.clean))
 
-    def scan() -> list[Any]:
-        return scan_input(input_dir)
-
     options = guarded(lambda: choices.run_options(workdir, duplicate_notification=False))
-    inputs = guarded(scan)
+    scanned = guarded(lambda: scan_inputs(input_dir))
+    print_skipped_inputs(scanned.skipped, scanned.folder)
+    inputs = scanned.files
     sample = "SELECT dt, count(*) AS records FROM {table} GROUP BY dt ORDER BY dt"
     _run_pipeline(
         options,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.status import Status
 from rich.table import Table
@@ -71,7 +72,8 @@ class RichReporter:
             self.console.print(f"[green]✓[/] {STAGE_LABELS.get(name, name):<34} {_seconds(seconds):>8}")
 
     def note(self, message: str) -> None:
-        self.console.print(message)
+        with self._lock:
+            self.console.print(message, markup=False, soft_wrap=True)
 
     def progress(self, snapshot: Any) -> None:
         with self._lock:
@@ -113,6 +115,31 @@ class RichReporter:
                 self._progress.stop()
 
 
+FIRST_NAMES = 5  # how many names a "these files were ..." line shows before "and N more"
+
+
+def first_names(names: list[str], limit: int = FIRST_NAMES) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _files(count: int) -> str:
+    return f"{count} file" + ("" if count == 1 else "s")
+
+
+def print_skipped_inputs(skipped: list[tuple[str, str]], folder: Path) -> None:
+    """The files of the input folder the run leaves out: count, first names, why (one line per reason)."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in skipped:
+        by_reason.setdefault(why, []).append(name)
+    for why, names in by_reason.items():
+        console.print(
+            f"[yellow]skipped[/] {_files(len(names))} of {escape(str(folder))} ({escape(why)}), not uploaded: "
+            + escape(first_names(names)),
+            soft_wrap=True,
+        )
+
+
 def print_summary(summary: Any) -> None:
     table = Table(title="Summary", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
@@ -130,8 +157,10 @@ def print_summary(summary: Any) -> None:
         table.add_row("duplicate notifications", f"{summary.duplicate_notifications} (tracked once, ignored)")
     completed = sum(1 for m in summary.manifests if m.status == "completed")
     failed = sum(1 for m in summary.manifests if m.status == "failed")
-    batches_row = f"{len(summary.manifests)}: {completed} completed" + (
-        f", {failed} failed" if failed else ""
+    unfinished = len(summary.manifests) - completed - failed
+    count = len(summary.manifests)
+    batches_row = f"{count} batch{'' if count == 1 else 'es'}: {completed} completed, {failed} failed" + (
+        f", {unfinished} not finished" if unfinished else ""
     )
     table.add_row("batches (manifests)", batches_row)
     table.add_row("records in", f"{summary.lines:,} non-blank lines")
@@ -143,6 +172,20 @@ def print_summary(summary: Any) -> None:
         else "new (the lake held no previous table)",
     )
     table.add_row("quarantined", f"{summary.quarantined:,} bad lines")
+    skipped_columns = getattr(summary, "catalog_skipped_columns", [])
+    if skipped_columns:
+        table.add_row(
+            "left out of the catalog",
+            f"{len(skipped_columns)} field{'' if len(skipped_columns) == 1 else 's'} (kept in the Parquet "
+            "files, not queryable through the catalog): " + escape("; ".join(skipped_columns)),
+        )
+    undated = getattr(summary, "undated_files", [])
+    if undated:
+        table.add_row(
+            "no date folder",
+            f"{_files(len(undated))} in partition dt={summary.undated_partition} (the upload day): "
+            + escape(first_names(undated)),
+        )
     table.add_row("output", output)
     if summary.dlq_messages:
         table.add_row("dead-letter queue", f"{summary.dlq_messages} messages")

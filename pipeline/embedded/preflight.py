@@ -165,8 +165,46 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
             ) from exc
 
 
+# Why `scan_inputs` leaves a file out (what the run prints before the upload).
+SKIPPED_SUFFIX = "not .ndjson, .jsonl or .json (optionally .gz)"
+SKIPPED_HIDDEN = "hidden (its name or a folder's starts with '.')"
+
+
+@dataclass(frozen=True)
+class InputScan:
+    """What `pipeline run` uploads (`files`, with their S3 keys) and what it leaves out (`skipped`: the path below
+    the input folder and why)."""
+
+    folder: Path
+    files: list[InputFile]
+    skipped: list[tuple[str, str]]
+
+    def undated(self, prefix: str = "") -> list[InputFile]:
+        """The files whose key (under `prefix`, the input bucket's) has no date folder: they land in the
+        partition of the day they are uploaded (docs/analysts.md#partitions)."""
+        return [f for f in self.files if key_date(prefix + f.key) is None]
+
+
+def key_date(key: str) -> str | None:
+    """The partition date an object key names (`YYYY-MM-DD/`, `dt=YYYY-MM-DD/`, `year=/month=/day=`), or None
+    when the manifest builder would fall back to the upload day: the builder's own rule, asked with two
+    different fallbacks (a key that names its date answers the same to both)."""
+    from datetime import UTC, datetime
+
+    from pipeline.control_plane.domain.keys import extract_date_prefix
+
+    first = extract_date_prefix(key, datetime(2000, 1, 1, tzinfo=UTC))
+    second = extract_date_prefix(key, datetime(2001, 1, 1, tzinfo=UTC))
+    return first if first == second else None
+
+
 def scan_input(folder: Path) -> list[InputFile]:
     """The NDJSON files under `folder` (recursively), with their S3 keys; refuses a missing or empty folder."""
+    return scan_inputs(folder).files
+
+
+def scan_inputs(folder: Path) -> InputScan:
+    """`scan_input`, with the files it leaves out and why."""
     if not folder.exists():
         raise PipelineError.named(
             "InputNotFound",
@@ -188,14 +226,20 @@ def scan_input(folder: Path) -> list[InputFile]:
             f"Grant read access (e.g. `chmod -R u+rX {folder}`) or copy the files elsewhere.",
             exit_code=2,
         )
+    folder = (
+        folder.resolve()
+    )  # the names the run prints (skipped files, the files of a failed batch) are absolute
     files: list[InputFile] = []
-    skipped = 0
+    skipped: list[tuple[str, str]] = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        if not path.is_file():
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            skipped.append((relative.as_posix(), SKIPPED_HIDDEN))
             continue
         if not has_accepted_suffix(path.name):
-            skipped += 1
+            skipped.append((relative.as_posix(), SKIPPED_SUFFIX))
             continue
         if not os.access(path, os.R_OK):
             raise PipelineError.named(
@@ -206,7 +250,8 @@ def scan_input(folder: Path) -> list[InputFile]:
             )
         files.append(InputFile(path=path, key=relative.as_posix(), size=path.stat().st_size))
     if not files:
-        detail = f" ({skipped} other files were ignored)" if skipped else ""
+        others = sum(1 for _, why in skipped if why == SKIPPED_SUFFIX)
+        detail = f" ({others} other files were ignored)" if others else ""
         raise PipelineError.named(
             "InputEmpty",
             f"The input folder {folder} holds no .ndjson, .jsonl or .json files{detail}.",
@@ -214,7 +259,7 @@ def scan_input(folder: Path) -> list[InputFile]:
             "the pipeline on generated data.",
             exit_code=2,
         )
-    return files
+    return InputScan(folder=folder, files=files, skipped=skipped)
 
 
 def check_disk(workdir: Path, needed_input_bytes: int) -> int:

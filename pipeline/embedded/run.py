@@ -9,6 +9,7 @@ in the lake or in the quarantine, and every file reached `completed`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from pipeline.embedded.follow import (
     take_snapshot,
 )
 from pipeline.embedded.layout import StackOutputs, WorkLayout
+from pipeline.embedded.preflight import key_date
 from pipeline.embedded.server import REGION
 from pipeline.embedded.stack import EmbeddedStack
 from pipeline.embedded.summary import Reporter, RunSummary, SilentReporter, Snapshot, write_run_info
@@ -186,6 +188,7 @@ class PipelineRun:
             self.summary.expected_bad_lines = sum(f.bad_lines or 0 for f in files)
         self.stack.spark()  # the JVM started long ago; do not count its start as conversion time
 
+        self._announce_undated(outputs, files)
         stage = self._begin("upload", f"Uploading {len(files)} files to s3://{outputs.input_bucket}")
         expected = self._upload(outputs, files)
         self._end(stage)
@@ -204,6 +207,22 @@ class PipelineRun:
         self.stack.stop()
 
     # ----------------------------------------------------------------------------------------- upload
+
+    def _announce_undated(self, outputs: StackOutputs, files: list[DropFile]) -> None:
+        """Name the files whose key has no date folder: the manifest builder puts them into the partition of
+        the upload day (UTC), not a date of their own (docs/analysts.md#partitions)."""
+        undated = [f.key for f in files if key_date(outputs.input_prefix + f.key) is None]
+        if not undated:
+            return
+        day = dt.datetime.now(dt.UTC).date().isoformat()
+        self.summary.undated_files = undated
+        self.summary.undated_partition = day
+        shown = ", ".join(undated[:5]) + (f" and {len(undated) - 5} more" if len(undated) > 5 else "")
+        self.reporter.note(
+            f"no date folder: {len(undated)} file{'' if len(undated) == 1 else 's'} not under a YYYY-MM-DD/ "
+            f"(or dt=YYYY-MM-DD/) folder {'lands' if len(undated) == 1 else 'land'} in partition dt={day}, the "
+            f"day of the upload (UTC): {shown}"
+        )
 
     def _upload(self, outputs: StackOutputs, files: list[DropFile]) -> Expected:
         s3 = boto3.client("s3", region_name=REGION)

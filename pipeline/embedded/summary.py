@@ -75,6 +75,22 @@ class ManifestResult:
     table_format: str | None = None
     snapshot_id: int | None = None
     commit: str | None = None
+    # A batch that did not complete: its input files (the user's paths where known), and the files with the most
+    # quarantined lines first, with their counts (the files most responsible for a bad-line ratio failure).
+    files: list[str] = field(default_factory=list)
+    bad_lines_by_file: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def culprits(self) -> str:
+        """The files most responsible for the batch's failure, as one phrase ('' when nothing is known)."""
+        if self.bad_lines_by_file:
+            shown = ", ".join(f"{name} ({count} bad)" for name, count in self.bad_lines_by_file[:3])
+            more = len(self.bad_lines_by_file) - 3
+            return "the files with the most bad lines: " + shown + (f" and {more} more" if more > 0 else "")
+        if self.files:
+            more = len(self.files) - 3
+            return "its files: " + ", ".join(self.files[:3]) + (f" and {more} more" if more > 0 else "")
+        return ""
 
     @property
     def snapshot_label(self) -> str:
@@ -133,6 +149,11 @@ class RunSummary:
     replaced_previous_table: bool = (
         False  # the lake held a previous run's table: this run's table replaced it
     )
+    # Parquet format: the fields the status update's catalog registration leaves out ("path: reason", Athena's
+    # naming rules: control_plane/domain/catalog_schema.py); they stay in the files.
+    catalog_skipped_columns: list[str] = field(default_factory=list)
+    undated_files: list[str] = field(default_factory=list)  # keys without a date folder ...
+    undated_partition: str | None = None  # ... and the partition (the upload day) they landed in
 
     @property
     def ok(self) -> bool:

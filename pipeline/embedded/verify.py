@@ -5,14 +5,18 @@ queue is empty. Whatever disagrees becomes a line of `RunSummary.problems`.
 
 from __future__ import annotations
 
+import gzip
+import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from pipeline.contracts.errors import PipelineError
 from pipeline.control_plane.domain.failure import job_error_text
 from pipeline.embedded.drop import count_lines
-from pipeline.embedded.follow import Expected, take_snapshot
+from pipeline.embedded.follow import SNAPSHOT_ATTRIBUTES, Expected, scan, take_snapshot
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.server import REGION
@@ -65,11 +69,22 @@ def verify(
             summary.codec = str(report["codec"])
         summary.table_format = result.table_format or summary.table_format
     completed = [m for m in summary.manifests if m.status == "completed"]
+    if summary.table_format == "parquet":
+        reports = [
+            runs_by_manifest[m.manifest_id].report or {}
+            for m in completed
+            if m.manifest_id in runs_by_manifest
+        ]
+        summary.catalog_skipped_columns = catalog_skipped_columns(reports)
     summary.records_out = sum(m.lake_rows or 0 for m in completed)
     summary.quarantined = sum(m.quarantine_lines or 0 for m in summary.manifests)
     summary.output_files = sum(m.output_files or 0 for m in completed)
     summary.output_bytes = sum(m.bytes_out or 0 for m in completed)
     summary.dlq_messages = dlq_depth(outputs)
+
+    failed = [m for m in summary.manifests if m.status != "completed"]
+    if failed:
+        _attribute(failed, outputs, expected, layout.quarantine)
 
     problems = summary.problems
     if summary.files_completed != len(expected):
@@ -82,7 +97,8 @@ def verify(
     for manifest in summary.manifests:
         if manifest.status != "completed":
             cause = f"{manifest.job_error} ({manifest.error})" if manifest.job_error else manifest.error
-            problems.append(f"batch {manifest.manifest_id} ended {manifest.status}: {cause}")
+            culprits = f"; {manifest.culprits}" if manifest.culprits else ""
+            problems.append(f"batch {manifest.manifest_id} ended {manifest.status}: {cause}{culprits}")
             continue
         if not manifest.execution_arn:
             problems.append(f"batch {manifest.manifest_id} has no execution ARN in the tracking table")
@@ -109,6 +125,70 @@ def verify(
         )
     if summary.dlq_messages:
         problems.append(f"{summary.dlq_messages} messages ended in the ingest dead-letter queue")
+
+
+def catalog_skipped_columns(reports: list[dict[str, Any]]) -> list[str]:
+    """The fields the catalog registration of these job reports leaves out, once each: the registration's own
+    mapping (`map_schema`), applied to each report's schema as the status update does."""
+    from pipeline.control_plane.domain.catalog_schema import map_schema
+
+    skipped: dict[str, None] = {}
+    for report in reports:
+        if "schema" not in report:
+            continue
+        try:
+            mapped = map_schema(report["schema"])
+        except PipelineError:
+            continue
+        skipped.update(dict.fromkeys(mapped.skipped))
+    return list(skipped)
+
+
+def _attribute(
+    failed: list[ManifestResult], outputs: StackOutputs, expected: Expected, quarantine: Path
+) -> None:
+    """Name each failed batch's files (the user's paths where known) and count its quarantined lines per file."""
+    by_id = {m.manifest_id: m for m in failed}
+
+    def shown(bucket: str, key: str) -> str:
+        drop = expected.get((bucket, key))
+        return str(drop.path) if drop is not None else f"s3://{bucket}/{key}"
+
+    for item in scan(outputs.tracking_table, SNAPSHOT_ATTRIBUTES):
+        manifest = by_id.get(str(item.get("manifest_id")))
+        if manifest is not None and "bucket" in item and "key" in item:
+            manifest.files.append(shown(str(item["bucket"]), str(item["key"])))
+    for manifest in failed:
+        manifest.files.sort()
+        counts = _quarantined_by_source(quarantine, manifest.manifest_id)
+        named: dict[str, int] = {}
+        for url, count in counts.items():
+            bucket, _, key = url.removeprefix("s3://").partition("/")
+            name = shown(bucket, key) if url.startswith("s3://") else url
+            named[name] = named.get(name, 0) + count
+        manifest.bad_lines_by_file = sorted(named.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _quarantined_by_source(quarantine: Path, manifest_id: str) -> Counter[str]:
+    """Quarantined lines of one batch per `source_file` (the job's quarantine records)."""
+    counts: Counter[str] = Counter()
+    folder_name = f"manifest_id={manifest_id}"
+    if not quarantine.is_dir():
+        return counts
+    for path in quarantine.rglob("*"):
+        if not path.is_file() or path.name.startswith((".", "_")) or folder_name not in path.parts:
+            continue
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        for line in data.splitlines():
+            try:
+                source = json.loads(line).get("source_file")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(source, str):
+                counts[source] += 1
+    return counts
 
 
 def dlq_depth(outputs: StackOutputs) -> int:

@@ -111,47 +111,5 @@ def test_every_bound_names_its_option() -> None:
     }
 
 
-def test_a_batch_over_the_bad_line_ratio_prints_the_job_error_and_the_retry_command(tmp_path: Path) -> None:
-    """One real embedded run (Terraform, the embedded AWS, the Glue job on Spark): 4 bad lines of 20 (20%) are
-    over `--max-bad-ratio 0.1`, so the batch fails; the terminal names the job's error and sentence, the command
-    that retries the batch, and the summary counts the failed batch."""
-    folder = tmp_path / "in" / "2026-10-05"
-    folder.mkdir(parents=True)
-    good = "".join(f'{{"event_id": "e{i}", "n": {i}}}\n' for i in range(16))
-    (folder / "x.ndjson").write_text(good + "{not json\n" * 4, encoding="utf-8")
-    env = {**os.environ, "COLUMNS": "400", "PYTHONUNBUFFERED": "1"}
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        env.pop(key, None)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--input",
-            str(tmp_path / "in"),
-            "--workdir",
-            str(tmp_path / "w"),
-            "--max-bad-ratio",
-            "0.1",
-            "--timeout",
-            "300",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=600,
-        check=False,
-    )
-    out = " ".join((proc.stdout + proc.stderr).split())
-    assert proc.returncode == 1, out
-    assert "error[RunIncomplete]" in out, out
-    assert (
-        "BadRecordRatioExceeded: 4 of 20 records are bad (20.00%), above --MAX_BAD_RECORD_RATIO 0.1" in out
-    ), out
-    assert "1: 0 completed, 1 failed" in out, out
-    assert "raise --max-bad-ratio" in out, out
-    assert "pipeline retry " in out and "--outputs " in out and "--endpoint-url " in out, out
-    assert "--keep-running" in out
-    assert "Traceback" not in out
+# A batch over --max-bad-ratio (its error, the files, the inspect and retry commands): tests/e2e/test_cli_run_report.py,
+# on the one embedded run that module shares.
