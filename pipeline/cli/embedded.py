@@ -198,14 +198,21 @@ def _failed_run_fix(run: Any, summary: Any, keep_running: bool) -> str:
         f"`pipeline retry {m.manifest_id} --outputs {run.stack.outputs_file} --endpoint-url {endpoint} --wait`"
         for m in failed[:3]
     )
-    inspect = "; ".join(
+    bad_lines = "; ".join(
         f"`{quarantine_command(m.manifest_id, run.layout.root)}`" for m in failed[:3] if m.quarantine_lines
+    )
+    # A batch with no bad lines (a file it could not read, a crash): its job run's lines in glue.log.
+    job_lines = "; ".join(
+        f"`grep {m.manifest_id} {shlex.quote(str(logs / 'glue.log'))}`"
+        for m in failed[:3]
+        if not m.quarantine_lines
     )
     ratio = any((m.job_error or "").startswith("BadRecordRatioExceeded") for m in failed)
     live = "" if keep_running else " (with --keep-running, so that the embedded AWS stays up)"
     return (
         ("raise --max-bad-ratio or fix the files' bad lines, then run again; " if ratio else "")
-        + (f"see the bad lines per file and reason: {inspect}; " if inspect else "")
+        + (f"see the bad lines per file and reason: {bad_lines}; " if bad_lines else "")
+        + (f"see its job run: {job_lines}; " if job_lines else "")
         + f"retry a failed batch on the live stack{live}: {commands}; the job's output and error are in "
         f"{logs / 'glue.log'} (the tracking and status updates in lambda.log and pipeline.log)."
     )
