@@ -134,7 +134,7 @@ def print_skipped_inputs(skipped: list[tuple[str, str]], folder: Path) -> None:
         by_reason.setdefault(why, []).append(name)
     for why, names in by_reason.items():
         console.print(
-            f"[yellow]skipped[/] {_files(len(names))} of {escape(str(folder))} ({escape(why)}), not uploaded: "
+            f"[yellow]skipped[/] {_files(len(names))} of {escape(str(folder))}, not uploaded ({escape(why)}): "
             + escape(first_names(names)),
             soft_wrap=True,
         )

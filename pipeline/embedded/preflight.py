@@ -166,8 +166,8 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
 
 
 # Why `scan_inputs` leaves a file out (what the run prints before the upload).
-SKIPPED_SUFFIX = "not .ndjson, .jsonl or .json (optionally .gz)"
-SKIPPED_HIDDEN = "hidden (its name or a folder's starts with '.')"
+SKIPPED_SUFFIX = "not .ndjson, .jsonl or .json, optionally .gz"
+SKIPPED_HIDDEN = "hidden: its name or a folder's starts with '.'"
 
 
 @dataclass(frozen=True)

@@ -167,10 +167,13 @@ def test_the_summary_counts_failed_batches(messy_run: Run) -> None:
 def test_skipped_and_undated_files_are_announced_before_the_upload(messy_run: Run) -> None:
     stdout = _one_line(messy_run.proc.stdout)
     upload = stdout.index("upload to S3")
-    skipped = stdout.index(f"skipped 1 file of {messy_run.folder} (not .ndjson, .jsonl or .json")
+    skipped = stdout.index(
+        f"skipped 1 file of {messy_run.folder}, not uploaded (not .ndjson, .jsonl or .json, optionally .gz): "
+        "README.txt"
+    )
     assert skipped < upload, stdout
-    assert "not uploaded: README.txt" in stdout
-    assert stdout.index("(hidden (its name or a folder's starts with '.')), not uploaded: .DS_Store") < upload
+    hidden = stdout.index("not uploaded (hidden: its name or a folder's starts with '.'): .DS_Store")
+    assert hidden < upload, stdout
     undated = stdout.index(
         f"no date folder: 1 file not under a YYYY-MM-DD/ (or dt=YYYY-MM-DD/) folder lands in partition "
         f"dt={messy_run.today}, the day of the upload (UTC): loose.ndjson"
@@ -207,7 +210,7 @@ def test_skipped_files_are_listed_before_anything_starts(tmp_path: Path) -> None
     out = _one_line(proc.stdout + proc.stderr)
     assert proc.returncode == 2 and "error[Java" in out, out
     assert (
-        f"skipped 7 files of {folder} (not .ndjson, .jsonl or .json (optionally .gz)), not uploaded: "
+        f"skipped 7 files of {folder}, not uploaded (not .ndjson, .jsonl or .json, optionally .gz): "
         "notes-0.txt, notes-1.txt, notes-2.txt, notes-3.txt, notes-4.txt and 2 more"
     ) in out, out
 
