@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import logging
 import math
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +20,8 @@ from pipeline.contracts.errors import PipelineError
 from pipeline.contracts.lines import count_records
 from pipeline.contracts.suffixes import is_gzip_name
 from pipeline.embedded.preflight import InputFile
+
+logger = logging.getLogger(__name__)
 
 APPROX_EVENT_BYTES = 740  # average size of one sample_data event as NDJSON
 # The job's default --MAX_BAD_RECORD_RATIO: a demo whose files with corrupt lines exceed it would fail its own run.
@@ -145,9 +149,19 @@ def count_lines(path: Path) -> int:
         return count_records(handle)
 
 
+def _count_input(path: Path) -> int:
+    """`count_lines`, or 0 for a file that cannot be decompressed (a truncated or not-gzip `.gz`): it is uploaded
+    all the same, and the Glue job fails its batch naming it (InputFileUnreadable), as it would on AWS."""
+    try:
+        return count_lines(path)
+    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        logger.warning("cannot count the lines of %s (%s): the Glue job will report it", path, exc)
+        return 0
+
+
 def drop_files_from(inputs: list[InputFile]) -> list[DropFile]:
     with ThreadPoolExecutor(max_workers=2) as pool:
-        counts = list(pool.map(lambda f: count_lines(f.path), inputs))
+        counts = list(pool.map(lambda f: _count_input(f.path), inputs))
     return [
         DropFile(path=f.path, key=f.key, size=f.size, lines=n) for f, n in zip(inputs, counts, strict=True)
     ]

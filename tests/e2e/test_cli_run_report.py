@@ -5,13 +5,14 @@ inspect and retry it, and a glue.log that holds the job's output.
 One real run backs most cases (module-scoped: ONE Terraform apply on the embedded AWS, ~2-3 minutes): a folder
 holding a dated day whose two files have too many bad lines (the batch fails `--max-bad-ratio 0.1`), a dated file
 with field names Athena cannot map (`my field`, `a.b`), a file outside any date folder, a README.txt and a hidden
-file. The Parquet table format, because the catalog registration (which leaves such fields out) is its own; the
+file, and a truncated .gz in a day of its own (its batch fails with no bad lines). The Parquet table format, because the catalog registration (which leaves such fields out) is its own; the
 Iceberg table keeps every field. The quick cases need no stack.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import re
@@ -82,6 +83,9 @@ def messy_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     _write(folder / "2026-10-05" / "slightly.ndjson", _events(20) + ["{oops"] * 3)
     _write(folder / "2026-10-06" / "fields.ndjson", _events(5, **{"my field": 1, "a.b": "x"}))
     _write(folder / "loose.ndjson", _events(3))
+    whole = gzip.compress("".join(line + "\n" for line in _events(300)).encode())
+    (folder / "2026-10-07").mkdir()
+    (folder / "2026-10-07" / "cut.ndjson.gz").write_bytes(whole[: len(whole) // 2])  # a truncated download
     (folder / "README.txt").write_text("what these files are\n", encoding="utf-8")
     (folder / ".DS_Store").write_bytes(b"\0\1")
     today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -120,6 +124,25 @@ def test_a_failed_batch_names_its_error_and_the_files_with_the_most_bad_lines(me
     assert "raise --max-bad-ratio" in out, out
     assert "pipeline retry " in out and "--outputs " in out and "--endpoint-url " in out, out
     assert "--keep-running" in out
+
+
+@pytest.mark.e2e
+@pytest.mark.terraform
+def test_a_batch_failed_without_bad_lines_names_its_files_and_its_job_run(messy_run: Run) -> None:
+    """A truncated .gz: the job fails its batch (InputFileUnreadable), nothing is quarantined, so the batch's
+    files are named, and the printed `grep` shows its job run in glue.log."""
+    cut = messy_run.folder / "2026-10-07" / "cut.ndjson.gz"
+    found = re.search(
+        r"batch (2026-10-07-\S+) ended failed: InputFileUnreadable: .*?; its files: ([^\s;]+)", messy_run.out
+    )
+    assert found, messy_run.out
+    assert found.group(2) == str(cut), messy_run.out
+    manifest_id = found.group(1)
+    commands = re.findall(rf"`(grep {manifest_id} \S+)`", messy_run.out)
+    assert commands, messy_run.out
+    grep = subprocess.run(shlex.split(commands[0]), capture_output=True, text=True, check=False)
+    assert grep.returncode == 0, grep.stderr
+    assert f"(manifest {manifest_id}) FAILED: InputFileUnreadable" in grep.stdout, grep.stdout
 
 
 @pytest.mark.e2e
