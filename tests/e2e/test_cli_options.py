@@ -1,5 +1,6 @@
 """Every bad option of `pipeline demo|run` is refused before anything starts (no JVM, no embedded AWS, no
-Terraform): exit status 2 within seconds, one line naming the option, the value and the accepted range."""
+Terraform: neither is on the PATH the tests give it, and nothing is written to the workdir): exit status 2, one line
+naming the option, the value and the accepted range."""
 
 from __future__ import annotations
 
@@ -64,12 +65,11 @@ def test_a_bad_option_is_refused_before_anything_starts(
     command: str, args: list[str], expected: str, input_dir: Path, tmp_path: Path
 ) -> None:
     extra = ["--input", str(input_dir)] if command == "run" else []
-    proc, seconds = _pipeline(command, *extra, *args, tmp_path=tmp_path)
+    proc, _ = _pipeline(command, *extra, *args, tmp_path=tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert expected in " ".join(out.split()), out
     assert "Traceback" not in out
-    assert seconds < 15  # Python's start-up and imports only: nothing was started
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
 
 
