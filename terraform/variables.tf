@@ -359,8 +359,8 @@ variable "flush_schedule_expression" {
   nullable    = false
 
   validation {
-    condition     = can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.flush_schedule_expression))
-    error_message = "flush_schedule_expression must be rate(N unit) (singular unit for 1) or cron(...)."
+    condition     = can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\(\\S+ \\S+ (\\? \\S+ [^?\\s]\\S*|[^?\\s]\\S* \\S+ \\?) \\S+\\))$", var.flush_schedule_expression))
+    error_message = "flush_schedule_expression must be an EventBridge schedule: rate(1 minute|hour|day), rate(N minutes|hours|days) with N > 1, or a 6-field cron(minutes hours day-of-month month day-of-week year) with ? in exactly one of day-of-month and day-of-week, e.g. cron(0/5 * * * ? *)."
   }
 }
 
@@ -501,8 +501,8 @@ variable "maintenance_schedule_expression" {
   nullable    = false
 
   validation {
-    condition     = var.maintenance_schedule_expression == "" || can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.maintenance_schedule_expression))
-    error_message = "maintenance_schedule_expression must be rate(N unit) (singular unit for 1), cron(...) or \"\" (no maintenance schedule)."
+    condition     = var.maintenance_schedule_expression == "" || can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\(\\S+ \\S+ (\\? \\S+ [^?\\s]\\S*|[^?\\s]\\S* \\S+ \\?) \\S+\\))$", var.maintenance_schedule_expression))
+    error_message = "maintenance_schedule_expression must be an EventBridge Scheduler schedule: rate(1 minute|hour|day), rate(N minutes|hours|days) with N > 1, or a 6-field cron(minutes hours day-of-month month day-of-week year) with ? in exactly one of day-of-month and day-of-week, e.g. cron(0 3 * * ? *); or \"\" (no maintenance schedule)."
   }
 }
 
