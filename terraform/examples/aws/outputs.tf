@@ -136,6 +136,11 @@ output "kms_key_arn" {
   value       = module.pipeline.kms_key_arn
 }
 
+output "kms_key_policy_service_statements" {
+  description = "Key policy statements for the AWS services that write to the stack's encrypted resources (what a brought key's policy needs)."
+  value       = module.pipeline.kms_key_policy_service_statements
+}
+
 output "flush_rule_name" {
   description = "EventBridge rule that invokes the manifest builder with {\"action\": \"flush\"}."
   value       = module.pipeline.flush_rule_name
