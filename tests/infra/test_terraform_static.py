@@ -106,6 +106,17 @@ def test_the_aws_example_passes_only_module_variables_from_its_own() -> None:
     )
 
 
+def test_no_arn_is_written_with_a_fixed_partition() -> None:
+    """ARNs are built with data.aws_partition (aws-cn and aws-us-gov accounts); only error messages show examples."""
+    fixed = [
+        f"{path.relative_to(TERRAFORM_DIR)}:{number}: {line.strip()}"
+        for path in sorted(TERRAFORM_DIR.rglob("*.tf"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "arn:aws:" in line and not line.strip().startswith(("error_message", "description", "#"))
+    ]
+    assert fixed == []
+
+
 def test_every_module_variable_has_a_description_and_every_non_bool_one_a_validation() -> None:
     missing = []
     for path in sorted(TERRAFORM_DIR.glob("modules/**/variables.tf")):
