@@ -167,3 +167,8 @@ output "region" {
   description = "Region of the stack."
   value       = var.aws_region
 }
+
+output "glue_log_group_names" {
+  description = "The Glue job's CloudWatch log groups: {error = driver/executor/Spark logs, output = stdout/stderr}."
+  value       = module.glue.log_group_names
+}

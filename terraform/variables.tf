@@ -70,7 +70,7 @@ variable "point_in_time_recovery" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the Lambda, Step Functions and Glue log groups."
+  description = "Retention of the Lambda, Step Functions and Glue log groups (the job's <prefix>/error and <prefix>/output groups are created by Terraform with it)."
   type        = number
   default     = 90
   nullable    = false
@@ -226,7 +226,7 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "manifest_builder_reserved_concurrency" {
-  description = "Reserved concurrency of the manifest builder (also the event source mapping's maximum concurrency)."
+  description = "Reserved concurrency of the manifest builder. The SQS event source mapping's maximum concurrency is this, or one less when separate_status_updater = false (the slot the state machine's status updates need)."
   type        = number
   default     = 5
   nullable    = false
@@ -234,6 +234,28 @@ variable "manifest_builder_reserved_concurrency" {
   validation {
     condition     = var.manifest_builder_reserved_concurrency >= 2 && var.manifest_builder_reserved_concurrency <= 1000
     error_message = "manifest_builder_reserved_concurrency must be between 2 and 1000 (SQS event source mappings need at least 2)."
+  }
+
+  validation {
+    condition     = var.separate_status_updater || var.manifest_builder_reserved_concurrency >= 3
+    error_message = "manifest_builder_reserved_concurrency must be at least 3 when separate_status_updater = false: the function also serves the state machine's status updates, so the SQS event source mapping gets one slot less (it needs at least 2)."
+  }
+
+  validation {
+    condition     = var.manifest_builder_reserved_concurrency + (var.separate_status_updater ? var.status_updater_reserved_concurrency : 0) <= var.lambda_concurrent_executions_quota - 100
+    error_message = "The functions' reserved concurrency (manifest_builder_reserved_concurrency, plus status_updater_reserved_concurrency when separate_status_updater) must leave the 100 unreserved executions Lambda keeps out of lambda_concurrent_executions_quota: raise the account's Lambda concurrency quota (Service Quotas, \"Concurrent executions\") and lambda_concurrent_executions_quota with it, or lower the reservations (docs/deploy.md, prerequisites)."
+  }
+}
+
+variable "lambda_concurrent_executions_quota" {
+  description = "The account's Lambda \"Concurrent executions\" quota in the region (`aws lambda get-account-settings` -> AccountLimit.ConcurrentExecutions; 1000 by default, often 10 in new accounts). Lambda keeps 100 of it unreserved, so the functions' reserved concurrency must fit in the rest (minus what other functions of the account reserve): checked before anything is created."
+  type        = number
+  default     = 1000
+  nullable    = false
+
+  validation {
+    condition     = var.lambda_concurrent_executions_quota >= 1 && floor(var.lambda_concurrent_executions_quota) == var.lambda_concurrent_executions_quota
+    error_message = "lambda_concurrent_executions_quota must be a whole number (the account's Lambda concurrent executions quota)."
   }
 }
 
@@ -479,6 +501,22 @@ variable "glue_additional_python_modules" {
   validation {
     condition     = var.table_format != "iceberg" || strcontains(var.glue_additional_python_modules, "pyiceberg")
     error_message = "glue_additional_python_modules must include pyiceberg (e.g. pyiceberg[glue]==0.12.0, or a pyiceberg wheel in S3) when table_format is iceberg: the Glue image has no pyiceberg."
+  }
+}
+
+variable "glue_wheel_bundle_dir" {
+  description = "For accounts whose Glue jobs cannot reach PyPI: a local folder of .whl files (the pinned modules and all their dependencies for manylinux x86_64 CPython 3.11, built as docs/deploy.md shows). Terraform uploads each wheel to s3://<artifacts>/glue/wheels/ and the job installs exactly those with pip --no-index instead of glue_additional_python_modules. null: install glue_additional_python_modules from PyPI."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.glue_wheel_bundle_dir == null || length(fileset(coalesce(var.glue_wheel_bundle_dir, "."), "*.whl")) > 0
+    error_message = "glue_wheel_bundle_dir holds no .whl file: build the bundle first (docs/deploy.md: pip download ... -d <dir>)."
+  }
+
+  validation {
+    condition     = var.glue_wheel_bundle_dir == null || var.table_format != "iceberg" || length(fileset(coalesce(var.glue_wheel_bundle_dir, "."), "pyiceberg-*.whl")) > 0
+    error_message = "glue_wheel_bundle_dir has no pyiceberg wheel, which table_format = \"iceberg\" needs (the Glue image has none)."
   }
 }
 

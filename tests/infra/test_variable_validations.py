@@ -54,12 +54,17 @@ REFUSED = [
 ]
 
 
-def _condition(variable: str) -> str:
+def _conditions(variable: str) -> list[str]:
     body = re.search(rf'^variable "{variable}" \{{\n(.*?)\n\}}\n', VARIABLES_TF.read_text(), re.M | re.S)
     assert body, f"variables.tf has no variable {variable}"
-    condition = re.search(r"^    condition\s+= (.+)$", body.group(1), re.M)
-    assert condition, f"{variable} has no validation condition"
-    return condition.group(1)
+    conditions = re.findall(r"^    condition\s+= (.+)$", body.group(1), re.M)
+    assert conditions, f"{variable} has no validation condition"
+    return conditions
+
+
+def _condition(variable: str) -> str:
+    [condition] = _conditions(variable)
+    return condition
 
 
 def _evaluate(condition: str, variable: str, values: list[str], tmp_path: Path) -> dict[str, bool]:
@@ -93,3 +98,83 @@ def test_an_empty_maintenance_schedule_turns_maintenance_off(tmp_path: Path) -> 
     assert _evaluate(_condition(variable), variable, [""], tmp_path) == {"": True}
     flush = "flush_schedule_expression"
     assert _evaluate(_condition(flush), flush, [""], tmp_path) == {"": False}
+
+
+def _evaluate_cases(conditions: list[str], cases: list[dict[str, object]], cwd: Path) -> list[bool]:
+    """Whether each case (variable name -> value) passes every condition, by `terraform console` in ``cwd``."""
+    expression = " && ".join(f"({c})" for c in conditions)
+    expression = re.sub(r"\bvar\.(\w+)", r"c.\1", expression)
+    program = f"jsonencode([for c in {json.dumps(cases)} : {expression}])\n"
+    result = subprocess.run(
+        ["terraform", "console"],
+        input=program,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_reserved_concurrency_leaves_a_status_update_slot_and_lambda_s_unreserved_100(tmp_path: Path) -> None:
+    conditions = _conditions("manifest_builder_reserved_concurrency")
+    base = {
+        "manifest_builder_reserved_concurrency": 5,
+        "status_updater_reserved_concurrency": 5,
+        "separate_status_updater": True,
+        "lambda_concurrent_executions_quota": 1000,
+    }
+    cases = {
+        "default": ({}, True),
+        "shared function, 3 reserved": (
+            {"separate_status_updater": False, "manifest_builder_reserved_concurrency": 3},
+            True,
+        ),
+        # The mapping would get 1 of 2 slots: below the 2 SQS event source mappings need.
+        "shared function, 2 reserved": (
+            {"separate_status_updater": False, "manifest_builder_reserved_concurrency": 2},
+            False,
+        ),
+        "separate functions, 2 reserved": ({"manifest_builder_reserved_concurrency": 2}, True),
+        # A new account's quota of 10: Lambda keeps 100 unreserved, so nothing can be reserved.
+        "quota 10": ({"lambda_concurrent_executions_quota": 10}, False),
+        "quota 110, 5 + 5": ({"lambda_concurrent_executions_quota": 110}, True),
+        "quota 109, 5 + 5": ({"lambda_concurrent_executions_quota": 109}, False),
+        "quota 109, shared function": (
+            {"lambda_concurrent_executions_quota": 109, "separate_status_updater": False},
+            True,
+        ),
+    }
+    verdicts = _evaluate_cases(conditions, [{**base, **change} for change, _ in cases.values()], tmp_path)
+    assert dict(zip(cases, verdicts, strict=True)) == {
+        name: expected for name, (_, expected) in cases.items()
+    }
+
+
+def test_a_wheel_bundle_must_hold_wheels_and_pyiceberg_for_iceberg(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "no-iceberg").mkdir()
+    (tmp_path / "no-iceberg" / "pyarrow-26.0.1-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"w")
+    (tmp_path / "full").mkdir()
+    for name in (
+        "pyarrow-26.0.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "pyiceberg-0.12.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+    ):
+        (tmp_path / "full" / name).write_bytes(b"w")
+    cases = {
+        "none (PyPI)": ({"glue_wheel_bundle_dir": None, "table_format": "iceberg"}, True),
+        "empty folder": ({"glue_wheel_bundle_dir": "empty", "table_format": "parquet"}, False),
+        "missing folder": ({"glue_wheel_bundle_dir": "nowhere", "table_format": "parquet"}, False),
+        "no pyiceberg, parquet": ({"glue_wheel_bundle_dir": "no-iceberg", "table_format": "parquet"}, True),
+        "no pyiceberg, iceberg": ({"glue_wheel_bundle_dir": "no-iceberg", "table_format": "iceberg"}, False),
+        "full, iceberg": ({"glue_wheel_bundle_dir": "full", "table_format": "iceberg"}, True),
+    }
+    verdicts = _evaluate_cases(
+        _conditions("glue_wheel_bundle_dir"), [case for case, _ in cases.values()], tmp_path
+    )
+    assert dict(zip(cases, verdicts, strict=True)) == {
+        name: expected for name, (_, expected) in cases.items()
+    }

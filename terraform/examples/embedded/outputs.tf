@@ -170,3 +170,8 @@ output "maintenance_schedule_name" {
   description = "EventBridge Scheduler schedule of the Iceberg table maintenance runs (\"\" when off or with parquet)."
   value       = module.pipeline.maintenance_schedule_name
 }
+
+output "glue_log_group_names" {
+  description = "The Glue job's CloudWatch log groups: {error = driver/executor/Spark logs, output = stdout/stderr}."
+  value       = module.pipeline.glue_log_group_names
+}
