@@ -30,7 +30,7 @@ variable "aws_region" {
 }
 
 variable "kms_key_arn" {
-  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy must allow CloudWatch Logs, CloudWatch alarms, S3 notifications and EventBridge as terraform/modules/kms does."
+  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy must let the account's IAM policies grant it and allow CloudWatch Logs, vended log delivery (delivery.logs), CloudWatch alarms and S3 notifications as terraform/modules/kms does (output kms_key_policy_service_statements; docs/deploy.md)."
   type        = string
   default     = null
 }

@@ -34,7 +34,7 @@ variable "aws_region" {
 }
 
 variable "kms_key_arn" {
-  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy must allow CloudWatch Logs, CloudWatch alarms, S3 notifications and EventBridge as terraform/modules/kms does."
+  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy needs the statements of terraform/modules/kms (output kms_key_policy_service_statements)."
   type        = string
   default     = null
 }
