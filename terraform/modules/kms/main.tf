@@ -12,9 +12,13 @@ locals {
 # In a key policy "Resource" is always "*": it means "this key" (the policy is attached to the key itself).
 #
 # The service principals below are the ones that write to a resource of this stack encrypted with the key (the
-# functions, the Glue job and the state machine use it through their roles, which the first statement lets IAM
+# functions, the Glue job and the state machine use it through their roles, which the account statement below lets IAM
 # grant). tests/infra/test_key_policy.py derives that list from the applied resources and checks it against this
-# policy; a brought key (existing_key_arn) needs the same statements: output key_policy_service_statements.
+# policy; a brought key (existing_key_arn) needs the same statements: output kms_key_policy_service_statements.
+# Not here on purpose: states.amazonaws.com and scheduler.amazonaws.com (the state machine and the maintenance
+# schedule encrypt with the key as their execution roles, whose IAM policies grant kms:Decrypt/GenerateDataKey),
+# events.amazonaws.com (the flush rule's only target is the Lambda function, nothing encrypted), sns.amazonaws.com
+# (the alert topic delivers to e-mail, not to an encrypted queue).
 data "aws_iam_policy_document" "services" {
   #checkov:skip=CKV_AWS_109:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
   #checkov:skip=CKV_AWS_111:Key policies must use Resource "*" (the key itself); access is scoped by principal and conditions.
