@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint fmt bench lambda-zip clean
+.PHONY: setup demo test lint fmt bench lambda-zip lock-providers clean
 
 # Re-installs (the project editable, with its dev tools) whenever pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml
@@ -37,6 +37,15 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	terraform fmt -recursive terraform
+
+# Records the provider hashes of every usual platform in each example's .terraform.lock.hcl, so `terraform init`
+# works on Linux, macOS (Intel and Apple silicon) and Windows, x86 and arm CI alike. Needs the Terraform registry
+# (run it where it is reachable, then commit both lock files); the offline mirror holds one platform only.
+LOCK_PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64
+lock-providers:
+	for example in terraform/examples/aws terraform/examples/embedded; do \
+	  terraform -chdir=$$example providers lock $(addprefix -platform=,$(LOCK_PLATFORMS)) || exit 1; \
+	done
 
 lambda-zip: $(STAMP)
 	$(BIN)/pipeline build-lambda

@@ -145,9 +145,10 @@ module "triggers" {
   queue_arn                          = module.ingest.queue_arn
   batch_size                         = var.sqs_batch_size
   maximum_batching_window_in_seconds = var.sqs_maximum_batching_window_seconds
-  maximum_concurrency                = var.manifest_builder_reserved_concurrency
-  flush_schedule_expression          = var.flush_schedule_expression
-  kms_key_arn                        = module.kms.key_arn
+  # With the status update on the same function, one reserved slot stays free of SQS pollers for Step Functions.
+  maximum_concurrency       = var.separate_status_updater ? var.manifest_builder_reserved_concurrency : var.manifest_builder_reserved_concurrency - 1
+  flush_schedule_expression = var.flush_schedule_expression
+  kms_key_arn               = module.kms.key_arn
 
   # Iceberg only: a Glue run of the conversion job in maintenance mode on a schedule.
   maintenance_schedule_expression = var.table_format == "iceberg" ? var.maintenance_schedule_expression : ""
@@ -187,6 +188,8 @@ module "glue" {
   max_concurrent_runs  = var.glue_max_concurrent_runs
 
   additional_python_modules = var.glue_additional_python_modules
+  wheel_bundle_dir          = var.glue_wheel_bundle_dir
+  log_retention_days        = var.log_retention_days
 }
 
 module "orchestration" {

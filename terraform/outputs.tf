@@ -143,6 +143,11 @@ output "kms_key_arn" {
   value       = module.kms.key_arn
 }
 
+output "kms_key_policy_service_statements" {
+  description = "Key policy statements (a policy document) for the AWS services that write to the stack's encrypted resources: CloudWatch Logs, vended log delivery, CloudWatch alarms, S3 notifications. A brought key (kms_key_arn variable) needs them in its policy (docs/deploy.md)."
+  value       = module.kms.service_statements_json
+}
+
 output "flush_rule_name" {
   description = "EventBridge rule that invokes the manifest builder with {\"action\": \"flush\"}."
   value       = module.triggers.flush_rule_name
@@ -161,4 +166,9 @@ output "alarm_names" {
 output "region" {
   description = "Region of the stack."
   value       = var.aws_region
+}
+
+output "glue_log_group_names" {
+  description = "The Glue job's CloudWatch log groups: {error = driver/executor/Spark logs, output = stdout/stderr}."
+  value       = module.glue.log_group_names
 }

@@ -30,7 +30,7 @@ variable "aws_region" {
 }
 
 variable "kms_key_arn" {
-  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy must allow CloudWatch Logs, CloudWatch alarms, S3 notifications and EventBridge as terraform/modules/kms does."
+  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy must let the account's IAM policies grant it and allow CloudWatch Logs, vended log delivery (delivery.logs), CloudWatch alarms and S3 notifications as terraform/modules/kms does (output kms_key_policy_service_statements; docs/deploy.md)."
   type        = string
   default     = null
 }
@@ -70,7 +70,7 @@ variable "point_in_time_recovery" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the Lambda, Step Functions and Glue log groups."
+  description = "Retention of the Lambda, Step Functions and Glue log groups (the job's <prefix>/error and <prefix>/output groups are created by Terraform with it)."
   type        = number
   default     = 90
   nullable    = false
@@ -226,7 +226,7 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "manifest_builder_reserved_concurrency" {
-  description = "Reserved concurrency of the manifest builder (also the event source mapping's maximum concurrency)."
+  description = "Reserved concurrency of the manifest builder. The SQS event source mapping's maximum concurrency is this, or one less when separate_status_updater = false (the slot the state machine's status updates need)."
   type        = number
   default     = 5
   nullable    = false
@@ -234,6 +234,28 @@ variable "manifest_builder_reserved_concurrency" {
   validation {
     condition     = var.manifest_builder_reserved_concurrency >= 2 && var.manifest_builder_reserved_concurrency <= 1000
     error_message = "manifest_builder_reserved_concurrency must be between 2 and 1000 (SQS event source mappings need at least 2)."
+  }
+
+  validation {
+    condition     = var.separate_status_updater || var.manifest_builder_reserved_concurrency >= 3
+    error_message = "manifest_builder_reserved_concurrency must be at least 3 when separate_status_updater = false: the function also serves the state machine's status updates, so the SQS event source mapping gets one slot less (it needs at least 2)."
+  }
+
+  validation {
+    condition     = var.manifest_builder_reserved_concurrency + (var.separate_status_updater ? var.status_updater_reserved_concurrency : 0) <= var.lambda_concurrent_executions_quota - 100
+    error_message = "The functions' reserved concurrency (manifest_builder_reserved_concurrency, plus status_updater_reserved_concurrency when separate_status_updater) must leave the 100 unreserved executions Lambda keeps out of lambda_concurrent_executions_quota: raise the account's Lambda concurrency quota (Service Quotas, \"Concurrent executions\") and lambda_concurrent_executions_quota with it, or lower the reservations (docs/deploy.md, prerequisites)."
+  }
+}
+
+variable "lambda_concurrent_executions_quota" {
+  description = "The account's Lambda \"Concurrent executions\" quota in the region (`aws lambda get-account-settings` -> AccountLimit.ConcurrentExecutions; 1000 by default, often 10 in new accounts). Lambda keeps 100 of it unreserved, so the functions' reserved concurrency must fit in the rest (minus what other functions of the account reserve): checked before anything is created."
+  type        = number
+  default     = 1000
+  nullable    = false
+
+  validation {
+    condition     = var.lambda_concurrent_executions_quota >= 1 && floor(var.lambda_concurrent_executions_quota) == var.lambda_concurrent_executions_quota
+    error_message = "lambda_concurrent_executions_quota must be a whole number (the account's Lambda concurrent executions quota)."
   }
 }
 
@@ -359,8 +381,8 @@ variable "flush_schedule_expression" {
   nullable    = false
 
   validation {
-    condition     = can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.flush_schedule_expression))
-    error_message = "flush_schedule_expression must be rate(N unit) (singular unit for 1) or cron(...)."
+    condition     = can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\(\\S+ \\S+ (\\? \\S+ [^?\\s]\\S*|[^?\\s]\\S* \\S+ \\?) \\S+\\))$", var.flush_schedule_expression))
+    error_message = "flush_schedule_expression must be an EventBridge schedule: rate(1 minute|hour|day), rate(N minutes|hours|days) with N > 1, or a 6-field cron(minutes hours day-of-month month day-of-week year) with ? in exactly one of day-of-month and day-of-week, e.g. cron(0/5 * * * ? *)."
   }
 }
 
@@ -482,6 +504,22 @@ variable "glue_additional_python_modules" {
   }
 }
 
+variable "glue_wheel_bundle_dir" {
+  description = "For accounts whose Glue jobs cannot reach PyPI: a local folder of .whl files (the pinned modules and all their dependencies for manylinux x86_64 CPython 3.11, built as docs/deploy.md shows). Terraform uploads each wheel to s3://<artifacts>/glue/wheels/ and the job installs exactly those with pip --no-index instead of glue_additional_python_modules. null: install glue_additional_python_modules from PyPI."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.glue_wheel_bundle_dir == null || length(fileset(coalesce(var.glue_wheel_bundle_dir, "."), "*.whl")) > 0
+    error_message = "glue_wheel_bundle_dir holds no .whl file: build the bundle first (docs/deploy.md: pip download ... -d <dir>)."
+  }
+
+  validation {
+    condition     = var.glue_wheel_bundle_dir == null || var.table_format != "iceberg" || length(fileset(coalesce(var.glue_wheel_bundle_dir, "."), "pyiceberg-*.whl")) > 0
+    error_message = "glue_wheel_bundle_dir has no pyiceberg wheel, which table_format = \"iceberg\" needs (the Glue image has none)."
+  }
+}
+
 variable "glue_max_concurrent_runs" {
   description = "Concurrent runs of the Glue job; beyond it the state machine retries the start with backoff. The default covers the busiest hour of ~340,000 files a day at the default batching (peak ~6 runs, docs/scaling.md); raise it with the volume, within the account's Glue quota on concurrent job runs."
   type        = number
@@ -501,8 +539,8 @@ variable "maintenance_schedule_expression" {
   nullable    = false
 
   validation {
-    condition     = var.maintenance_schedule_expression == "" || can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\(.+\\))$", var.maintenance_schedule_expression))
-    error_message = "maintenance_schedule_expression must be rate(N unit) (singular unit for 1), cron(...) or \"\" (no maintenance schedule)."
+    condition     = var.maintenance_schedule_expression == "" || can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\(\\S+ \\S+ (\\? \\S+ [^?\\s]\\S*|[^?\\s]\\S* \\S+ \\?) \\S+\\))$", var.maintenance_schedule_expression))
+    error_message = "maintenance_schedule_expression must be an EventBridge Scheduler schedule: rate(1 minute|hour|day), rate(N minutes|hours|days) with N > 1, or a 6-field cron(minutes hours day-of-month month day-of-week year) with ? in exactly one of day-of-month and day-of-week, e.g. cron(0 3 * * ? *); or \"\" (no maintenance schedule)."
   }
 }
 

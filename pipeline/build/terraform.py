@@ -176,6 +176,36 @@ class TerraformRunner:
         )
         return PlanResult(exit_code=code, output=output)
 
+    def plan_json(
+        self, endpoint_url: str | None, workdir: Path, variables: Mapping[str, Any], *, refresh: bool = True
+    ) -> dict[str, Any]:
+        """``plan -out`` then ``show -json`` of that plan: Terraform's JSON plan (``planned_values``,
+        ``resource_changes``, ...) for checks of what an apply would create, without applying it."""
+        paths = self._prepare(endpoint_url, workdir, variables)
+        plan_file = paths.workdir / "plan.tfplan"
+        self._run(
+            ["plan", f"-out={plan_file}", *([] if refresh else ["-refresh=false"]), *self._plan_args(paths)],
+            paths,
+            endpoint_url,
+            TerraformPlanFailed,
+            "terraform plan failed",
+        )
+        _, text = self._run(
+            ["show", "-json", str(plan_file)],
+            paths,
+            endpoint_url,
+            TerraformPlanFailed,
+            "terraform show failed",
+            log_output=False,
+        )
+        try:
+            plan: dict[str, Any] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TerraformPlanFailed(
+                f"terraform show -json printed something that is not JSON: {exc}"
+            ) from exc
+        return plan
+
     def destroy(self, endpoint_url: str | None, workdir: Path, variables: Mapping[str, Any]) -> None:
         """``destroy`` everything recorded in the work folder's state."""
         paths = self._prepare(endpoint_url, workdir, variables)

@@ -14,6 +14,7 @@ from pipeline.build import asl
 REPO = Path(__file__).resolve().parents[2]
 
 SAMPLE_VALUES: dict[str, asl.TemplateValue] = {
+    "partition": "aws",
     "tracking_table_name": "p-tracking",
     "glue_job_name": "p-ndjson-to-parquet",
     "output_path": "s3://p-output/lake/events/",
@@ -58,6 +59,27 @@ def test_every_definition_renders_and_passes_statelint(path: Path) -> None:
 
 def test_terraform_fills_exactly_the_placeholders_of_the_template() -> None:
     assert asl.placeholders(asl.NDJSON_TO_PARQUET.read_text()) == _terraform_template_keys()
+
+
+def test_the_template_names_no_partition_of_its_own() -> None:
+    """Service integrations are arn:<partition>:states:::..., the deployment's partition (aws-cn, aws-us-gov, ...)."""
+    assert "arn:aws:" not in asl.NDJSON_TO_PARQUET.read_text()
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_every_task_resource_is_in_the_partition_of_the_deployment(partition: str) -> None:
+    values = {
+        **SAMPLE_VALUES,
+        "partition": partition,
+        "status_updater_function_arn": f"arn:{partition}:lambda:cn-north-1:123456789012:function:p-status-updater",
+        "alert_topic_arn": f"arn:{partition}:sns:cn-north-1:123456789012:p-alerts",
+    }
+    definition = asl.load_definition(asl.NDJSON_TO_PARQUET, values)
+    resources = {state["Resource"] for state in definition["States"].values() if state["Type"] == "Task"}
+    assert len(resources) >= 5
+    assert all(r.startswith(f"arn:{partition}:states:::") for r in resources), resources
+    assert "arn:aws:" not in json.dumps(definition) or partition == "aws"
+    assert Linter.validate(definition) == []
 
 
 def test_the_template_is_jsonpath_only() -> None:

@@ -178,6 +178,7 @@ def test_state_machine_definition_is_the_rendered_asl(applied_stack) -> None:
     expected = asl.load_definition(
         asl.NDJSON_TO_PARQUET,
         {
+            "partition": "aws",
             "tracking_table_name": out["tracking_table_name"],
             "glue_job_name": out["glue_job_name"],
             "output_path": out["output_path"],

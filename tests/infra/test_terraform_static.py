@@ -106,6 +106,17 @@ def test_the_aws_example_passes_only_module_variables_from_its_own() -> None:
     )
 
 
+def test_no_arn_is_written_with_a_fixed_partition() -> None:
+    """ARNs are built with data.aws_partition (aws-cn and aws-us-gov accounts); only error messages show examples."""
+    fixed = [
+        f"{path.relative_to(TERRAFORM_DIR)}:{number}: {line.strip()}"
+        for path in sorted(TERRAFORM_DIR.rglob("*.tf"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "arn:aws:" in line and not line.strip().startswith(("error_message", "description", "#"))
+    ]
+    assert fixed == []
+
+
 def test_every_module_variable_has_a_description_and_every_non_bool_one_a_validation() -> None:
     missing = []
     for path in sorted(TERRAFORM_DIR.glob("modules/**/variables.tf")):
@@ -141,7 +152,7 @@ def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Pat
                 "glue_package_path": str(tmp_path / "missing-glue.zip"),
                 "compression_type": "lzo",
                 "log_level": "TRACE",
-                "flush_schedule_expression": "every 5 minutes",
+                "flush_schedule_expression": "cron(0/5 * * * *)",  # 5 fields: EventBridge needs 6
             },
         )
     message = str(caught.value)
@@ -151,7 +162,7 @@ def test_bad_variables_fail_the_apply_with_messages_that_name_them(tmp_path: Pat
     assert "glue_jobs/codecs.json" in message
     assert "log_level must be one of DEBUG, INFO, WARNING, ERROR" in message
     assert "pipeline build-lambda" in message
-    assert "flush_schedule_expression must be rate(N unit)" in message
+    assert "flush_schedule_expression must be an EventBridge schedule" in message
     assert (tmp_path / "bad" / "terraform.log").is_file()
 
 
@@ -164,13 +175,13 @@ def test_bad_table_format_and_maintenance_variables_are_named(tmp_path: Path, ap
             {
                 **applied_stack.variables,
                 "table_format": "delta",
-                "maintenance_schedule_expression": "daily",
+                "maintenance_schedule_expression": "rate(1 days)",  # EventBridge wants "rate(1 day)"
                 "orphan_age_hours": 0,
             },
         )
     message = str(caught.value)
     assert "table_format must be iceberg or parquet" in message
-    assert "maintenance_schedule_expression must be rate(N unit)" in message
+    assert "maintenance_schedule_expression must be an EventBridge Scheduler schedule" in message
     assert "orphan_age_hours must be a whole number of hours" in message
 
 

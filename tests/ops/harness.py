@@ -212,6 +212,7 @@ class MiniStack:
                 "retry_interval_seconds": 1,
                 "status_updater_function_arn": function_arn,
                 "tracking_table_name": TABLE,
+                "partition": "aws",
             },
         )
         self.machine_arn = c("stepfunctions").create_state_machine(

@@ -135,3 +135,15 @@ variable "orphan_age_hours" {
   type        = number
   default     = null
 }
+
+variable "glue_wheel_bundle_dir" {
+  description = "No PyPI egress for Glue: a local folder of the job's wheels (docs/deploy.md); null installs the pinned modules from PyPI."
+  type        = string
+  default     = null
+}
+
+variable "lambda_concurrent_executions_quota" {
+  description = "The account's Lambda concurrent executions quota in the region (aws lambda get-account-settings); the functions' reservations must leave 100 unreserved."
+  type        = number
+  default     = null
+}

@@ -34,6 +34,7 @@ module "pipeline" {
   manifest_builder_reserved_concurrency = var.manifest_builder_reserved_concurrency
   separate_status_updater               = var.separate_status_updater
   status_updater_reserved_concurrency   = var.status_updater_reserved_concurrency
+  lambda_concurrent_executions_quota    = var.lambda_concurrent_executions_quota
   log_level                             = var.log_level
   max_files_per_manifest                = var.max_files_per_manifest
   max_bytes_per_manifest                = var.max_bytes_per_manifest
@@ -50,6 +51,7 @@ module "pipeline" {
   glue_number_of_workers                = var.glue_number_of_workers
   glue_timeout_minutes                  = var.glue_timeout_minutes
   glue_additional_python_modules        = var.glue_additional_python_modules
+  glue_wheel_bundle_dir                 = var.glue_wheel_bundle_dir
   glue_max_concurrent_runs              = var.glue_max_concurrent_runs
   glue_retry_interval_seconds           = var.glue_retry_interval_seconds
   glue_retry_max_attempts               = var.glue_retry_max_attempts

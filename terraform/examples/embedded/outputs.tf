@@ -136,6 +136,11 @@ output "kms_key_arn" {
   value       = module.pipeline.kms_key_arn
 }
 
+output "kms_key_policy_service_statements" {
+  description = "Key policy statements for the AWS services that write to the stack's encrypted resources (what a brought key's policy needs)."
+  value       = module.pipeline.kms_key_policy_service_statements
+}
+
 output "flush_rule_name" {
   description = "EventBridge rule that invokes the manifest builder with {\"action\": \"flush\"}."
   value       = module.pipeline.flush_rule_name
@@ -164,4 +169,9 @@ output "table_format" {
 output "maintenance_schedule_name" {
   description = "EventBridge Scheduler schedule of the Iceberg table maintenance runs (\"\" when off or with parquet)."
   value       = module.pipeline.maintenance_schedule_name
+}
+
+output "glue_log_group_names" {
+  description = "The Glue job's CloudWatch log groups: {error = driver/executor/Spark logs, output = stdout/stderr}."
+  value       = module.pipeline.glue_log_group_names
 }

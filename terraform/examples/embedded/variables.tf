@@ -34,7 +34,7 @@ variable "aws_region" {
 }
 
 variable "kms_key_arn" {
-  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy must allow CloudWatch Logs, CloudWatch alarms, S3 notifications and EventBridge as terraform/modules/kms does."
+  description = "Bring your own customer managed KMS key (ARN) instead of the one this stack creates with rotation. Its key policy needs the statements of terraform/modules/kms (output kms_key_policy_service_statements)."
   type        = string
   default     = null
 }
@@ -192,6 +192,12 @@ variable "status_updater_reserved_concurrency" {
   default     = null
 }
 
+variable "lambda_concurrent_executions_quota" {
+  description = "The account's Lambda concurrent executions quota (the reservations must leave 100 unreserved)."
+  type        = number
+  default     = null
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of the functions."
   type        = string
@@ -284,6 +290,12 @@ variable "glue_timeout_minutes" {
 
 variable "glue_additional_python_modules" {
   description = "Passed to the job as --additional-python-modules (default: the exact pins of pyarrow, orjson and pyiceberg[glue] the tests run)."
+  type        = string
+  default     = null
+}
+
+variable "glue_wheel_bundle_dir" {
+  description = "Local folder of .whl files installed by the job with pip --no-index instead of glue_additional_python_modules (accounts without PyPI egress)."
   type        = string
   default     = null
 }

@@ -13,6 +13,14 @@ locals {
   account_id           = data.aws_caller_identity.current.account_id
   region               = data.aws_region.current.name
   partition            = data.aws_partition.current.partition
+  # Glue 5 writes driver/executor logs to <prefix>/error and print/stdout to <prefix>/output, prefix given by
+  # --custom-logGroup-prefix; created here so they have the stack's retention and key (Glue would create
+  # /aws-glue/jobs/error|output itself, with neither).
+  log_group_prefix = "/aws-glue/jobs/${local.job_name}"
+  log_groups       = { for stream in ["error", "output"] : stream => "${local.log_group_prefix}/${stream}" }
+  # No PyPI egress: every wheel of the bundle, installed with pip --no-index.
+  wheel_files    = var.wheel_bundle_dir == null ? [] : sort(tolist(fileset(var.wheel_bundle_dir, "*.whl")))
+  python_modules = var.wheel_bundle_dir == null ? var.additional_python_modules : join(",", [for name in local.wheel_files : "s3://${var.artifacts_bucket}/glue/wheels/${name}"])
   catalog_arns = [
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${local.database_name}",
@@ -41,6 +49,29 @@ resource "aws_s3_object" "package" {
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
   tags                   = var.tags
+}
+
+resource "aws_s3_object" "wheel" {
+  for_each = toset(local.wheel_files)
+
+  bucket                 = var.artifacts_bucket
+  key                    = "glue/wheels/${each.key}"
+  source                 = "${var.wheel_bundle_dir}/${each.key}"
+  source_hash            = filemd5("${var.wheel_bundle_dir}/${each.key}")
+  content_type           = "application/zip"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "job" {
+  #checkov:skip=CKV_AWS_338:Job logs; retention is the log_retention_days variable, not an audit requirement.
+  for_each = local.log_groups
+
+  name              = each.value
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
 }
 
 resource "aws_glue_security_configuration" "this" {
@@ -185,25 +216,26 @@ resource "aws_glue_job" "this" {
 
   default_arguments = merge(
     {
-      "--COMPRESSION_TYPE"                 = var.compression_type
-      "--MAX_BAD_RECORD_RATIO"             = tostring(var.max_bad_record_ratio)
-      "--TABLE_FORMAT"                     = var.table_format
-      "--CATALOG_DATABASE"                 = aws_glue_catalog_database.lake.name
-      "--CATALOG_TABLE"                    = var.catalog_table
-      "--OUTPUT_PATH"                      = local.output_path
-      "--BAD_RECORDS_PATH"                 = local.bad_records_path
-      "--extra-py-files"                   = "s3://${var.artifacts_bucket}/${aws_s3_object.package.key}"
-      "--job-language"                     = "python"
-      "--job-bookmark-option"              = "job-bookmark-disable"
-      "--enable-metrics"                   = "true"
-      "--enable-observability-metrics"     = "true"
-      "--enable-continuous-cloudwatch-log" = "true"
+      "--COMPRESSION_TYPE"             = var.compression_type
+      "--MAX_BAD_RECORD_RATIO"         = tostring(var.max_bad_record_ratio)
+      "--TABLE_FORMAT"                 = var.table_format
+      "--CATALOG_DATABASE"             = aws_glue_catalog_database.lake.name
+      "--CATALOG_TABLE"                = var.catalog_table
+      "--OUTPUT_PATH"                  = local.output_path
+      "--BAD_RECORDS_PATH"             = local.bad_records_path
+      "--extra-py-files"               = "s3://${var.artifacts_bucket}/${aws_s3_object.package.key}"
+      "--job-language"                 = "python"
+      "--job-bookmark-option"          = "job-bookmark-disable"
+      "--enable-metrics"               = "true"
+      "--enable-observability-metrics" = "true"
+      "--custom-logGroup-prefix"       = local.log_group_prefix
     },
-    var.additional_python_modules == "" ? {} : { "--additional-python-modules" = var.additional_python_modules },
+    local.python_modules == "" ? {} : { "--additional-python-modules" = local.python_modules },
+    var.wheel_bundle_dir == null ? {} : { "--python-modules-installer-option" = "--no-index" },
     var.extra_default_arguments,
   )
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.job]
+  depends_on = [aws_iam_role_policy.job, aws_cloudwatch_log_group.job, aws_s3_object.wheel]
 }

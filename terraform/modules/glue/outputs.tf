@@ -47,3 +47,8 @@ output "package_location" {
   description = "s3:// URI of the job package zip (the job's --extra-py-files)."
   value       = "s3://${var.artifacts_bucket}/${aws_s3_object.package.key}"
 }
+
+output "log_group_names" {
+  description = "The job's CloudWatch log groups: error (driver and executor logs, Spark, the Glue logger) and output (stdout/stderr)."
+  value       = { for stream, group in aws_cloudwatch_log_group.job : stream => group.name }
+}

@@ -242,6 +242,28 @@ variable "additional_python_modules" {
   }
 }
 
+variable "wheel_bundle_dir" {
+  description = "Local folder of .whl files uploaded to s3://<artifacts_bucket>/glue/wheels/ and installed with pip --no-index instead of additional_python_modules; null: additional_python_modules from PyPI."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.wheel_bundle_dir == null || length(fileset(coalesce(var.wheel_bundle_dir, "."), "*.whl")) > 0
+    error_message = "wheel_bundle_dir holds no .whl file."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the job's CloudWatch log groups (<prefix>/error and <prefix>/output)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts."
+  }
+}
+
 variable "max_concurrent_runs" {
   description = "Concurrent runs of the job; a start beyond it fails with ConcurrentRunsExceededException, which the state machine retries."
   type        = number

@@ -46,10 +46,17 @@ data "aws_iam_policy_document" "ingest" {
       type        = "Service"
       identifiers = ["s3.amazonaws.com"]
     }
+    # As AWS's example for S3 event notifications: the bucket by ARN, and the account that owns it (a bucket name
+    # is global; a deleted bucket's name can be taken by another account).
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values   = [var.input_bucket_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 

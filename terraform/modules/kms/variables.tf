@@ -10,7 +10,7 @@ variable "name_prefix" {
 }
 
 variable "existing_key_arn" {
-  description = "ARN of a customer managed KMS key to use instead of creating one (its key policy must let CloudWatch Logs, CloudWatch alarms and S3 notifications use it, as the policy in main.tf does)."
+  description = "ARN of a customer managed KMS key to use instead of creating one (its key policy must hold the statements of data.aws_iam_policy_document.services in main.tf: CloudWatch Logs, vended log delivery, CloudWatch alarms, S3 notifications)."
   type        = string
   default     = null
 

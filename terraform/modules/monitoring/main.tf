@@ -1,9 +1,18 @@
-# Glue task failures as the state machine logs them (type TaskFailed/TaskTimedOut/... with resourceType glue):
-# a metric that exists whatever the Glue job's own metrics settings are.
+# Final Glue task failures as the state machine logs them (type TaskFailed/TaskTimedOut/... with resourceType glue),
+# a metric that exists whatever the Glue job's own metrics settings are. The state machine retries a start refused
+# with one of var.glue_retried_errors (concurrency, throttling, internal errors: its Retry on RunGlueJob); each
+# refused attempt is logged as a TaskFailed with that error, so those are not failures of a run and are left out.
+# A start refused until the retries run out fails the batch: the executions-failed alarm and the SNS alert (which
+# names the error) report it.
+locals {
+  glue_task_failure = "($.type = \"TaskFailed\" || $.type = \"TaskTimedOut\" || $.type = \"TaskStartFailed\" || $.type = \"TaskSubmitFailed\") && $.details.resourceType = \"glue\""
+  glue_not_retried  = join(" && ", [for error in var.glue_retried_errors : "$.details.error != \"${error}\""])
+}
+
 resource "aws_cloudwatch_log_metric_filter" "glue_failures" {
   name           = "${var.name_prefix}-glue-job-failures"
   log_group_name = var.state_machine_log_group_name
-  pattern        = "{ ($.type = \"TaskFailed\" || $.type = \"TaskTimedOut\" || $.type = \"TaskStartFailed\" || $.type = \"TaskSubmitFailed\") && $.details.resourceType = \"glue\" }"
+  pattern        = "{ ${local.glue_task_failure} && ${local.glue_not_retried} }"
 
   metric_transformation {
     name          = "GlueJobFailures"
@@ -83,7 +92,7 @@ locals {
       dimensions  = { StateMachineArn = var.state_machine_arn }
     }
     "glue-job-failed" = {
-      description = "Glue runs of ${var.glue_job_name} failed, timed out or could not start (from the state machine's execution log)."
+      description = "Glue runs of ${var.glue_job_name} failed, timed out or could not start (from the state machine's execution log; refused starts the state machine retries are not counted)."
       namespace   = local.metric_namespace
       metric      = aws_cloudwatch_log_metric_filter.glue_failures.metric_transformation[0].name
       statistic   = "Sum"

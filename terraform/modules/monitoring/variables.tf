@@ -143,3 +143,14 @@ variable "tags" {
     error_message = "tags keys must be 1-128 characters and not start with aws:, values at most 256 characters."
   }
 }
+
+variable "glue_retried_errors" {
+  description = "Errors on which the state machine retries the Glue start (the ErrorEquals of its RunGlueJob Retry): logged once per attempt, not counted as failures."
+  type        = list(string)
+  default     = ["Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException", "Glue.InternalServiceException", "Glue.OperationTimeoutException"]
+
+  validation {
+    condition     = length(var.glue_retried_errors) > 0 && alltrue([for e in var.glue_retried_errors : can(regex("^[A-Za-z0-9.]+$", e))])
+    error_message = "glue_retried_errors must be a non-empty list of error names such as Glue.ConcurrentRunsExceededException."
+  }
+}

@@ -11,6 +11,7 @@ locals {
 
   # The same substitution pipeline/build/asl.py performs for the tests and the embedded mode.
   definition = templatefile(var.definition_template_path, {
+    partition                    = local.partition
     tracking_table_name          = var.tracking_table_name
     glue_job_name                = var.glue_job_name
     output_path                  = var.output_path
