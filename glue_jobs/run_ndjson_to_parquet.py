@@ -35,12 +35,12 @@ if (_HERE / "ndjson_to_parquet" / "__init__.py").is_file():  # a checkout (on Gl
 if TYPE_CHECKING:  # mypy sees the package where it sits in the repository; run time sees the top-level module
     from glue_jobs import ndjson_to_parquet
     from glue_jobs.ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
-    from glue_jobs.ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
+    from glue_jobs.ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS, help_text
     from glue_jobs.ndjson_to_parquet.maintenance import run_maintenance
 else:  # `ndjson_to_parquet`: from the path set-up above, or at the root of the Glue --extra-py-files zip
     import ndjson_to_parquet
     from ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
-    from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
+    from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS, help_text
     from ndjson_to_parquet.maintenance import run_maintenance
 
 
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--help" in argv or "-h" in argv:
         print(__doc__)
+        print(help_text())
         return 0
     try:
         from awsglue.context import GlueContext
