@@ -10,7 +10,10 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import shlex
+import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -60,12 +63,41 @@ def _setup_logging(log_dir: Path | None, verbose: bool) -> Path | None:
     return log_file
 
 
+def _as_typed(path: Path) -> str:
+    """A path as a user would type it here: relative to the current folder when inside it, else absolute."""
+    absolute = (
+        path if path.is_absolute() else Path.cwd() / path
+    )  # not resolve(): a venv's python is a symlink
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def _pipeline_program() -> str:
+    """This command as it was started: `pipeline` when that is the one on PATH, else its path (`.venv/bin/pipeline`),
+    or `<python> -m pipeline`."""
+    started = Path(sys.argv[0])
+    if started.name == "pipeline":
+        on_path = shutil.which("pipeline")
+        if on_path and Path(on_path).resolve() == started.resolve():
+            return "pipeline"
+        return shlex.quote(_as_typed(started))
+    return f"{shlex.quote(_as_typed(Path(sys.executable)))} -m pipeline"
+
+
+def query_command(sql: str, lake: Path) -> str:
+    """The `pipeline query` command line that runs `sql` on `lake`, quoted for a POSIX shell: copy, paste, run."""
+    return f"{_pipeline_program()} query {shlex.quote(sql)} --lake {shlex.quote(_as_typed(lake))}"
+
+
 def _print_query(sql: str, lake: Path, table: str) -> None:
     from pipeline.embedded.query import run_query
 
     result = run_query(sql, lake, table)
-    console.print(f'[bold]Sample query[/] (try it yourself: pipeline query "..." --lake {lake})')
-    console.print(f"  {sql}")
+    console.print("[bold]Sample query[/] (the command runs it again):")
+    # One line, never wrapped nor read as markup: it must paste into a shell as it is.
+    console.print(f"  {query_command(sql, lake)}", markup=False, soft_wrap=True)
     console.print(result_table(result))
 
 
