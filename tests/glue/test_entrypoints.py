@@ -22,15 +22,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command, capture_output=True, text=True, cwd=cwd, env=_env(), timeout=300, check=False
+        command, capture_output=True, text=True, cwd=cwd, env=env or _env(), timeout=300, check=False
     )
 
 
 @pytest.mark.spark
 def test_python_script_converts_the_bundled_sample(tmp_path):
+    """...and its terminal shows the report, not Spark's start-up WARN lines (the loopback hostname,
+    NativeCodeLoader) nor its "Setting default log level" note."""
     out = tmp_path / "out"
+    env = {k: v for k, v in _env().items() if k != "SPARK_LOCAL_IP"}  # as on a laptop: nothing set
     proc = _run(
         [
             sys.executable,
@@ -47,8 +50,11 @@ def test_python_script_converts_the_bundled_sample(tmp_path):
             "ignored",
         ],
         tmp_path,
+        env,
     )
     assert proc.returncode == 0, proc.stderr
+    for noise in ("WARN", "NativeCodeLoader", "loopback address", "Setting default log level", "setLogLevel"):
+        assert noise not in proc.stderr, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["status"] == "succeeded" and report["records_in"] == 454 and report["records_out"] == 450
     assert report["files_skipped"] == ["events-0004-late.ndjson"]
