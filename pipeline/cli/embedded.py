@@ -139,12 +139,37 @@ def _prepare(options: Any, verbose: bool) -> tuple[Any, RichReporter, Path | Non
     return run, reporter, _setup_logging(run.layout.logs, verbose)
 
 
+def _interruptible() -> None:
+    """Make Ctrl-C (SIGINT) interrupt this command even when it was started with SIGINT ignored: a process started in
+    the background by a non-interactive shell (`pipeline run ... &` in a script, a CI step, a test harness) inherits
+    it ignored, and Python then leaves it ignored, so `kill -INT` would let the run go on to its end."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _stop_uninterrupted(run: Any) -> None:
+    """A last look at the files, then `run.stop()`, with Ctrl-C ignored meanwhile: a second Ctrl-C (a terminal sends one to the whole process group,
+    an impatient user another) must not break the shutdown into a traceback."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run.look_again()
+        run.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _finish(run: Any, reporter: RichReporter, body: Callable[[], int], log_file: Path | None) -> NoReturn:
     """Run the command's body, stop the run whatever happens, exit with the body's status."""
 
     def body_then_close() -> int:
         try:
             return body()
+        except KeyboardInterrupt:
+            # Ctrl-C: stop the progress display once, look at the files a last time, stop everything, then say
+            # what was done in one line.
+            reporter.close()
+            _stop_uninterrupted(run)
+            raise KeyboardInterrupt(run.interrupted()) from None
         finally:
             # A live spinner swallows what is printed while it runs: stop it before a failure is reported.
             reporter.close()
@@ -167,6 +192,7 @@ def _run_pipeline(
     sample_sql: str | None,
     input_bytes: int,
 ) -> None:
+    _interruptible()
     workdir = options.workdir.resolve()
     guarded(lambda: _preflight(workdir, input_bytes, options.port))
     run, reporter, log_file = _prepare(options, choices.verbose)
@@ -438,6 +464,7 @@ def up(
     the input bucket and they are converted). Prints the endpoint and the environment to use it; Ctrl-C stops."""
     from pipeline.embedded.run import RunOptions
 
+    _interruptible()
     guarded(lambda: _preflight(workdir.resolve(), 0, port))
     options = RunOptions(
         workdir=workdir,
