@@ -65,9 +65,8 @@ def _setup_logging(log_dir: Path | None, verbose: bool) -> Path | None:
 
 def _as_typed(path: Path) -> str:
     """A path as a user would type it here: relative to the current folder when inside it, else absolute."""
-    absolute = (
-        path if path.is_absolute() else Path.cwd() / path
-    )  # not resolve(): a venv's python is a symlink
+    # Not resolve(): a venv's python is a symlink, and the venv is lost when it is resolved.
+    absolute = path if path.is_absolute() else Path.cwd() / path
     try:
         return str(absolute.relative_to(Path.cwd()))
     except ValueError:
@@ -148,8 +147,8 @@ def _interruptible() -> None:
 
 
 def _stop_uninterrupted(run: Any) -> None:
-    """A last look at the files, then `run.stop()`, with Ctrl-C ignored meanwhile: a second Ctrl-C (a terminal sends one to the whole process group,
-    an impatient user another) must not break the shutdown into a traceback."""
+    """A last look at the files, then `run.stop()`, with Ctrl-C ignored meanwhile: a second Ctrl-C (an impatient
+    user's) must not break the shutdown into a traceback."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         run.look_again()
