@@ -35,12 +35,12 @@ if (_HERE / "ndjson_to_parquet" / "__init__.py").is_file():  # a checkout (on Gl
 if TYPE_CHECKING:  # mypy sees the package where it sits in the repository; run time sees the top-level module
     from glue_jobs import ndjson_to_parquet
     from glue_jobs.ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
-    from glue_jobs.ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
+    from glue_jobs.ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS, help_text
     from glue_jobs.ndjson_to_parquet.maintenance import run_maintenance
 else:  # `ndjson_to_parquet`: from the path set-up above, or at the root of the Glue --extra-py-files zip
     import ndjson_to_parquet
     from ndjson_to_parquet import JobError, parse_job_args, preflight, run_job
-    from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS
+    from ndjson_to_parquet.args import OPTIONAL_ARGS, REQUIRED_ARGS, help_text
     from ndjson_to_parquet.maintenance import run_maintenance
 
 
@@ -56,17 +56,51 @@ def _worker_python_path() -> str:
     return os.pathsep.join(dict.fromkeys(entries))
 
 
+# A plain local run's log4j2 set-up, read by the JVM from its first line on: warnings and errors on stderr as Spark's
+# own default does (so Spark does not print its "Setting default log level" note), without the start-up warning
+# every laptop gets (NativeCodeLoader: no native Hadoop library); SPARK_LOCAL_IP below avoids the other one (a
+# hostname resolving to a loopback address). The session lowers it to errors once started (setLogLevel); the job's
+# own errors are its `ErrorName: sentence` line, printed by main() whatever the log level.
+_LOCAL_LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
+logger.nativecode.level = error
+"""
+
+
+def _local_log4j2_file() -> Path:
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(_LOCAL_LOG4J2.encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"ndjson_to_parquet-log4j2-{digest}.properties"
+    if not path.is_file():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(_LOCAL_LOG4J2, encoding="utf-8")
+        partial.replace(path)
+    return path
+
+
 def _local_session() -> Any:
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("ndjson_to_parquet")
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # plain `python`: not launched by spark-submit
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Local mode binds to this host: without it Spark warns that the hostname resolves to a loopback address.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        java_options = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{_local_log4j2_file()}"
         builder = (
             builder.master("local[*]")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+            .config("spark.driver.extraJavaOptions", java_options)
         )
     builder = (
         builder.config("spark.sql.session.timeZone", "UTC")
@@ -104,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--help" in argv or "-h" in argv:
         print(__doc__)
+        print(help_text())
         return 0
     try:
         from awsglue.context import GlueContext

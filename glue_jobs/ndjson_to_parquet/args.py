@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,25 +29,98 @@ PYARROW_CODECS = {
     "brotli": "brotli",
     "uncompressed": "none",
 }
-REQUIRED_ARGS = ("JOB_NAME", "MANIFEST_PATH", "OUTPUT_PATH", "COMPRESSION_TYPE")
-OPTIONAL_ARGS = (
-    "BAD_RECORDS_PATH",
-    "MAX_BAD_RECORD_RATIO",
-    "TARGET_FILE_MB",
-    "SCHEMA_PATH",
-    "MANIFEST_ID",
-    "TABLE_FORMAT",
-    "CATALOG_DATABASE",
-    "CATALOG_TABLE",
-    "MODE",
-    "MAINTAIN_DATE",
-    "SNAPSHOT_RETENTION_HOURS",
-    "ORPHAN_AGE_HOURS",
-    "JOB_RUN_ID",
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One job argument: `--NAME`, whether it is required, its default (as the help shows it) and its meaning."""
+
+    name: str
+    meaning: str
+    default: str = ""
+    required: bool = False
+
+
+#: THE job's arguments (docs/glue-job.md#arguments lists the same rows): REQUIRED_ARGS, OPTIONAL_ARGS, the
+#: defaults the parsers below fall back to and `--help` (`help_text`) all come from here.
+ARGUMENTS: tuple[ArgSpec, ...] = (
+    ArgSpec("JOB_NAME", "Glue job name (Job.init), reported", required=True),
+    ArgSpec(
+        "MANIFEST_PATH",
+        "manifest: s3://, file:// or a local path (not needed with --MODE maintain)",
+        required=True,
+    ),
+    ArgSpec("OUTPUT_PATH", "Parquet root; files go to OUTPUT_PATH/dt=<date_prefix>/", required=True),
+    ArgSpec(
+        "COMPRESSION_TYPE",
+        "Parquet codec, one of codecs.json's supported list (case-insensitive)",
+        "(none on purpose)",
+        required=True,
+    ),
+    ArgSpec("BAD_RECORDS_PATH", "quarantine root", "<OUTPUT_PATH>/_bad_records"),
+    ArgSpec("MAX_BAD_RECORD_RATIO", "0..1; above it nothing is published", "0.05"),
+    ArgSpec("TARGET_FILE_MB", "about this many MiB per Parquet file (1..10240)", "128"),
+    ArgSpec("SCHEMA_PATH", "explicit schema: Spark StructType JSON (df.schema.json())", "inferred"),
+    ArgSpec("MANIFEST_ID", "must match the manifest's manifest_id when given", "from the manifest"),
+    ArgSpec(
+        "TABLE_FORMAT",
+        "iceberg: one Iceberg commit per manifest (Terraform passes it, default iceberg); parquet: Hive-style "
+        "dt=<date>/ folders",
+        "parquet",
+    ),
+    ArgSpec(
+        "CATALOG_DATABASE",
+        "the Glue Data Catalog database of the table; without it an Iceberg run uses a local SQLite catalog in "
+        "OUTPUT_PATH/_catalog/ and a Parquet run keeps its contract in OUTPUT_PATH/_schema/contract.json",
+        "(none)",
+    ),
+    ArgSpec("CATALOG_TABLE", "the table's name in that catalog", "events"),
+    ArgSpec(
+        "MODE",
+        "convert, or maintain: compaction, snapshot expiry and orphan removal of the Iceberg table (no "
+        "manifest, no Spark)",
+        "convert",
+    ),
+    ArgSpec("MAINTAIN_DATE", "maintain mode: only this YYYY-MM-DD partition", "every date"),
+    ArgSpec(
+        "SNAPSHOT_RETENTION_HOURS",
+        "maintain mode: snapshots older than this are expired (the current one never)",
+        "168",
+    ),
+    ArgSpec("ORPHAN_AGE_HOURS", "maintain mode: unreferenced files older than this are removed", "72"),
+    ArgSpec(
+        "JOB_RUN_ID",
+        "recorded in the snapshot summary (job-run-id); on Glue it comes from Glue itself",
+        "Glue's",
+    ),
 )
+REQUIRED_ARGS = tuple(arg.name for arg in ARGUMENTS if arg.required)
+OPTIONAL_ARGS = tuple(arg.name for arg in ARGUMENTS if not arg.required)
+DEFAULTS = {arg.name: arg.default for arg in ARGUMENTS}
+
+
+def help_text(width: int = 100) -> str:
+    """Every argument with its meaning and default, for the entry script's `--help`."""
+    indent = max(len(arg.name) for arg in ARGUMENTS) + 6
+    lines = [
+        "Arguments (--NAME value or --NAME=value; unknown arguments are ignored, as Glue passes its own):"
+    ]
+    for arg in ARGUMENTS:
+        default = (
+            ("required" + (f"; default: {arg.default}" if arg.default else ""))
+            if arg.required
+            else (f"default: {arg.default}")
+        )
+        text = f"  --{arg.name:<{indent - 4}}{arg.meaning} [{default}]"
+        lines.extend(textwrap.wrap(text, width, subsequent_indent=" " * indent, break_on_hyphens=False))
+    return "\n".join(lines)
+
+
 TABLE_FORMATS = ("iceberg", "parquet")
 MODES = ("convert", "maintain")
-DEFAULT_TABLE = "events"  # the table name of a local catalog when --CATALOG_TABLE is not given
+DEFAULT_TABLE = DEFAULTS[
+    "CATALOG_TABLE"
+]  # the table name of a local catalog when --CATALOG_TABLE is not given
 CATALOG_NAME_RE = re.compile(r"^[a-z0-9_]{1,255}$")  # Glue Data Catalog database and table names
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MANIFEST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -59,8 +133,8 @@ class JobArgs:
     output_path: str
     compression: str
     bad_records_path: str
-    max_bad_record_ratio: float = 0.05
-    target_file_mb: int = 128
+    max_bad_record_ratio: float = float(DEFAULTS["MAX_BAD_RECORD_RATIO"])
+    target_file_mb: int = int(DEFAULTS["TARGET_FILE_MB"])
     schema_path: str | None = None
     manifest_id: str | None = None
     table_format: str = (
@@ -70,8 +144,8 @@ class JobArgs:
     catalog_table: str = DEFAULT_TABLE
     mode: str = "convert"  # "convert" | "maintain"
     maintain_date: str | None = None
-    snapshot_retention_hours: int = 168
-    orphan_age_hours: int = 72
+    snapshot_retention_hours: int = int(DEFAULTS["SNAPSHOT_RETENTION_HOURS"])
+    orphan_age_hours: int = int(DEFAULTS["ORPHAN_AGE_HOURS"])
     job_run_id: str | None = None
 
     @property
@@ -164,7 +238,7 @@ def _raw_options(argv: list[str]) -> dict[str, str]:
 
 
 def _ratio(options: dict[str, str]) -> float:
-    ratio_text = options.get("MAX_BAD_RECORD_RATIO", "0.05").strip()
+    ratio_text = options.get("MAX_BAD_RECORD_RATIO", DEFAULTS["MAX_BAD_RECORD_RATIO"]).strip()
     try:
         ratio = float(ratio_text)
     except ValueError:
@@ -177,7 +251,7 @@ def _ratio(options: dict[str, str]) -> float:
 
 
 def _target_file_mb(options: dict[str, str]) -> int:
-    target_text = options.get("TARGET_FILE_MB", "128").strip()
+    target_text = options.get("TARGET_FILE_MB", DEFAULTS["TARGET_FILE_MB"]).strip()
     if not target_text.isdigit() or not (1 <= int(target_text) <= 10_240):
         raise JobError(
             "InvalidArgument",
@@ -218,13 +292,15 @@ def _catalog_options(options: dict[str, str]) -> dict[str, Any]:
     if maintain_date is not None and not DATE_RE.match(maintain_date):
         raise JobError("InvalidArgument", f"--MAINTAIN_DATE must be YYYY-MM-DD, got '{maintain_date}'")
     return {
-        "table_format": _choice(options, "TABLE_FORMAT", TABLE_FORMATS, "parquet"),
+        "table_format": _choice(options, "TABLE_FORMAT", TABLE_FORMATS, DEFAULTS["TABLE_FORMAT"]),
         "catalog_database": _catalog_name(options, "CATALOG_DATABASE"),
         "catalog_table": _catalog_name(options, "CATALOG_TABLE") or DEFAULT_TABLE,
-        "mode": _choice(options, "MODE", MODES, "convert"),
+        "mode": _choice(options, "MODE", MODES, DEFAULTS["MODE"]),
         "maintain_date": maintain_date,
-        "snapshot_retention_hours": _hours(options, "SNAPSHOT_RETENTION_HOURS", 168),
-        "orphan_age_hours": _hours(options, "ORPHAN_AGE_HOURS", 72),
+        "snapshot_retention_hours": _hours(
+            options, "SNAPSHOT_RETENTION_HOURS", int(DEFAULTS["SNAPSHOT_RETENTION_HOURS"])
+        ),
+        "orphan_age_hours": _hours(options, "ORPHAN_AGE_HOURS", int(DEFAULTS["ORPHAN_AGE_HOURS"])),
         "job_run_id": options.get("JOB_RUN_ID", "").strip() or None,
     }
 

@@ -11,7 +11,9 @@ import concurrent.futures
 import json
 import logging
 import shlex
+import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -67,12 +69,40 @@ def _setup_logging(log_dir: Path | None, verbose: bool) -> Path | None:
     return log_file
 
 
+def _as_typed(path: Path) -> str:
+    """A path as a user would type it here: relative to the current folder when inside it, else absolute."""
+    # Not resolve(): a venv's python is a symlink, and the venv is lost when it is resolved.
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def _pipeline_program() -> str:
+    """This command as it was started: `pipeline` when that is the one on PATH, else its path (`.venv/bin/pipeline`),
+    or `<python> -m pipeline`."""
+    started = Path(sys.argv[0])
+    if started.name == "pipeline":
+        on_path = shutil.which("pipeline")
+        if on_path and Path(on_path).resolve() == started.resolve():
+            return "pipeline"
+        return shlex.quote(_as_typed(started))
+    return f"{shlex.quote(_as_typed(Path(sys.executable)))} -m pipeline"
+
+
+def query_command(sql: str, lake: Path) -> str:
+    """The `pipeline query` command line that runs `sql` on `lake`, quoted for a POSIX shell: copy, paste, run."""
+    return f"{_pipeline_program()} query {shlex.quote(sql)} --lake {shlex.quote(_as_typed(lake))}"
+
+
 def _print_query(sql: str, lake: Path, table: str) -> None:
     from pipeline.embedded.query import run_query
 
     result = run_query(sql, lake, table)
-    console.print(f'[bold]Sample query[/] (try it yourself: pipeline query "..." --lake {lake})')
-    console.print(f"  {sql}")
+    console.print("[bold]Sample query[/] (the command runs it again):")
+    # One line, never wrapped nor read as markup: it must paste into a shell as it is.
+    console.print(f"  {query_command(sql, lake)}", markup=False, soft_wrap=True)
     console.print(result_table(result))
 
 
@@ -114,12 +144,37 @@ def _prepare(options: Any, verbose: bool) -> tuple[Any, RichReporter, Path | Non
     return run, reporter, _setup_logging(run.layout.logs, verbose)
 
 
+def _interruptible() -> None:
+    """Make Ctrl-C (SIGINT) interrupt this command even when it was started with SIGINT ignored: a process started in
+    the background by a non-interactive shell (`pipeline run ... &` in a script, a CI step, a test harness) inherits
+    it ignored, and Python then leaves it ignored, so `kill -INT` would let the run go on to its end."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _stop_uninterrupted(run: Any) -> None:
+    """A last look at the files, then `run.stop()`, with Ctrl-C ignored meanwhile: a second Ctrl-C (an impatient
+    user's) must not break the shutdown into a traceback."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run.look_again()
+        run.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _finish(run: Any, reporter: RichReporter, body: Callable[[], int], log_file: Path | None) -> NoReturn:
     """Run the command's body, stop the run whatever happens, exit with the body's status."""
 
     def body_then_close() -> int:
         try:
             return body()
+        except KeyboardInterrupt:
+            # Ctrl-C: stop the progress display once, look at the files a last time, stop everything, then say
+            # what was done in one line.
+            reporter.close()
+            _stop_uninterrupted(run)
+            raise KeyboardInterrupt(run.interrupted()) from None
         finally:
             # A live spinner swallows what is printed while it runs: stop it before a failure is reported.
             reporter.close()
@@ -142,6 +197,7 @@ def _run_pipeline(
     sample_sql: str | None,
     input_bytes: int,
 ) -> None:
+    _interruptible()
     workdir = options.workdir.resolve()
     guarded(lambda: _preflight(workdir, input_bytes, options.port))
     run, reporter, log_file = _prepare(options, choices.verbose)
@@ -436,6 +492,7 @@ def up(
     the input bucket and they are converted). Prints the endpoint and the environment to use it; Ctrl-C stops."""
     from pipeline.embedded.run import RunOptions
 
+    _interruptible()
     guarded(lambda: _preflight(workdir.resolve(), 0, port))
     options = RunOptions(
         workdir=workdir,

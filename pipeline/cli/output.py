@@ -58,8 +58,11 @@ def guarded(body: Callable[[], T], log_file: Path | None = None) -> T:
     """Run a command body, turning every failure into one clear sentence and an exit status."""
     try:
         return body()
-    except KeyboardInterrupt:
-        err_console.print("interrupted: the embedded AWS was stopped.")
+    except KeyboardInterrupt as exc:
+        # One line (never wrapped into several): what the command had done, how to go on. `str(exc)` is that
+        # sentence when the command said it (pipeline/cli/embedded.py `_finish`).
+        detail = str(exc) or "interrupted: the embedded AWS was stopped."
+        err_console.print(detail, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     except OSError as exc:
         logging.getLogger("pipeline").exception("command failed")

@@ -92,6 +92,9 @@ class GlueRunRecord:
     report: dict[str, Any] | None = None
     seconds: float = 0.0  # running (excluding the wait for the one local Spark)
     queued_seconds: float = 0.0
+    # When it ran (time.monotonic(), after the wait for the one local Spark): where the run summary places it.
+    started_at: float | None = None
+    finished_at: float | None = None
     uploaded: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     table_format: str = "parquet"
@@ -159,6 +162,8 @@ class GlueRunner:
             with self._lock:
                 started = time.monotonic()
                 record.queued_seconds = started - queued
+                record.started_at = started
+                logger.info("glue run %s of job %s started", request.run_id, request.job_name)
                 job_log.info(
                     "job run %s of %s started: %s",
                     request.run_id,
@@ -190,7 +195,8 @@ class GlueRunner:
             self._log_failure(record, traceback.format_exc())
             raise GlueRunFailed(record.error) from exc
         finally:
-            record.seconds = time.monotonic() - started
+            record.finished_at = time.monotonic()
+            record.seconds = record.finished_at - started
             if self._on_finished is not None:
                 self._on_finished(record)
 

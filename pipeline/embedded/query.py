@@ -11,7 +11,8 @@ the folder holds:
   partition columns typed, files with different schemas unioned by column name. Folders starting with `_` or `.`
   (job reports, quarantine, temporary output) are not part of the table.
 
-Either way the view is named `events` by default.
+Either way the view is named `events` by default. The quarantine (`<workdir>/quarantine`) is the view `quarantine`,
+its records' `offset` renamed `line_offset` (OFFSET is reserved in SQL).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUN_INFO_FILE = "pipeline-run.json"
+# A quarantine record's byte offset of its line: the job writes `offset`; the `quarantine` view (and the Athena
+# table of docs/analysts.md) call it `line_offset`, because OFFSET is a reserved word in SQL.
+RECORD_OFFSET_FIELD = "offset"
+QUARANTINE_OFFSET_COLUMN = "line_offset"
 
 
 @dataclass
@@ -163,9 +168,18 @@ def _add_quarantine(con: duckdb.DuckDBPyConnection, lake: Path, table: str) -> N
     if bad_files and table != "quarantine":
         bad_list = ", ".join("'" + str(path).replace("'", "''") + "'" for path in bad_files)
         con.execute(
-            f"CREATE VIEW quarantine AS SELECT * FROM read_json_auto([{bad_list}], "  # noqa: S608
+            f"CREATE VIEW _quarantine_records AS SELECT * FROM read_json_auto([{bad_list}], "  # noqa: S608
             "format = 'newline_delimited', hive_partitioning = true, union_by_name = true)"
         )
+        columns = {row[0] for row in con.execute("DESCRIBE _quarantine_records").fetchall()}
+        # The records' `offset` is a reserved word in SQL: the view calls it `line_offset`, so that
+        # `SELECT line_offset, reason FROM quarantine` needs no quoting (docs/analysts.md#the-quarantine).
+        rename = (
+            f' RENAME ("{RECORD_OFFSET_FIELD}" AS {QUARANTINE_OFFSET_COLUMN})'
+            if RECORD_OFFSET_FIELD in columns
+            else ""
+        )
+        con.execute(f"CREATE VIEW quarantine AS SELECT *{rename} FROM _quarantine_records")  # noqa: S608
 
 
 def run_query(

@@ -35,7 +35,14 @@ from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.preflight import key_date
 from pipeline.embedded.server import REGION
 from pipeline.embedded.stack import EmbeddedStack
-from pipeline.embedded.summary import Reporter, RunSummary, SilentReporter, Snapshot, write_run_info
+from pipeline.embedded.summary import (
+    Reporter,
+    RunSummary,
+    SilentReporter,
+    Snapshot,
+    busy_seconds,
+    write_run_info,
+)
 from pipeline.embedded.verify import verify
 
 logger = logging.getLogger(__name__)
@@ -106,10 +113,15 @@ class DuplicateNotifier:
             return
 
 
+TRACKING = "Tracking files (S3 -> SQS -> manifest builder)"
+PROCESSING = "Converting batches (Step Functions -> Glue -> status)"
+
+
 @dataclass
 class _Stage:
     name: str
     started: float
+    description: str = ""
 
 
 class PipelineRun:
@@ -129,15 +141,20 @@ class PipelineRun:
         )
         self.summary = RunSummary(workdir=str(self.layout.root))
         self._started = time.monotonic()
+        self._stage: _Stage | None = None  # the stage begun last: where an interruption found the run
+        self._snapshot: Snapshot | None = None  # the last look at the files and batches
+        self._expected: Expected | None = None  # the files uploaded, once they are
+        self._stopped = False
 
     # ----------------------------------------------------------------------------------------- stages
 
     def _begin(self, name: str, description: str) -> _Stage:
         self.reporter.stage_started(name, description)
-        return _Stage(name, time.monotonic())
+        self._stage = _Stage(name, time.monotonic(), description)
+        return self._stage
 
-    def _end(self, stage: _Stage) -> None:
-        seconds = round(time.monotonic() - stage.started, 2)
+    def _end(self, stage: _Stage, ended: float | None = None) -> None:
+        seconds = round((time.monotonic() if ended is None else ended) - stage.started, 2)
         self.summary.timings[stage.name] = seconds
         self.reporter.stage_finished(stage.name, seconds)
 
@@ -191,6 +208,7 @@ class PipelineRun:
         self._announce_undated(outputs, files)
         stage = self._begin("upload", f"Uploading {len(files)} files to s3://{outputs.input_bucket}")
         expected = self._upload(outputs, files)
+        self._expected = expected
         self._end(stage)
         self._follow(outputs, expected, files)
         stage = self._begin("verify", "Checking every line is in the lake or in the quarantine")
@@ -204,7 +222,53 @@ class PipelineRun:
         return self.summary
 
     def stop(self) -> None:
-        self.stack.stop()
+        """Stop the embedded AWS, the runtime and Spark (once: later calls do nothing)."""
+        if not self._stopped:
+            self._stopped = True
+            self.stack.stop()
+
+    def look_again(self) -> None:
+        """One more look at the files and batches (after an interruption, while the embedded AWS still runs), so
+        that `interrupted()` tells what was done until then rather than at the previous look."""
+        outputs, expected = self.stack.outputs, self._expected
+        if outputs is None or expected is None or self._stopped:
+            return
+        try:
+            self._snapshot, _, _ = take_snapshot(
+                outputs, expected, self.stack.glue_runner, self.summary.lines
+            )
+        except Exception:  # the last look is only a courtesy: the previous one is still true
+            logger.debug("no last look at the tracking table", exc_info=True)
+            return
+        snap = self._snapshot
+        if (
+            self._stage is not None
+            and self._stage.name == "tracking"
+            and (snap.manifests_started or snap.glue_runs_started)
+        ):
+            self._stage = _Stage("processing", time.monotonic(), PROCESSING)
+
+    def interrupted(self) -> str:
+        """What an interruption (Ctrl-C) leaves, in one sentence: where the run was, what it had done, where to look,
+        how to go on."""
+        stage = (
+            self._stage.description[:1].lower() + self._stage.description[1:] if self._stage else "starting"
+        )
+        done = f"interrupted after {time.monotonic() - self._started:.0f} s while {stage.rstrip('.')}"
+        snap = self._snapshot
+        if snap is not None:
+            done += (
+                f": {snap.files_completed} of {snap.files_total} files completed"
+                + (f", {snap.files_failed} failed" if snap.files_failed else "")
+                + f", {snap.manifests_final} of {snap.manifests_started} batches finished, "
+                f"{snap.records_converted:,} of {snap.records_total:,} records converted"
+            )
+        state = "stopped" if self._stopped else "stopping"
+        return (
+            f"{done}. The embedded AWS and Spark were {state} (a batch still running is lost with them) and "
+            f"nothing of this run was verified; look at {self.layout.lake} and {self.layout.logs}, or run the "
+            "same command again to start over (it replaces this run's table)."
+        )
 
     # ----------------------------------------------------------------------------------------- upload
 
@@ -240,8 +304,9 @@ class PipelineRun:
 
     def _follow(self, outputs: StackOutputs, expected: Expected, files: list[DropFile]) -> None:
         deadline = time.monotonic() + self.options.timeout_seconds
-        tracking = self._begin("tracking", "Tracking files (S3 -> SQS -> manifest builder)")
+        tracking = self._begin("tracking", TRACKING)
         processing: _Stage | None = None
+        tracked = False
         snapshot = Snapshot()
         while True:
             looked = time.monotonic()
@@ -251,12 +316,16 @@ class PipelineRun:
             # A scan costs time in proportion to the table's items: look again after twice that, so following takes
             # at most a third of the process from the pipeline it follows (docs/scaling.md#following-a-large-drop).
             pause = max(FOLLOW_INTERVAL_SECONDS, 2 * (time.monotonic() - looked))
+            self._snapshot = snapshot
             self.reporter.progress(snapshot)
-            if processing is None and snapshot.files_tracked == snapshot.files_total:
+            if not tracked and snapshot.files_tracked == snapshot.files_total:
                 self._end(tracking)
-                processing = self._begin(
-                    "processing", "Converting batches (Step Functions -> Glue -> status)"
-                )
+                tracked = True
+            if processing is None and (snapshot.manifests_started or snapshot.glue_runs_started):
+                # The batches stage starts with the first batch, which may be before the last file is tracked:
+                # every Glue run then lies within it (docs/embedded.md#timings).
+                processing = self._begin("processing", PROCESSING)
+                processing.started = min([looked, *self._glue_run_starts()])
             all_final = all(file_status.get(key) in FINAL_FILE_STATES for key in expected)
             manifests_final = all(m.get("status") in FINAL_MANIFEST_STATES for m in manifests)
             if all_final and manifests_final and executions_running(outputs) == 0:
@@ -266,9 +335,22 @@ class PipelineRun:
                     snapshot, file_status, manifests, expected, self.options.timeout_seconds, self.layout.logs
                 )
             time.sleep(pause)
-        if processing is not None:
-            self._end(processing)
+        ended = time.monotonic()
         glue_runs = self.stack.glue_runner.runs if self.stack.glue_runner else []
         self.summary.glue_runs = len(glue_runs)
         self.summary.glue_seconds = round(sum(r.seconds for r in glue_runs), 2)
-        self.summary.timings["glue_runs"] = self.summary.glue_seconds
+        if processing is not None:
+            self._end(processing, ended)
+            # "of which Glue job runs": the part of the batches stage during which a Glue run was running.
+            self.summary.timings["glue_runs"] = round(
+                busy_seconds(
+                    [(r.started_at, r.finished_at) for r in glue_runs if r.started_at is not None],
+                    processing.started,
+                    ended,
+                ),
+                2,
+            )
+
+    def _glue_run_starts(self) -> list[float]:
+        runs = self.stack.glue_runner.runs if self.stack.glue_runner else []
+        return [r.started_at for r in list(runs) if r.started_at is not None]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -163,6 +164,21 @@ class RunSummary:
         data = asdict(self)
         data["ok"] = self.ok
         return data
+
+
+def busy_seconds(intervals: Iterable[tuple[float, float | None]], start: float, end: float) -> float:
+    """Seconds of the window [start, end] during which at least one interval ran (an interval without an end runs
+    until `end`): a part of the window, never more than it, however the intervals overlap or stick out of it."""
+    clipped = sorted(
+        (max(begin, start), min(end if finish is None else finish, end)) for begin, finish in intervals
+    )
+    total, covered_to = 0.0, start
+    for begin, finish in clipped:
+        begin = max(begin, covered_to)
+        if finish > begin:
+            total += finish - begin
+            covered_to = finish
+    return total
 
 
 def write_run_info(summary: RunSummary, layout: WorkLayout) -> None:

@@ -169,6 +169,29 @@ def test_the_demo_accounts_for_every_line(demo):
         assert summary["timings"][stage] > 0
     output = "".join(demo["process"].output)
     assert "Summary" in output and "Sample query" in output and "OK: every input line" in output
+    # "of which Glue job runs" is a part of "batches" (it was the runs' summed durations, some before the stage).
+    assert 0 < summary["timings"]["glue_runs"] <= summary["timings"]["processing"]
+    # Spark's start-up lines went to logs/spark.log, not to the terminal (stdout and stderr are both here).
+    for noise in ("WARN", "NativeCodeLoader", "loopback address", "Setting default log level"):
+        assert noise not in output, output
+    assert (demo["workdir"] / "logs" / "spark.log").is_file()
+
+
+def test_the_sample_query_hint_runs_as_printed(demo):
+    """The hint is the real command (it was `pipeline query "..."`): pasted into a shell it answers the same."""
+    lines = "".join(demo["process"].output).splitlines()
+    command = lines[lines.index("Sample query (the command runs it again):") + 1].strip()
+    pasted = subprocess.run(
+        ["bash", "-c", command + " --format json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,  # where the demo ran
+        timeout=120,
+        check=False,
+    )
+    assert pasted.returncode == 0, command + "\n" + pasted.stderr
+    rows = json.loads(pasted.stdout)
+    assert sum(row["events"] for row in rows) == demo["summary"]["records_out"]
 
 
 def _outputs(demo) -> dict[str, Any]:

@@ -22,15 +22,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command, capture_output=True, text=True, cwd=cwd, env=_env(), timeout=300, check=False
+        command, capture_output=True, text=True, cwd=cwd, env=env or _env(), timeout=300, check=False
     )
 
 
 @pytest.mark.spark
 def test_python_script_converts_the_bundled_sample(tmp_path):
+    """...and its terminal shows the report, not Spark's start-up WARN lines (the loopback hostname,
+    NativeCodeLoader) nor its "Setting default log level" note."""
     out = tmp_path / "out"
+    env = {k: v for k, v in _env().items() if k != "SPARK_LOCAL_IP"}  # as on a laptop: nothing set
     proc = _run(
         [
             sys.executable,
@@ -47,8 +50,11 @@ def test_python_script_converts_the_bundled_sample(tmp_path):
             "ignored",
         ],
         tmp_path,
+        env,
     )
     assert proc.returncode == 0, proc.stderr
+    for noise in ("WARN", "NativeCodeLoader", "loopback address", "Setting default log level", "setLogLevel"):
+        assert noise not in proc.stderr, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["status"] == "succeeded" and report["records_in"] == 454 and report["records_out"] == 450
     assert report["files_skipped"] == ["events-0004-late.ndjson"]
@@ -143,9 +149,44 @@ def test_spark_submit_runs_the_same_script(tmp_path):
     assert report["codec"] == "brotli" and report["records_out"] == 450
 
 
-def test_help_prints_usage(tmp_path):
+def _documented_arguments() -> dict[str, tuple[bool, str]]:
+    """docs/glue-job.md's argument table: name -> (required, default)."""
+    text = (ROOT / "docs" / "glue-job.md").read_text(encoding="utf-8")
+    section = text.split("## Arguments", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].startswith("`--"):
+            rows[cells[0].strip("`").removeprefix("--")] = (cells[1] == "yes", cells[2].strip("`"))
+    return rows
+
+
+def test_help_lists_every_argument_with_its_meaning_and_default(tmp_path):
+    """`--help` (no Spark, no JVM) lists every argument the job reads, each with its meaning and its default, from
+    the job's one argument table, which docs/glue-job.md's table repeats row for row."""
+    from glue_jobs.ndjson_to_parquet.args import ARGUMENTS, OPTIONAL_ARGS, REQUIRED_ARGS
+
     proc = _run([sys.executable, str(SCRIPT), "--help"], tmp_path)
-    assert proc.returncode == 0 and "--MANIFEST_PATH" in proc.stdout and "--COMPRESSION_TYPE" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    listing = proc.stdout.split("Arguments (", 1)[1]
+    entries = {}  # --NAME -> its text, continuation lines joined
+    for line in listing.splitlines()[1:]:
+        if line.startswith("  --"):
+            name, _, text = line.strip().partition(" ")
+            entries[name.removeprefix("--")] = text.strip()
+        elif line.strip():
+            last = list(entries)[-1]
+            entries[last] += " " + line.strip()
+    documented = _documented_arguments()
+    assert set(entries) == set(documented) == set(REQUIRED_ARGS) | set(OPTIONAL_ARGS)
+    for name, (required, default) in documented.items():
+        text = entries[name]
+        assert text.endswith("]") and ("[required" in text) == required, (name, text)
+        if default:
+            assert f"default: {default}]" in text, (name, text)
+    for arg in ARGUMENTS:
+        assert arg.meaning.split(";")[0] in entries[arg.name]
+        assert documented[arg.name] == (arg.required, arg.default)
 
 
 def test_on_glue_the_reserved_job_run_id_is_not_asked_for_and_missing_arguments_are_named(tmp_path):
