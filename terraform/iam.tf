@@ -31,6 +31,14 @@ data "aws_iam_policy_document" "manifest_builder" {
     resources = [local.manifest_objects_arn]
   }
 
+  # Without s3:ListBucket, S3 answers 403 AccessDenied (not 404) for a missing key, and crash repair could not tell
+  # a manifest that was never written from a denied read. The bucket holds manifests only.
+  statement {
+    sid       = "MissingManifestIs404"
+    actions   = ["s3:ListBucket"]
+    resources = [module.storage.bucket_arns["manifest"]]
+  }
+
   statement {
     sid       = "StartConversion"
     actions   = ["states:StartExecution"]
