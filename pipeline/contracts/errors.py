@@ -90,6 +90,13 @@ class ManifestNotReadable(PipelineError):
     error_name = "ManifestNotReadable"
 
 
+class JobReportNotReadable(PipelineError):
+    """The status update could not read the job report the state machine pointed it to (missing, denied, not
+    JSON): the manifest stays processing and the state machine alerts; `pipeline reconcile` repairs it."""
+
+    error_name = "JobReportNotReadable"
+
+
 class ManifestAlreadyFinal(PipelineError):
     error_name = "ManifestAlreadyFinal"
 
