@@ -1,5 +1,5 @@
 """Status update Lambda for those who deploy it apart from the manifest builder: accepts only
-``{"action": "complete", "manifest_id", "date_prefix", "status", "error"?, "cause"?, "report"?}``."""
+``{"action": "complete", "manifest_id", "date_prefix", "status", "error"?, "cause"?, "report"?, "report_path"?}``."""
 
 from __future__ import annotations
 

@@ -31,6 +31,14 @@ data "aws_iam_policy_document" "manifest_builder" {
     resources = [local.manifest_objects_arn]
   }
 
+  # Without s3:ListBucket, S3 answers 403 AccessDenied (not 404) for a missing key, and crash repair could not tell
+  # a manifest that was never written from a denied read. The bucket holds manifests only.
+  statement {
+    sid       = "MissingManifestIs404"
+    actions   = ["s3:ListBucket"]
+    resources = [module.storage.bucket_arns["manifest"]]
+  }
+
   statement {
     sid       = "StartConversion"
     actions   = ["states:StartExecution"]
@@ -56,7 +64,7 @@ data "aws_iam_policy_document" "manifest_builder" {
 }
 
 data "aws_iam_policy_document" "status_updater" {
-  source_policy_documents = local.catalog_registration_policies
+  source_policy_documents = concat([data.aws_iam_policy_document.read_job_reports.json], local.catalog_registration_policies)
 
   statement {
     sid       = "TrackingTable"
@@ -96,7 +104,17 @@ data "aws_iam_policy_document" "catalog_registration" {
   }
 }
 
+# The state machine passes the job report's location only (a wide schema exceeds its 256 KiB state limit): the
+# status update reads the report itself.
+data "aws_iam_policy_document" "read_job_reports" {
+  statement {
+    sid       = "ReadJobReports"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.storage.bucket_arns["output"]}/${local.output_prefix}_reports/*"]
+  }
+}
+
 # When the manifest builder also serves the status update (separate_status_updater = false).
 data "aws_iam_policy_document" "manifest_builder_and_status_update" {
-  source_policy_documents = concat([data.aws_iam_policy_document.manifest_builder.json], local.catalog_registration_policies)
+  source_policy_documents = concat([data.aws_iam_policy_document.manifest_builder.json, data.aws_iam_policy_document.read_job_reports.json], local.catalog_registration_policies)
 }

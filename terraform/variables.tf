@@ -410,6 +410,19 @@ variable "compression_type" {
     condition     = contains(jsondecode(file("${path.module}/../glue_jobs/codecs.json")).supported, var.compression_type)
     error_message = "compression_type is not a codec the Glue job supports: see the \"supported\" list in glue_jobs/codecs.json (and \"unsupported\" for why the others are refused)."
   }
+
+  # The table is registered in the Glue Data Catalog to be queried with Athena, which cannot read every codec.
+  validation {
+    condition     = var.allow_codec_athena_cannot_read || lookup(jsondecode(file("${path.module}/../glue_jobs/codecs.json")).athena, var.compression_type, true)
+    error_message = "compression_type is a codec Athena cannot read (\"athena\": false in glue_jobs/codecs.json, e.g. brotli), and this table is registered in the Glue Data Catalog for Athena: use zstd (smallest) or snappy (fastest), or set allow_codec_athena_cannot_read = true if only Spark, DuckDB or pyarrow read the table."
+  }
+}
+
+variable "allow_codec_athena_cannot_read" {
+  description = "Accept a compression_type Athena cannot read (brotli): the table is then readable by Spark, DuckDB and pyarrow only. The embedded example sets it (its queries use DuckDB)."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "max_bad_record_ratio" {

@@ -174,7 +174,8 @@ def _codec_candidates(extra_dirs: tuple[str, ...]) -> list[Any]:
 
 
 def load_codecs(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The codec list: {"supported": [...], "unsupported": {name: why}, "path": where it was read}."""
+    """The codec list: {"supported": [...], "unsupported": {name: why}, "athena": {name: Athena reads it},
+    "path": where it was read}."""
     for candidate in _codec_candidates(extra_dirs):
         if candidate.is_file():
             try:
@@ -190,9 +191,16 @@ def load_codecs(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
                     "CodecListInvalid",
                     f"{candidate} lists codecs this job cannot write: {', '.join(unknown)}",
                 )
+            athena = data.get("athena") or {}
+            if not isinstance(athena, dict) or set(athena) != set(supported):
+                raise JobError(
+                    "CodecListInvalid",
+                    f"{candidate} must say for every supported codec whether Athena reads it",
+                )
             return {
                 "supported": list(supported),
                 "unsupported": dict(data.get("unsupported") or {}),
+                "athena": {name: athena[name] is True for name in supported},
                 "path": str(candidate),
             }
     raise JobError(
@@ -215,6 +223,19 @@ def check_codec(name: str) -> str:
             f"--COMPRESSION_TYPE {reason}; use one of: {', '.join(codecs['supported'])}",
         )
     return codec
+
+
+def athena_warning(codec: str, catalog_database: str | None) -> str | None:
+    """A warning when the table goes to the Glue Data Catalog (so Athena may query it) in a codec Athena cannot
+    read; None otherwise. A warning, not a refusal: the embedded run registers a Glue catalog too and reads the
+    files with DuckDB, which reads every codec. A deployed stack refuses such a codec at `terraform plan`."""
+    if catalog_database is None or load_codecs()["athena"].get(codec, True):
+        return None
+    return (
+        f"--COMPRESSION_TYPE {codec}: Athena cannot read {codec} Parquet, and this table is registered in the Glue "
+        f"Data Catalog database {catalog_database}; Athena queries of it will fail (Spark, DuckDB and pyarrow "
+        "read it). Use zstd or snappy for a table Athena queries."
+    )
 
 
 def _raw_options(argv: list[str]) -> dict[str, str]:

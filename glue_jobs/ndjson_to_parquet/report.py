@@ -7,6 +7,7 @@ its fields. It is written atomically (a PUT on S3, a rename locally) so that a r
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from pipeline.contracts.report import REPORTS_FOLDER
 
-from .args import JobArgs
+from .args import JobArgs, athena_warning
 from .constants import PARTITION_COLUMN, TS_TYPE
 from .contract import Evolution
 from .manifest import Manifest
@@ -27,13 +28,18 @@ CONTRACT_REASON = "schema_contract"  # the reason kind of records whose value th
 
 
 def new_report(args: JobArgs, manifest: Manifest, timings: dict[str, float]) -> dict[str, Any]:
-    return {
+    report: dict[str, Any] = {
         "manifest_id": manifest.manifest_id,
         "date_prefix": manifest.date_prefix,
         "job_name": args.job_name,
         "codec": args.compression,
         "timings": timings,
     }
+    warning = athena_warning(args.compression, args.catalog_database)
+    if warning is not None:
+        print(f"WARNING: {warning}", file=sys.stderr, flush=True)  # the run's error log on Glue
+        report["warnings"] = [warning]
+    return report
 
 
 def schema_listing(schema: pa.Schema, partition_column: bool = False) -> list[dict[str, str]]:

@@ -19,7 +19,10 @@ from pipeline.cli.options import (
     DatesOpt,
     DaysOpt,
     DlqUrlOpt,
+    EndpointOpt,
+    ProfileOpt,
     QueueUrlOpt,
+    RegionOpt,
     StackOptions,
     stack_options,
 )
@@ -391,6 +394,74 @@ def replay_command(
     raise typer.Exit(guarded_ops(body))
 
 
+# ------------------------------------------------------------------------------------------ doctor
+
+
+def doctor_command(
+    aws: Annotated[
+        bool, typer.Option("--aws", help="Check the AWS account and region (the only target so far).")
+    ] = False,
+    var_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--var-file", help="The Terraform variables the apply will use (.tfvars or .tfvars.json)."
+        ),
+    ] = None,
+    kms_key_arn: Annotated[
+        str | None,
+        typer.Option("--kms-key-arn", help="Bring-your-own key to check (overrides the var file)."),
+    ] = None,
+    wheel_bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--wheel-bundle", help="s3:// URL of the job's wheel bundle, if Glue has no PyPI egress."
+        ),
+    ] = None,
+    builder_concurrency: Annotated[
+        int | None, typer.Option("--manifest-builder-reserved-concurrency", min=1)
+    ] = None,
+    updater_concurrency: Annotated[
+        int | None, typer.Option("--status-updater-reserved-concurrency", min=1)
+    ] = None,
+    as_json: AsJsonOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Read-only preflight before `terraform apply`: Lambda concurrency quota, Glue in the region, Lake Formation
+    defaults, a bring-your-own key's policy, the codec for Athena, PyPI egress or the wheel bundle. One line per
+    check (ok / warn / fail + the fix); exit 1 when a check fails (docs/runbook.md)."""
+    from pipeline.ops.aws import AwsSession
+    from pipeline.ops.doctor import effective_variables, read_var_file, run_doctor
+
+    if not aws:
+        raise typer.BadParameter(
+            "pass --aws (the account and region of the credential chain or --endpoint-url)"
+        )
+
+    def body() -> int:
+        file_values = read_var_file(var_file) if var_file else {}
+        variables = effective_variables(
+            file_values,
+            {
+                "kms_key_arn": kms_key_arn,
+                "manifest_builder_reserved_concurrency": builder_concurrency,
+                "status_updater_reserved_concurrency": updater_concurrency,
+            },
+        )
+        session = AwsSession.create(endpoint_url, region or variables.get("aws_region"), profile)
+        report = run_doctor(session, variables, wheel_bundle=wheel_bundle)
+        if as_json:
+            print_json(report.as_dict())
+        else:
+            out.print(f"pipeline doctor --aws: region {report.region}", markup=False, highlight=False)
+            for finding in report.findings:
+                out.print(finding.line(), markup=False, highlight=False, soft_wrap=True)
+        return 1 if report.failed else 0
+
+    raise typer.Exit(guarded_ops(body))
+
+
 # ------------------------------------------------------------------------------------------ registration
 
 
@@ -402,6 +473,7 @@ def register(app: typer.Typer) -> None:
     app.command("reconcile")(reconcile_command)
     app.command("backfill")(backfill_command)
     app.command("replay")(replay_command)
+    app.command("doctor")(doctor_command)
 
 
 ops_app = typer.Typer(

@@ -83,6 +83,20 @@ class ManifestNotFound(PipelineError):
     error_name = "ManifestNotFound"
 
 
+class ManifestNotReadable(PipelineError):
+    """S3 answered 403 for a manifest object: missing or not permitted (S3 answers 403, not 404, for a missing key
+    when the caller lacks s3:ListBucket on the bucket), so the caller cannot tell the two apart."""
+
+    error_name = "ManifestNotReadable"
+
+
+class JobReportNotReadable(PipelineError):
+    """The status update could not read the job report the state machine pointed it to (missing, denied, not
+    JSON): the manifest stays processing and the state machine alerts; `pipeline reconcile` repairs it."""
+
+    error_name = "JobReportNotReadable"
+
+
 class ManifestAlreadyFinal(PipelineError):
     error_name = "ManifestAlreadyFinal"
 

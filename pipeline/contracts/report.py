@@ -2,8 +2,9 @@
 control plane keeps.
 
 The job writes one JSON object per run to ``<OUTPUT_PATH>/_reports/<manifest_id>.json`` (docs/glue-job.md lists
-every field); the state machine reads it back (``aws-sdk:s3:getObject``) and hands it to the status update, which
-keeps the counts below on the MANIFEST item; ``pipeline reconcile``, ``pipeline status`` and the invariant checker
+every field); the state machine checks that it exists (``aws-sdk:s3:headObject``) and hands its location
+(``report_path``, never the report itself: a wide schema makes it larger than Step Functions' 256 KiB state
+limit) to the status update, which reads it from S3 and keeps the counts below on the MANIFEST item; ``pipeline reconcile``, ``pipeline status`` and the invariant checker
 read the same names.
 """
 
@@ -26,6 +27,12 @@ def report_key(output_prefix: str, manifest_id: str) -> str:
     """The report's key (or path) under the output location ``output_prefix`` (with or without a trailing /)."""
     base = output_prefix.rstrip("/")
     return f"{base}/{REPORTS_FOLDER}/{manifest_id}.json" if base else f"{REPORTS_FOLDER}/{manifest_id}.json"
+
+
+def is_report_key(key: str, manifest_id: str) -> bool:
+    """True when ``key`` is the report of ``manifest_id`` under some output location (what ``report_key`` makes)."""
+    name = f"{REPORTS_FOLDER}/{manifest_id}.json"
+    return key == name or key.endswith(f"/{name}")
 
 
 def report_counts(report: dict[str, Any]) -> dict[str, int]:

@@ -22,6 +22,7 @@ from pipeline.contracts.errors import InvalidEvent, PipelineError
 from pipeline.control_plane.adapters.backoff import RetryPolicy
 from pipeline.control_plane.adapters.catalog import CatalogTarget, GlueCatalog
 from pipeline.control_plane.adapters.executions import Executions
+from pipeline.control_plane.adapters.job_reports import JobReports
 from pipeline.control_plane.adapters.manifest_store import ManifestStore
 from pipeline.control_plane.adapters.tracking import TrackingTable
 from pipeline.control_plane.config import ControlPlaneConfig
@@ -77,15 +78,17 @@ def build_app(
     target = CatalogTarget.from_env(os.environ) if config.registers_catalog_partitions else None
     catalog = GlueCatalog(target, client("glue")) if target is not None else None
 
+    s3 = client("s3")
     service = ControlPlane(
         config=config,
         table=TrackingTable(client("dynamodb"), config.tracking_table, retry, config.pending_shards),
-        store=ManifestStore(client("s3"), config.manifest_bucket, config.manifest_prefix, retry),
+        store=ManifestStore(s3, config.manifest_bucket, config.manifest_prefix, retry),
         executions=Executions(client("stepfunctions"), config.state_machine_arn, retry),
         logger=logger,
         clock=clock,
         remaining_seconds=deadline.remaining,
         catalog=catalog,
+        reports=JobReports(s3, retry),
     )
     return App(service, deadline, logger)
 

@@ -98,6 +98,12 @@ class ExecutionStarter(Protocol):
     def find(self, name: str) -> str | None: ...
 
 
+class ReportReader(Protocol):
+    """Reads the job report (an s3:// URL) the state machine names in a `complete` status update."""
+
+    def read(self, path: str) -> dict[str, Any]: ...
+
+
 class Catalog(Protocol):
     """Registers a completed manifest's output (the Glue Data Catalog) before it is recorded completed."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pipeline.contracts.errors import ManifestNotReadable
 from pipeline.control_plane.adapters.backoff import describe
 from pipeline.control_plane.adapters.tracking_records import StartedManifest
 from pipeline.control_plane.domain.states import FileStatus
@@ -111,7 +112,15 @@ def repair(cp: ControlPlane, outcome: FlushOutcome | None = None) -> FlushOutcom
         path = cp.store.path_for(claim.date_prefix, claim.manifest_id)
         files = list(cp.table.query_manifest_files(claim.manifest_id))
         if execution_arn is not None:
-            manifest = cp.store.get(path)
+            try:
+                manifest = cp.store.get(path)
+            except ManifestNotReadable as exc:
+                # Missing or not permitted: the manifest only gives the byte total here, the files give it too.
+                manifest = None
+                cp.log.warning(
+                    "manifest object not readable; repairing from the claimed files",
+                    extra={"error": exc.error_name, "manifest_id": claim.manifest_id, "cause": exc.message},
+                )
             claimed_files = [f for f in files if f.status != FileStatus.PENDING]
             total = sum(f.size for f in claimed_files) if manifest is None else manifest.total_bytes
             cp.record_started(

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from pipeline.contracts.errors import ManifestAlreadyFinal, ManifestFilesNotVisible
+from pipeline.contracts.errors import InvalidConfiguration, ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.contracts.manifest import Manifest, new_manifest_id
 from pipeline.contracts.report import report_counts
 from pipeline.contracts.suffixes import has_accepted_suffix
@@ -33,7 +33,13 @@ from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_ke
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 from pipeline.control_plane.domain.times import expires_at, iso, parse_iso, utc_now
 from pipeline.control_plane.ingest import IngestSession
-from pipeline.control_plane.ports import Catalog, ExecutionStarter, ManifestStorage, TrackingStore
+from pipeline.control_plane.ports import (
+    Catalog,
+    ExecutionStarter,
+    ManifestStorage,
+    ReportReader,
+    TrackingStore,
+)
 from pipeline.control_plane.repair import FlushOutcome, release, repair, roll_back
 
 MAX_DATES_PER_SHARD = 31
@@ -51,8 +57,10 @@ class ControlPlane:
         clock: Callable[[], datetime] = utc_now,
         remaining_seconds: Callable[[], float] = lambda: float("inf"),
         catalog: Catalog | None = None,
+        reports: ReportReader | None = None,
     ) -> None:
         self.config = config
+        self.reports = reports
         # Registers (date_prefix, job report) before a manifest is recorded `completed` (the Glue Data
         # Catalog); an error here fails the status update, which Step Functions retries and
         # `pipeline reconcile` repairs, so a completed manifest is never missing from the catalog.
@@ -342,6 +350,10 @@ class ControlPlane:
                 "files_updated": 0,
                 "repeat": True,
             }
+        if target == ManifestStatus.COMPLETED and request.report_path:
+            if self.reports is None:
+                raise InvalidConfiguration("complete: a report_path was given but no report reader is wired")
+            request = replace(request, report=self.reports.read(request.report_path))
         if target == ManifestStatus.COMPLETED and self.catalog is not None:
             self.catalog.register(request.date_prefix, request.report or {})
         now = self.clock()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.contracts.errors import ManifestNotReadable
 from pipeline.contracts.manifest import Manifest, manifest_object_key, s3_url
 from pipeline.control_plane.adapters.tracking_records import (
     ClaimedFile,
@@ -206,6 +207,8 @@ class FakeManifestStore:
     bucket: str = "manifests"
     prefix: str = "manifests/"
     objects: dict[str, Manifest] = field(default_factory=dict)
+    # Paths S3 answers 403 for (a missing key read by a role without s3:ListBucket).
+    forbidden: set[str] = field(default_factory=set)
 
     def path_for(self, date_prefix: str, manifest_id: str) -> str:
         return s3_url(self.bucket, manifest_object_key(self.prefix, date_prefix, manifest_id))
@@ -216,6 +219,8 @@ class FakeManifestStore:
         return path
 
     def get(self, path: str) -> Manifest | None:
+        if path in self.forbidden:
+            raise ManifestNotReadable(f"S3 answered 403 for the manifest {path}")
         return self.objects.get(path)
 
     def delete(self, path: str) -> None:

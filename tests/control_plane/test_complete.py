@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pipeline.contracts.errors import InvalidEvent, ManifestAlreadyFinal
+from pipeline.contracts.errors import InvalidEvent, JobReportNotReadable, ManifestAlreadyFinal
+from pipeline.contracts.report import report_key
 from pipeline.control_plane.bootstrap import handle_event
 
 from .conftest import LambdaContext, s3_record, sqs_event
@@ -155,3 +156,42 @@ def test_invalid_status_update_is_a_named_error(env):
         invoke(
             app, {"action": "complete", "manifest_id": "2026-11-20-000000-abcdefabcdef", "date_prefix": DAY}
         )
+
+
+def wide_report(columns: int = 6000) -> dict:
+    """A report of a table with thousands of columns: its schema alone passes Step Functions' 256 KiB limit."""
+    schema = [{"name": f"attributes_{i:05d}_with_a_long_name", "type": "string"} for i in range(columns)]
+    return {**REPORT, "schema": schema}
+
+
+def test_completed_reads_a_report_larger_than_256_kib_from_its_s3_path(env):
+    """The state machine passes only report_path; the status update reads the report and keeps its counts."""
+    app, (first, _) = two_manifests(env)
+    env.s3.create_bucket(Bucket="complete-wide-report-out")
+    body = json.dumps(wide_report()).encode()
+    assert len(body) > 256 * 1024
+    key = report_key("lake/events/", first)
+    env.s3.put_object(Bucket="complete-wide-report-out", Key=key, Body=body)
+    event = {
+        "action": "complete",
+        "manifest_id": first,
+        "date_prefix": DAY,
+        "status": "completed",
+        "report_path": f"s3://complete-wide-report-out/{key}",
+    }
+    assert len(json.dumps(event)) < 1024
+    assert invoke(app, event)["files_updated"] == 3
+    item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
+    assert item["status"] == "completed"
+    assert (item["records_in"], item["records_out"], item["output_files"]) == ("30", "28", "2")
+
+
+def test_report_path_must_be_this_manifests_report_and_must_exist(env):
+    app, (first, _) = two_manifests(env)
+    event = {"action": "complete", "manifest_id": first, "date_prefix": DAY, "status": "completed"}
+    with pytest.raises(InvalidEvent, match="report_path"):
+        invoke(app, {**event, "report_path": "s3://some-bucket/lake/events/_reports/other.json"})
+    with pytest.raises(JobReportNotReadable, match="s3:GetObject"):
+        invoke(app, {**event, "report_path": f"s3://{'manifest-bucket'}/{report_key('lake/events', first)}"})
+    item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
+    assert item["status"] == "pending"  # nothing recorded without the report

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.contracts.errors import ManifestNotReadable
 from pipeline.control_plane.bootstrap import handle_event
 
-from .conftest import LambdaContext, s3_record, sqs_event
+from .conftest import LambdaContext, inject_error, s3_record, sqs_event
 
 DAY = "2026-11-20"
 
@@ -94,3 +95,34 @@ def test_rollback_only_touches_files_still_claimed_by_that_manifest(env):
     )
     assert released is False
     assert env.files(DAY)[0]["status"] == "manifested"
+
+
+def test_repair_survives_a_403_for_the_manifest_object(env):
+    """Real S3 answers 403 AccessDenied (not 404) for a missing key when the role lacks s3:ListBucket: the flush
+    still records the started manifest (from its claimed files) and says why, instead of failing on that claim."""
+    app = env.app(max_files_per_manifest=2, repair_grace_seconds=960)
+    ddb = app.service.table._client
+    kill_on(ddb, "UpdateItem", when=lambda p: p["Key"]["file_key"]["S"].startswith("MANIFEST#"))
+    with pytest.raises(Killed):
+        invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson"), s3_record(f"raw/{DAY}/b.ndjson")))
+    [execution] = env.executions()
+    inject_error(app.service.store._client, "GetObject", "AccessDenied")
+
+    env.clock.advance(1000)
+    result = invoke(app, {"action": "flush"})
+    assert result["repaired_recorded"] == [execution["name"]]
+    [manifest_item] = env.manifest_items(DAY)
+    assert manifest_item["file_count"] == "2" and manifest_item["execution_arn"] == execution["executionArn"]
+    [warning] = [r for r in env.logs() if r.get("error") == "ManifestNotReadable"]
+    assert "s3:ListBucket" in warning["cause"]
+
+
+def test_manifest_store_tells_403_from_404(env):
+    """404: the manifest does not exist (None); 403: missing or not permitted, a named error with the fix."""
+    app = env.app()
+    store = app.service.store
+    path = store.path_for(DAY, "no-such-manifest")
+    assert store.get(path) is None
+    inject_error(store._client, "GetObject", "AccessDenied")
+    with pytest.raises(ManifestNotReadable, match="s3:ListBucket"):
+        store.get(path)

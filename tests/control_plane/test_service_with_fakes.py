@@ -149,3 +149,22 @@ def test_flush_repairs_a_claim_left_by_a_dead_invocation() -> None:
     assert not world.table.claims
     # then the flush batched both files (the oldest is due) under a new manifest
     assert len(outcome.started) == 1 and world.statuses() == [FileStatus.MANIFESTED] * 2
+
+
+def test_flush_repairs_a_started_claim_whose_manifest_answers_403() -> None:
+    """S3 answers 403 for a missing manifest when the role lacks s3:ListBucket: the repair records the manifest
+    from its claimed files instead of failing every flush on that claim."""
+    world = World(max_files=5)
+    world.ingest("a.ndjson", "b.ndjson")
+    now = "2026-11-22T05:00:00.000000Z"
+    world.table.put_claim(DAY, "started-manifest", now, 0)
+    for file_key in [k for (_, k) in world.table.files]:
+        assert world.table.claim_file(DAY, file_key, "started-manifest", now, 0)
+    world.executions.start("started-manifest", {})
+    world.store.forbidden.add(world.store.path_for(DAY, "started-manifest"))
+    world.clock.now += timedelta(seconds=world.service.config.repair_grace_seconds + 1)
+    outcome = world.service.flush()
+    assert outcome.repaired_recorded == ["started-manifest"]
+    assert not world.table.claims
+    record = world.table.get_manifest(DAY, "started-manifest")
+    assert record is not None and record.file_count == 2

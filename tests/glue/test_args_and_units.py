@@ -126,6 +126,32 @@ def test_codec_list_is_the_single_source_of_truth():
     assert job.load_codecs()["supported"] == doc["supported"]
 
 
+def test_codec_list_says_which_codecs_athena_reads():
+    """Athena's compression pages (docs.aws.amazon.com/athena/latest/ug/compression-formats.html) list BZIP2,
+    DEFLATE, GZIP, LZ4, LZO, SNAPPY, ZLIB and ZSTD: no Brotli. The one list says so for Terraform and the CLI."""
+    doc = json.loads(CODECS_JSON.read_text())
+    assert set(doc["athena"]) == set(doc["supported"])
+    assert [c for c in doc["supported"] if not doc["athena"][c]] == ["brotli"]
+    assert job.load_codecs()["athena"] == doc["athena"]
+
+
+def test_brotli_into_a_glue_catalog_is_reported_as_unreadable_by_athena(capsys):
+    """Warned, not refused, in the job: the embedded run also registers a Glue catalog and reads brotli with
+    DuckDB; a deployed stack refuses brotli at `terraform plan` (allow_codec_athena_cannot_read)."""
+    from glue_jobs.ndjson_to_parquet.report import new_report
+
+    manifest = load_manifest(str(PACKAGE_DIR.parent / "samples" / "manifest.json"))
+    glue = parse_job_args([*BASE[:-1], "brotli", "--CATALOG_DATABASE", "lake"])
+    report = new_report(glue, manifest, {})
+    [warning] = report["warnings"]
+    assert "Athena cannot read brotli" in warning and "lake" in warning and "zstd" in warning
+    assert "Athena cannot read brotli" in capsys.readouterr().err
+    local = parse_job_args([*BASE[:-1], "brotli"])  # no Glue catalog: a local table, nothing to warn about
+    assert "warnings" not in new_report(local, manifest, {})
+    zstd = parse_job_args([*BASE, "--CATALOG_DATABASE", "lake"])
+    assert "warnings" not in new_report(zstd, manifest, {})
+
+
 def test_codec_list_found_in_working_directory(tmp_path, monkeypatch):
     """On Glue, --extra-files lands in the working directory; a lone copy of the package must find it there."""
     script_dir = tmp_path / "script"

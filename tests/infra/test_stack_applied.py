@@ -495,3 +495,39 @@ def test_tls_only_bucket_policies_are_part_of_the_default_stack(applied_stack) -
         assert "redrive_policy                    = jsonencode( # whitespace changes" in result.output
     else:
         assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.output
+
+
+def test_the_job_s_s3_writes_are_sse_kms_with_the_stack_key(applied_stack, monkeypatch) -> None:
+    """The job writes through pyarrow's S3 client (not EMRFS), so the Glue security configuration's S3 mode does
+    not apply, and pyarrow 26 has no SSE-KMS request option (its `default_metadata` SSE headers are ignored). The
+    stack's buckets default to SSE-KMS with the stack key, which S3 applies to every PUT that names no encryption:
+    the job's reports, quarantine, Parquet files and their published copies all end up under the stack key."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from glue_jobs.ndjson_to_parquet.storage import Storage
+
+    for name, value in applied_stack.aws.environment().items():
+        monkeypatch.setenv(name, value)
+    out = applied_stack.outputs
+    storage = Storage.from_env()
+    probe = "sse-probe-h6"
+    written = [
+        f"{out['output_path'].rstrip('/')}/_reports/{probe}.json",
+        f"{out['bad_records_path'].rstrip('/')}/{probe}/bad.ndjson",
+    ]
+    for location in written:
+        storage.write_bytes(location, b"{}")
+    staged = f"{out['output_path'].rstrip('/')}/_staging/{probe}/part-0.parquet"
+    filesystem, path = storage.fs(staged)
+    pq.write_table(pa.table({"x": [1, 2]}), path, filesystem=filesystem)
+    published = f"{out['output_path'].rstrip('/')}/data/{probe}/part-0.parquet"
+    storage.move(staged, published)
+    written.append(published)
+    s3 = applied_stack.client("s3")
+    for location in written:
+        bucket, key = location[len("s3://") :].split("/", 1)
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms", location
+        assert head["SSEKMSKeyId"] == out["kms_key_arn"], location
+        s3.delete_object(Bucket=bucket, Key=key)

@@ -37,6 +37,9 @@ class Boundary:
     reject_starts: int = 0
     glue_failure: str | None = None
     write_report: bool = True
+    report_schema: list[dict] = field(
+        default_factory=list
+    )  # the report's schema (a wide table: many columns)
     fail_status: str | None = None  # the status whose update raises a function error
     not_visible: int = 0  # status updates answered with ManifestFilesNotVisible (a lagging index) first
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,6 +68,8 @@ class Boundary:
                 "bad_records": 1,
                 "codec": request.arguments["--COMPRESSION_TYPE"],
             }
+            if self.report_schema:
+                report["schema"] = self.report_schema
             self.s3.put_object(
                 Bucket=self.report_bucket,
                 Key=f"{self.report_prefix}{manifest_id}.json",
@@ -221,17 +226,44 @@ def test_success_marks_processing_runs_glue_with_explicit_arguments_and_complete
                 "manifest_id": manifest_id,
                 "date_prefix": DATE,
                 "status": "completed",
-                "report": {
-                    "manifest_id": manifest_id,
-                    "files": 2,
-                    "records_in": 10,
-                    "records_out": 9,
-                    "bad_records": 1,
-                    "codec": "zstd",
-                },
+                "report_path": f"s3://{out['output_bucket']}/lake/events/_reports/{manifest_id}.json",
             },
         )
     ]
+    assert alerts() == []
+
+
+STATE_LIMIT = 256 * 1024  # Step Functions' limit on a state's input, output and a task's result (UTF-8 bytes)
+
+
+def test_a_report_larger_than_the_state_limit_completes_and_no_state_carries_it(
+    applied_stack, boundary, alerts
+) -> None:
+    """A wide table's report passes 256 KiB; on AWS a state carrying it ends the execution with
+    States.DataLimitExceeded, which no Catch handles (manifest stuck in processing, no alert). Only the report's
+    location travels through the state machine: every state's data stays far below the limit."""
+    boundary.report_schema = [
+        {"name": f"attributes_{i:05d}_with_a_long_name", "type": "string"} for i in range(6000)
+    ]
+    manifest_id, execution = _run(applied_stack)
+    report = applied_stack.client("s3").get_object(
+        Bucket=applied_stack.outputs["output_bucket"], Key=f"lake/events/_reports/{manifest_id}.json"
+    )
+    assert report["ContentLength"] > STATE_LIMIT
+    assert execution["status"] == "SUCCEEDED", execution
+    history = applied_stack.client("stepfunctions").get_execution_history(
+        executionArn=execution["executionArn"], maxResults=1000
+    )["events"]
+    sizes = {
+        f"{event['type']}#{event['id']}": len(str(details.get(name, "")).encode())
+        for event in history
+        for details in event.values()
+        if isinstance(details, dict)
+        for name in ("input", "output")
+    }
+    assert sizes and max(sizes.values()) < 8 * 1024, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    [(_, event)] = boundary.invokes
+    assert event["report_path"].endswith(f"/_reports/{manifest_id}.json") and "report" not in event
     assert alerts() == []
 
 

@@ -177,9 +177,12 @@ def test_bad_table_format_and_maintenance_variables_are_named(tmp_path: Path, ap
                 "table_format": "delta",
                 "maintenance_schedule_expression": "rate(1 days)",  # EventBridge wants "rate(1 day)"
                 "orphan_age_hours": 0,
+                "compression_type": "brotli",
+                "allow_codec_athena_cannot_read": False,
             },
         )
     message = str(caught.value)
+    assert "compression_type is a codec Athena cannot read" in message
     assert "table_format must be iceberg or parquet" in message
     assert "maintenance_schedule_expression must be an EventBridge Scheduler schedule" in message
     assert "orphan_age_hours must be a whole number of hours" in message

@@ -127,6 +127,8 @@ class CompleteRequest:
     error: str | None
     cause: str | None
     report: dict[str, Any]
+    # s3:// URL of the job report, which the status update reads itself (the state machine passes only this).
+    report_path: str | None = None
 
 
 def parse_complete(event: dict[str, Any]) -> CompleteRequest:
@@ -145,6 +147,20 @@ def parse_complete(event: dict[str, Any]) -> CompleteRequest:
     if not isinstance(report, dict):
         raise InvalidEvent("complete: report must be a JSON object")
 
+    report_path = event.get("report_path")
+    if report_path is not None:
+        from pipeline.contracts.manifest import split_s3_url
+        from pipeline.contracts.report import is_report_key
+
+        try:
+            _, key = split_s3_url(report_path) if isinstance(report_path, str) else ("", "")
+        except ValueError:
+            key = ""
+        if not is_report_key(key, manifest_id):
+            raise InvalidEvent(
+                "complete: report_path must be the s3:// URL of <output>/_reports/<manifest_id>.json"
+            )
+
     def text(name: str) -> str | None:
         value = event.get(name)
         if value is None:
@@ -153,4 +169,6 @@ def parse_complete(event: dict[str, Any]) -> CompleteRequest:
             value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         )
 
-    return CompleteRequest(manifest_id, date_prefix, status, text("error"), text("cause"), report)
+    return CompleteRequest(
+        manifest_id, date_prefix, status, text("error"), text("cause"), report, report_path
+    )

@@ -264,6 +264,12 @@ variable "compression_type" {
   default     = null
 }
 
+variable "allow_codec_athena_cannot_read" {
+  description = "Accept a codec Athena cannot read (brotli): the embedded run queries the table with DuckDB, which reads every codec."
+  type        = bool
+  default     = true
+}
+
 variable "glue_version" {
   description = "Glue version of the job: 5.0 (Spark 3.5.4, Python 3.11, Java 17) or 5.1."
   type        = string
