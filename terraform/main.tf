@@ -183,6 +183,7 @@ module "glue" {
   catalog_table        = var.table_name
   glue_version         = var.glue_version
   worker_type          = var.glue_worker_type
+  execution_class      = var.glue_execution_class
   number_of_workers    = var.glue_number_of_workers
   timeout_minutes      = var.glue_timeout_minutes
   max_concurrent_runs  = var.glue_max_concurrent_runs

@@ -481,6 +481,23 @@ variable "glue_worker_type" {
   }
 }
 
+variable "glue_execution_class" {
+  description = "Glue execution class: STANDARD (dedicated capacity, fast start) or FLEX (spare capacity, 0.29 instead of 0.44 USD per DPU-hour in us-east-1; G.1X or G.2X workers and Glue 3.0+ only, no guaranteed start time, and a run can take longer; docs/deploy.md)."
+  type        = string
+  default     = "STANDARD"
+  nullable    = false
+
+  validation {
+    condition     = contains(["STANDARD", "FLEX"], var.glue_execution_class)
+    error_message = "glue_execution_class must be STANDARD or FLEX."
+  }
+
+  validation {
+    condition     = var.glue_execution_class != "FLEX" || contains(["G.1X", "G.2X"], var.glue_worker_type)
+    error_message = "glue_execution_class = FLEX runs only on G.1X or G.2X workers: set glue_worker_type to one of them or use STANDARD."
+  }
+}
+
 variable "glue_number_of_workers" {
   description = "Workers per Glue run (minimum 2). Cost: workers x DPU per worker x minutes."
   type        = number

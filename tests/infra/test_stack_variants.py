@@ -1,7 +1,8 @@
 """The default stack's Glue logging, Python modules and event source mapping, and one plan of the other variant.
 
-The default is read from the applied stack (boto3); the variant (`separate_status_updater = false` and a wheel
-bundle instead of PyPI) is one `terraform plan -refresh=false` of the same state, read as Terraform's JSON plan.
+The default is read from the applied stack (boto3); the variant (`separate_status_updater = false`, a wheel bundle
+instead of PyPI and the Flex execution class) is one `terraform plan -refresh=false` of the same state, read as
+Terraform's JSON plan.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def test_the_glue_job_logs_to_its_own_encrypted_log_groups_with_the_stack_s_rete
         f"{LOG_PREFIX}/output": (90, out["kms_key_arn"]),
     }
     assert out["glue_log_group_names"] == {"error": f"{LOG_PREFIX}/error", "output": f"{LOG_PREFIX}/output"}
-    args = applied_stack.client("glue").get_job(JobName=out["glue_job_name"])["Job"]["DefaultArguments"]
+    job = applied_stack.client("glue").get_job(JobName=out["glue_job_name"])["Job"]
+    assert job["ExecutionClass"] == "STANDARD"  # glue_execution_class's default: dedicated capacity
+    args = job["DefaultArguments"]
     # Glue 5 logs in real time to <prefix>/error and <prefix>/output; continuous logging is a Glue 4 option.
     assert args["--custom-logGroup-prefix"] == LOG_PREFIX
     assert "--enable-continuous-cloudwatch-log" not in args
@@ -64,7 +67,12 @@ def variant_plan(applied_stack, tmp_path_factory: pytest.TempPathFactory) -> dic
     plan = applied_stack.runner.plan_json(
         applied_stack.aws.endpoint_url,
         applied_stack.workdir,
-        {**applied_stack.variables, "separate_status_updater": False, "glue_wheel_bundle_dir": str(bundle)},
+        {
+            **applied_stack.variables,
+            "separate_status_updater": False,
+            "glue_wheel_bundle_dir": str(bundle),
+            "glue_execution_class": "FLEX",
+        },
         refresh=False,
     )
     return {r["address"]: r for r in _resources(plan["planned_values"]["root_module"])}
@@ -96,3 +104,10 @@ def test_a_wheel_bundle_replaces_pypi_with_the_uploaded_wheels_and_no_index(
     assert all(
         u["bucket"] == artifacts and u["server_side_encryption"] == "aws:kms" for u in uploads.values()
     )
+
+
+def test_the_flex_execution_class_reaches_the_glue_job(variant_plan) -> None:
+    job = variant_plan["module.pipeline.module.glue.aws_glue_job.this"]["values"]
+    assert (job["execution_class"], job["worker_type"], job["glue_version"]) == ("FLEX", "G.1X", "5.0")
+    # Unchanged by the class: Glue itself never reruns (a run whose Flex capacity is reclaimed fails its manifest).
+    assert job["max_retries"] == 0

@@ -178,3 +178,23 @@ def test_a_wheel_bundle_must_hold_wheels_and_pyiceberg_for_iceberg(tmp_path: Pat
     assert dict(zip(cases, verdicts, strict=True)) == {
         name: expected for name, (_, expected) in cases.items()
     }
+
+
+def test_flex_execution_class_is_refused_on_workers_flex_does_not_run_on(tmp_path: Path) -> None:
+    """Glue's Flex class runs G.1X and G.2X workers only (Glue 3.0+, which glue_version already ensures)."""
+    cases = {
+        "default": ({"glue_execution_class": "STANDARD", "glue_worker_type": "G.1X"}, True),
+        "standard, G.8X": ({"glue_execution_class": "STANDARD", "glue_worker_type": "G.8X"}, True),
+        "flex, G.1X": ({"glue_execution_class": "FLEX", "glue_worker_type": "G.1X"}, True),
+        "flex, G.2X": ({"glue_execution_class": "FLEX", "glue_worker_type": "G.2X"}, True),
+        "flex, G.4X": ({"glue_execution_class": "FLEX", "glue_worker_type": "G.4X"}, False),
+        "flex, G.8X": ({"glue_execution_class": "FLEX", "glue_worker_type": "G.8X"}, False),
+        "lower case": ({"glue_execution_class": "flex", "glue_worker_type": "G.1X"}, False),
+        "unknown class": ({"glue_execution_class": "SPOT", "glue_worker_type": "G.1X"}, False),
+    }
+    verdicts = _evaluate_cases(
+        _conditions("glue_execution_class"), [case for case, _ in cases.values()], tmp_path
+    )
+    assert dict(zip(cases, verdicts, strict=True)) == {
+        name: expected for name, (_, expected) in cases.items()
+    }

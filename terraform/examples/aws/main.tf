@@ -20,6 +20,7 @@ module "pipeline" {
   max_files_per_manifest             = var.max_files_per_manifest
   max_bytes_per_manifest             = var.max_bytes_per_manifest
   glue_worker_type                   = var.glue_worker_type
+  glue_execution_class               = var.glue_execution_class
   glue_number_of_workers             = var.glue_number_of_workers
   glue_max_concurrent_runs           = var.glue_max_concurrent_runs
   log_retention_days                 = var.log_retention_days

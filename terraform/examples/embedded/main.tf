@@ -49,6 +49,7 @@ module "pipeline" {
   max_bad_record_ratio                  = var.max_bad_record_ratio
   glue_version                          = var.glue_version
   glue_worker_type                      = var.glue_worker_type
+  glue_execution_class                  = var.glue_execution_class
   glue_number_of_workers                = var.glue_number_of_workers
   glue_timeout_minutes                  = var.glue_timeout_minutes
   glue_additional_python_modules        = var.glue_additional_python_modules

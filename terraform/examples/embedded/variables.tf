@@ -282,6 +282,12 @@ variable "glue_worker_type" {
   default     = null
 }
 
+variable "glue_execution_class" {
+  description = "Glue execution class: STANDARD (default) or FLEX (cheaper, G.1X or G.2X, no guaranteed start time)."
+  type        = string
+  default     = null
+}
+
 variable "glue_number_of_workers" {
   description = "Workers per Glue run (minimum 2). Cost: workers x DPU per worker x minutes."
   type        = number

@@ -200,7 +200,7 @@ resource "aws_glue_job" "this" {
   worker_type            = var.worker_type
   number_of_workers      = var.number_of_workers
   timeout                = var.timeout_minutes
-  execution_class        = "STANDARD"
+  execution_class        = var.execution_class
   max_retries            = 0 # retries are the state machine's decision (it knows which errors are transient)
   security_configuration = aws_glue_security_configuration.this.name
 

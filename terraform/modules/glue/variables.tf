@@ -206,6 +206,22 @@ variable "worker_type" {
   }
 }
 
+variable "execution_class" {
+  description = "STANDARD or FLEX (FLEX: G.1X or G.2X workers, Glue 3.0+, no guaranteed start time)."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "FLEX"], var.execution_class)
+    error_message = "execution_class must be STANDARD or FLEX."
+  }
+
+  validation {
+    condition     = var.execution_class != "FLEX" || contains(["G.1X", "G.2X"], var.worker_type)
+    error_message = "execution_class FLEX runs only on G.1X or G.2X workers."
+  }
+}
+
 variable "number_of_workers" {
   description = "Workers per run (2 is the minimum for G.1X)."
   type        = number
