@@ -3,7 +3,8 @@
 Inputs measured by the other benchmarks (read from their JSON results, not retyped):
 - bench/results/control_plane.json: DynamoDB calls per file and per manifest (exact call counts of the real
   control-plane code against moto), Step Functions calls per manifest.
-- bench/results/glue_vs_duckdb.json: the Glue job's conversion throughput (1 GiB of NDJSON on local[2]).
+- bench/results/glue_vs_duckdb.json: the Glue job's conversion throughput (1 GiB of NDJSON on local[2]) and the
+  average NDJSON line size of that input (Firehose bills each record rounded up to 5 KB).
 
 Everything else is an explicit assumption (ASSUMPTIONS below, with sources and dates); prices are us-east-1 list
 prices. Run: `python bench/cost_model.py` -> bench/results/cost_model.json and cost_model.md.
@@ -21,9 +22,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 MB = 1_000_000
 
 # Prices, us-east-1, list prices as published on the AWS pricing pages (checked 2026-11-22 against the pages'
-# last known values; verify before budgeting).
+# last known values; Glue Flex and Firehose added 2026-12-01; verify before budgeting). PRICE_SOURCES says where
+# each comes from.
 PRICES = {
     "glue_dpu_hour": 0.44,  # aws.amazon.com/glue/pricing: Spark jobs, per second, 1-minute minimum
+    "glue_flex_dpu_hour": 0.29,  # same page: Flex execution class (per second, 1-minute minimum)
     "dynamodb_per_million_wru": 0.625,  # aws.amazon.com/dynamodb/pricing/on-demand (after the Nov 2024 cut)
     "dynamodb_per_million_rru": 0.125,
     "sqs_per_million_requests": 0.40,  # standard queue, beyond the free tier (64 KB chunks)
@@ -32,6 +35,33 @@ PRICES = {
     "sfn_per_thousand_transitions": 0.025,  # Standard workflows
     "s3_per_thousand_put": 0.005,  # S3 Standard PUT/COPY/POST/LIST
     "s3_per_thousand_get": 0.0004,
+    # aws.amazon.com/firehose/pricing, Direct PUT ingestion per GB, records rounded up to 5 KB, tiered per month:
+    # (tier size in GB per month, price per GB); the last tier (None: the rest) is applied above 5 PB.
+    "firehose_ingest_tiers": [
+        (500 * 1024, 0.029),
+        (1536 * 1024, 0.025),
+        (3072 * 1024, 0.020),
+        (None, 0.020),
+    ],
+    "firehose_format_conversion_per_gb": 0.018,  # same page: JSON to Parquet/ORC, per GB ingested (5 KB rounding)
+}
+
+PRICE_SOURCES = {
+    "glue_dpu_hour": "aws.amazon.com/glue/pricing (us-east-1, Spark job, standard execution class); last known "
+    "list value 0.44, checked 2026-11-22",
+    "glue_flex_dpu_hour": "aws.amazon.com/glue/pricing (us-east-1, Flex execution class), 0.29 as given for "
+    "us-east-1, 2026-12-01. Flex constraints: Glue API reference, Job.ExecutionClass ('Only jobs with Glue version "
+    "3.0 and above and command type glueetl will be allowed to set ExecutionClass to FLEX'); Glue developer guide "
+    "as quoted in aws/aws-cdk PR #26203 ('Flexible job runs are supported for jobs using AWS Glue version 3.0 or "
+    "later and G.1X or G.2X worker types'); AWS Big Data Blog 'Introducing AWS Glue Flex jobs' (2022-08): spare "
+    "capacity, start and run times vary, capacity can be reclaimed during a run",
+    "dynamodb": "aws.amazon.com/dynamodb/pricing/on-demand, checked 2026-11-22",
+    "sqs_lambda_sfn_s3": "aws.amazon.com/sqs|lambda|step-functions|s3/pricing, checked 2026-11-22",
+    "firehose": "aws.amazon.com/firehose/pricing (us-east-1), 2026-12-01: the page's text (stored copies found by "
+    "search) states ingestion 'per GB ingested in 5 KB increments (a 3 KB record is billed as 5 KB, a 12 KB "
+    "record as 15 KB)' and format conversion 'per GB ingested in 5 KB increments'; its price table renders "
+    "dynamically, so the rates are the last known list values (ingestion 0.029/0.025/0.020 per GB for the first "
+    "500 TB / next 1.5 PB / next 3 PB a month; format conversion 0.018 per GB): verify before budgeting",
 }
 
 ASSUMPTIONS = {
@@ -56,6 +86,9 @@ ASSUMPTIONS = {
     "dynamodb_partition_rcu": 3000,
     "pending_shards": 4,
     "replaced_system_files_per_run": 10,
+    "days_per_month": 365 / 12,  # Firehose tiers are per month
+    "firehose_record_unit_bytes": 5 * 1024,  # ingestion and conversion bill each record rounded up to 5 KB
+    "firehose_packed_record_bytes": 1000 * 1024,  # Firehose's maximum record size, for the packed variant
 }
 
 
@@ -88,8 +121,34 @@ def measured() -> dict[str, float]:
         - 3 * control["max_files_per_manifest"],
         "sfn_calls_per_manifest": control["stepfunctions_calls_per_manifest"],
         "glue_mb_per_s_per_core": input_mb / glue["engine"]["glue"]["seconds"] / cores,
+        "ndjson_bytes_per_line": glue["input"]["bytes"] / glue["input"]["lines"],
         "glue_measured_mb": input_mb,
         "glue_measured_seconds": glue["engine"]["glue"]["seconds"],
+    }
+
+
+def firehose_usd_per_day(
+    input_bytes_per_day: float, record_bytes: float, a: dict[str, Any] = ASSUMPTIONS
+) -> dict:
+    """Firehose Direct PUT with record-format conversion for the same NDJSON: every record is billed rounded up to
+    5 KB, for ingestion (tiered per month) and again for the conversion."""
+    unit = a["firehose_record_unit_bytes"]
+    records = input_bytes_per_day / record_bytes
+    billed_gb_per_day = records * math.ceil(record_bytes / unit) * unit / 1024**3
+    monthly_gb = billed_gb_per_day * a["days_per_month"]
+    ingest_monthly, floor_gb = 0.0, 0.0
+    for tier_gb, price in PRICES["firehose_ingest_tiers"]:
+        size = math.inf if tier_gb is None else tier_gb
+        in_tier = min(monthly_gb, floor_gb + size) - floor_gb
+        if in_tier <= 0:
+            break
+        ingest_monthly += in_tier * price
+        floor_gb += size
+    return {
+        "records_per_day": records,
+        "billed_gb_per_day": billed_gb_per_day,
+        "ingestion": ingest_monthly / a["days_per_month"],
+        "format_conversion": billed_gb_per_day * PRICES["firehose_format_conversion_per_gb"],
     }
 
 
@@ -119,6 +178,7 @@ def model(s: Scenario, m: dict[str, float], a: dict[str, Any] = ASSUMPTIONS) -> 
 
     cost = {
         "glue": dpu_hours * p["glue_dpu_hour"],
+        "glue_flex": dpu_hours * p["glue_flex_dpu_hour"],
         "dynamodb": wru / 1e6 * p["dynamodb_per_million_wru"] + rru / 1e6 * p["dynamodb_per_million_rru"],
         "sqs": sqs_requests / 1e6 * p["sqs_per_million_requests"],
         "lambda": invocations / 1e6 * p["lambda_per_million_requests"]
@@ -143,6 +203,21 @@ def model(s: Scenario, m: dict[str, float], a: dict[str, Any] = ASSUMPTIONS) -> 
         "pending_index_ceiling_files_per_s": a["dynamodb_partition_wcu"] * a["pending_shards"] / 2,
         "counter_ceiling_files_per_s": a["dynamodb_partition_wcu"]
         / (1 / a["sqs_batch_size"] + 1 / files_per_manifest),
+    }
+    others = sum(v for k, v in cost.items() if k not in ("glue", "glue_flex"))
+    totals = {"standard": cost["glue"] + others, "flex": cost["glue_flex"] + others}
+    gb_per_day = s.files_per_day * a["file_bytes"] / 1e9
+    per_line = firehose_usd_per_day(s.files_per_day * a["file_bytes"], m["ndjson_bytes_per_line"], a)
+    packed = firehose_usd_per_day(s.files_per_day * a["file_bytes"], a["firehose_packed_record_bytes"], a)
+    firehose = {
+        "one_line_per_record": per_line | {"total": per_line["ingestion"] + per_line["format_conversion"]},
+        "packed_records": packed | {"total": packed["ingestion"] + packed["format_conversion"]},
+    }
+    usd_per_gb = {k: v / gb_per_day for k, v in cost.items()} | {
+        "total_standard": totals["standard"] / gb_per_day,
+        "total_flex": totals["flex"] / gb_per_day,
+        "firehose_one_line_per_record": firehose["one_line_per_record"]["total"] / gb_per_day,
+        "firehose_packed_records": firehose["packed_records"]["total"] / gb_per_day,
     }
     replaced_runs = math.ceil(s.files_per_day / a["replaced_system_files_per_run"])
     return {
@@ -180,7 +255,13 @@ def model(s: Scenario, m: dict[str, float], a: dict[str, Any] = ASSUMPTIONS) -> 
             ),
         },
         "hot_keys": {k: round(v, 1) for k, v in hot.items()},
-        "usd_per_day": {k: round(v, 2) for k, v in cost.items()} | {"total": round(sum(cost.values()), 2)},
+        "usd_per_day": {k: round(v, 2) for k, v in cost.items()}
+        | {"total": round(totals["standard"], 2), "total_flex": round(totals["flex"], 2)},
+        "gb_per_day": round(gb_per_day, 1),
+        "usd_per_gb": {k: round(v, 6) for k, v in usd_per_gb.items()},
+        "firehose": {
+            variant: {k: round(v, 2) for k, v in values.items()} for variant, values in firehose.items()
+        },
     }
 
 
@@ -251,6 +332,38 @@ def render(results: list[dict[str, Any]], m: dict[str, float]) -> str:
             ),
         ),
         ("USD/day total", lambda r: f"{r['usd_per_day']['total']:,}"),
+        ("USD/day total with Glue Flex", lambda r: f"{r['usd_per_day']['total_flex']:,}"),
+    ]
+    per_gb_rows = [
+        ("GB/day of NDJSON converted", lambda r: f"{r['gb_per_day']:,.0f}"),
+        ("Glue, standard execution class", lambda r: f"{r['usd_per_gb']['glue']:.5f}"),
+        ("Glue, Flex execution class", lambda r: f"{r['usd_per_gb']['glue_flex']:.5f}"),
+        ("DynamoDB", lambda r: f"{r['usd_per_gb']['dynamodb']:.5f}"),
+        ("Lambda", lambda r: f"{r['usd_per_gb']['lambda']:.5f}"),
+        ("Step Functions", lambda r: f"{r['usd_per_gb']['step_functions']:.5f}"),
+        ("SQS", lambda r: f"{r['usd_per_gb']['sqs']:.5f}"),
+        ("S3 requests", lambda r: f"{r['usd_per_gb']['s3_requests']:.5f}"),
+        ("**this pipeline, Glue standard**", lambda r: f"**{r['usd_per_gb']['total_standard']:.5f}**"),
+        ("**this pipeline, Glue Flex**", lambda r: f"**{r['usd_per_gb']['total_flex']:.5f}**"),
+        (
+            "Firehose, one NDJSON line per record: billed GB/day (5 KB rounding)",
+            lambda r: f"{r['firehose']['one_line_per_record']['billed_gb_per_day']:,.0f}",
+        ),
+        (
+            "Firehose, one line per record: ingestion + format conversion, USD/day",
+            lambda r: (
+                f"{r['firehose']['one_line_per_record']['ingestion']:,.2f} + "
+                f"{r['firehose']['one_line_per_record']['format_conversion']:,.2f}"
+            ),
+        ),
+        (
+            "**Firehose, one line per record**",
+            lambda r: f"**{r['usd_per_gb']['firehose_one_line_per_record']:.5f}**",
+        ),
+        (
+            "Firehose, lines packed into 1,000 KB records (lower bound)",
+            lambda r: f"{r['usd_per_gb']['firehose_packed_records']:.5f}",
+        ),
     ]
     lines = [
         "# Cost and scale model (generated by bench/cost_model.py)",
@@ -265,13 +378,39 @@ def render(results: list[dict[str, Any]], m: dict[str, float]) -> str:
     ]
     for label, value in rows:
         lines.append(f"| {label} | " + " | ".join(value(r) for r in results) + " |")
+    lines += [
+        "",
+        "## Cost per GB converted (USD per GB of NDJSON input, GB = 10^9 bytes)",
+        "",
+        f"Glue DPU-seconds from the measured rate above (glue_vs_duckdb.json) with the same start-up, efficiency "
+        f"and 1-minute minimum for both execution classes (Flex bills the same DPU-seconds at a lower rate; its "
+        f"start is not guaranteed, which the latency rows above do not model). Firehose: Direct PUT with "
+        f"record-format conversion to Parquet of the same NDJSON, {m['ndjson_bytes_per_line']:.0f} B per line "
+        f"(glue_vs_duckdb.json input), each record billed rounded up to 5 KB for ingestion and again for the "
+        f"conversion; ingestion tiers per month. The packed row assumes producers pack lines into 1,000 KB "
+        f"records (whether the conversion's JSON deserializer reads several objects per record is not verified "
+        f"here). Firehose's S3 requests and its own buffering latency are left out.",
+        "",
+        "| USD per GB | " + " | ".join(f"scenario {i + 1}" for i in range(len(results))) + " |",
+        "| --- |" + " ---: |" * len(results),
+    ]
+    for label, value in per_gb_rows:
+        lines.append(f"| {label} | " + " | ".join(value(r) for r in results) + " |")
+    lines += ["", "Prices (us-east-1, USD) and their sources:", ""]
+    lines += [f"- {name}: {source}" for name, source in PRICE_SOURCES.items()]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     m = measured()
     results = [model(s, m) for s in SCENARIOS]
-    document = {"measured": m, "assumptions": ASSUMPTIONS, "prices": PRICES, "scenarios": results}
+    document = {
+        "measured": m,
+        "assumptions": ASSUMPTIONS,
+        "prices": PRICES,
+        "price_sources": PRICE_SOURCES,
+        "scenarios": results,
+    }
     (RESULTS / "cost_model.json").write_text(json.dumps(document, indent=2) + "\n")
     (RESULTS / "cost_model.md").write_text(render(results, m))
     print(render(results, m))
