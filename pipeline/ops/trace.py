@@ -769,7 +769,7 @@ def trace(ctx: OpsContext, request: TraceRequest, source_url: SourceUrl = same_u
                 raise FileNotTracked(
                     f"s3://{bucket}/{key} exists but the pipeline never tracked it (no item in {where}).",
                     fix="Check that its prefix and suffix match the bucket notification, then "
-                    f"`pipeline backfill --date {date}` tracks the date's untracked objects.",
+                    f"`pipeline backfill --bucket {bucket} --prefix {key}` tracks it.",
                 )
             raise UnknownFile(
                 f"No object s3://{bucket}/{key} and no tracking item for it in {where}.",

@@ -161,7 +161,9 @@ def test_an_unknown_or_untracked_file_is_a_named_error(stack):
     stack.drop(f"elsewhere/{DONE}/x.ndjson", ndjson(DONE, "x", 2))  # outside the notification's raw/ prefix
     with pytest.raises(FileNotTracked) as untracked:
         _trace(stack, f"elsewhere/{DONE}/x.ndjson")
-    assert "pipeline backfill --date 2026-09-10" in str(untracked.value.fix)
+    assert f"pipeline backfill --bucket {INPUT} --prefix elsewhere/{DONE}/x.ndjson" in str(
+        untracked.value.fix
+    )
     base = ["--outputs", str(stack.outputs_file()), "--endpoint-url", stack.aws.endpoint_url]
     result = CliRunner().invoke(app, ["trace", f"s3://{INPUT}/raw/{DONE}/never-landed.ndjson", *base])
     assert result.exit_code == UnknownFile.exit_code == 1
