@@ -350,7 +350,9 @@ def head_object(s3: Any, bucket: str, key: str, version_id: str | None) -> dict[
     try:
         head = s3.head_object(**kwargs)
     except ClientError as exc:
-        if _missing(exc):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # S3 answers 400 for a version id it cannot have issued (e.g. on an unversioned bucket).
+        if _missing(exc) or (version_id and status == 400):
             return {"exists": False, "bucket": bucket, "key": key, "version_id": version_id}
         raise
     return {

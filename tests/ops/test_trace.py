@@ -15,7 +15,16 @@ from typer.testing import CliRunner
 
 from glue_jobs.ndjson_to_parquet.iceberg import SUMMARY_MANIFEST
 from pipeline.cli.app import app
-from pipeline.ops.trace import FileNotTracked, TraceRequest, UnknownFile, trace
+from pipeline.ops.errors import InvalidDate
+from pipeline.ops.trace import (
+    FileNotTracked,
+    InvalidS3Url,
+    TraceRequest,
+    UnknownFile,
+    VersionNotTracked,
+    candidate_dates,
+    trace,
+)
 
 from .harness import INPUT, MiniStack, ndjson
 
@@ -170,3 +179,44 @@ def test_an_unknown_or_untracked_file_is_a_named_error(stack):
     assert "error[UnknownFile]" in result.stderr and "fix:" in result.stderr
     bad_url = CliRunner().invoke(app, ["trace", "not-a-url", *base])
     assert bad_url.exit_code == 2 and "error[InvalidS3Url]" in bad_url.stderr
+
+
+def test_a_key_uploaded_twice_shows_both_contents_and_a_version_never_tracked_is_named(stack):
+    key = f"raw/{DONE}/twice.ndjson"
+    stack.drop(key, ndjson(DONE, "first", 3))
+    stack.deliver()
+    stack.drop(key, ndjson(DONE, "second", 4))
+    stack.deliver()
+    document = _trace(stack, key)
+    first, second = document["items"]
+    assert (first["current"], second["current"]) == (False, True)
+    assert second["item"]["etag"] == document["object"]["etag"] != first["item"]["etag"]
+    for journey in (
+        first,
+        second,
+    ):  # tracked, not batched (no flush ran): nothing downstream, the note says so
+        assert journey["status"] == "pending" and journey["manifest"] is None and journey["execution"] is None
+        assert journey["notes"] == ["the file is pending: no manifest has claimed it yet"]
+    with pytest.raises(VersionNotTracked):
+        _trace(stack, key, version_id="3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+
+
+def test_requests_and_the_dates_looked_in():
+    request = TraceRequest.of("s3://in/partner/2026-11-22/a.ndjson", version_id="v1")
+    assert (request.bucket, request.key, request.version_id) == ("in", "partner/2026-11-22/a.ndjson", "v1")
+    assert TraceRequest.of(None, date=DONE, key="F#in/a#e").file_key == "F#in/a#e"
+    assert TraceRequest.of(None, date=DONE, key="a.ndjson", bucket="in").bucket == "in"
+    for url, extra in (("in/a", {}), ("s3://in/", {}), (None, {"key": "a.ndjson"}), (None, {"date": DONE})):
+        with pytest.raises(InvalidS3Url) as refused:
+            TraceRequest.of(url, **extra)
+        assert refused.value.exit_code == 2 and refused.value.fix
+    with pytest.raises(InvalidDate):
+        TraceRequest.of("s3://in/a", date="2026-02-30")
+    # A date folder decides; without one the upload day and its neighbours (the event time's day) are looked in.
+    assert candidate_dates("x/dt=2026-11-22/a.ndjson", None, None) == ["2026-11-22"]
+    assert candidate_dates("a.ndjson", "2026-11-22T23:59:59Z", None) == [
+        "2026-11-22",
+        "2026-11-21",
+        "2026-11-23",
+    ]
+    assert candidate_dates("a.ndjson", None, None) == [] and candidate_dates("a", None, DONE) == [DONE]
