@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipeline.cli.options import AsJsonOpt, StackOptions, stack_options
+from pipeline.cli.options import AsJsonOpt, GlueDatabaseOpt, GlueTableOpt, StackOptions, stack_options
 from pipeline.cli.output import guarded_ops, out, print_json, spinner
 
 
@@ -132,6 +132,8 @@ def trace_command(
     bad_records_path: Annotated[
         str | None, typer.Option("--bad-records-path", help="s3:// quarantine location.", show_default=False)
     ] = None,
+    glue_database: GlueDatabaseOpt = None,
+    glue_table: GlueTableOpt = None,
     as_json: AsJsonOpt = False,
     *,
     stack: StackOptions,
@@ -141,7 +143,13 @@ def trace_command(
     from pipeline.ops.trace import TraceRequest, trace
 
     def body() -> int:
-        ctx = stack.context(input_bucket=bucket, output_path=output_path, bad_records_path=bad_records_path)
+        ctx = stack.context(
+            input_bucket=bucket,
+            output_path=output_path,
+            bad_records_path=bad_records_path,
+            glue_database=glue_database,
+            glue_table=glue_table,
+        )
         request = TraceRequest.of(
             url, version_id=version_id, date=date, key=key, bucket=ctx.stack.input_bucket
         )

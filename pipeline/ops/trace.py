@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
+from pipeline.contracts.errors import InvalidEvent
 from pipeline.contracts.manifest import Manifest, is_manifest_id, s3_url, split_s3_url
 from pipeline.contracts.report import MANIFEST_COUNTS, SNAPSHOT_FIELD, report_key
 from pipeline.control_plane.adapters.backoff import error_code
@@ -38,7 +39,7 @@ from pipeline.control_plane.domain.items import FILE_KEY_PREFIX, manifest_item_k
 from pipeline.control_plane.domain.keys import MAX_SORT_KEY_BYTES, extract_date_prefix, make_file_key
 from pipeline.control_plane.domain.times import iso, parse_time
 from pipeline.ops.context import OpsContext
-from pipeline.ops.errors import OpsError
+from pipeline.ops.errors import OpsError, StackNameMissing, TableFormatUnsupported, TableNotFound
 from pipeline.ops.status import check_date
 
 TRACE_VERSION = 1  # bumped when a field of the --json shape changes meaning or goes away
@@ -50,6 +51,7 @@ _MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
 # Maps a `_source_file` / quarantine `source_file` value to the input's s3:// URL: the identity on AWS; the embedded
 # Glue runner's staged mode records local copies instead (as `pipeline.checks.invariants.Locations.source_url`).
 SourceUrl = Callable[[str], str]
+_FORMATS = ("iceberg", "parquet")
 
 
 def same_url(value: str) -> str:
@@ -455,13 +457,18 @@ def manifest_view(item: dict[str, Any], s3: Any, url: str, version_id: str | Non
         if body is None:
             view["object"] = {"exists": False}
         else:
-            entries = Manifest.from_json(body).entries
+            try:
+                entries = Manifest.from_json(body).entries
+            except InvalidEvent:
+                view["object"] = {"exists": True, "bytes": len(body), "readable": False}
+                return view
             lists = any(
                 e.url == url and (version_id is None or e.version_id in (None, version_id)) for e in entries
             )
             view["object"] = {
                 "exists": True,
                 "bytes": len(body),
+                "readable": True,
                 "entries": len(entries),
                 "lists_file": lists,
             }
@@ -543,7 +550,7 @@ def _stack_for(ctx: OpsContext, arguments: dict[str, str]) -> OpsContext:
         "output_path": arguments.get("--OUTPUT_PATH"),
         "bad_records_path": arguments.get("--BAD_RECORDS_PATH"),
         "glue_database": arguments.get("--CATALOG_DATABASE"),
-        "table_format": (arguments.get("--TABLE_FORMAT") or "").lower() or None,
+        "table_format": fmt if (fmt := (arguments.get("--TABLE_FORMAT") or "").lower()) in _FORMATS else None,
     }
     missing = {name: value for name, value in fills.items() if value and not getattr(ctx.stack, name)}
     if not missing:
@@ -640,17 +647,22 @@ def _output(
     """Rows of this file in the table, its quarantined lines, and (Iceberg) the snapshot of its manifest."""
     report = journey.report or {}
     fmt = str(report.get("table_format") or "")
-    if fmt not in ("iceberg", "parquet"):
+    if fmt not in _FORMATS:
         from pipeline.ops.lake_table import table_format
 
         fmt = table_format(ctx)
     output: dict[str, Any] = {"table_format": fmt, "rows_written": None, "rows_source": "table"}
     status = (journey.manifest or {}).get("status")
     if status == "completed":
-        if fmt == "iceberg":
-            output["rows_written"] = _rows_iceberg(ctx, date, url, manifest_id, journey, source_url)
-        else:
-            output["rows_written"] = _rows_parquet(ctx, date, url, manifest_id, source_url)
+        try:
+            if fmt == "iceberg":
+                output["rows_written"] = _rows_iceberg(ctx, date, url, manifest_id, journey, source_url)
+            else:
+                output["rows_written"] = _rows_parquet(ctx, date, url, manifest_id, source_url)
+        except (StackNameMissing, TableNotFound, TableFormatUnsupported) as exc:
+            # The rest of the journey stands: say why the rows are not counted and how to get them.
+            output["rows_source"] = f"not counted: {exc.message}"
+            journey.notes.append(f"rows not counted: {exc.message}")
     else:
         output["rows_written"] = 0
         output["rows_source"] = f"none: the manifest is {status or 'unknown'}, nothing of it is visible"

@@ -87,6 +87,7 @@ def test_a_completed_file_shows_manifest_execution_glue_run_and_snapshot(stack):
     assert manifest["object"] == {
         "exists": True,
         "bytes": manifest["object"]["bytes"],
+        "readable": True,
         "entries": 2,
         "lists_file": True,
     }
