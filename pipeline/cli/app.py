@@ -10,6 +10,7 @@
     pipeline maintain             compact, expire and sweep the Iceberg table (real AWS or the embedded one)
     pipeline schema show|diff|evolve    the table's schema contract
     pipeline snapshots            the Iceberg table's snapshots (time travel: pipeline query --as-of)
+    pipeline trace s3://b/key     one file's journey: tracking item, manifest, execution, Glue run, rows, snapshot
 
 This module only assembles the app: the commands live in pipeline/cli/embedded.py, build.py, ops.py and
 maintain.py, their shared options in options.py, and the one error -> printed line + exit status mapping in output.py. Every error a
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline.cli import build, embedded, maintain, ops, schema
+from pipeline.cli import build, embedded, maintain, ops, schema, trace
 
 app = typer.Typer(
     add_completion=False,
@@ -34,6 +35,7 @@ build.register(app)
 ops.register(app)
 maintain.register(app)
 schema.register(app)
+trace.register(app)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -356,3 +356,34 @@ def test_the_invariant_checker_holds_on_the_committed_table(demo):
     report = invariants.check(demo["client"]("s3"), demo["client"]("dynamodb"), locations, dates)
     assert report.ok, report.summary()
     assert report.settled, report.summary()
+
+
+def test_trace_shows_a_files_rows_and_its_quarantined_lines(demo):
+    """`pipeline trace` against the Terraform stack (no staged inputs: `_source_file` is the s3:// URL): for the
+    file with the most corrupt lines, its rows and quarantined lines are exactly that file's clean and bad lines."""
+    workdir: Path = demo["workdir"]
+    counts = {}
+    for path in sorted((workdir / "input").rglob("*.ndjson*")):
+        lines = _lines(path)
+        counts[path] = (sum(map(_is_record, lines)), sum(not _is_record(line) for line in lines))
+    path = max(counts, key=lambda p: counts[p][1])
+    clean, bad = counts[path]
+    assert bad > 0
+    url = f"s3://{_outputs(demo)['input_bucket']}/{path.relative_to(workdir / 'input').as_posix()}"
+    endpoint = demo["client"]("s3").meta.endpoint_url
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
+    env.pop("AWS_SESSION_TOKEN", None)
+    command = [sys.executable, "-m", "pipeline", "trace", url, "--json", "--endpoint-url", endpoint]
+    command += ["--outputs", str(workdir / "stack-outputs.json")]
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    [journey] = json.loads(result.stdout)["items"]
+    assert journey["status"] == "completed" and journey["execution"]["status"] == "SUCCEEDED"
+    assert journey["glue_run"]["state"] == "SUCCEEDED"
+    assert journey["output"]["rows_written"] == clean
+    assert journey["output"]["quarantine"]["lines"] == bad
+    assert len(journey["output"]["quarantine"]["samples"]) == min(bad, 5)
+    assert journey["snapshot"]["manifest_id"] == journey["manifest"]["manifest_id"]
+    assert journey["snapshot"]["in_current_table"] is True

@@ -184,3 +184,19 @@ def test_reconcile_registers_completed_dates_missing_from_the_catalog(stack):
         schema = pq.read_schema(io.BytesIO(s3.get_object(Bucket=LAKE, Key=key)["Body"].read()))
         assert [name.lower() for name in schema.names] == columns
     assert reconcile(ctx, [DAY]).catalog == []  # registered: nothing left
+
+
+def test_trace_follows_the_retried_execution_on_a_parquet_table(stack):
+    # The date retried above: `pipeline trace` shows the second attempt's execution and the Parquet rows of a.
+    from reliability.checks import staged_to_s3
+
+    from pipeline.ops.trace import TraceRequest, trace
+
+    request = TraceRequest.of(f"s3://{INPUT}/raw/{DAY}/a.ndjson")
+    [journey] = trace(stack.ctx(), request, source_url=staged_to_s3).as_dict()["items"]
+    manifest = journey["manifest"]
+    assert journey["status"] == "completed" and manifest["attempts"] == 2
+    assert journey["execution"]["name"] == f"{manifest['manifest_id']}-r2"
+    assert journey["execution"]["status"] == "SUCCEEDED" and journey["glue_run"]["state"] == "SUCCEEDED"
+    assert journey["output"]["table_format"] == "parquet" and journey["output"]["rows_written"] == 20
+    assert journey["output"]["quarantine"]["lines"] == 0 and journey["snapshot"] is None
