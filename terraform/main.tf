@@ -15,6 +15,8 @@ locals {
   # (which may call the same function back) do not depend on each other.
   state_machine_name = "${var.name_prefix}-ndjson-to-parquet"
   state_machine_arn  = "arn:${local.partition}:states:${var.aws_region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+  # One CloudWatch namespace per stack (pipeline/contracts/metrics.py: namespace_for).
+  metrics_namespace = "${var.name_prefix}/pipeline"
 
   lambda_environment = {
     TRACKING_TABLE               = module.tracking.table_name
@@ -31,6 +33,7 @@ locals {
     REPAIR_GRACE_SECONDS         = tostring(var.repair_grace_seconds)
     MAX_MANIFESTS_PER_INVOCATION = tostring(var.max_manifests_per_invocation)
     POWERTOOLS_SERVICE_NAME      = "ndjson-pipeline"
+    METRICS_NAMESPACE            = local.metrics_namespace
     # With TABLE_FORMAT parquet the status update registers each completed manifest's partition in the Glue Data
     # Catalog (pipeline/control_plane/adapters/catalog.py); with iceberg the job commits the table itself.
     TABLE_FORMAT  = var.table_format
