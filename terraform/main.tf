@@ -184,6 +184,7 @@ module "glue" {
   max_bad_record_ratio = var.max_bad_record_ratio
   table_format         = var.table_format
   catalog_table        = var.table_name
+  metrics_namespace    = local.metrics_namespace
   glue_version         = var.glue_version
   worker_type          = var.glue_worker_type
   number_of_workers    = var.glue_number_of_workers

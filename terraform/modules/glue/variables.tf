@@ -161,6 +161,12 @@ variable "max_bad_record_ratio" {
   }
 }
 
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the run's EMF metrics line (--METRICS_NAMESPACE); null: no line."
+  type        = string
+  default     = null
+}
+
 variable "table_format" {
   description = "Table format the job writes (--TABLE_FORMAT): iceberg (one Iceberg commit per manifest) or parquet (Hive-style dt=D/ folders)."
   type        = string
