@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import textwrap
 import time
 import zipfile
@@ -238,3 +239,65 @@ def test_schedule_timer_fires_the_deployed_target_input(aws, handler_dir, tmp_pa
 )
 def test_batch_item_failures_follow_lambdas_rules(response, expected):
     assert failed_message_ids(response, {"m1", "m2"}) == expected
+
+
+METERED = textwrap.dedent("""
+    import os
+    from types import SimpleNamespace
+
+    from pipeline.contracts import metrics as m
+    from pipeline.control_plane.metrics import MetricsRecorder
+
+    APP = SimpleNamespace(metrics=MetricsRecorder(os.environ["METRICS_NAMESPACE"]))
+
+    def handler(event, context):
+        APP.metrics.add(m.FILES_TRACKED, event["tracked"])
+        APP.metrics.gauge(m.FRESHNESS, event["age"])
+        APP.metrics.flush()
+        return {}
+""")
+
+
+def test_runner_puts_the_handlers_emf_lines_into_the_embedded_cloudwatch(aws, tmp_path):
+    """What CloudWatch Logs does with an EMF line on AWS: the metrics appear, and the line stays in the log."""
+    from datetime import UTC, datetime, timedelta
+
+    (tmp_path / "metered_fn.py").write_text(METERED, encoding="utf-8")
+    iam, lam = aws.client("iam"), aws.client("lambda")
+    try:
+        role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    namespace = "runtime-parts/pipeline"
+    lam.create_function(
+        FunctionName="fn-metered",
+        Runtime="python3.11",
+        Role=role,
+        Handler="metered_fn.handler",
+        Code={"ZipFile": _zip()},
+        Timeout=30,
+        Environment={"Variables": {"METRICS_NAMESPACE": namespace}},
+    )
+    runner = LambdaRunner(aws.endpoint_url, handler_dir=tmp_path, log_dir=tmp_path / "logs")
+    runner.invoke("fn-metered", json.dumps({"tracked": 3, "age": 40}).encode())
+    runner.invoke("fn-metered", json.dumps({"tracked": 2, "age": 95.5}).encode())
+    cloudwatch = aws.client("cloudwatch")
+    now = datetime.now(UTC)
+
+    def stat(name: str, statistic: str) -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=[{"Name": "service", "Value": "manifest-builder"}],
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=5),
+            Period=600,
+            Statistics=[statistic],
+        )["Datapoints"]
+        return sum(p[statistic] for p in points)
+
+    assert stat("FilesTracked", "Sum") == 5
+    assert stat("OldestPendingAgeSeconds", "Maximum") == 95.5
+    log = (tmp_path / "logs" / "lambda.log").read_text()
+    assert log.count('"_aws"') == 2 and runner.metrics.lines == 2
+    os.environ.pop("METRICS_NAMESPACE", None)  # the runner's environment is process-wide
