@@ -17,6 +17,7 @@ locals {
   state_machine_arn  = "arn:${local.partition}:states:${var.aws_region}:${local.account_id}:stateMachine:${local.state_machine_name}"
   # One CloudWatch namespace per stack (pipeline/contracts/metrics.py: namespace_for).
   metrics_namespace = "${var.name_prefix}/pipeline"
+  dpus_per_worker   = { "G.1X" = 1, "G.2X" = 2, "G.4X" = 4, "G.8X" = 8 }
 
   lambda_environment = {
     TRACKING_TABLE               = module.tracking.table_name
@@ -244,4 +245,8 @@ module "monitoring" {
   state_machine_log_group_name         = module.orchestration.log_group_name
   glue_job_name                        = module.glue.job_name
   tracking_table_name                  = module.tracking.table_name
+  freshness_objective_seconds          = var.freshness_objective_minutes * 60
+  bad_record_ratio_threshold           = var.bad_record_ratio_alarm_threshold
+  region                               = var.aws_region
+  glue_dpus                            = var.glue_number_of_workers * local.dpus_per_worker[var.glue_worker_type]
 }
