@@ -418,6 +418,17 @@ def test_the_metrics_are_exactly_the_counts_of_the_drop(demo):
         f"{namespace.split('/')[0]}-bad-record-ratio",
     }
 
+    # The embedded alarm evaluator: twenty minutes without a flush report (the flush stopped) is a breach.
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.embedded.alarms import evaluate_alarms
+
+    endpoint = cloudwatch.meta.endpoint_url
+    later = datetime.now(UTC) + timedelta(minutes=20)
+    assert evaluate_alarms(endpoint, now=later, prefix=freshness["AlarmName"]) == {
+        freshness["AlarmName"]: "ALARM"
+    }
+
 
 def _manifest_items(demo):
     dynamodb = demo["client"]("dynamodb")
