@@ -121,7 +121,10 @@ def handle_event(app: App, event: Any, context: Any) -> dict[str, Any]:
     try:
         return _route(app, event, context)
     finally:
-        app.metrics.flush()
+        try:
+            app.metrics.flush()
+        except Exception as exc:  # metrics never fail (nor hide the error of) the invocation
+            app.logger.warning("metrics not written", extra={"cause": f"{type(exc).__name__}: {exc}"})
 
 
 def _route(app: App, event: Any, context: Any) -> dict[str, Any]:

@@ -131,3 +131,17 @@ def test_without_a_namespace_nothing_is_written(env):
     app.metrics.emit = lines.append
     invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson")))
     assert lines == []
+
+
+def test_a_failing_metrics_write_never_fails_the_invocation(metered, env):
+    make, _ = metered
+    app = make()
+
+    def broken(line: str) -> None:
+        raise OSError("stdout closed")
+
+    app.metrics.emit = broken
+    assert invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson"))) == {"batchItemFailures": []}
+    assert len(env.files(DAY)) == 1
+    [warning] = [line for line in env.logs() if line["message"] == "metrics not written"]
+    assert "stdout closed" in warning["cause"]
