@@ -15,6 +15,9 @@ locals {
   # (which may call the same function back) do not depend on each other.
   state_machine_name = "${var.name_prefix}-ndjson-to-parquet"
   state_machine_arn  = "arn:${local.partition}:states:${var.aws_region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+  # One CloudWatch namespace per stack (pipeline/contracts/metrics.py: namespace_for).
+  metrics_namespace = "${var.name_prefix}/pipeline"
+  dpus_per_worker   = { "G.1X" = 1, "G.2X" = 2, "G.4X" = 4, "G.8X" = 8 }
 
   lambda_environment = {
     TRACKING_TABLE               = module.tracking.table_name
@@ -31,6 +34,7 @@ locals {
     REPAIR_GRACE_SECONDS         = tostring(var.repair_grace_seconds)
     MAX_MANIFESTS_PER_INVOCATION = tostring(var.max_manifests_per_invocation)
     POWERTOOLS_SERVICE_NAME      = "ndjson-pipeline"
+    METRICS_NAMESPACE            = local.metrics_namespace
     # With TABLE_FORMAT parquet the status update registers each completed manifest's partition in the Glue Data
     # Catalog (pipeline/control_plane/adapters/catalog.py); with iceberg the job commits the table itself.
     TABLE_FORMAT  = var.table_format
@@ -181,6 +185,7 @@ module "glue" {
   max_bad_record_ratio = var.max_bad_record_ratio
   table_format         = var.table_format
   catalog_table        = var.table_name
+  metrics_namespace    = local.metrics_namespace
   glue_version         = var.glue_version
   worker_type          = var.glue_worker_type
   execution_class      = var.glue_execution_class
@@ -241,4 +246,8 @@ module "monitoring" {
   state_machine_log_group_name         = module.orchestration.log_group_name
   glue_job_name                        = module.glue.job_name
   tracking_table_name                  = module.tracking.table_name
+  freshness_objective_seconds          = var.freshness_objective_minutes * 60
+  bad_record_ratio_threshold           = var.bad_record_ratio_alarm_threshold
+  region                               = var.aws_region
+  glue_dpus                            = var.glue_number_of_workers * local.dpus_per_worker[var.glue_worker_type]
 }

@@ -172,3 +172,13 @@ output "glue_log_group_names" {
   description = "The Glue job's CloudWatch log groups: {error = driver/executor/Spark logs, output = stdout/stderr}."
   value       = module.glue.log_group_names
 }
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the pipeline's own metrics (docs/observability.md)."
+  value       = module.monitoring.metrics_namespace
+}
+
+output "dashboard_name" {
+  description = "The pipeline's CloudWatch dashboard."
+  value       = module.monitoring.dashboard_name
+}

@@ -674,3 +674,27 @@ variable "oldest_message_age_alarm_seconds" {
   default     = 900
   nullable    = false
 }
+
+variable "freshness_objective_minutes" {
+  description = "Freshness objective: a landed file is in a started batch within this many minutes (the freshness alarm, OldestPendingAgeSeconds); keep it above max_batch_wait_seconds and the flush interval."
+  type        = number
+  default     = 15
+  nullable    = false
+
+  validation {
+    condition     = var.freshness_objective_minutes >= 5 && var.freshness_objective_minutes <= 1440 && floor(var.freshness_objective_minutes) == var.freshness_objective_minutes
+    error_message = "freshness_objective_minutes must be a whole number of minutes from 5 to 1440."
+  }
+}
+
+variable "bad_record_ratio_alarm_threshold" {
+  description = "The bad-record ratio alarm fires when more than this share of an hour's records was quarantined."
+  type        = number
+  default     = 0.01
+  nullable    = false
+
+  validation {
+    condition     = var.bad_record_ratio_alarm_threshold > 0 && var.bad_record_ratio_alarm_threshold < 1
+    error_message = "bad_record_ratio_alarm_threshold must be between 0 and 1 (exclusive)."
+  }
+}

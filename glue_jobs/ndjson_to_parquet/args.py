@@ -89,6 +89,11 @@ ARGUMENTS: tuple[ArgSpec, ...] = (
     ),
     ArgSpec("ORPHAN_AGE_HOURS", "maintain mode: unreferenced files older than this are removed", "72"),
     ArgSpec(
+        "METRICS_NAMESPACE",
+        "CloudWatch namespace of the one EMF metrics line a run prints (Terraform passes the stack's)",
+        "(none: no metrics line)",
+    ),
+    ArgSpec(
         "JOB_RUN_ID",
         "recorded in the snapshot summary (job-run-id); on Glue it comes from Glue itself",
         "Glue's",
@@ -147,6 +152,7 @@ class JobArgs:
     snapshot_retention_hours: int = int(DEFAULTS["SNAPSHOT_RETENTION_HOURS"])
     orphan_age_hours: int = int(DEFAULTS["ORPHAN_AGE_HOURS"])
     job_run_id: str | None = None
+    metrics_namespace: str | None = None
 
     @property
     def iceberg(self) -> bool:
@@ -323,6 +329,7 @@ def _catalog_options(options: dict[str, str]) -> dict[str, Any]:
         ),
         "orphan_age_hours": _hours(options, "ORPHAN_AGE_HOURS", int(DEFAULTS["ORPHAN_AGE_HOURS"])),
         "job_run_id": options.get("JOB_RUN_ID", "").strip() or None,
+        "metrics_namespace": options.get("METRICS_NAMESPACE", "").strip() or None,
     }
 
 

@@ -23,6 +23,7 @@ from .constants import LINE
 from .contract import Evolution, evolve
 from .errors import JobError
 from .manifest import Manifest, load_manifest
+from .metrics import emit_metrics
 from .parquet import StagedFile
 from .plan import Piece, ReadTask, WriteTask, group_pieces, plan_reads
 from .publish import cleanup_empty_staging, is_quarantine_file, publish_replacing
@@ -223,6 +224,7 @@ def _convert(
         }
     )
     write_report(storage, layout.output, report)
+    emit_metrics(args, report)
     return report
 
 
@@ -321,6 +323,7 @@ def _fail_over_ratio(
         }
     )
     write_report(storage, layout.output, report)
+    emit_metrics(args, report)  # the bad-record ratio alarm needs the runs that failed on it most
     bad, records_in = totals.bad, totals.records_in
     raise JobError(
         "BadRecordRatioExceeded",

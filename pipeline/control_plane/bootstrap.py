@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 
 from pipeline.contracts.errors import InvalidEvent, PipelineError
+from pipeline.contracts.metrics import LAMBDA_SERVICE, NAMESPACE_ENV
 from pipeline.control_plane.adapters.backoff import RetryPolicy
 from pipeline.control_plane.adapters.catalog import CatalogTarget, GlueCatalog
 from pipeline.control_plane.adapters.executions import Executions
@@ -30,9 +31,10 @@ from pipeline.control_plane.deadline import Deadline
 from pipeline.control_plane.domain.events import parse_complete
 from pipeline.control_plane.domain.times import utc_now
 from pipeline.control_plane.ingest import IngestSession
+from pipeline.control_plane.metrics import MetricsRecorder
 from pipeline.control_plane.service import ControlPlane
 
-SERVICE_NAME = "manifest-builder"
+SERVICE_NAME = LAMBDA_SERVICE
 
 # Our RetryPolicy does the retrying (backoff with jitter within the invocation's time), so botocore does not.
 CLIENT_CONFIG = Config(
@@ -57,6 +59,11 @@ class App:
         self.service = service
         self.deadline = deadline
         self.logger = logger
+
+    @property
+    def metrics(self) -> MetricsRecorder:
+        """Its ``emit`` (``print``) is where the EMF line goes; the embedded AWS tees it into CloudWatch."""
+        return self.service.metrics
 
 
 def build_app(
@@ -89,6 +96,7 @@ def build_app(
         remaining_seconds=deadline.remaining,
         catalog=catalog,
         reports=JobReports(s3, retry),
+        metrics=MetricsRecorder(os.environ.get(NAMESPACE_ENV), SERVICE_NAME),
     )
     return App(service, deadline, logger)
 
@@ -107,8 +115,19 @@ def _is_schedule(event: dict[str, Any]) -> bool:
 
 
 def handle_event(app: App, event: Any, context: Any) -> dict[str, Any]:
-    """Route one invocation. Errors that cross the boundary are ``PipelineError``s with a stable name."""
+    """Route one invocation. Errors that cross the boundary are ``PipelineError``s with a stable name.
+    The invocation's metrics are written (one EMF line) when it ends, also when it fails."""
     app.deadline.start(context)
+    try:
+        return _route(app, event, context)
+    finally:
+        try:
+            app.metrics.flush()
+        except Exception as exc:  # metrics never fail (nor hide the error of) the invocation
+            app.logger.warning("metrics not written", extra={"cause": f"{type(exc).__name__}: {exc}"})
+
+
+def _route(app: App, event: Any, context: Any) -> dict[str, Any]:
     if _is_sqs_batch(event):
         return handle_sqs(app, event, context)
     if not isinstance(event, dict):

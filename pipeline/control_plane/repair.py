@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pipeline.contracts import metrics as m
 from pipeline.contracts.errors import ManifestNotReadable
 from pipeline.control_plane.adapters.backoff import describe
 from pipeline.control_plane.adapters.tracking_records import StartedManifest
@@ -89,6 +90,7 @@ def roll_back(
             },
         )
         return
+    cp.metrics.add(m.START_ROLLBACKS)
     cp.log.error(
         f"{what}; files rolled back to pending",
         extra={
@@ -147,4 +149,5 @@ def repair(cp: ControlPlane, outcome: FlushOutcome | None = None) -> FlushOutcom
                 },
             )
         cp.table.delete_claim(claim.date_prefix, claim.manifest_id)
+        cp.metrics.add(m.CLAIMS_REPAIRED)
     return outcome

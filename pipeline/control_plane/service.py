@@ -11,12 +11,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from pipeline.contracts import metrics as m
 from pipeline.contracts.errors import InvalidConfiguration, ManifestAlreadyFinal, ManifestFilesNotVisible
 from pipeline.contracts.manifest import Manifest, new_manifest_id
 from pipeline.contracts.report import report_counts
 from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.adapters.backoff import is_retryable
-from pipeline.control_plane.adapters.pending_reader import PendingReader, dates_with_pending
+from pipeline.control_plane.adapters.pending_reader import PendingReader, dates_with_pending, pending_overview
 from pipeline.control_plane.adapters.tracking_records import (
     Counter,
     FileRecord,
@@ -33,6 +34,7 @@ from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_ke
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 from pipeline.control_plane.domain.times import expires_at, iso, parse_iso, utc_now
 from pipeline.control_plane.ingest import IngestSession
+from pipeline.control_plane.metrics import MetricsRecorder
 from pipeline.control_plane.ports import (
     Catalog,
     ExecutionStarter,
@@ -58,8 +60,10 @@ class ControlPlane:
         remaining_seconds: Callable[[], float] = lambda: float("inf"),
         catalog: Catalog | None = None,
         reports: ReportReader | None = None,
+        metrics: MetricsRecorder | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics or MetricsRecorder(None)
         self.reports = reports
         # Registers (date_prefix, job report) before a manifest is recorded `completed` (the Glue Data
         # Catalog); an error here fails the status update, which Step Functions retries and
@@ -114,6 +118,7 @@ class ControlPlane:
             version_id=event.version_id,
         )
         new = self.table.put_new_file(record, self.ttl(now))
+        self.metrics.add(m.FILES_TRACKED if new else m.DUPLICATE_EVENTS)
         if new:
             self.log.info(
                 "file tracked",
@@ -256,6 +261,8 @@ class ControlPlane:
         )
         counter = self.record_started(started, now) or counter
         self.table.delete_claim(date_prefix, manifest_id)
+        self.metrics.add(m.MANIFESTS_STARTED)
+        self.metrics.add(m.FILES_MANIFESTED, len(claimed))
         self.log.info(
             "manifest started",
             extra={
@@ -311,7 +318,11 @@ class ControlPlane:
         outcome = FlushOutcome()
         self.repair(outcome)
         budget = self.config.max_manifests_per_invocation
-        for date_prefix in dates_with_pending(self.table, MAX_DATES_PER_SHARD):
+        # The Limit-1 reads that find the dates also give each shard's oldest pending file: the freshness.
+        dates, oldest = pending_overview(self.table, MAX_DATES_PER_SHARD)
+        age = max(0.0, (self.clock() - parse_iso(oldest)).total_seconds()) if oldest else 0.0
+        self.metrics.gauge(m.FRESHNESS, round(age, 3))
+        for date_prefix in dates:
             outcome.dates_seen.append(date_prefix)
             if not self.time_left() or len(outcome.started) >= budget:
                 break
@@ -324,6 +335,7 @@ class ControlPlane:
                 "started": len(outcome.started),
                 "repaired": len(outcome.repaired_recorded) + len(outcome.repaired_rolled_back),
                 "dates_with_pending_files": len(outcome.dates_seen),
+                "oldest_pending_age_seconds": round(age, 3),
             },
         )
         return outcome
@@ -383,6 +395,11 @@ class ControlPlane:
             request.date_prefix, request.manifest_id, verdict, iso(now), self.ttl(now)
         ):
             raise ManifestAlreadyFinal(f"manifest {request.manifest_id} became final with another status")
+        if target == ManifestStatus.COMPLETED:
+            self.metrics.add(m.MANIFESTS_COMPLETED)
+            self.metrics.add(m.FILES_CONVERTED, updated)
+        else:
+            self.metrics.add(m.MANIFESTS_FAILED)
         log = self.log.info if target == ManifestStatus.COMPLETED else self.log.warning
         log(
             "manifest finished",

@@ -62,6 +62,7 @@ from botocore.exceptions import ClientError
 
 import pipeline.contracts as pipeline_contracts
 from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
+from pipeline.embedded.emf import EmbeddedMetrics
 from pipeline.embedded.iceberg_reads import mirror_table
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class GlueRunner:
         self._stage_inputs = stage_inputs
         self.runs: list[GlueRunRecord] = []
         self._log_handler: logging.Handler | None = None
+        self.metrics = EmbeddedMetrics(endpoint_url, region)
 
     # ----------------------------------------------------------------------------------------- entry point
 
@@ -214,6 +216,10 @@ class GlueRunner:
 
     def _run(self, request: GlueRunRequest, record: GlueRunRecord) -> None:
         from glue_jobs import ndjson_to_parquet as job
+        from glue_jobs.ndjson_to_parquet import metrics as job_metrics
+
+        # The run's EMF line (stdout, its log group on Glue) to glue.log and the embedded CloudWatch.
+        job_metrics.set_sink(self.metrics.sink(self._workdir / "logs" / "glue.log"))
 
         arguments = self._verify_artifacts(request.job_name, dict(request.arguments), job)
         maintain = arguments.get("--MODE", "").strip().lower() == "maintain"

@@ -34,6 +34,7 @@ from typing import Any
 import boto3
 
 from pipeline.embedded.bridges import LambdaFunctionError
+from pipeline.embedded.emf import EmbeddedMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class LambdaRunner:
         self._functions: dict[str, _LoadedFunction] = {}
         self._env_owner: dict[str, tuple[str, str]] = {}
         self._load_lock = threading.Lock()
+        self.metrics = EmbeddedMetrics(endpoint_url, region)
 
     # ----------------------------------------------------------------------------------------- public
 
@@ -165,6 +167,7 @@ class LambdaRunner:
                 f"Handler '{attribute}' missing on module '{module_name}' ({name}).",
             )
         self._route_logs(name)
+        self._route_metrics(module)
         logger.info("cold start of %s (%s) done", name, handler_spec)
         return _LoadedFunction(
             name=name,
@@ -231,6 +234,13 @@ class LambdaRunner:
                     and handler.stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
                 ):
                     handler.setStream(stream)
+
+    def _route_metrics(self, module: ModuleType) -> None:
+        """The handler's EMF lines (``APP.metrics.emit``, print on AWS) to lambda.log and the embedded CloudWatch."""
+        recorder = getattr(getattr(module, "APP", None), "metrics", None)
+        if recorder is not None and hasattr(recorder, "emit"):
+            log = self._log_dir / "lambda.log" if self._log_dir is not None else None
+            recorder.emit = self.metrics.sink(log)
 
     def _log_error(self, name: str, exc: BaseException) -> None:
         if self._log_dir is None:

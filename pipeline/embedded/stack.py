@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.contracts.errors import PipelineError
 from pipeline.embedded import bridges
+from pipeline.embedded.alarms import AlarmEvaluator
 from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.layout import StackOutputs, WorkLayout
@@ -99,6 +100,7 @@ class EmbeddedStack:
         self.glue_runner: GlueRunner | None = None
         self.poller: EventSourcePoller | None = None
         self.timer: ScheduleTimer | None = None
+        self.alarms: AlarmEvaluator | None = None
         self._spark_factory = spark_factory
         self._on_messages = on_messages
         self._on_glue_finished = on_glue_finished
@@ -255,6 +257,9 @@ class EmbeddedStack:
             endpoint, region=REGION, interval_override=self.flush_interval_seconds
         )
         self.timer = ScheduleTimer(targets, self.lambda_runner.invoke).start()
+        self.alarms = AlarmEvaluator(
+            endpoint, region=REGION
+        ).start()  # moto stores alarms, never evaluates them
 
     def start(self) -> StackOutputs:
         self.start_spark()
@@ -268,7 +273,7 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         started = time.monotonic()
-        for part in (self.timer, self.poller):
+        for part in (self.alarms, self.timer, self.poller):
             if part is not None:
                 part.stop()
         logger.info("stopping: schedules and pollers stopped after %.1f s", time.monotonic() - started)

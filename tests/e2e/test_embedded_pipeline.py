@@ -387,3 +387,83 @@ def test_trace_shows_a_files_rows_and_its_quarantined_lines(demo):
     assert len(journey["output"]["quarantine"]["samples"]) == min(bad, 5)
     assert journey["snapshot"]["manifest_id"] == journey["manifest"]["manifest_id"]
     assert journey["snapshot"]["in_current_table"] is True
+
+
+def _metric_sums(demo, namespace: str) -> dict[str, dict[str, float]]:
+    """Every metric of the stack's namespace: {name: {Sum, Maximum, SampleCount}} over the demo's run."""
+    from datetime import UTC, datetime, timedelta
+
+    cloudwatch = demo["client"]("cloudwatch")
+    now = datetime.now(UTC)
+    found: dict[str, dict[str, float]] = {}
+    for metric in cloudwatch.list_metrics(Namespace=namespace)["Metrics"]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=metric["MetricName"],
+            Dimensions=metric["Dimensions"],
+            StartTime=now - timedelta(hours=2),
+            EndTime=now + timedelta(minutes=10),
+            Period=3 * 3600,
+            Statistics=["Sum", "Maximum", "SampleCount"],
+        )["Datapoints"]
+        found[metric["MetricName"]] = {
+            "Sum": sum(p["Sum"] for p in points),
+            "Maximum": max((p["Maximum"] for p in points), default=0.0),
+            "SampleCount": sum(p["SampleCount"] for p in points),
+        }
+    return found
+
+
+def test_the_metrics_are_exactly_the_counts_of_the_drop(demo):
+    """The EMF lines of both Lambdas and every Glue run, in the embedded CloudWatch: the drop's own numbers."""
+    from pipeline.build.dashboard import shown_metrics
+    from pipeline.contracts import metrics as m
+
+    outputs, summary = _outputs(demo), demo["summary"]
+    namespace = outputs["metrics_namespace"]
+    got = _metric_sums(demo, namespace)
+    sums = {name: values["Sum"] for name, values in got.items()}
+    manifests = sum(1 for _ in _manifest_items(demo))
+    assert sums["FilesTracked"] == summary["files"] == 6
+    assert sums["DuplicateEventsIgnored"] == summary["duplicate_notifications"] == 1
+    assert sums["ManifestsStarted"] == sums["ManifestsCompleted"] == manifests >= 3
+    assert sums["FilesManifested"] == sums["FilesConverted"] == 6
+    assert sums.get("ManifestsFailed", 0) == 0 and sums.get("StartFailuresRolledBack", 0) == 0
+    assert sums["RecordsIn"] == summary["lines"]
+    assert sums["RowsOut"] == summary["records_out"]
+    assert sums["RecordsQuarantined"] == summary["quarantined"] == summary["expected_bad_lines"] > 0
+    assert sum(sums[x.name] for x in m.QUARANTINED_BY_CLASS.values()) == summary["quarantined"]
+    assert got["RunSeconds"]["SampleCount"] == manifests  # one line per Glue run
+    assert got["OldestPendingAgeSeconds"]["SampleCount"] >= 1  # the flush reported the freshness
+    assert set(got) <= {x.name for x in m.ALL_METRICS}
+
+    cloudwatch = demo["client"]("cloudwatch")
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=outputs["dashboard_name"])["DashboardBody"])
+    assert {name for ns, name in shown_metrics(body) if ns == namespace} == {x.name for x in m.ALL_METRICS}
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    freshness = alarms[f"{namespace.split('/')[0]}-freshness-objective"]
+    assert freshness["MetricName"] == "OldestPendingAgeSeconds" and freshness["Threshold"] == 15 * 60
+    assert freshness["AlarmActions"] == freshness["OKActions"] == [outputs["alert_topic_arn"]]
+    assert set(outputs["alarm_names"]) >= {
+        freshness["AlarmName"],
+        f"{namespace.split('/')[0]}-bad-record-ratio",
+    }
+
+    # The embedded alarm evaluator: twenty minutes without a flush report (the flush stopped) is a breach.
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.embedded.alarms import evaluate_alarms
+
+    endpoint = cloudwatch.meta.endpoint_url
+    later = datetime.now(UTC) + timedelta(minutes=20)
+    assert evaluate_alarms(endpoint, now=later, prefix=freshness["AlarmName"]) == {
+        freshness["AlarmName"]: "ALARM"
+    }
+
+
+def _manifest_items(demo):
+    dynamodb = demo["client"]("dynamodb")
+    for page in dynamodb.get_paginator("scan").paginate(TableName=_outputs(demo)["tracking_table_name"]):
+        for item in page["Items"]:
+            if item["file_key"]["S"].startswith("MANIFEST#"):
+                yield item

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import textwrap
 import time
 import zipfile
@@ -238,3 +239,161 @@ def test_schedule_timer_fires_the_deployed_target_input(aws, handler_dir, tmp_pa
 )
 def test_batch_item_failures_follow_lambdas_rules(response, expected):
     assert failed_message_ids(response, {"m1", "m2"}) == expected
+
+
+METERED = textwrap.dedent("""
+    import os
+    from types import SimpleNamespace
+
+    from pipeline.contracts import metrics as m
+    from pipeline.control_plane.metrics import MetricsRecorder
+
+    APP = SimpleNamespace(metrics=MetricsRecorder(os.environ["METRICS_NAMESPACE"]))
+
+    def handler(event, context):
+        APP.metrics.add(m.FILES_TRACKED, event["tracked"])
+        APP.metrics.gauge(m.FRESHNESS, event["age"])
+        APP.metrics.flush()
+        return {}
+""")
+
+
+def test_runner_puts_the_handlers_emf_lines_into_the_embedded_cloudwatch(aws, tmp_path):
+    """What CloudWatch Logs does with an EMF line on AWS: the metrics appear, and the line stays in the log."""
+    from datetime import UTC, datetime, timedelta
+
+    (tmp_path / "metered_fn.py").write_text(METERED, encoding="utf-8")
+    iam, lam = aws.client("iam"), aws.client("lambda")
+    try:
+        role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    namespace = "runtime-parts/pipeline"
+    lam.create_function(
+        FunctionName="fn-metered",
+        Runtime="python3.11",
+        Role=role,
+        Handler="metered_fn.handler",
+        Code={"ZipFile": _zip()},
+        Timeout=30,
+        Environment={"Variables": {"METRICS_NAMESPACE": namespace}},
+    )
+    runner = LambdaRunner(aws.endpoint_url, handler_dir=tmp_path, log_dir=tmp_path / "logs")
+    runner.invoke("fn-metered", json.dumps({"tracked": 3, "age": 40}).encode())
+    runner.invoke("fn-metered", json.dumps({"tracked": 2, "age": 95.5}).encode())
+    cloudwatch = aws.client("cloudwatch")
+    now = datetime.now(UTC)
+
+    def stat(name: str, statistic: str) -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=[{"Name": "service", "Value": "manifest-builder"}],
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=5),
+            Period=600,
+            Statistics=[statistic],
+        )["Datapoints"]
+        return sum(p[statistic] for p in points)
+
+    assert stat("FilesTracked", "Sum") == 5
+    assert stat("OldestPendingAgeSeconds", "Maximum") == 95.5
+    log = (tmp_path / "logs" / "lambda.log").read_text()
+    assert log.count('"_aws"') == 2 and runner.metrics.lines == 2
+    os.environ.pop("METRICS_NAMESPACE", None)  # the runner's environment is process-wide
+
+
+def test_the_embedded_alarm_evaluator_alarms_when_the_flush_stops_and_clears_when_it_resumes(aws):
+    """moto never evaluates alarms: the evaluator does, on the stored datapoints, and notifies like CloudWatch."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.embedded.alarms import evaluate_alarms
+
+    cloudwatch, sns, sqs = aws.client("cloudwatch"), aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name="alarm-eval-alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="alarm-eval-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    namespace, dimensions = "alarm-eval/pipeline", [{"Name": "service", "Value": "manifest-builder"}]
+    # as terraform/modules/monitoring declares the freshness alarm (objective 15 minutes)
+    cloudwatch.put_metric_alarm(
+        AlarmName="alarm-eval-freshness-objective",
+        Namespace=namespace,
+        MetricName="OldestPendingAgeSeconds",
+        Dimensions=dimensions,
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=2,
+        DatapointsToAlarm=2,
+        Threshold=900,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="breaching",
+        AlarmActions=[topic],
+        OKActions=[topic],
+    )
+    t0 = datetime.now(UTC).replace(microsecond=0)
+
+    def flush_reports(age: float, at: datetime) -> None:
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": "OldestPendingAgeSeconds",
+                    "Dimensions": dimensions,
+                    "Timestamp": at,
+                    "Value": age,
+                }
+            ],
+        )
+
+    def state() -> str:
+        return cloudwatch.describe_alarms(AlarmNames=["alarm-eval-freshness-objective"])["MetricAlarms"][0][
+            "StateValue"
+        ]
+
+    def notifications() -> list[str]:
+        got = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        for message in got:
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(json.loads(m["Body"])["Message"])["NewStateValue"] for m in got]
+
+    flush_reports(30, t0 - timedelta(seconds=400))
+    flush_reports(45, t0 - timedelta(seconds=100))
+    assert evaluate_alarms(aws.endpoint_url, now=t0, prefix="alarm-eval-") == {
+        "alarm-eval-freshness-objective": "OK"
+    }
+    assert state() == "OK" and notifications() == []  # moto creates alarms in OK: no change, no notification
+
+    # The flush stops: no datapoint for two periods is as stale as it gets.
+    stopped = t0 + timedelta(minutes=15)
+    assert (
+        evaluate_alarms(aws.endpoint_url, now=stopped, prefix="alarm-eval-")["alarm-eval-freshness-objective"]
+        == "ALARM"
+    )
+    assert state() == "ALARM" and notifications() == ["ALARM"]
+    # Evaluated again without a change: no second notification.
+    evaluate_alarms(aws.endpoint_url, now=stopped, prefix="alarm-eval-")
+    assert notifications() == []
+
+    # It resumes and reports a small age again: back to OK, notified.
+    flush_reports(20, stopped + timedelta(seconds=60))
+    flush_reports(5, stopped + timedelta(seconds=360))
+    resumed = stopped + timedelta(seconds=420)
+    assert (
+        evaluate_alarms(aws.endpoint_url, now=resumed, prefix="alarm-eval-")["alarm-eval-freshness-objective"]
+        == "OK"
+    )
+    assert state() == "OK" and notifications() == ["OK"]
+
+    # A flush that runs but finds files older than the objective alarms too.
+    flush_reports(1000, resumed + timedelta(seconds=100))
+    flush_reports(1300, resumed + timedelta(seconds=400))
+    late = resumed + timedelta(seconds=500)
+    assert (
+        evaluate_alarms(aws.endpoint_url, now=late, prefix="alarm-eval-")["alarm-eval-freshness-objective"]
+        == "ALARM"
+    )

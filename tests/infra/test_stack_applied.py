@@ -101,6 +101,7 @@ def test_glue_job_runs_the_uploaded_script_on_glue_5_with_explicit_arguments(app
     assert args["--OUTPUT_PATH"] == out["output_path"]
     assert args["--BAD_RECORDS_PATH"] == out["bad_records_path"]
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
+    assert args["--METRICS_NAMESPACE"] == out["metrics_namespace"] == "ndjson-pipeline/pipeline"
     artifacts = out["artifacts_bucket"]
     assert args["--extra-py-files"] == f"s3://{artifacts}/glue/ndjson_to_parquet.zip"
     package = s3.get_object(Bucket=artifacts, Key="glue/ndjson_to_parquet.zip")
@@ -212,7 +213,8 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(applied_stack) -> Non
     for alarm in alarms:
         assert alarm["AlarmActions"] == [out["alert_topic_arn"]], alarm["AlarmName"]
         assert alarm["OKActions"] == [out["alert_topic_arn"]], alarm["AlarmName"]
-    watched = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    # (metric-math alarms, the bad-record ratio, name their metrics in Metrics instead)
+    watched = {(a["Namespace"], a["MetricName"]) for a in alarms if "MetricName" in a}
     assert {
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
@@ -224,8 +226,19 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(applied_stack) -> Non
         ("ndjson-pipeline/pipeline", "GlueJobFailures"),
         ("AWS/DynamoDB", "ReadThrottleEvents"),
         ("AWS/DynamoDB", "WriteThrottleEvents"),
+        ("ndjson-pipeline/pipeline", "OldestPendingAgeSeconds"),
     } <= watched
-    dlq_alarm = next(a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible")
+    freshness = next(a for a in alarms if a.get("MetricName") == "OldestPendingAgeSeconds")
+    assert freshness["TreatMissingData"] == "breaching"  # a stopped flush reports nothing: that is stale
+    assert freshness["Threshold"] == 15 * 60 and freshness["Statistic"] == "Maximum"
+    ratio = next(a for a in alarms if a["AlarmName"] == "ndjson-pipeline-bad-record-ratio")
+    queried = {q["Id"]: q for q in ratio["Metrics"]}
+    assert queried["ratio"]["Expression"] == "IF(rin > 0, bad / rin, 0)"
+    assert queried["bad"]["MetricStat"]["Metric"]["MetricName"] == "RecordsQuarantined"
+    assert queried["rin"]["MetricStat"]["Metric"]["MetricName"] == "RecordsIn"
+    dashboard = json.loads(cloudwatch.get_dashboard(DashboardName=out["dashboard_name"])["DashboardBody"])
+    assert len(dashboard["widgets"]) == 10
+    dlq_alarm = next(a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible")
     assert dlq_alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": out["ingest_dlq_url"].rsplit("/", 1)[1]}
     ]
@@ -276,6 +289,7 @@ def test_lambda_functions_are_configured_as_the_contract_says(applied_stack) -> 
         assert env["GLUE_TABLE"] == out["glue_table_name"] == "events"
         assert env["OUTPUT_PATH"] == out["output_path"]
         assert env["TABLE_FORMAT"] == "iceberg"  # the status update leaves the job's Iceberg table alone
+        assert env["METRICS_NAMESPACE"] == out["metrics_namespace"]
         for key in (
             "MAX_FILES_PER_MANIFEST",
             "MAX_BYTES_PER_MANIFEST",

@@ -198,3 +198,21 @@ def test_flex_execution_class_is_refused_on_workers_flex_does_not_run_on(tmp_pat
     assert dict(zip(cases, verdicts, strict=True)) == {
         name: expected for name, (_, expected) in cases.items()
     }
+
+
+def test_the_freshness_objective_is_whole_minutes_from_5_to_a_day(tmp_path: Path) -> None:
+    values = [5, 15, 60, 1440, 4, 0, -15, 1441, 7.5]
+    verdicts = _evaluate(
+        _condition("freshness_objective_minutes"), "freshness_objective_minutes", values, tmp_path
+    )
+    assert {int(float(k)) if float(k).is_integer() else float(k): v for k, v in verdicts.items()} == {
+        5: True,
+        15: True,
+        60: True,
+        1440: True,
+        4: False,
+        0: False,
+        -15: False,
+        1441: False,
+        7.5: False,
+    }

@@ -11,7 +11,15 @@ from pipeline.control_plane.ports import TrackingStore
 
 def dates_with_pending(table: TrackingStore, max_dates_per_shard: int) -> list[str]:
     """Dates holding pending files, oldest first: one ``Limit 1`` query per shard and date, no scan."""
+    return pending_overview(table, max_dates_per_shard)[0]
+
+
+def pending_overview(table: TrackingStore, max_dates_per_shard: int) -> tuple[list[str], str | None]:
+    """(dates holding pending files oldest first, the oldest pending file's ``created_at`` or None), from the
+    same ``Limit 1`` queries: the first item of a shard and date is its oldest file (the index key is
+    ``<date>#<created_at>``), so the oldest of those is the oldest pending file of the dates read."""
     dates: set[str] = set()
+    oldest: str | None = None
     for n in range(table.pending_shards):
         after: str | None = None
         for _ in range(max_dates_per_shard):
@@ -19,8 +27,10 @@ def dates_with_pending(table: TrackingStore, max_dates_per_shard: int) -> list[s
             if first is None:
                 break
             dates.add(first.date_prefix)
+            if oldest is None or first.created_at < oldest:
+                oldest = first.created_at
             after = first.date_prefix
-    return sorted(dates)
+    return sorted(dates), oldest
 
 
 class PendingReader:

@@ -17,6 +17,7 @@ module "pipeline" {
   input_prefix                       = var.input_prefix
   compression_type                   = var.compression_type
   max_bad_record_ratio               = var.max_bad_record_ratio
+  freshness_objective_minutes        = var.freshness_objective_minutes
   max_files_per_manifest             = var.max_files_per_manifest
   max_bytes_per_manifest             = var.max_bytes_per_manifest
   glue_worker_type                   = var.glue_worker_type

@@ -153,3 +153,9 @@ variable "lambda_concurrent_executions_quota" {
   type        = number
   default     = null
 }
+
+variable "freshness_objective_minutes" {
+  description = "Freshness objective in minutes (the freshness alarm); the module's default is 15."
+  type        = number
+  default     = null
+}

@@ -47,6 +47,8 @@ module "pipeline" {
   compression_type                      = var.compression_type
   allow_codec_athena_cannot_read        = var.allow_codec_athena_cannot_read
   max_bad_record_ratio                  = var.max_bad_record_ratio
+  freshness_objective_minutes           = var.freshness_objective_minutes
+  bad_record_ratio_alarm_threshold      = var.bad_record_ratio_alarm_threshold
   glue_version                          = var.glue_version
   glue_worker_type                      = var.glue_worker_type
   glue_execution_class                  = var.glue_execution_class

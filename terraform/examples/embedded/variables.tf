@@ -383,3 +383,15 @@ variable "orphan_age_hours" {
   type        = number
   default     = null
 }
+
+variable "freshness_objective_minutes" {
+  description = "Freshness objective in minutes (the freshness alarm); the module's default is 15."
+  type        = number
+  default     = null
+}
+
+variable "bad_record_ratio_alarm_threshold" {
+  description = "Share of an hour's records quarantined above which the bad-record ratio alarm fires."
+  type        = number
+  default     = null
+}

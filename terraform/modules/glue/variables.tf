@@ -161,6 +161,17 @@ variable "max_bad_record_ratio" {
   }
 }
 
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the run's EMF metrics line (--METRICS_NAMESPACE); null: no line."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.metrics_namespace == null || can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace))
+    error_message = "metrics_namespace must be 1-255 characters of letters, digits and . _ / # : -"
+  }
+}
+
 variable "table_format" {
   description = "Table format the job writes (--TABLE_FORMAT): iceberg (one Iceberg commit per manifest) or parquet (Hive-style dt=D/ folders)."
   type        = string

@@ -138,3 +138,85 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   ok_actions          = local.actions
   tags                = var.tags
 }
+
+# The pipeline's own metrics (pipeline/contracts/metrics.py; the Lambdas and the Glue job write them as EMF lines).
+locals {
+  service_dimension = { service = "manifest-builder" }
+  glue_dimension    = { service = "ndjson-to-parquet" }
+}
+
+# Freshness SLO: every flush reports the age of the oldest landed file not yet in a started batch. No datapoint
+# means no flush ran, which is as stale as it gets: missing data breaches.
+resource "aws_cloudwatch_metric_alarm" "freshness" {
+  alarm_name          = "${var.name_prefix}-freshness-objective"
+  alarm_description   = "The oldest landed file has waited more than ${var.freshness_objective_seconds} s to be batched, or no flush reported it: runbook 'freshness-objective'."
+  namespace           = local.metric_namespace
+  metric_name         = "OldestPendingAgeSeconds"
+  statistic           = "Maximum"
+  dimensions          = local.service_dimension
+  period              = var.period_seconds
+  evaluation_periods  = 2
+  datapoints_to_alarm = 2
+  threshold           = var.freshness_objective_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+# Bad-record ratio per hour: quarantined lines over records read, both summed over the hour's Glue runs.
+resource "aws_cloudwatch_metric_alarm" "bad_record_ratio" {
+  alarm_name          = "${var.name_prefix}-bad-record-ratio"
+  alarm_description   = "More than ${var.bad_record_ratio_threshold * 100}% of the last hour's records were quarantined: runbook 'bad-record-ratio'."
+  evaluation_periods  = 1
+  threshold           = var.bad_record_ratio_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(rin > 0, bad / rin, 0)"
+    label       = "bad-record ratio"
+    return_data = true
+  }
+  metric_query {
+    id = "bad"
+    metric {
+      namespace   = local.metric_namespace
+      metric_name = "RecordsQuarantined"
+      dimensions  = local.glue_dimension
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id = "rin"
+    metric {
+      namespace   = local.metric_namespace
+      metric_name = "RecordsIn"
+      dimensions  = local.glue_dimension
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+}
+
+# Generated from the metric names the code emits (python -m pipeline.build.dashboard; tests/infra/test_dashboard.py).
+resource "aws_cloudwatch_dashboard" "pipeline" {
+  dashboard_name = "${var.name_prefix}-pipeline"
+  dashboard_body = templatefile("${path.module}/dashboard.json.tftpl", {
+    namespace         = local.metric_namespace
+    region            = var.region
+    ingest_queue_name = var.ingest_queue_name
+    objective_seconds = var.freshness_objective_seconds
+    glue_dpus         = var.glue_dpus
+    dlq_metrics = join(",", [
+      for label, queue in var.dead_letter_queue_names :
+      jsonencode(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue, { stat = "Maximum", label = label }])
+    ])
+  })
+}

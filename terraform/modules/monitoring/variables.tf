@@ -154,3 +154,46 @@ variable "glue_retried_errors" {
     error_message = "glue_retried_errors must be a non-empty list of error names such as Glue.ConcurrentRunsExceededException."
   }
 }
+
+variable "freshness_objective_seconds" {
+  description = "Freshness objective: the oldest landed file not yet in a started batch is younger than this (OldestPendingAgeSeconds)."
+  type        = number
+  nullable    = false
+
+  validation {
+    condition     = var.freshness_objective_seconds >= 60
+    error_message = "freshness_objective_seconds must be at least 60."
+  }
+}
+
+variable "bad_record_ratio_threshold" {
+  description = "The bad-record ratio alarm fires when more than this share of an hour's records was quarantined."
+  type        = number
+  default     = 0.01
+  nullable    = false
+
+  validation {
+    condition     = var.bad_record_ratio_threshold > 0 && var.bad_record_ratio_threshold < 1
+    error_message = "bad_record_ratio_threshold must be between 0 and 1 (exclusive)."
+  }
+}
+
+variable "region" {
+  description = "Region of the dashboard's widgets."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "glue_dpus" {
+  description = "DPUs of one Glue run (workers x DPUs per worker): the dashboard's DPU-seconds are run seconds times this."
+  type        = number
+
+  validation {
+    condition     = var.glue_dpus >= 1
+    error_message = "glue_dpus must be at least 1."
+  }
+}
