@@ -2,8 +2,8 @@
 
 Runs the real command in a subprocess (own JVM, own embedded AWS, Terraform apply included) `--repeat` times in a
 fresh work folder each, reads the summary it writes (`--summary-json`), and records per-stage seconds, the medians,
-and the goal check (default demo: about 50 MB over 20 files in under 90 s, Terraform and the JVM included) to
-bench/results/demo_timings.json and .md.
+the load average at each run's start, and the goal check (default demo: about 50 MB over 20 files in under 60 s,
+Terraform and the JVM included) to bench/results/demo_timings.json and .md.
 
     .venv/bin/python bench/demo_timings.py [--repeat 2] [--files 20] [--size-mb 50]
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-GOAL_SECONDS = 90.0
+GOAL_SECONDS = 60.0  # issue 17: <= 60 s on a quiet machine, Terraform and the JVM start included
 STAGES = (
     "aws_start",
     "lambda_zip",
@@ -45,6 +45,7 @@ STAGES = (
 def run_once(files: int, size_mb: float, entry: list[str]) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="demo-bench-")) / "work"
     summary_file = workdir.parent / "summary.json"
+    load_average = round(os.getloadavg()[0], 2)  # the machine is shared: the numbers mean little without it
     started = time.monotonic()
     proc = subprocess.run(
         [
@@ -75,6 +76,7 @@ def run_once(files: int, size_mb: float, entry: list[str]) -> dict:
     shutil.rmtree(workdir.parent, ignore_errors=True)
     return {
         "wall_seconds": round(wall, 2),
+        "load_average_1min": load_average,
         "timings": summary["timings"],
         "files": summary["files"],
         "input_bytes": summary["input_bytes"],
@@ -108,7 +110,7 @@ def main() -> None:
         result = run_once(args.files, args.size_mb, entry)
         runs.append(result)
         print(
-            f"run {index + 1}: wall {result['wall_seconds']} s, "
+            f"run {index + 1}: wall {result['wall_seconds']} s, load {result['load_average_1min']}, "
             + ", ".join(f"{k} {v}" for k, v in result["timings"].items()),
             flush=True,
         )
@@ -164,6 +166,10 @@ def render_markdown(document: dict) -> str:
         *[f"| {stage} | {medians[stage]} |" for stage in STAGES],
         f"| wall clock (process start to exit) | {wall} |",
         f"| total minus terraform_apply | {outside} |",
+        "",
+        "1-minute load average at each run's start (2 CPUs shared with other work): "
+        + ", ".join(str(r.get("load_average_1min", "?")) for r in document["runs"])
+        + ".",
         "",
         "Spark start (including warming its Python workers) and the sample data generation run in parallel with "
         "Terraform apply; `glue_runs` is the time spent inside the Glue job runs, part of `processing`.",

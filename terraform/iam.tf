@@ -59,7 +59,9 @@ data "aws_iam_policy_document" "manifest_builder" {
       "sqs:GetQueueAttributes",
       "sqs:ChangeMessageVisibility",
     ]
-    resources = [module.ingest.queue_arn]
+    # From the name: the role policy, and the function after it, need not wait for the queue's creation (~25 s of
+    # SQS attribute propagation); the event source mapping waits for the queue itself (triggers).
+    resources = [module.ingest.queue_arn_from_name]
   }
 }
 

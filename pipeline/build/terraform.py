@@ -1,10 +1,10 @@
 """Run one of the project's Terraform configurations against an endpoint, keeping everything in a work folder.
 
 ``terraform/`` is a module without a provider; a configuration that calls it is one of its examples:
-``terraform/examples/embedded`` (the provider pointed at a local AWS emulator through its ``aws_endpoint_url``
-variable) or ``terraform/examples/aws`` (an account). `TerraformRunner` is what the tests and the embedded mode use
-to provision the stack: by default the embedded example, with dummy credentials, so the emulator gets the same module
-a platform team applies to AWS. Nothing is written into the source tree:
+``terraform/examples/embedded`` (the provider pointed at a local AWS emulator: its ``aws_endpoint_url`` variable,
+handed to the provider as ``AWS_ENDPOINT_URL``) or ``terraform/examples/aws`` (an account). `TerraformRunner` is what
+the tests and the embedded mode use to provision the stack: by default the embedded example, with dummy credentials,
+so the emulator gets the same module a platform team applies to AWS. Nothing is written into the source tree:
 
 - ``TF_DATA_DIR`` (providers, modules), the state (``-state``), the variables file and the CLI configuration live in
   the given work folder;
@@ -43,6 +43,18 @@ DUMMY_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+
+# Unset for a run against an emulator: a real profile, role, per-service endpoint (AWS_ENDPOINT_URL_<SERVICE> wins
+# over AWS_ENDPOINT_URL) or the switch that ignores configured endpoints.
+_REAL_AWS_SETTINGS = frozenset(
+    {
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    }
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _VERSION = re.compile(r"Terraform v(\d+)\.(\d+)\.(\d+)")
@@ -311,10 +323,14 @@ class TerraformRunner:
         )
         if endpoint_url is not None:
             # An emulator: never let a real profile, role or endpoint setting leak into the run.
-            for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-                env.pop(key, None)
+            for key in list(env):
+                if key in _REAL_AWS_SETTINGS or key.startswith("AWS_ENDPOINT_URL_"):
+                    env.pop(key)
             env.update(DUMMY_CREDENTIALS)
             env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = self.region
+            # The embedded example's provider reaches the emulator through the SDK's global endpoint setting (an
+            # `endpoints {}` block costs seconds of provider validation per walk: its providers.tf).
+            env["AWS_ENDPOINT_URL"] = endpoint_url.rstrip("/")
         return env
 
     def _log_path(self, paths: _Paths) -> Path:

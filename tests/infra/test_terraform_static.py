@@ -19,6 +19,7 @@ from pipeline.build.terraform import (
     TerraformNotFound,
     TerraformRunner,
 )
+from pipeline.embedded.server import ACCOUNT_ID
 
 pytestmark = pytest.mark.terraform
 
@@ -92,6 +93,36 @@ def test_the_embedded_example_passes_every_module_variable_and_re_exports_every_
     # stack.py, the operator commands and the tests read the outputs by the module's names.
     assert _blocks(EMBEDDED_EXAMPLE_DIR, "output") == _blocks(TERRAFORM_DIR, "output")
     assert _blocks(AWS_EXAMPLE_DIR, "output") == _blocks(TERRAFORM_DIR, "output")
+
+
+def test_the_embedded_provider_has_no_endpoints_block() -> None:
+    """An `endpoints {}` block with the stack's 14 services made every provider validation (three per apply) take
+    seconds (docs/scaling.md#embedded-terraform-apply): the endpoint comes from AWS_ENDPOINT_URL instead."""
+    text = (EMBEDDED_EXAMPLE_DIR / "providers.tf").read_text()
+    assert not re.search(r"^\s*endpoints\s*\{", text, re.M)
+    assert "AWS_ENDPOINT_URL" in text
+
+
+def test_the_embedded_provider_reaches_the_emulator_whatever_endpoints_the_caller_s_environment_names(
+    tmp_path: Path, applied_stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner hands the endpoint to the provider as AWS_ENDPOINT_URL and drops per-service overrides (they
+    would win over it): a stray AWS_ENDPOINT_URL_STS in the caller's environment does not redirect the run."""
+    config = tmp_path / "config"
+    config.mkdir()
+    for name in ("providers.tf", "versions.tf", ".terraform.lock.hcl"):
+        (config / name).write_bytes((EMBEDDED_EXAMPLE_DIR / name).read_bytes())
+    (config / "main.tf").write_text(
+        'variable "aws_endpoint_url" {\n  type = string\n}\n\n'
+        'variable "aws_region" {\n  type = string\n}\n\n'
+        'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n\n'
+        'data "aws_caller_identity" "this" {}\n\n'
+        'output "account_id" {\n  value = data.aws_caller_identity.this.account_id\n}\n'
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", UNREACHABLE)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", UNREACHABLE)
+    outputs = TerraformRunner(config).apply(applied_stack.aws.endpoint_url, tmp_path / "wd", {})
+    assert outputs == {"account_id": ACCOUNT_ID}
 
 
 def test_the_aws_example_passes_only_module_variables_from_its_own() -> None:

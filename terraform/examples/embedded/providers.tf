@@ -1,5 +1,11 @@
 # Pointing the provider at a local AWS emulator is only a matter of provider settings: the module creates the same
 # resources as on AWS (examples/aws).
+#
+# The emulator's endpoint (var.aws_endpoint_url) reaches the provider as the AWS SDK's own AWS_ENDPOINT_URL, which
+# pipeline/build/terraform.py sets to the same value for every Terraform command (with dummy credentials): when
+# applying this example by hand, export AWS_ENDPOINT_URL too. Not an `endpoints {}` block: the provider validates its
+# configuration in each of the three walks of an apply (validate, plan, apply), and with the 14 service endpoints of
+# this stack that validation took 3-17 s each (docs/scaling.md#embedded-terraform-apply); without it, well under 1 s.
 provider "aws" {
   region = var.aws_region
 
@@ -8,23 +14,6 @@ provider "aws" {
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
   s3_use_path_style           = true
-
-  endpoints {
-    cloudwatch = var.aws_endpoint_url
-    dynamodb   = var.aws_endpoint_url
-    events     = var.aws_endpoint_url
-    glue       = var.aws_endpoint_url
-    iam        = var.aws_endpoint_url
-    kms        = var.aws_endpoint_url
-    lambda     = var.aws_endpoint_url
-    logs       = var.aws_endpoint_url
-    s3         = var.aws_endpoint_url
-    scheduler  = var.aws_endpoint_url
-    sfn        = var.aws_endpoint_url
-    sns        = var.aws_endpoint_url
-    sqs        = var.aws_endpoint_url
-    sts        = var.aws_endpoint_url
-  }
 
   default_tags {
     tags = var.tags
