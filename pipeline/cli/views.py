@@ -184,8 +184,13 @@ def print_endpoint(endpoint: str, outputs_file: Path, outputs: Any) -> None:
     console.print()
     console.print(f"[bold]Embedded AWS[/] listening on {endpoint}. Point the AWS CLI or boto3 at it:")
     console.print(f"  export AWS_ENDPOINT_URL={endpoint}")
+    from pipeline.embedded.server import harness_credentials
+
+    keys = harness_credentials()  # the harness-only admin's once IAM is enforced (docs/iam.md)
     console.print(
-        "  export AWS_ACCESS_KEY_ID=embedded AWS_SECRET_ACCESS_KEY=embedded AWS_DEFAULT_REGION=us-east-1"
+        f"  export AWS_ACCESS_KEY_ID={keys['AWS_ACCESS_KEY_ID']} "
+        f"AWS_SECRET_ACCESS_KEY={keys['AWS_SECRET_ACCESS_KEY']} AWS_DEFAULT_REGION=us-east-1",
+        soft_wrap=True,
     )
     console.print(f"  export PIPELINE_STACK_OUTPUTS={outputs_file}")
     if outputs is not None:

@@ -15,6 +15,7 @@ Function logs (what CloudWatch Logs would hold) go to one file per function unde
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -25,15 +26,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
-
 from pipeline.embedded.bridges import LambdaFunctionError
+from pipeline.embedded.server import harness_client
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,11 @@ class LambdaRunner:
         handler_dir: Path = DEFAULT_HANDLER_DIR,
         log_dir: Path | None = None,
         region: str = "us-east-1",
+        role_environment: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        self._lambda = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
+        self._lambda = harness_client("lambda", endpoint_url, region)
+        # function name -> AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of its execution role
+        self._role_environment = {name: dict(env) for name, env in (role_environment or {}).items()}
         self._handler_dir = handler_dir
         self._log_dir = log_dir
         self._functions: dict[str, _LoadedFunction] = {}
@@ -157,7 +160,8 @@ class LambdaRunner:
             )
         environment = dict((config.get("Environment") or {}).get("Variables") or {})
         self._apply_environment(name, environment, config)
-        module = self._import(name, module_name, source)
+        with _role_credentials(self._role_environment.get(name)):
+            module = self._import(name, module_name, source)
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise LambdaFunctionError(
@@ -248,6 +252,31 @@ class LambdaRunner:
             + "\n"
         )
         stream.flush()
+
+
+_ROLE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@contextlib.contextmanager
+def _role_credentials(environment: Mapping[str, str] | None) -> Iterator[None]:
+    """The function's execution-role credentials in the environment while its module is imported (cold start),
+    as Lambda sets them: the handler's clients are built then and keep them. Restored afterwards, because the
+    process environment is shared with every other function and the harness."""
+    if not environment:
+        yield
+        return
+    saved = {key: os.environ.get(key) for key in _ROLE_KEYS}
+    for key in _ROLE_KEYS:
+        os.environ.pop(key, None)
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 _streams: dict[Path, Any] = {}

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from pipeline.contracts.errors import PipelineError
 from pipeline.embedded.drop import DropFile
 from pipeline.embedded.follow import (
@@ -31,7 +29,7 @@ from pipeline.embedded.follow import (
     take_snapshot,
 )
 from pipeline.embedded.layout import StackOutputs, WorkLayout
-from pipeline.embedded.server import REGION
+from pipeline.embedded.server import harness_client
 from pipeline.embedded.stack import EmbeddedStack
 from pipeline.embedded.summary import Reporter, RunSummary, SilentReporter, Snapshot, write_run_info
 from pipeline.embedded.verify import verify
@@ -98,7 +96,7 @@ class DuplicateNotifier:
                     return
                 self.sent = 1
             if self._sqs is None:
-                self._sqs = boto3.client("sqs", region_name=REGION)
+                self._sqs = harness_client("sqs")
             self._sqs.send_message(QueueUrl=mapping.queue_url, MessageBody=body)
             logger.info("duplicate notification sent for message %s", message.get("MessageId"))
             return
@@ -191,7 +189,12 @@ class PipelineRun:
         self._end(stage)
         self._follow(outputs, expected, files)
         stage = self._begin("verify", "Checking every line is in the lake or in the quarantine")
-        verify(self.summary, outputs, expected, self.layout, self.stack.glue_runner)
+        try:
+            verify(self.summary, outputs, expected, self.layout, self.stack.glue_runner)
+        except PipelineError:
+            self.stack.raise_if_denied()  # a denied request is the cause to name, wherever it was swallowed
+            raise
+        self.stack.raise_if_denied()
         self._end(stage)
         self.summary.duplicate_notifications = self.duplicates.sent
         self.summary.timings["total"] = round(time.monotonic() - self._started, 2)
@@ -206,7 +209,7 @@ class PipelineRun:
     # ----------------------------------------------------------------------------------------- upload
 
     def _upload(self, outputs: StackOutputs, files: list[DropFile]) -> Expected:
-        s3 = boto3.client("s3", region_name=REGION)
+        s3 = harness_client("s3")
         bucket, prefix = outputs.input_bucket, outputs.input_prefix
         expected = {(bucket, prefix + f.key): f for f in files}
 
