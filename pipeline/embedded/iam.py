@@ -131,7 +131,11 @@ class IamEnforcement:
         """Every function's, Glue job's and state machine's role, keyed by the component's name."""
         by_component: dict[str, Credentials] = {}
         lam, glue, sfn = self._client("lambda"), self._client("glue"), self._client("stepfunctions")
-        for name in function_names:
+        # Every deployed function, not only the named ones: after the switch no role can be assumed any more
+        # (moto's trust-policy check fails for Service principals), and a function without its role's keys
+        # would run as the process's identity.
+        deployed = [f["FunctionName"] for f in lam.list_functions().get("Functions", [])]
+        for name in dict.fromkeys([*function_names, *deployed]):
             role = lam.get_function_configuration(FunctionName=name)["Role"]
             by_component[name] = self.assume(role, name)
         for name in glue_job_names:

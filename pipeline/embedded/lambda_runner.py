@@ -10,6 +10,11 @@ The environment is process-wide: every function's variables stay set after its c
 `LOG_LEVEL` and friends lazily). Two functions setting one variable to different values is refused, loudly, instead
 of one silently seeing the other's configuration.
 
+With IAM enforced (`role_environment`, docs/iam.md), the function's execution-role credentials
+(`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, as Lambda sets them) are in the environment
+while its module is imported, and only then: the handler builds its boto3 clients at cold start and keeps them. A
+function without role credentials is refused (`EmbeddedRoleMissing`) rather than run as the harness.
+
 Function logs (what CloudWatch Logs would hold) go to one file per function under the work folder's `logs/`.
 """
 
@@ -159,8 +164,15 @@ class LambdaRunner:
                 f"Unable to import module '{module_name}' for function {name}: {source} does not exist.",
             )
         environment = dict((config.get("Environment") or {}).get("Variables") or {})
+        role_environment = self._role_environment.get(name)
+        if self._role_environment and role_environment is None:
+            raise LambdaFunctionError(
+                "EmbeddedRoleMissing",
+                f"Function {name} has no execution-role credentials: IAM is enforced and it would run as the "
+                "harness; its role is assumed when the stack starts (pipeline/embedded/iam.py).",
+            )
         self._apply_environment(name, environment, config)
-        with _role_credentials(self._role_environment.get(name)):
+        with _role_credentials(role_environment):
             module = self._import(name, module_name, source)
         handler = getattr(module, attribute, None)
         if not callable(handler):

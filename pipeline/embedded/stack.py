@@ -246,8 +246,10 @@ class EmbeddedStack:
             endpoint,
             log_dir=self.layout.logs,
             region=REGION,
-            role_environment={
-                name: roles[name].environment() for name in self.outputs.function_names if name in roles
+            role_environment={  # every deployed function's (assume_stack_roles keys them by function name)
+                name: creds.environment()
+                for name, creds in roles.items()
+                if name not in (self.outputs.glue_job_name, "states")
             },
         )
         self.glue_runner = GlueRunner(

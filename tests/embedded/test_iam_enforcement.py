@@ -72,6 +72,7 @@ def enforced() -> Iterator[dict[str, Any]]:
                 ),
                 "admin": lambda service: admin.session(REGION).client(service, endpoint_url=aws.endpoint_url),
                 "dummy": aws.client,
+                "admin_keys": admin,
             }
         finally:
             enforcement.disable()
@@ -141,3 +142,37 @@ def test_raise_if_denied_names_every_denial(enforced: dict[str, Any]) -> None:
     with pytest.raises(IamAccessDenied) as raised:
         enforced["enforcement"].raise_if_denied()
     assert "dynamodb:DeleteItem" in str(raised.value) and f"(role {ROLE})" in str(raised.value)
+
+
+def test_a_function_without_its_role_credentials_is_refused_not_run_as_the_harness(
+    enforced: dict[str, Any],
+) -> None:
+    import io
+    import zipfile
+
+    from pipeline.embedded.bridges import LambdaFunctionError
+    from pipeline.embedded.lambda_runner import LambdaRunner
+    from pipeline.embedded.server import set_harness_credentials
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest_builder.py", "")
+    admin_lambda = enforced["admin"]("lambda")
+    admin_lambda.create_function(
+        FunctionName="h5-iam-unroled",
+        Runtime="python3.11",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
+        Handler="manifest_builder.lambda_handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    keys = enforced["admin_keys"]
+    set_harness_credentials(keys.access_key_id, keys.secret_access_key)
+    try:
+        runner = LambdaRunner(
+            admin_lambda.meta.endpoint_url, region=REGION, role_environment={"another-function": {"A": "B"}}
+        )
+        with pytest.raises(LambdaFunctionError) as raised:
+            runner.invoke("h5-iam-unroled", b"{}")
+    finally:
+        set_harness_credentials(None, None)
+    assert raised.value.error_type == "EmbeddedRoleMissing", raised.value
