@@ -157,6 +157,16 @@ class IamEnforcement:
             set_stepfunctions_credentials(creds.session_kwargs())
         return by_component
 
+    def assume_operator(self, manifest_builder_function: str) -> Credentials | None:
+        """The embedded example's operators' role, `<name_prefix>-operator` (None when the stack has none)."""
+        prefix = manifest_builder_function.removesuffix("-manifest-builder")
+        iam = self._client("iam")
+        try:
+            role = iam.get_role(RoleName=f"{prefix}-operator")["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            return None
+        return self.assume(role, "operator")
+
     def enable(self) -> None:
         from moto import settings
         from moto.core.authorization import ActionAuthenticatorMixin

@@ -53,6 +53,20 @@ def harness_credentials() -> dict[str, str]:
     return dict(_harness_credentials)
 
 
+# The embedded stack's operators' role (terraform/examples/embedded, policy `operator_policy_json`), once assumed.
+_operator_environment: dict[str, str] = {}
+
+
+def set_operator_environment(environment: dict[str, str] | None) -> None:
+    _operator_environment.clear()
+    _operator_environment.update(environment or {})
+
+
+def operator_environment() -> dict[str, str]:
+    """AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of the operators' role (empty: none)."""
+    return dict(_operator_environment)
+
+
 def harness_client(service: str, endpoint_url: str | None = None, region: str = REGION, **kwargs: Any) -> Any:
     """A boto3 client signed with the harness identity (explicit keys: never the process environment, which a
     Glue run holds with its role's keys while the job runs)."""

@@ -38,6 +38,7 @@ from pipeline.embedded.server import (
     EmbeddedAws,
     free_port,
     set_harness_credentials,
+    set_operator_environment,
 )
 
 if TYPE_CHECKING:
@@ -233,6 +234,8 @@ class EmbeddedStack:
         self.iam = IamEnforcement(self.aws.endpoint_url, REGION, DUMMY_CREDENTIALS)
         admin = self.iam.create_admin()
         roles = self.iam.assume_stack_roles(self.outputs.function_names, [self.outputs.glue_job_name])
+        operator = self.iam.assume_operator(self.outputs.manifest_builder_function)
+        set_operator_environment(operator.environment() if operator else None)
         set_harness_credentials(admin.access_key_id, admin.secret_access_key)
         self._use_credentials(admin.environment())
         return roles
@@ -320,6 +323,7 @@ class EmbeddedStack:
         if self.iam is not None:
             self.iam.disable()
             set_harness_credentials(None, None)
+            set_operator_environment(None)
         if self.aws is not None:
             self.aws.stop()
             self.aws = None

@@ -383,3 +383,32 @@ def test_iam_is_enforced_a_revoked_permission_fails_with_the_named_access_denied
     # Restored: the same flush passes again.
     again = lam.invoke(FunctionName=function, Payload=json.dumps({"action": "flush"}).encode())
     assert not again.get("FunctionError"), again["Payload"].read()
+
+
+def test_the_operator_commands_run_with_the_operator_role_only(demo):
+    """`pipeline status` and `reconcile --dry-run` signed as the embedded operators' role, whose only policy is the
+    module's operator_policy_json: they pass and the embedded AWS denied the role nothing."""
+    text = "".join(demo["process"].output)
+    found = re.search(
+        r"AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_SESSION_TOKEN=(\S+) pipeline", text
+    )
+    assert found, "no operator credentials printed:\n" + text[-2000:]
+    endpoint = demo["client"]("s3").meta.endpoint_url
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": found.group(1),
+        "AWS_SECRET_ACCESS_KEY": found.group(2),
+        "AWS_SESSION_TOKEN": found.group(3),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PIPELINE_STACK_OUTPUTS": str(demo["workdir"] / "stack-outputs.json"),
+        "COLUMNS": "200",
+    }
+    for command in (["status", "--json"], ["reconcile", "--dry-run"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline", *command], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    log = (demo["workdir"] / "logs" / "pipeline.log").read_text(errors="replace")
+    denied = [line for line in log.splitlines() if "IAM denied" in line and "-operator/" in line]
+    assert not denied, "\n".join(denied)

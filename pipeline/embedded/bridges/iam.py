@@ -9,7 +9,7 @@ moto evaluates the caller's identity policies when its authorization is on (`INI
 - `iam-conditions-unevaluated`: moto evaluates no condition key of an identity policy: an Allow with a Condition
   becomes a DENY. The bridge evaluates an Allow without its condition and ignores a conditional Deny.
 - `iam-action-names`: moto names some actions after the API operation, not the IAM action (`lambda:Invoke` for
-  `lambda:InvokeFunction`): the bridge maps them.
+  `lambda:InvokeFunction`, `sqs:SendMessageBatch` for `sqs:SendMessage`): the bridge maps them.
 - `iam-delete-objects-per-key`: moto checks S3 DeleteObjects as `s3:DeleteObject` on the bucket; AWS checks it
   on each object the request deletes: the bridge checks each key.
 - `iam-signature-bodiless-requests`: moto recomputes the signature of a GET without a body (Lambda's)
@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 # moto's action name -> the IAM action AWS checks (only those that differ and the stack uses).
 ACTION_NAMES = {
     "lambda:Invoke": "lambda:InvokeFunction",
+    # SQS authorizes its batch APIs as the single-message action (IAM has no *Batch action)
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
 
 

@@ -165,3 +165,9 @@ output "maintenance_schedule_name" {
   description = "EventBridge Scheduler schedule of the Iceberg table maintenance runs (\"\" when off or with parquet)."
   value       = module.pipeline.maintenance_schedule_name
 }
+
+output "operator_policy_json" {
+  description = "Least-privilege IAM policy (JSON) for the `pipeline` operator commands on this stack: attach it to the operators' role (docs/iam.md)."
+  value       = module.pipeline.operator_policy_json
+}
+
