@@ -227,10 +227,24 @@ def print_endpoint(endpoint: str, outputs_file: Path, outputs: Any) -> None:
     console.print()
     console.print(f"[bold]Embedded AWS[/] listening on {endpoint}. Point the AWS CLI or boto3 at it:")
     console.print(f"  export AWS_ENDPOINT_URL={endpoint}")
+    from pipeline.embedded.server import harness_credentials, operator_environment
+
+    keys = harness_credentials()  # the harness-only admin's once IAM is enforced (docs/iam.md)
     console.print(
-        "  export AWS_ACCESS_KEY_ID=embedded AWS_SECRET_ACCESS_KEY=embedded AWS_DEFAULT_REGION=us-east-1"
+        f"  export AWS_ACCESS_KEY_ID={keys['AWS_ACCESS_KEY_ID']} "
+        f"AWS_SECRET_ACCESS_KEY={keys['AWS_SECRET_ACCESS_KEY']} AWS_DEFAULT_REGION=us-east-1",
+        soft_wrap=True,
+        markup=False,
     )
     console.print(f"  export PIPELINE_STACK_OUTPUTS={outputs_file}")
+    operator = operator_environment()
+    if operator:
+        console.print("The operator commands with the operators' role (its policy is operator_policy_json):")
+        console.print(
+            "  " + " ".join(f"{key}={value}" for key, value in operator.items()) + " pipeline status",
+            soft_wrap=True,
+            markup=False,
+        )
     if outputs is not None:
         console.print(
             f"Drop files with: aws s3 cp FILE.ndjson s3://{outputs.input_bucket}/{outputs.input_prefix}"

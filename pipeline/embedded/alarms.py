@@ -16,7 +16,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
+from pipeline.embedded.server import harness_client
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,9 @@ def evaluate_alarms(
 ) -> dict[str, str]:
     """Evaluate every single-metric alarm (named ``prefix*``); {alarm name: state after}."""
     now = now or datetime.now(UTC)
-    cloudwatch: Any = boto3.client("cloudwatch", endpoint_url=endpoint_url, region_name=region)
-    sns: Any = boto3.client("sns", endpoint_url=endpoint_url, region_name=region)
+    # CloudWatch's own alarm evaluation, not a component: the harness identity (never the process environment).
+    cloudwatch: Any = harness_client("cloudwatch", endpoint_url, region)
+    sns: Any = harness_client("sns", endpoint_url, region)
     states: dict[str, str] = {}
     alarms = (
         cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]

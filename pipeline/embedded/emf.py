@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from pipeline.contracts.metrics import parse_emf
+from pipeline.embedded.server import harness_client
 
 logger = logging.getLogger(__name__)
 MAX_DATA_PER_CALL = 1000
@@ -23,7 +22,9 @@ class EmbeddedMetrics:
     """``sink(log_path)`` -> a callable taking one EMF line: appended to ``log_path``, its metrics put to moto."""
 
     def __init__(self, endpoint_url: str, region: str = "us-east-1") -> None:
-        self._cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint_url, region_name=region)
+        self._cloudwatch = harness_client(
+            "cloudwatch", endpoint_url, region
+        )  # CloudWatch Logs' own extraction, not a component
         self._lock = threading.Lock()
         self.lines = 0
         self.bytes = 0
@@ -59,7 +60,7 @@ class EmbeddedMetrics:
             for start in range(0, len(data), MAX_DATA_PER_CALL):
                 chunk = data[start : start + MAX_DATA_PER_CALL]
                 try:
-                    self._cloudwatch.put_metric_data(Namespace=namespace, MetricData=chunk)  # type: ignore[arg-type]
+                    self._cloudwatch.put_metric_data(Namespace=namespace, MetricData=chunk)
                 except Exception as exc:  # metrics never fail the invocation that emitted them
                     logger.warning("could not put %d metric(s) of %s: %s", len(chunk), namespace, exc)
                     continue

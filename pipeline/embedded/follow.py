@@ -10,14 +10,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-import boto3
-
 from pipeline.contracts.errors import PipelineError
 from pipeline.control_plane.domain.items import MANIFEST_KEY_PREFIX
 from pipeline.embedded.drop import DropFile
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.layout import StackOutputs
-from pipeline.embedded.server import REGION
+from pipeline.embedded.server import harness_client
 from pipeline.embedded.summary import Snapshot
 
 FINAL_FILE_STATES = ("completed", "failed")
@@ -52,7 +50,7 @@ FileStatus = dict[tuple[str, str], str]
 
 
 def scan(table: str, attributes: tuple[str, ...] | None = None) -> Iterator[dict[str, Any]]:
-    client = boto3.client("dynamodb", region_name=REGION)
+    client = harness_client("dynamodb")
     kwargs: dict[str, Any] = {"TableName": table}
     if attributes:
         kwargs["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
@@ -99,7 +97,7 @@ def take_snapshot(
 
 
 def executions_running(outputs: StackOutputs) -> int:
-    sfn = boto3.client("stepfunctions", region_name=REGION)
+    sfn = harness_client("stepfunctions")
     page = sfn.list_executions(stateMachineArn=outputs.state_machine_arn, statusFilter="RUNNING")
     return len(page.get("executions", []))
 

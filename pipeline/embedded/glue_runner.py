@@ -40,30 +40,33 @@ runs one job at a time: runs queue on a lock, as they would on a Glue job with M
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import threading
 import time
 import traceback
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import boto3
 from botocore.exceptions import ClientError
 
 import pipeline.contracts as pipeline_contracts
 from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
 from pipeline.embedded.emf import EmbeddedMetrics
+from pipeline.embedded.iam import Credentials
 from pipeline.embedded.iceberg_reads import mirror_table
+from pipeline.embedded.server import harness_client
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -136,9 +139,17 @@ class GlueRunner:
         region: str = "us-east-1",
         on_finished: Callable[[GlueRunRecord], None] | None = None,
         stage_inputs: bool = False,
+        role_credentials: Mapping[str, Credentials] | None = None,
     ) -> None:
-        self._s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
-        self._glue = boto3.client("glue", endpoint_url=endpoint_url, region_name=region)
+        self._endpoint_url, self._region = endpoint_url, region
+        self._harness_s3 = harness_client("s3", endpoint_url, region)
+        self._s3 = (
+            self._harness_s3
+        )  # during a run: the job role's client (Glue reads the script as the role too)
+        self._glue = harness_client("glue", endpoint_url, region)  # the Glue service's own view of the job
+        # job name -> its role's assumed-role credentials: the job's own S3, Glue and catalog calls use them
+        self._roles = dict(role_credentials or {})
+        self._role_s3: dict[str, Any] = {}
         self._workdir = workdir
         self._lake = lake_dir
         self._quarantine = quarantine_dir
@@ -215,6 +226,21 @@ class GlueRunner:
     # ----------------------------------------------------------------------------------------- one run
 
     def _run(self, request: GlueRunRequest, record: GlueRunRecord) -> None:
+        role = self._roles.get(request.job_name)
+        self._s3 = self._job_s3(request.job_name, role)
+        try:
+            self._run_as_role(request, record, role)
+        finally:
+            self._s3 = self._harness_s3
+
+    def _job_s3(self, job_name: str, role: Credentials | None) -> Any:
+        if role is None:
+            return self._harness_s3
+        if job_name not in self._role_s3:
+            self._role_s3[job_name] = role.session(self._region).client("s3", endpoint_url=self._endpoint_url)
+        return self._role_s3[job_name]
+
+    def _run_as_role(self, request: GlueRunRequest, record: GlueRunRecord, role: Credentials | None) -> None:
         from glue_jobs import ndjson_to_parquet as job
         from glue_jobs.ndjson_to_parquet import metrics as job_metrics
 
@@ -258,8 +284,9 @@ class GlueRunner:
             spark = self._spark()
             self._attach_job_log()
             try:
-                args = job.parse_job_args(argv)
-                report = job.run_job(spark, args)
+                with _job_role(role, spark):
+                    args = job.parse_job_args(argv)
+                    report = job.run_job(spark, args)
             except job.JobError as error:
                 raise GlueRunFailed(f"{error.error_name}: {_message(error)}") from error
             finally:
@@ -456,6 +483,53 @@ class GlueRunner:
                 logging.getLogger(name).removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+
+
+_ROLE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@contextlib.contextmanager
+def _job_role(role: Credentials | None, spark: SparkSession) -> Iterator[None]:
+    """The job role's credentials where the job's code looks for them, as Glue provides them: the driver's
+    environment (pyarrow's and pyiceberg's S3 and Glue clients, boto3's default chain) and the environment of
+    Spark's Python workers (`SparkContext.environment` is handed to every worker the job's tasks start).
+
+    The process environment is shared: while the job runs, a client another thread builds from the environment
+    gets the job's role too, which is why the harness and the runtime sign with explicit keys
+    (`server.harness_client`). boto3's default session and the job's cached S3 client are dropped before and
+    after, so neither keeps a previous identity."""
+    if role is None:
+        yield
+        return
+    import boto3
+
+    from glue_jobs.ndjson_to_parquet import storage
+
+    saved = {key: os.environ.get(key) for key in _ROLE_KEYS}
+    role_env = role.environment()
+    worker_env = spark.sparkContext.environment
+    saved_worker = {key: worker_env.get(key) for key in _ROLE_KEYS}
+
+    def reset_cached_identities() -> None:
+        boto3.DEFAULT_SESSION = None
+        storage.s3_client.cache_clear()
+
+    for key in _ROLE_KEYS:
+        os.environ.pop(key, None)
+        worker_env.pop(key, None)
+    os.environ.update(role_env)
+    worker_env.update(role_env)
+    reset_cached_identities()
+    try:
+        yield
+    finally:
+        for env, values in ((os.environ, saved), (worker_env, saved_worker)):
+            for key, value in values.items():
+                if value is None:
+                    env.pop(key, None)
+                else:
+                    env[key] = value
+        reset_cached_identities()
 
 
 class GlueArtifactsDiffer(GlueRunFailed):

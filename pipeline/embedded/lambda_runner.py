@@ -10,11 +10,17 @@ The environment is process-wide: every function's variables stay set after its c
 `LOG_LEVEL` and friends lazily). Two functions setting one variable to different values is refused, loudly, instead
 of one silently seeing the other's configuration.
 
+With IAM enforced (`role_environment`, docs/iam.md), the function's execution-role credentials
+(`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, as Lambda sets them) are in the environment
+while its module is imported, and only then: the handler builds its boto3 clients at cold start and keeps them. A
+function without role credentials is refused (`EmbeddedRoleMissing`) rather than run as the harness.
+
 Function logs (what CloudWatch Logs would hold) go to one file per function under the work folder's `logs/`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -25,16 +31,15 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
-
 from pipeline.embedded.bridges import LambdaFunctionError
 from pipeline.embedded.emf import EmbeddedMetrics
+from pipeline.embedded.server import harness_client
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +92,11 @@ class LambdaRunner:
         handler_dir: Path = DEFAULT_HANDLER_DIR,
         log_dir: Path | None = None,
         region: str = "us-east-1",
+        role_environment: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        self._lambda = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
+        self._lambda = harness_client("lambda", endpoint_url, region)
+        # function name -> AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of its execution role
+        self._role_environment = {name: dict(env) for name, env in (role_environment or {}).items()}
         self._handler_dir = handler_dir
         self._log_dir = log_dir
         self._functions: dict[str, _LoadedFunction] = {}
@@ -158,8 +166,16 @@ class LambdaRunner:
                 f"Unable to import module '{module_name}' for function {name}: {source} does not exist.",
             )
         environment = dict((config.get("Environment") or {}).get("Variables") or {})
+        role_environment = self._role_environment.get(name)
+        if self._role_environment and role_environment is None:
+            raise LambdaFunctionError(
+                "EmbeddedRoleMissing",
+                f"Function {name} has no execution-role credentials: IAM is enforced and it would run as the "
+                "harness; its role is assumed when the stack starts (pipeline/embedded/iam.py).",
+            )
         self._apply_environment(name, environment, config)
-        module = self._import(name, module_name, source)
+        with _role_credentials(role_environment):
+            module = self._import(name, module_name, source)
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise LambdaFunctionError(
@@ -258,6 +274,31 @@ class LambdaRunner:
             + "\n"
         )
         stream.flush()
+
+
+_ROLE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@contextlib.contextmanager
+def _role_credentials(environment: Mapping[str, str] | None) -> Iterator[None]:
+    """The function's execution-role credentials in the environment while its module is imported (cold start),
+    as Lambda sets them: the handler's clients are built then and keep them. Restored afterwards, because the
+    process environment is shared with every other function and the harness."""
+    if not environment:
+        yield
+        return
+    saved = {key: os.environ.get(key) for key in _ROLE_KEYS}
+    for key in _ROLE_KEYS:
+        os.environ.pop(key, None)
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 _streams: dict[Path, Any] = {}

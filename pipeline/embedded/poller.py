@@ -25,9 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from pipeline.embedded.bridges import LambdaFunctionError
+from pipeline.embedded.server import harness_client
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +75,8 @@ def discover_sqs_mappings(
     endpoint_url: str, *, region: str = "us-east-1", function_names: list[str] | None = None
 ) -> list[SqsMapping]:
     """The SQS event source mappings deployed to the embedded AWS (optionally only those of some functions)."""
-    lam = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
-    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
+    lam = harness_client("lambda", endpoint_url, region)
+    sqs = harness_client("sqs", endpoint_url, region)
     # Listed unfiltered and matched here: moto's FunctionName filter misses mappings created with a function ARN.
     mappings: list[SqsMapping] = []
     for item in _paginate_mappings(lam):
@@ -189,7 +188,7 @@ class EventSourcePoller:
         on_messages: Callable[[SqsMapping, list[dict[str, Any]]], None] | None = None,
         concurrency: int = 2,
     ) -> None:
-        self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
+        self._sqs = harness_client("sqs", endpoint_url, region)
         self._invoke = invoke
         self._region = region
         self._idle_wait = idle_wait_seconds

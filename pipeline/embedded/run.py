@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from pipeline.contracts.errors import PipelineError
 from pipeline.embedded.drop import DropFile
 from pipeline.embedded.follow import (
@@ -33,7 +31,7 @@ from pipeline.embedded.follow import (
 )
 from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.preflight import key_date
-from pipeline.embedded.server import REGION
+from pipeline.embedded.server import harness_client
 from pipeline.embedded.stack import EmbeddedStack
 from pipeline.embedded.summary import (
     Reporter,
@@ -107,7 +105,7 @@ class DuplicateNotifier:
                     return
                 self.sent = 1
             if self._sqs is None:
-                self._sqs = boto3.client("sqs", region_name=REGION)
+                self._sqs = harness_client("sqs")
             self._sqs.send_message(QueueUrl=mapping.queue_url, MessageBody=body)
             logger.info("duplicate notification sent for message %s", message.get("MessageId"))
             return
@@ -212,7 +210,12 @@ class PipelineRun:
         self._end(stage)
         self._follow(outputs, expected, files)
         stage = self._begin("verify", "Checking every line is in the lake or in the quarantine")
-        verify(self.summary, outputs, expected, self.layout, self.stack.glue_runner)
+        try:
+            verify(self.summary, outputs, expected, self.layout, self.stack.glue_runner)
+        except PipelineError:
+            self.stack.raise_if_denied()  # a denied request is the cause to name, wherever it was swallowed
+            raise
+        self.stack.raise_if_denied()
         self._end(stage)
         self.summary.duplicate_notifications = self.duplicates.sent
         self.summary.timings["total"] = round(time.monotonic() - self._started, 2)
@@ -289,7 +292,7 @@ class PipelineRun:
         )
 
     def _upload(self, outputs: StackOutputs, files: list[DropFile]) -> Expected:
-        s3 = boto3.client("s3", region_name=REGION)
+        s3 = harness_client("s3")
         bucket, prefix = outputs.input_bucket, outputs.input_prefix
         expected = {(bucket, prefix + f.key): f for f in files}
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from pipeline.embedded.bridges import LambdaFunctionError
+from pipeline.embedded.server import harness_client
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def discover_scheduled_targets(
     endpoint_url: str, *, region: str = "us-east-1", interval_override: float | None = None
 ) -> list[ScheduledTarget]:
     targets: list[ScheduledTarget] = []
-    events = boto3.client("events", endpoint_url=endpoint_url, region_name=region)
+    events = harness_client("events", endpoint_url, region)
     for page in events.get_paginator("list_rules").paginate():
         for rule in page.get("Rules", []):
             expression = rule.get("ScheduleExpression")
@@ -58,7 +58,7 @@ def discover_scheduled_targets(
                     targets.append(
                         _lambda_target(f"events:{rule['Name']}", target, expression, interval_override)
                     )
-    scheduler = boto3.client("scheduler", endpoint_url=endpoint_url, region_name=region)
+    scheduler = harness_client("scheduler", endpoint_url, region)
     try:
         schedules = scheduler.list_schedules().get("Schedules", [])
     except ClientError:

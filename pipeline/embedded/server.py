@@ -36,6 +36,52 @@ class EmbeddedAwsAlreadyRunning(PipelineError):
     error_name = "EmbeddedAwsAlreadyRunning"
 
 
+# The identity of the embedded runtime's own plumbing and of the test harness: the dummy keys until IAM is
+# enforced, then the harness-only admin user's (pipeline/embedded/iam.py). Components never use it.
+_harness_credentials: dict[str, str] = dict(DUMMY_CREDENTIALS)
+
+
+def set_harness_credentials(access_key_id: str | None, secret_access_key: str | None) -> None:
+    """The keys `harness_client` signs with (None: back to the dummy keys)."""
+    _harness_credentials["AWS_ACCESS_KEY_ID"] = access_key_id or DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+    _harness_credentials["AWS_SECRET_ACCESS_KEY"] = (
+        secret_access_key or DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    )
+
+
+def harness_credentials() -> dict[str, str]:
+    return dict(_harness_credentials)
+
+
+# The embedded stack's operators' role (terraform/examples/embedded, policy `operator_policy_json`), once assumed.
+_operator_environment: dict[str, str] = {}
+
+
+def set_operator_environment(environment: dict[str, str] | None) -> None:
+    _operator_environment.clear()
+    _operator_environment.update(environment or {})
+
+
+def operator_environment() -> dict[str, str]:
+    """AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of the operators' role (empty: none)."""
+    return dict(_operator_environment)
+
+
+def harness_client(service: str, endpoint_url: str | None = None, region: str = REGION, **kwargs: Any) -> Any:
+    """A boto3 client signed with the harness identity (explicit keys: never the process environment, which a
+    Glue run holds with its role's keys while the job runs)."""
+    import boto3
+
+    session = boto3.session.Session(
+        region_name=region,
+        aws_access_key_id=_harness_credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=_harness_credentials["AWS_SECRET_ACCESS_KEY"],
+    )
+    if endpoint_url is not None:
+        kwargs["endpoint_url"] = endpoint_url
+    return session.client(service, **kwargs)  # type: ignore[call-overload]  # the service is chosen at run time
+
+
 _active_lock = threading.Lock()
 _active: EmbeddedAws | None = None
 
@@ -76,7 +122,7 @@ class EmbeddedAws:
 
     def environment(self) -> dict[str, str]:
         """Variables that point the AWS CLI, boto3 and Terraform's provider at this endpoint."""
-        return {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": REGION}
+        return {**harness_credentials(), "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": REGION}
 
     def start(self) -> EmbeddedAws:
         global _active
@@ -115,16 +161,7 @@ class EmbeddedAws:
             pass
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        import boto3
-
-        return boto3.client(  # type: ignore[call-overload]  # the service name is chosen at run time
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            **kwargs,
-        )
+        return harness_client(service, self.endpoint_url, **kwargs)
 
     def stop(self) -> None:
         global _active

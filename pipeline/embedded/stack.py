@@ -28,11 +28,19 @@ from pipeline.contracts.errors import PipelineError
 from pipeline.embedded import bridges
 from pipeline.embedded.alarms import AlarmEvaluator
 from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
+from pipeline.embedded.iam import Credentials, IamEnforcement
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
 from pipeline.embedded.schedules import ScheduleTimer, discover_scheduled_targets
-from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws, free_port
+from pipeline.embedded.server import (
+    DUMMY_CREDENTIALS,
+    REGION,
+    EmbeddedAws,
+    free_port,
+    set_harness_credentials,
+    set_operator_environment,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -89,6 +97,7 @@ class EmbeddedStack:
         spark_factory: Callable[[], SparkSession] | None = None,
         on_messages: Callable[[Any, list[dict[str, Any]]], None] | None = None,
         on_glue_finished: Callable[[GlueRunRecord], None] | None = None,
+        enforce_iam: bool = True,
     ) -> None:
         self.layout = layout
         self.terraform_variables = dict(terraform_variables or {})
@@ -101,6 +110,9 @@ class EmbeddedStack:
         self.poller: EventSourcePoller | None = None
         self.timer: ScheduleTimer | None = None
         self.alarms: AlarmEvaluator | None = None
+        # IAM enforced once Terraform has applied (docs/iam.md); off only for code that must bypass it on purpose.
+        self.enforce_iam = enforce_iam
+        self.iam: IamEnforcement | None = None
         self._spark_factory = spark_factory
         self._on_messages = on_messages
         self._on_glue_finished = on_glue_finished
@@ -218,11 +230,33 @@ class EmbeddedStack:
     def outputs_file(self) -> Path:
         return self.layout.root / "stack-outputs.json"
 
+    def assume_roles(self) -> dict[str, Credentials]:
+        """The harness-only admin user and every component's role credentials (moto's IAM check still off)."""
+        assert self.aws is not None and self.outputs is not None
+        self.iam = IamEnforcement(self.aws.endpoint_url, REGION, DUMMY_CREDENTIALS)
+        admin = self.iam.create_admin()
+        roles = self.iam.assume_stack_roles(self.outputs.function_names, [self.outputs.glue_job_name])
+        operator = self.iam.assume_operator(self.outputs.manifest_builder_function)
+        set_operator_environment(operator.environment() if operator else None)
+        set_harness_credentials(admin.access_key_id, admin.secret_access_key)
+        self._use_credentials(admin.environment())
+        return roles
+
     def wire_runtime(self) -> None:
         """Install the Lambda invoker, the Glue runner, the SQS poller and the schedule timer."""
         assert self.aws is not None and self.outputs is not None
         endpoint = self.aws.endpoint_url
-        self.lambda_runner = LambdaRunner(endpoint, log_dir=self.layout.logs, region=REGION)
+        roles = self.assume_roles() if self.enforce_iam else {}
+        self.lambda_runner = LambdaRunner(
+            endpoint,
+            log_dir=self.layout.logs,
+            region=REGION,
+            role_environment={  # every deployed function's (assume_stack_roles keys them by function name)
+                name: creds.environment()
+                for name, creds in roles.items()
+                if name not in (self.outputs.glue_job_name, "states")
+            },
+        )
         self.glue_runner = GlueRunner(
             endpoint,
             workdir=self.layout.root,
@@ -232,6 +266,9 @@ class EmbeddedStack:
             region=REGION,
             on_finished=self._on_glue_finished,
             stage_inputs=self.stage_inputs,
+            role_credentials={
+                name: creds for name, creds in roles.items() if name == self.outputs.glue_job_name
+            },
         )
         bridges.set_lambda_invoker(self.lambda_runner.invoke)
         bridges.set_glue_runner(self.glue_runner)
@@ -250,6 +287,8 @@ class EmbeddedStack:
                 "The stack has no SQS event source mapping for the manifest builder.",
                 "Check terraform/ (aws_lambda_event_source_mapping).",
             )
+        if self.iam is not None:
+            self.iam.enable()
         self.poller = EventSourcePoller(
             endpoint, self.lambda_runner.invoke, mappings, region=REGION, on_messages=self._on_messages
         ).start()
@@ -260,6 +299,11 @@ class EmbeddedStack:
         self.alarms = AlarmEvaluator(
             endpoint, region=REGION
         ).start()  # moto stores alarms, never evaluates them
+
+    def raise_if_denied(self) -> None:
+        """`IamAccessDenied` naming every request the enforced IAM denied (principal, action, resource)."""
+        if self.iam is not None:
+            self.iam.raise_if_denied()
 
     def start(self) -> StackOutputs:
         self.start_spark()
@@ -281,6 +325,10 @@ class EmbeddedStack:
         bridges.set_lambda_invoker(None)
         if self.glue_runner is not None:
             self.glue_runner.close()
+        if self.iam is not None:
+            self.iam.disable()
+            set_harness_credentials(None, None)
+            set_operator_environment(None)
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
@@ -313,6 +361,17 @@ class EmbeddedStack:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ.pop(key, None)
 
+    def _use_credentials(self, environment: dict[str, str]) -> None:
+        """This process's default identity from now on (the harness admin's): clients built from the
+        environment afterwards (operator commands run in process, tests) sign with it."""
+        import boto3
+
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ.pop(key, None)
+        os.environ.update(environment)
+        boto3.DEFAULT_SESSION = None  # it caches the identity it resolved first
+
     def _restore_env(self) -> None:
         for key, value in self._saved_env.items():
             if value is None:
@@ -320,3 +379,6 @@ class EmbeddedStack:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        import boto3
+
+        boto3.DEFAULT_SESSION = None

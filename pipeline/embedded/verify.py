@@ -11,15 +11,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from pipeline.contracts.errors import PipelineError
 from pipeline.control_plane.domain.failure import job_error_text
 from pipeline.embedded.drop import count_lines
 from pipeline.embedded.follow import SNAPSHOT_ATTRIBUTES, Expected, scan, take_snapshot
 from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.layout import StackOutputs, WorkLayout
-from pipeline.embedded.server import REGION
+from pipeline.embedded.server import harness_client
 from pipeline.embedded.summary import ManifestResult, RunSummary, report_table_fields
 
 
@@ -195,7 +193,7 @@ def dlq_depth(outputs: StackOutputs) -> int:
     url = outputs.dlq_url
     if not url:
         return 0
-    sqs = boto3.client("sqs", region_name=REGION)
+    sqs = harness_client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     return int(attributes["Attributes"].get("ApproximateNumberOfMessages", 0))
 

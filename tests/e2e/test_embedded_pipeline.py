@@ -20,6 +20,7 @@ import gzip
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -132,6 +133,14 @@ class DemoProcess:
         return int(self.proc.returncode)
 
 
+def harness_keys(output: list[str]) -> tuple[str, str]:
+    """The access key pair `export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...` the command printed."""
+    text = "".join(output)
+    found = re.search(r"AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)", text)
+    assert found, "no access keys printed:\n" + text[-2000:]
+    return found.group(1), found.group(2)
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Any:
     workdir = tmp_path_factory.mktemp("embedded") / "work"
@@ -139,8 +148,10 @@ def demo(tmp_path_factory) -> Any:
     process = DemoProcess(workdir, port)
     try:
         process.wait_for("Press Ctrl-C to stop.", timeout=420)
+        # IAM is enforced: the harness reads with the harness-only admin's keys the command prints.
+        keys = harness_keys(process.output)
         session = boto3.Session(
-            aws_access_key_id="embedded", aws_secret_access_key="embedded", region_name="us-east-1"
+            aws_access_key_id=keys[0], aws_secret_access_key=keys[1], region_name="us-east-1"
         )
         endpoint = f"http://127.0.0.1:{port}"
         outputs = json.loads((workdir / "stack-outputs.json").read_text())
@@ -151,6 +162,7 @@ def demo(tmp_path_factory) -> Any:
             "summary": summary,
             "process": process,
             "client": lambda service: session.client(service, endpoint_url=endpoint),
+            "keys": keys,
         }
     finally:
         code = process.stop()
@@ -206,7 +218,7 @@ def _live_table(demo):
 
     outputs = _outputs(demo)
     endpoint = demo["client"]("s3").meta.endpoint_url
-    access = CatalogAccess(endpoint, endpoint, "us-east-1", "embedded", "embedded")
+    access = CatalogAccess(endpoint, endpoint, "us-east-1", *demo["keys"])
     ref = TableRef(
         outputs["glue_database_name"], outputs["glue_table_name"], outputs["output_path"].rstrip("/")
     )
@@ -349,7 +361,7 @@ def test_the_invariant_checker_holds_on_the_committed_table(demo):
         iceberg=invariants.IcebergTable(
             outputs["glue_database_name"],
             outputs["glue_table_name"],
-            CatalogAccess(endpoint, endpoint, "us-east-1", "embedded", "embedded"),
+            CatalogAccess(endpoint, endpoint, "us-east-1", *demo["keys"]),
         ),
     )
     dates = sorted(p.name for p in (demo["workdir"] / "input" / "events").iterdir() if p.is_dir())
@@ -370,15 +382,14 @@ def test_trace_shows_a_files_rows_and_its_quarantined_lines(demo):
     clean, bad = counts[path]
     assert bad > 0
     url = f"s3://{_outputs(demo)['input_bucket']}/{path.relative_to(workdir / 'input').as_posix()}"
-    endpoint = demo["client"]("s3").meta.endpoint_url
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
-    env.pop("AWS_SESSION_TOKEN", None)
-    command = [sys.executable, "-m", "pipeline", "trace", url, "--json", "--endpoint-url", endpoint]
-    command += ["--outputs", str(workdir / "stack-outputs.json")]
+    # As the operators' role (IAM is enforced): trace's reads are in the module's operator_policy_json.
+    env = _operator_env(demo)
+    command = [sys.executable, "-m", "pipeline", "trace", url, "--json"]
     result = subprocess.run(
         command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
+    _assert_operator_denied_nothing(demo)
     [journey] = json.loads(result.stdout)["items"]
     assert journey["status"] == "completed" and journey["execution"]["status"] == "SUCCEEDED"
     assert journey["glue_run"]["state"] == "SUCCEEDED"
@@ -467,3 +478,78 @@ def _manifest_items(demo):
         for item in page["Items"]:
             if item["file_key"]["S"].startswith("MANIFEST#"):
                 yield item
+
+
+def test_iam_is_enforced_a_revoked_permission_fails_with_the_named_access_denied(demo):
+    """The manifest builder signs with its own execution role: take dynamodb:Query out of that role's policy and
+    its scheduled flush fails with AccessDenied naming the role and the action (put back afterwards)."""
+    outputs = _outputs(demo)
+    function = outputs["manifest_builder_function_name"]
+    iam, lam = demo["client"]("iam"), demo["client"]("lambda")
+    role = lam.get_function_configuration(FunctionName=function)["Role"].rsplit("/", 1)[-1]
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    originals = {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"] for name in names
+    }
+    revoked = {}
+    for name, document in originals.items():
+        document = json.loads(document if isinstance(document, str) else json.dumps(document))  # a copy
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            statement["Action"] = [a for a in actions if a != "dynamodb:Query"] or ["dynamodb:DescribeLimits"]
+        revoked[name] = document
+    assert any("dynamodb:Query" in json.dumps(d) for d in originals.values()), (
+        "the role never had dynamodb:Query"
+    )
+    try:
+        for name, document in revoked.items():
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+        answer = lam.invoke(FunctionName=function, Payload=json.dumps({"action": "flush"}).encode())
+        error = answer["Payload"].read().decode()
+    finally:
+        for name, document in originals.items():
+            text = document if isinstance(document, str) else json.dumps(document)
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=text)
+    assert answer.get("FunctionError"), error
+    assert "AccessDenied" in error, error
+    assert f"assumed-role/{role}/" in error and "dynamodb:Query" in error, error
+    # Restored: the same flush passes again.
+    again = lam.invoke(FunctionName=function, Payload=json.dumps({"action": "flush"}).encode())
+    assert not again.get("FunctionError"), again["Payload"].read()
+
+
+def test_the_operator_commands_run_with_the_operator_role_only(demo):
+    """`pipeline status` and `reconcile --dry-run` signed as the embedded operators' role, whose only policy is the
+    module's operator_policy_json: they pass and the embedded AWS denied the role nothing."""
+    env = _operator_env(demo)
+    for command in (["status", "--json"], ["reconcile", "--dry-run"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline", *command], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    _assert_operator_denied_nothing(demo)
+
+
+def _operator_env(demo) -> dict[str, str]:
+    """The environment of an operator signed as the embedded operators' role (its keys, printed by the demo)."""
+    text = "".join(demo["process"].output)
+    found = re.search(
+        r"AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_SESSION_TOKEN=(\S+) pipeline", text
+    )
+    assert found, "no operator credentials printed:\n" + text[-2000:]
+    return {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": found.group(1),
+        "AWS_SECRET_ACCESS_KEY": found.group(2),
+        "AWS_SESSION_TOKEN": found.group(3),
+        "AWS_ENDPOINT_URL": demo["client"]("s3").meta.endpoint_url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PIPELINE_STACK_OUTPUTS": str(demo["workdir"] / "stack-outputs.json"),
+        "COLUMNS": "200",
+    }
+
+
+def _assert_operator_denied_nothing(demo) -> None:
+    log = (demo["workdir"] / "logs" / "pipeline.log").read_text(errors="replace")
+    denied = [line for line in log.splitlines() if "IAM denied" in line and "-operator/" in line]
+    assert not denied, "\n".join(denied)

@@ -92,8 +92,11 @@ def test_up_keeps_the_pipeline_live_for_dropped_files_until_ctrl_c(tmp_path: Pat
         endpoint = output.value_after("export AWS_ENDPOINT_URL=")
         assert endpoint == f"http://127.0.0.1:{port}"
         outputs = json.loads(Path(output.value_after("export PIPELINE_STACK_OUTPUTS=")).read_text())
+        # IAM is enforced: the printed keys are the harness-only admin's (docs/iam.md).
+        access_key = output.value_after("export AWS_ACCESS_KEY_ID=").split()[0]
+        secret_key = output.value_after("AWS_SECRET_ACCESS_KEY=").split()[0]
         session = boto3.session.Session(
-            aws_access_key_id="embedded", aws_secret_access_key="embedded", region_name="us-east-1"
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name="us-east-1"
         )
         s3 = session.client("s3", endpoint_url=endpoint)
         dynamodb = session.client("dynamodb", endpoint_url=endpoint)
@@ -121,7 +124,7 @@ def test_up_keeps_the_pipeline_live_for_dropped_files_until_ctrl_c(tmp_path: Pat
                     _output(outputs, "glue_table_name"),
                     f"s3://{lake_bucket}/{lake_prefix}".rstrip("/"),
                 )
-                access = CatalogAccess(endpoint, endpoint, "us-east-1", "embedded", "embedded")
+                access = CatalogAccess(endpoint, endpoint, "us-east-1", access_key, secret_key)
                 lake = load_table(open_catalog(ref, access), ref)
                 assert lake is not None
                 rows = lake.scan(row_filter=f"dt == '{DAY}'").to_arrow().to_pylist()

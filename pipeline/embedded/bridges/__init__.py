@@ -18,6 +18,7 @@ with `MotoBridgeOutdated` naming the bridge instead of the pipeline misbehaving 
 | sqs-compact-redrive-policy | `GetQueueAttributes` returns `RedrivePolicy` as JSON with spaces where AWS returns it compact, so every `terraform plan` after an apply shows a whitespace change. |
 | sqs-counts-one-clock-read | every read of any queue attribute (each SendMessage reads one) recounts all messages and reads the clock twice per message: with a few thousand queued S3 notifications each PutObject and ReceiveMessage cost time in proportion to the queue's depth (docs/scaling.md#moto-sqs-counts). Same counts, one clock read per count. |
 | sqs-retention-one-attribute | the retention check, three times per received message, computes every queue attribute (the counts above included) to read `MessageRetentionPeriod`: it reads that one attribute. |
+| iam-resource-unnamed, iam-conditions-unevaluated, iam-action-names, iam-delete-objects-per-key, iam-signature-bodiless-requests, iam-denial-detail, sfn-service-credentials | moto's IAM check (on once Terraform has applied, docs/iam.md) matches every service but S3/SQS/IAM/STS against resource `*`, turns an Allow with a Condition into a deny, names a few actions after the API, checks DeleteObjects on the bucket, fails the signature of every bodiless GET, names no resource in its AccessDenied, and the Step Functions interpreter signs with a fixed key (`iam.py`). |
 | sqs-esm-dispatch | moto's SQS event source mappings invoke the function inside SendMessage, one message at a time, and delete it whatever happens: disabled, so the embedded poller (with batch size, visibility timeout, partial failures and redrive) is the only consumer. |
 
 Runners and invokers are process-wide (moto's backends are): `set_glue_runner` / `set_lambda_invoker` swap them.
@@ -30,7 +31,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from pipeline.embedded.bridges import awslambda, glue, s3, sqs, stepfunctions
+from pipeline.embedded.bridges import awslambda, glue, iam, s3, sqs, stepfunctions
 from pipeline.embedded.bridges.awslambda import LambdaFunctionError, LambdaInvoker, set_lambda_invoker
 from pipeline.embedded.bridges.check import PINNED_MOTO_VERSION, MotoBridgeOutdated, installed_bridges
 from pipeline.embedded.bridges.glue import (
@@ -76,6 +77,7 @@ _BRIDGES: tuple[Callable[[], None], ...] = (
     sqs.bridge_sqs_compact_redrive_policy,
     sqs.bridge_sqs_counts_one_clock_read,
     sqs.bridge_sqs_retention_one_attribute,
+    *iam.BRIDGES,
 )
 
 

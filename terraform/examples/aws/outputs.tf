@@ -185,3 +185,8 @@ output "dashboard_name" {
   description = "The pipeline's CloudWatch dashboard."
   value       = module.pipeline.dashboard_name
 }
+
+output "operator_policy_json" {
+  description = "Least-privilege IAM policy (JSON) for the `pipeline` operator commands on this stack: attach it to the operators' role (docs/iam.md)."
+  value       = module.pipeline.operator_policy_json
+}

@@ -69,3 +69,34 @@ module "pipeline" {
   snapshot_retention_hours              = var.snapshot_retention_hours
   orphan_age_hours                      = var.orphan_age_hours
 }
+
+# The operators' role of the embedded stack, <name_prefix>-operator: `pipeline up` prints its credentials for the
+# operator commands, so they run with exactly the module's operator policy (docs/iam.md). On AWS, attach `operator_policy_json` to your
+# own operators' role instead.
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "operator_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
+locals {
+  # the module's name prefix (var.name_prefix may be null: the module's default applies)
+  operator_role_name = "${trimsuffix(module.pipeline.manifest_builder_function_name, "-manifest-builder")}-operator"
+}
+
+resource "aws_iam_role" "operator" {
+  name               = local.operator_role_name
+  assume_role_policy = data.aws_iam_policy_document.operator_trust.json
+}
+
+resource "aws_iam_role_policy" "operator" {
+  name   = local.operator_role_name
+  role   = aws_iam_role.operator.id
+  policy = module.pipeline.operator_policy_json
+}

@@ -9,7 +9,11 @@
 provider "aws" {
   region = var.aws_region
 
-  # An emulator has no real credentials, account lookup or instance metadata.
+  # An emulator has no real credentials, account lookup or instance metadata. The keys are the emulator's dummy
+  # ones on purpose: applied by hand without AWS_ENDPOINT_URL, this example reaches real AWS, which refuses them,
+  # instead of creating the stack in whatever account the shell's credentials belong to.
+  access_key                  = "embedded"
+  secret_key                  = "embedded"
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true

@@ -1,0 +1,111 @@
+# What the `pipeline` operator commands need (status, trace, retry, redrive, reconcile, backfill, replay, maintain), as a
+# policy document to attach to the people or CI roles that operate the stack (e.g. an aws_iam_policy from
+# `operator_policy_json`). Found by running every command against the embedded AWS with IAM enforced and this
+# document as the caller's only policy (docs/iam.md); no wildcard action, no "*" resource.
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid       = "ReadTheManifestBuildersConfiguration"
+    actions   = ["lambda:GetFunctionConfiguration"]
+    resources = [module.manifest_builder.function_arn]
+  }
+
+  # status and reconcile read; retry, backfill and replay claim, re-record and replace tracking items.
+  statement {
+    sid = "TrackingTable"
+    actions = [
+      "dynamodb:Query",
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]
+    resources = concat([module.tracking.table_arn], module.tracking.index_arns)
+  }
+
+  statement {
+    sid       = "StartAndListExecutions"
+    actions   = ["states:StartExecution", "states:ListExecutions", "states:DescribeStateMachine"]
+    resources = [local.state_machine_arn]
+  }
+
+  statement {
+    sid       = "DescribeExecutions"
+    actions   = ["states:DescribeExecution", "states:GetExecutionHistory"]
+    resources = [local.executions_arn]
+  }
+
+  # trace: the Glue run of a file's batch and the quarantined lines of that file.
+  statement {
+    sid       = "ReadJobRuns"
+    actions   = ["glue:GetJobRun"]
+    resources = [module.glue.job_arn]
+  }
+
+  statement {
+    sid       = "ReadQuarantine"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.storage.bucket_arns["output"]}/${local.quarantine_prefix}*"]
+  }
+
+  # redrive: SQS's message-move task (or receive-send-delete) from the DLQ back to the ingest queue.
+  statement {
+    sid = "RedriveTheIngestDeadLetterQueue"
+    actions = [
+      "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:SendMessage",
+      "sqs:StartMessageMoveTask",
+      "sqs:ListMessageMoveTasks",
+    ]
+    resources = [module.ingest.queue_arn, module.ingest.dlq_arn]
+  }
+
+  statement {
+    sid       = "ListInputManifestsAndTable"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [module.storage.bucket_arns["input"], module.storage.bucket_arns["manifest"], module.storage.bucket_arns["output"]]
+  }
+
+  statement {
+    sid       = "ReadInputFiles"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${module.storage.bucket_arns["input"]}/*"]
+  }
+
+  statement {
+    sid       = "WriteRetryManifests"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.manifest_objects_arn]
+  }
+
+  # Job reports, replay markers, and maintain's compaction, expiry and orphan removal of the table's files.
+  statement {
+    sid       = "TableFilesReportsAndReplays"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${module.storage.bucket_arns["output"]}/${local.output_prefix}*"]
+  }
+
+  statement {
+    sid     = "CatalogOfTheOutputTable"
+    actions = ["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable", "glue:GetPartitions"]
+    resources = [
+      "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:catalog",
+      "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:database/${module.glue.database_name}",
+      "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:table/${module.glue.database_name}/${var.table_name}",
+    ]
+  }
+
+  # The buckets, queues and table are encrypted with the stack key (moto checks no KMS: statically reviewed).
+  statement {
+    sid       = "UseThePipelineKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.kms.key_arn]
+  }
+}
+
+output "operator_policy_json" {
+  description = "Least-privilege IAM policy (JSON) for the `pipeline` operator commands on this stack: attach it to the operators' role (docs/iam.md)."
+  value       = data.aws_iam_policy_document.operator.json
+}
