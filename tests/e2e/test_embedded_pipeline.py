@@ -464,12 +464,16 @@ def test_the_metrics_are_exactly_the_counts_of_the_drop(demo):
     from datetime import UTC, datetime, timedelta
 
     from pipeline.embedded.alarms import evaluate_alarms
+    from pipeline.embedded.server import set_harness_credentials
 
     endpoint = cloudwatch.meta.endpoint_url
     later = datetime.now(UTC) + timedelta(minutes=20)
-    assert evaluate_alarms(endpoint, now=later, prefix=freshness["AlarmName"]) == {
-        freshness["AlarmName"]: "ALARM"
-    }
+    set_harness_credentials(*harness_keys(demo["process"].output))  # IAM is enforced: sign as the harness
+    try:
+        states = evaluate_alarms(endpoint, now=later, prefix=freshness["AlarmName"])
+    finally:
+        set_harness_credentials(None, None)
+    assert states == {freshness["AlarmName"]: "ALARM"}
 
 
 def _manifest_items(demo):
