@@ -195,11 +195,10 @@ def print_summary(summary: Any) -> None:
     console.print(table)
     batches = Table(title="Batches", title_justify="left")
     snapshots = any(m.snapshot_id is not None for m in summary.manifests)  # an Iceberg table: one commit each
-    columns = ("manifest", "date", "files", "records out", "bad", "files out", "status")
+    columns = ("manifest", "date", "files", "records out", "bad", "files out", "status", "freshness")
+    numeric = ("files", "records out", "bad", "files out", "freshness")
     for column in (*columns, "snapshot") if snapshots else columns:
-        batches.add_column(
-            column, justify="right" if column in ("files", "records out", "bad", "files out") else "left"
-        )
+        batches.add_column(column, justify="right" if column in numeric else "left")
     for m in summary.manifests:
         cells = [
             m.manifest_id,
@@ -209,6 +208,7 @@ def print_summary(summary: Any) -> None:
             str(m.quarantine_lines or 0),
             str(m.output_files or 0),
             m.status,
+            "-" if getattr(m, "freshness_seconds", None) is None else _seconds(m.freshness_seconds),
         ]
         batches.add_row(*cells, *([m.snapshot_label] if snapshots else []))
     console.print(batches)
