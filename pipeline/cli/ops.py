@@ -60,15 +60,30 @@ def status_command(
     ] = None,
     dlq_url: DlqUrlOpt = None,
     queue_url: QueueUrlOpt = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="A live view of the flow and the freshness, refreshed until Ctrl-C."),
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", help="Seconds between refreshes with --watch.", show_default="5"),
+    ] = None,
     *,
     stack: StackOptions,
 ) -> None:
     """Files by status per date, manifests with their age, the oldest pending file, stuck files, DLQ depth,
-    recent failed executions, and health indicators (docs/runbook.md)."""
+    recent failed executions, and health indicators (docs/runbook.md). With --watch: files pending /
+    processing / completed / failed per date, batches running and the freshness, refreshed every few seconds."""
     from pipeline.ops.status import LEVELS, Thresholds, collect
 
     if fail_on not in (None, "warning", "critical"):
         raise typer.BadParameter("--fail-on takes warning or critical")
+    if interval is not None and not watch:
+        raise typer.BadParameter("--interval goes with --watch")
+    if interval is not None and not interval > 0:
+        raise typer.BadParameter(f"--interval must be a number of seconds above 0, not {interval:g}")
+    if watch and (as_json or fail_on):
+        raise typer.BadParameter("--watch is a live view: it takes neither --json nor --fail-on")
 
     def body() -> int:
         ctx = stack.context(dlq_url=dlq_url, ingest_queue_url=queue_url)
@@ -83,8 +98,8 @@ def status_command(
         if max_batch_wait is not None:
             limits.max_batch_wait_seconds = max_batch_wait
 
-        with spinner("reading the tracking table, queues and executions"):
-            report = collect(
+        def read(with_executions: bool = True) -> Any:
+            return collect(
                 ctx.ddb,
                 ctx.table_name,
                 dates=date,
@@ -93,12 +108,19 @@ def status_command(
                 sqs=ctx.client("sqs") if (ctx.stack.dlq_url or ctx.stack.ingest_queue_url) else None,
                 dlq_url=ctx.stack.dlq_url,
                 queue_url=ctx.stack.ingest_queue_url,
-                sfn=ctx.client("stepfunctions") if executions else None,
+                sfn=ctx.client("stepfunctions") if executions and with_executions else None,
                 state_machine_arn=ctx.stack.state_machine_arn
                 or (ctx.config().state_machine_arn if ctx.stack.function_name else None),
                 executions_limit=executions,
                 limits=limits,
             )
+
+        if watch:
+            from pipeline.control_plane.adapters.tracking import TrackingTable
+
+            return _watch(read, TrackingTable(ctx.ddb, ctx.table_name, ctx.retry, shards), interval or 5.0)
+        with spinner("reading the tracking table, queues and executions"):
+            report = read()
         if as_json:
             print_json(report.as_dict())
         else:
@@ -108,6 +130,41 @@ def status_command(
         return 0
 
     raise typer.Exit(guarded_ops(body))
+
+
+def _watch(read: Any, tracking: Any, interval: float) -> int:
+    """Refresh the live view every `interval` seconds until Ctrl-C (exit 0). On a terminal the view redraws in
+    place (rich Live); piped, each refresh is printed after the previous one."""
+    import time
+    from datetime import UTC, datetime
+
+    from rich.live import Live
+
+    from pipeline.cli.output import console
+    from pipeline.cli.views import watch_view
+    from pipeline.control_plane.adapters.pending_reader import pending_freshness
+    from pipeline.ops.status import watch_frame
+
+    def frame(refresh: int) -> Any:
+        report = read(with_executions=False)
+        _, freshness = pending_freshness(tracking, datetime.now(UTC))
+        return watch_view(watch_frame(report, freshness, refresh, interval))
+
+    refresh = 0
+    try:
+        if not console.is_terminal:
+            while True:
+                refresh += 1
+                console.print(frame(refresh))
+                time.sleep(interval)
+        with Live(console=console, auto_refresh=False, transient=False) as live:
+            while True:
+                refresh += 1
+                live.update(frame(refresh), refresh=True)
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        console.print(f"stopped after {refresh} refresh{'' if refresh == 1 else 'es'}.")
+        return 0
 
 
 # ------------------------------------------------------------------------------------------ retry

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.status import Status
@@ -195,11 +195,10 @@ def print_summary(summary: Any) -> None:
     console.print(table)
     batches = Table(title="Batches", title_justify="left")
     snapshots = any(m.snapshot_id is not None for m in summary.manifests)  # an Iceberg table: one commit each
-    columns = ("manifest", "date", "files", "records out", "bad", "files out", "status")
+    columns = ("manifest", "date", "files", "records out", "bad", "files out", "status", "freshness")
+    numeric = ("files", "records out", "bad", "files out", "freshness")
     for column in (*columns, "snapshot") if snapshots else columns:
-        batches.add_column(
-            column, justify="right" if column in ("files", "records out", "bad", "files out") else "left"
-        )
+        batches.add_column(column, justify="right" if column in numeric else "left")
     for m in summary.manifests:
         cells = [
             m.manifest_id,
@@ -209,9 +208,42 @@ def print_summary(summary: Any) -> None:
             str(m.quarantine_lines or 0),
             str(m.output_files or 0),
             m.status,
+            "-" if getattr(m, "freshness_seconds", None) is None else _seconds(m.freshness_seconds),
         ]
         batches.add_row(*cells, *([m.snapshot_label] if snapshots else []))
     console.print(batches)
+
+
+HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "critical": "bold red"}
+
+
+def watch_view(frame: Any) -> Group:
+    """One frame of `pipeline status --watch` (a pipeline.ops.status.WatchFrame): a header line with the
+    freshness, then the files per date and status."""
+    style = HEALTH_STYLE.get(frame.health, "")
+    header = (
+        f"[bold]pipeline status --watch[/]  refresh {frame.refresh} at {frame.refreshed_at}, every "
+        f"{frame.interval_seconds:g} s (Ctrl-C to stop)\n"
+        + (
+            f"freshness: oldest pending file {frame.freshness_seconds:,.1f} s old "
+            f"({escape(str(frame.oldest_pending.get('key')))})"
+            if frame.oldest_pending
+            else f"freshness: {frame.freshness_seconds:,.1f} s (no pending file)"
+        )
+        + f"   health: [{style}]{frame.health}[/]"
+        + (f"   dead-letter queue: {frame.dlq_depth}" if frame.dlq_depth is not None else "")
+    )
+    table = Table(title="files per date", title_justify="left")
+    table.add_column("date")
+    for name in frame.totals:
+        table.add_column(name, justify="right")
+    for row in frame.rows:
+        table.add_row(row["date"], *(str(row[name]) for name in frame.totals))
+    if len(frame.rows) > 1:
+        table.add_row("all", *(str(value) for value in frame.totals.values()), style="bold")
+    if not frame.rows:
+        table.add_row("(no tracked file)", *("" for _ in frame.totals))
+    return Group(header, table)
 
 
 def result_table(result: Any) -> Table:

@@ -17,7 +17,12 @@ from pipeline.contracts.manifest import Manifest, new_manifest_id
 from pipeline.contracts.report import report_counts
 from pipeline.contracts.suffixes import has_accepted_suffix
 from pipeline.control_plane.adapters.backoff import is_retryable
-from pipeline.control_plane.adapters.pending_reader import PendingReader, dates_with_pending, pending_overview
+from pipeline.control_plane.adapters.pending_reader import (
+    MAX_DATES_PER_SHARD,
+    PendingReader,
+    dates_with_pending,
+    pending_freshness,
+)
 from pipeline.control_plane.adapters.tracking_records import (
     Counter,
     FileRecord,
@@ -44,7 +49,6 @@ from pipeline.control_plane.ports import (
 )
 from pipeline.control_plane.repair import FlushOutcome, release, repair, roll_back
 
-MAX_DATES_PER_SHARD = 31
 LEASE_SECONDS_MAX = 900
 
 
@@ -319,8 +323,7 @@ class ControlPlane:
         self.repair(outcome)
         budget = self.config.max_manifests_per_invocation
         # The Limit-1 reads that find the dates also give each shard's oldest pending file: the freshness.
-        dates, oldest = pending_overview(self.table, MAX_DATES_PER_SHARD)
-        age = max(0.0, (self.clock() - parse_iso(oldest)).total_seconds()) if oldest else 0.0
+        dates, age = pending_freshness(self.table, self.clock(), MAX_DATES_PER_SHARD)
         self.metrics.gauge(m.FRESHNESS, round(age, 3))
         for date_prefix in dates:
             outcome.dates_seen.append(date_prefix)

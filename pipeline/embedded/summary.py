@@ -80,6 +80,9 @@ class ManifestResult:
     # quarantined lines first, with their counts (the files most responsible for a bad-line ratio failure).
     files: list[str] = field(default_factory=list)
     bad_lines_by_file: list[tuple[str, int]] = field(default_factory=list)
+    # A completed batch: seconds from its files' landing (the earliest `created_at` of its files, when the pipeline
+    # tracked them) to its completion (the MANIFEST item's `completed_at`): how long its oldest line waited.
+    freshness_seconds: float | None = None
 
     @property
     def culprits(self) -> str:

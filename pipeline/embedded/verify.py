@@ -13,6 +13,8 @@ from typing import Any
 
 from pipeline.contracts.errors import PipelineError
 from pipeline.control_plane.domain.failure import job_error_text
+from pipeline.control_plane.domain.items import MANIFEST_KEY_PREFIX
+from pipeline.control_plane.domain.times import parse_time
 from pipeline.embedded.drop import count_lines
 from pipeline.embedded.follow import SNAPSHOT_ATTRIBUTES, Expected, scan, take_snapshot
 from pipeline.embedded.glue_runner import GlueRunner
@@ -39,6 +41,7 @@ def verify(
         r.manifest_id: r.error for r in (glue_runner.runs if glue_runner else []) if r.status == "FAILED"
     }
     lake_rows = _lake_rows_by_manifest(layout.lake)
+    freshness = batch_freshness(outputs.tracking_table)
     for item in sorted(manifests, key=lambda m: str(m.get("manifest_id"))):
         manifest_id = str(item.get("manifest_id"))
         run = runs_by_manifest.get(manifest_id)
@@ -60,6 +63,7 @@ def verify(
             or item.get("job_error"),
             lake_rows=lake_rows.get(manifest_id, 0),
             quarantine_lines=_quarantine_lines(layout.quarantine, manifest_id),
+            freshness_seconds=freshness.get(manifest_id) if item.get("status") == "completed" else None,
             **report_table_fields(report, item),
         )
         summary.manifests.append(result)
@@ -123,6 +127,28 @@ def verify(
         )
     if summary.dlq_messages:
         problems.append(f"{summary.dlq_messages} messages ended in the ingest dead-letter queue")
+
+
+def batch_freshness(table: str) -> dict[str, float]:
+    """Per finished batch: seconds from the earliest `created_at` of its files (when they were tracked: landed) to
+    its MANIFEST item's `completed_at`, from one scan of the tracking table."""
+    landed: dict[str, str] = {}
+    finished: dict[str, str] = {}
+    for item in scan(table, ("file_key", "manifest_id", "created_at", "completed_at")):
+        manifest_id, created = item.get("manifest_id"), item.get("created_at")
+        if not manifest_id:
+            continue
+        if str(item.get("file_key", "")).startswith(MANIFEST_KEY_PREFIX):
+            if item.get("completed_at"):
+                finished[str(manifest_id)] = str(item["completed_at"])
+        elif created and (str(manifest_id) not in landed or str(created) < landed[str(manifest_id)]):
+            landed[str(manifest_id)] = str(created)
+    seconds: dict[str, float] = {}
+    for manifest_id, completed in finished.items():
+        start, end = parse_time(landed.get(manifest_id)), parse_time(completed)
+        if start is not None and end is not None:
+            seconds[manifest_id] = round(max(0.0, (end - start).total_seconds()), 1)
+    return seconds
 
 
 def catalog_skipped_columns(reports: list[dict[str, Any]]) -> list[str]:

@@ -407,3 +407,56 @@ def collect(
     )
     report.indicators = evaluate(report, limits, moment)
     return report
+
+
+# ------------------------------------------------------------------------------------------ status --watch
+
+
+@dataclass
+class WatchFrame:
+    """One refresh of `pipeline status --watch`: the flow per date and the freshness."""
+
+    refresh: int
+    refreshed_at: str
+    interval_seconds: float
+    freshness_seconds: float
+    health: str
+    rows: list[dict[str, Any]]
+    totals: dict[str, int]
+    oldest_pending: dict[str, Any] | None
+    dlq_depth: int | None
+
+
+WATCH_COLUMNS = ("pending", "processing", "completed", "failed", "manifests running")
+
+
+def watch_frame(report: StatusReport, freshness_seconds: float, refresh: int, interval: float) -> WatchFrame:
+    """Per date: files pending (waiting for a batch), processing (in a started batch: `manifested`), completed,
+    failed, and the batches not finished; `freshness_seconds` is the OldestPendingAgeSeconds value
+    (`pending_freshness`)."""
+    rows: list[dict[str, Any]] = []
+    for day in report.dates:
+        running = sum(day.manifests_by_status.get(s, 0) for s in ("pending", "processing"))
+        rows.append(
+            {
+                "date": day.date_prefix,
+                "pending": day.files.get("pending", 0),
+                "processing": day.files.get("manifested", 0),
+                "completed": day.files.get("completed", 0),
+                "failed": day.files.get("failed", 0),
+                "manifests running": running,
+            }
+        )
+    totals = {name: sum(int(r[name]) for r in rows) for name in WATCH_COLUMNS}
+    dlq = report.dlq["visible"] + report.dlq["in_flight"] if report.dlq is not None else None
+    return WatchFrame(
+        refresh=refresh,
+        refreshed_at=report.generated_at,
+        interval_seconds=interval,
+        freshness_seconds=round(freshness_seconds, 1),
+        health=report.level,
+        rows=rows,
+        totals=totals,
+        oldest_pending=report.oldest_pending,
+        dlq_depth=dlq,
+    )

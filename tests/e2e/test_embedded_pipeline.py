@@ -181,6 +181,17 @@ def test_the_demo_accounts_for_every_line(demo):
         assert summary["timings"][stage] > 0
     output = "".join(demo["process"].output)
     assert "Summary" in output and "Sample query" in output and "OK: every input line" in output
+    # Freshness per batch: seconds from its files' landing (earliest tracking time) to its completion, in the
+    # summary JSON and as the "freshness" column of the printed Batches table.
+    completed = [m for m in summary["manifests"] if m["status"] == "completed"]
+    assert completed and len(completed) == len(summary["manifests"])
+    for m in completed:
+        assert 0 < m["freshness_seconds"] <= summary["timings"]["total"], m
+    batches = output[output.index("Batches") :]
+    assert "freshness" in batches.splitlines()[2]
+    rows = {line.split("│")[1].strip(): line for line in batches.splitlines() if line.count("│") > 5}
+    for m in completed:
+        assert f"{m['freshness_seconds']:.1f} s" in rows[m["manifest_id"]], rows
     # "of which Glue job runs" is a part of "batches" (it was the runs' summed durations, some before the stage).
     assert 0 < summary["timings"]["glue_runs"] <= summary["timings"]["processing"]
     # Spark's start-up lines went to logs/spark.log, not to the terminal (stdout and stderr are both here).

@@ -200,3 +200,85 @@ def test_trace_follows_the_retried_execution_on_a_parquet_table(stack):
     assert journey["execution"]["status"] == "SUCCEEDED" and journey["glue_run"]["state"] == "SUCCEEDED"
     assert journey["output"]["table_format"] == "parquet" and journey["output"]["rows_written"] == 20
     assert journey["output"]["quarantine"]["lines"] == 0 and journey["snapshot"] is None
+
+
+def test_status_watch_refreshes_on_a_terminal_until_ctrl_c(stack):
+    # `pipeline status --watch` in a real terminal (a pty) against the stack: three pending files of a new date
+    # next to the retried date's two completed ones; it redraws every 0.3 s, and Ctrl-C ends it with exit 0.
+    import os
+    import pty
+    import re
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    late = "2026-10-21"
+    for name in ("w1", "w2", "w3"):
+        stack.drop(f"raw/{late}/{name}.ndjson", ndjson(late, name, 4))
+    assert stack.deliver() >= 3
+    worktree = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "pipeline", "status", "--watch", "--interval", "0.3"]
+    command += ["--date", DAY, "--date", late, "--outputs", str(stack.outputs_file())]
+    command += ["--endpoint-url", stack.aws.endpoint_url]
+    env = {**os.environ, "PYTHONPATH": str(worktree), "COLUMNS": "150", "LINES": "40", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    master, slave = pty.openpty()
+    process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+
+    def read_for(fd: int, seconds: float, until: bytes | None = None, seen: bytes = b"") -> bytes:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not (until and until in seen):
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # the child closed the terminal
+                    return seen
+                if not chunk:
+                    return seen
+                seen += chunk
+        return seen
+
+    try:
+        seen = read_for(master, 90, until=b"refresh 3 at")
+        assert b"refresh 3 at" in seen, seen.decode(errors="replace")[-2000:]
+        process.send_signal(signal.SIGINT)
+        seen = read_for(master, 5, seen=seen)
+        assert process.wait(timeout=30) == 0
+        seen = read_for(master, 1, seen=seen)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    assert "\x1b[" in seen.decode(errors="replace")  # a terminal: rich redraws in place
+    assert "Traceback" not in text and "stopped after" in text
+    assert "refresh 1 at" in text and "refresh 2 at" in text
+    assert "freshness: oldest pending file" in text and f"raw/{late}/w" in text
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("│") if c.strip()]
+        if cells and cells[0] in (DAY, late):
+            rows[cells[0]] = cells[1:]
+    # pending, processing, completed, failed, manifests running
+    assert rows[DAY] == ["0", "0", "2", "0", "0"]
+    assert rows[late] == ["3", "0", "0", "0", "0"]
+
+    # Piped (no terminal): each refresh is printed after the previous one, Ctrl-C still ends it with exit 0.
+    piped = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        assert piped.stdout is not None
+        out = read_for(piped.stdout.fileno(), 90, until=b"refresh 2 at")
+        piped.send_signal(signal.SIGINT)
+        out = read_for(piped.stdout.fileno(), 5, seen=out)
+        assert piped.wait(timeout=30) == 0
+    finally:
+        if piped.poll() is None:
+            piped.kill()
+    printed = out.decode(errors="replace")
+    assert "\x1b[" not in printed and "Traceback" not in printed
+    assert printed.count("files per date") >= 2 and "stopped after" in printed

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from pipeline.control_plane.adapters.tracking_records import PendingFile
+from pipeline.control_plane.domain.times import parse_iso
 from pipeline.control_plane.ports import TrackingStore
+
+MAX_DATES_PER_SHARD = 31  # dates of pending files one flush (or `status --watch`) looks at per shard
 
 
 def dates_with_pending(table: TrackingStore, max_dates_per_shard: int) -> list[str]:
@@ -31,6 +35,16 @@ def pending_overview(table: TrackingStore, max_dates_per_shard: int) -> tuple[li
                 oldest = first.created_at
             after = first.date_prefix
     return sorted(dates), oldest
+
+
+def pending_freshness(
+    table: TrackingStore, now: datetime, max_dates_per_shard: int = MAX_DATES_PER_SHARD
+) -> tuple[list[str], float]:
+    """(dates holding pending files, the freshness): the seconds since the oldest pending file's ``created_at``,
+    0 when nothing is pending. The one definition of the OldestPendingAgeSeconds metric the flush emits, which
+    `pipeline status --watch` shows too."""
+    dates, oldest = pending_overview(table, max_dates_per_shard)
+    return dates, max(0.0, (now - parse_iso(oldest)).total_seconds()) if oldest else 0.0
 
 
 class PendingReader:
