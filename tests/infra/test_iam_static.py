@@ -151,11 +151,6 @@ def state_region(state: dict[str, Any]) -> str:
     raise AssertionError("no queue in the state to take the region from")
 
 
-KNOWN_KEY_POLICY_GAPS = {
-    "delivery.logs.amazonaws.com": "fixed by the KMS key policy change",
-}
-
-
 def _key_policy_cases() -> list[str]:
     return ["s3.amazonaws.com", "cloudwatch.amazonaws.com", "logs", "delivery.logs.amazonaws.com"]
 
@@ -171,8 +166,6 @@ def test_every_service_writing_to_an_encrypted_resource_may_use_the_key(
     assert services, f"the stack has no encrypted resource {writer} writes to: {sorted(needs)}"
     for service in services:
         missing = sorted(action for action in needs[service] if not _allows(key_policy, service, action))
-        if missing and service in KNOWN_KEY_POLICY_GAPS:
-            pytest.xfail(KNOWN_KEY_POLICY_GAPS[service])
         assert not missing, f"the key policy does not let {service} use {missing} on {key_arn}"
 
 
