@@ -676,7 +676,7 @@ variable "oldest_message_age_alarm_seconds" {
 }
 
 variable "freshness_objective_minutes" {
-  description = "Freshness objective: a landed file is in a started batch within this many minutes (the freshness alarm, OldestPendingAgeSeconds); keep it above max_batch_wait_seconds and the flush interval."
+  description = "Freshness objective: a landed file is queryable (its batch completed) within this many minutes (the freshness alarm, OldestPendingAgeSeconds); keep it above max_batch_wait_seconds and the flush interval."
   type        = number
   default     = 15
   nullable    = false

@@ -127,7 +127,15 @@ def repair(cp: ControlPlane, outcome: FlushOutcome | None = None) -> FlushOutcom
             total = sum(f.size for f in claimed_files) if manifest is None else manifest.total_bytes
             cp.record_started(
                 StartedManifest(
-                    claim.date_prefix, claim.manifest_id, execution_arn, path, len(claimed_files), total
+                    claim.date_prefix,
+                    claim.manifest_id,
+                    execution_arn,
+                    path,
+                    len(claimed_files),
+                    total,
+                    oldest_created_at=min(
+                        (f.created_at for f in claimed_files if f.created_at), default=None
+                    ),
                 ),
                 cp.clock(),
             )

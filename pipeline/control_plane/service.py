@@ -261,7 +261,13 @@ class ControlPlane:
             execution_arn = found
         # Only now that the execution exists is the MANIFEST item written.
         started = StartedManifest(
-            date_prefix, manifest_id, execution_arn, manifest_path, len(claimed), total_bytes
+            date_prefix,
+            manifest_id,
+            execution_arn,
+            manifest_path,
+            len(claimed),
+            total_bytes,
+            oldest_created_at=min(f.created_at for f in claimed),
         )
         counter = self.record_started(started, now) or counter
         self.table.delete_claim(date_prefix, manifest_id)
@@ -322,7 +328,8 @@ class ControlPlane:
         outcome = FlushOutcome()
         self.repair(outcome)
         budget = self.config.max_manifests_per_invocation
-        # The Limit-1 reads that find the dates also give each shard's oldest pending file: the freshness.
+        # The Limit-1 reads that find the dates also give each shard's oldest pending file; with one more Limit-1
+        # read of the open manifests: the freshness.
         dates, age = pending_freshness(self.table, self.clock(), MAX_DATES_PER_SHARD)
         self.metrics.gauge(m.FRESHNESS, round(age, 3))
         for date_prefix in dates:

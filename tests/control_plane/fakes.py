@@ -175,7 +175,13 @@ class FakeTrackingStore:
             file_count=started.file_count,
             total_bytes=started.total_bytes,
         )
+        # open-manifests-index: set in the same write unless the status update came first and completed it
+        if started.oldest_created_at and item["status"] != ManifestStatus.COMPLETED:
+            item.setdefault("open_since", started.oldest_created_at)
         return first
+
+    def oldest_open_manifest(self) -> str | None:
+        return min((i["open_since"] for i in self.manifests.values() if "open_since" in i), default=None)
 
     def get_manifest(self, date_prefix: str, manifest_id: str) -> ManifestRecord | None:
         item = self.manifests.get((date_prefix, manifest_id))
@@ -199,6 +205,8 @@ class FakeTrackingStore:
             return False
         item.update(verdict.report, status=verdict.status, error=verdict.error, cause=verdict.cause)
         item["job_error"] = verdict.job_error
+        if verdict.status == ManifestStatus.COMPLETED:
+            item.pop("open_since", None)  # the completion update REMOVEs it (failed ones stay open)
         return True
 
 

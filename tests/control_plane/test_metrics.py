@@ -8,7 +8,10 @@ import json
 import pytest
 
 from pipeline.contracts import metrics as m
+from pipeline.control_plane.adapters.tracking_records import StartedManifest, Verdict
 from pipeline.control_plane.bootstrap import handle_event
+from pipeline.control_plane.domain.items import manifest_item_key
+from pipeline.control_plane.domain.states import ManifestStatus
 
 from .conftest import LambdaContext, inject_error, s3_record, sqs_event, sqs_message
 from .test_crash_repair import Killed, kill_on
@@ -62,7 +65,7 @@ def test_an_sqs_batch_writes_one_line_with_the_exact_counts(metered):
     assert "a.ndjson" not in line and "manifest_id" not in document  # no file names nor ids anywhere
 
 
-def test_each_flush_reports_the_age_of_the_oldest_pending_file(metered, env):
+def test_each_flush_reports_the_age_of_the_oldest_line_not_yet_queryable(metered, env):
     make, lines = metered
     app = make(max_files_per_manifest=10, max_batch_wait_seconds=300)
     invoke(app, {"action": "flush"})
@@ -83,8 +86,66 @@ def test_each_flush_reports_the_age_of_the_oldest_pending_file(metered, env):
         "ManifestsStarted": 1,
         "FilesManifested": 1,
     }
+    env.clock.advance(10)
     invoke(app, {"action": "flush"})
-    assert values(lines.pop()) == {"OldestPendingAgeSeconds": 250}  # only the newer file is left pending
+    # the old file left pending, but its batch is not converted yet: open-manifests-index still holds it
+    assert values(lines.pop()) == {"OldestPendingAgeSeconds": 320}
+    [started] = result["started"]
+    invoke(app, {"action": "complete", "manifest_id": started, "date_prefix": DAY, "status": "completed"})
+    [manifest] = env.manifest_items(DAY)
+    assert "open_since" not in manifest and "manifest_open" not in manifest  # removed by the completion write
+    lines.clear()
+    invoke(app, {"action": "flush"})
+    assert values(lines.pop()) == {"OldestPendingAgeSeconds": 260}  # only the newer file is left pending
+
+
+def test_a_failed_manifest_holds_the_freshness_through_a_retry_until_it_completes(metered, env):
+    make, lines = metered
+    app = make(max_files_per_manifest=2)
+    invoke(app, sqs_event(s3_record(f"raw/{DAY}/a.ndjson")))
+    env.clock.advance(30)
+    invoke(app, sqs_event(s3_record(f"raw/{DAY}/b.ndjson")))  # the batch is full: started, nothing pending
+    [manifest] = env.manifest_items(DAY)
+    mid = manifest["manifest_id"]
+    invoke(
+        app, {"action": "complete", "manifest_id": mid, "date_prefix": DAY, "status": "failed", "error": "X"}
+    )
+    env.clock.advance(70)
+    lines.clear()
+    invoke(app, {"action": "flush"})
+    assert values(lines.pop()) == {"OldestPendingAgeSeconds": 100}  # the failed batch's oldest file (a)
+    table = app.service.table
+    # `pipeline retry` resets it to pending through the adapter: it stays open, under the same oldest file
+    assert table.reset_manifest_for_retry(DAY, mid, "failed", None, 1, f"{mid}-r1", "2026-11-22T05:02:00Z")
+    first_file = min(f["created_at"] for f in env.files(DAY))
+    assert table.oldest_open_manifest() == manifest["open_since"] == first_file
+    invoke(app, {"action": "flush"})
+    assert values(lines.pop()) == {"OldestPendingAgeSeconds": 100}
+    invoke(app, {"action": "complete", "manifest_id": mid, "date_prefix": DAY, "status": "completed"})
+    lines.clear()
+    invoke(app, {"action": "flush"})
+    assert values(lines.pop()) == {"OldestPendingAgeSeconds": 0}
+
+
+def test_a_completion_that_lands_before_the_record_keeps_the_manifest_out_of_the_index(env):
+    app = env.app()
+    table = app.service.table
+    verdict = Verdict(ManifestStatus.COMPLETED, None, None, {})
+    assert table.finalize_manifest(DAY, "early", verdict, "2026-11-22T05:01:00Z", 0)
+    started = StartedManifest(DAY, "early", "arn:x", "s3://m/early.json", 1, 10, "2026-11-22T05:00:00Z")
+    assert table.record_manifest(started, "2026-11-22T05:01:01Z", 0) is True  # recorded (first time)
+    [item] = env.manifest_items(DAY)
+    assert item["status"] == "completed" and "open_since" not in item and item["execution_arn"] == "arn:x"
+    assert table.oldest_open_manifest() is None
+    # and a failed one that a replay supersedes leaves the index (its files are pending again)
+    failed = StartedManifest(DAY, "old", "arn:y", "s3://m/old.json", 1, 10, "2026-11-22T04:00:00Z")
+    assert table.record_manifest(failed, "2026-11-22T05:01:02Z", 0)
+    assert table.finalize_manifest(
+        DAY, "old", Verdict(ManifestStatus.FAILED, "X", None, {}), "2026-11-22T05:02Z", 0
+    )
+    assert table.oldest_open_manifest() == "2026-11-22T04:00:00Z"
+    assert table.supersede_manifest(DAY, manifest_item_key("old"), "replay-1", "2026-11-22T05:03:00Z")
+    assert table.oldest_open_manifest() is None
 
 
 def test_completed_and_failed_manifests_are_counted(metered, env):

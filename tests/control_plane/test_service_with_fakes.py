@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from pipeline.control_plane.adapters.pending_reader import pending_freshness
 from pipeline.control_plane.config import ControlPlaneConfig
 from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent
 from pipeline.control_plane.domain.states import FileStatus
@@ -168,3 +169,20 @@ def test_flush_repairs_a_started_claim_whose_manifest_answers_403() -> None:
     assert not world.table.claims
     record = world.table.get_manifest(DAY, "started-manifest")
     assert record is not None and record.file_count == 2
+    # the repaired item is in open-manifests-index under its files' oldest created_at (they were tracked at 05:00)
+    assert world.table.oldest_open_manifest() == "2026-11-22T05:00:00.000000Z"
+
+
+def test_freshness_holds_a_started_batch_until_it_completes_and_a_failed_one_stays() -> None:
+    world = World(max_files=2)
+    [first] = world.ingest("a.ndjson", "b.ndjson")  # tracked at 05:00, batched at once: nothing pending
+    world.clock.now += timedelta(seconds=100)
+    assert not any(f["status"] == FileStatus.PENDING for f in world.table.files.values())
+    assert pending_freshness(world.table, world.clock())[1] == 100  # the open manifest's oldest file
+    world.service.complete(CompleteRequest(first, DAY, "completed", None, None, {}))
+    assert pending_freshness(world.table, world.clock())[1] == 0  # completion took it out
+    [second] = world.ingest("c.ndjson", "d.ndjson")
+    world.clock.now += timedelta(seconds=50)
+    world.service.complete(CompleteRequest(second, DAY, "failed", "GlueFailed", "boom", {}))
+    world.clock.now += timedelta(seconds=10)
+    assert pending_freshness(world.table, world.clock())[1] == 60  # failed: not queryable, still counted

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.build import asl
+from pipeline.control_plane.adapters.tracking_schema import INDEXES
 
 pytestmark = pytest.mark.terraform
 
@@ -400,7 +401,13 @@ def test_tracking_table_is_on_demand_encrypted_recoverable_and_expiring(applied_
         "pending-index",
         "manifest-index",
         "open-claims-index",
+        "open-manifests-index",
     }
+    # Terraform declares the indexes the adapter (and the tests' boto3 table, tracking_schema.py) uses
+    for index in table["GlobalSecondaryIndexes"]:
+        hash_key, range_key, extra = INDEXES[index["IndexName"]]
+        assert [k["AttributeName"] for k in index["KeySchema"]] == [hash_key, range_key]
+        assert sorted(index["Projection"].get("NonKeyAttributes", [])) == sorted(extra)
     assert table["SSEDescription"]["Status"] == "ENABLED"
     assert table["SSEDescription"]["KMSMasterKeyArn"] == applied_stack.outputs["kms_key_arn"]
     ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]

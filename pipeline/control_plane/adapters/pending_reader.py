@@ -40,10 +40,14 @@ def pending_overview(table: TrackingStore, max_dates_per_shard: int) -> tuple[li
 def pending_freshness(
     table: TrackingStore, now: datetime, max_dates_per_shard: int = MAX_DATES_PER_SHARD
 ) -> tuple[list[str], float]:
-    """(dates holding pending files, the freshness): the seconds since the oldest pending file's ``created_at``,
-    0 when nothing is pending. The one definition of the OldestPendingAgeSeconds metric the flush emits, which
+    """(dates holding pending files, the freshness): the seconds since the oldest ``created_at`` of a landed
+    line not yet queryable: the oldest pending file's, or the oldest file's of a manifest started and not
+    completed (one more ``Limit 1`` query, of ``open-manifests-index``), whichever is older; 0 when neither
+    exists. The one definition of the OldestPendingAgeSeconds metric the flush emits, which
     `pipeline status --watch` shows too."""
-    dates, oldest = pending_overview(table, max_dates_per_shard)
+    dates, oldest_pending = pending_overview(table, max_dates_per_shard)
+    candidates = [c for c in (oldest_pending, table.oldest_open_manifest()) if c]
+    oldest = min(candidates) if candidates else None
     return dates, max(0.0, (now - parse_iso(oldest)).total_seconds()) if oldest else 0.0
 
 

@@ -13,6 +13,8 @@ from pipeline.control_plane.adapters.dynamo import TableAccess
 from pipeline.control_plane.adapters.tracking_records import (
     MANIFEST_INDEX,
     MAX_CAUSE_CHARS,
+    OPEN_MANIFEST,
+    OPEN_MANIFESTS_INDEX,
     ManifestRecord,
     StartedManifest,
     Verdict,
@@ -29,29 +31,69 @@ from pipeline.control_plane.domain.states import (
 class ManifestItems(TableAccess):
     def record_manifest(self, started: StartedManifest, now: str, ttl: int) -> bool:
         """Write the MANIFEST item after the execution started. Never overwrites a status the state machine
-        already set. True if this call recorded it, False if it had been recorded before."""
-        response = self._call(
-            "update_item",
-            Key=self._key(started.date_prefix, manifest_item_key(started.manifest_id)),
-            UpdateExpression=(
-                "SET #status = if_not_exists(#status, :pending), manifest_id = :m, execution_arn = :arn, "
-                "manifest_path = :path, file_count = :count, total_bytes = :bytes, "
-                "created_at = if_not_exists(created_at, :now), updated_at = :now, #ttl = :ttl"
-            ),
-            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":pending": s(ManifestStatus.PENDING),
-                ":m": s(started.manifest_id),
-                ":arn": s(started.execution_arn),
-                ":path": s(started.manifest_path),
-                ":count": n(started.file_count),
-                ":bytes": n(started.total_bytes),
-                ":now": s(now),
-                ":ttl": n(ttl),
-            },
-            ReturnValues="UPDATED_OLD",
+        already set. True if this call recorded it, False if it had been recorded before.
+
+        With the files' oldest ``created_at`` it also puts the item in ``open-manifests-index`` (the freshness
+        reads it) in the same write, unless the item is already completed (a status update that came first):
+        then the item is written as before, outside the index (the one extra write of that rare race)."""
+        sets = (
+            "SET #status = if_not_exists(#status, :pending), manifest_id = :m, execution_arn = :arn, "
+            "manifest_path = :path, file_count = :count, total_bytes = :bytes, "
+            "created_at = if_not_exists(created_at, :now), updated_at = :now, #ttl = :ttl"
         )
+        names = {"#status": "status", "#ttl": "ttl"}
+        values: dict[str, Any] = {
+            ":pending": s(ManifestStatus.PENDING),
+            ":m": s(started.manifest_id),
+            ":arn": s(started.execution_arn),
+            ":path": s(started.manifest_path),
+            ":count": n(started.file_count),
+            ":bytes": n(started.total_bytes),
+            ":now": s(now),
+            ":ttl": n(ttl),
+        }
+        key = self._key(started.date_prefix, manifest_item_key(started.manifest_id))
+        response: dict[str, Any] | None = None
+        if started.oldest_created_at:
+            response = self._conditional(
+                "update_item",
+                Key=key,
+                UpdateExpression=sets
+                + ", manifest_open = :open, open_since = if_not_exists(open_since, :oldest)",
+                ConditionExpression="attribute_not_exists(#status) OR #status <> :completed",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    **values,
+                    ":open": s(OPEN_MANIFEST),
+                    ":oldest": s(started.oldest_created_at),
+                    ":completed": s(ManifestStatus.COMPLETED),
+                },
+                ReturnValues="UPDATED_OLD",
+            )
+        if response is None:
+            response = self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression=sets,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_OLD",
+            )
         return "execution_arn" not in response.get("Attributes", {})
+
+    def oldest_open_manifest(self) -> str | None:
+        """The oldest file ``created_at`` of the manifests started and not completed (failed ones included):
+        one ``Limit 1`` query of ``open-manifests-index``. None when there is none."""
+        response = self._call(
+            "query",
+            IndexName=OPEN_MANIFESTS_INDEX,
+            KeyConditionExpression="manifest_open = :open",
+            ExpressionAttributeValues={":open": s(OPEN_MANIFEST)},
+            ScanIndexForward=True,
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return get_s(items[0], "open_since") or None if items else None
 
     def get_manifest(self, date_prefix: str, manifest_id: str) -> ManifestRecord | None:
         response = self._call(
@@ -82,7 +124,8 @@ class ManifestItems(TableAccess):
             "#ttl = :ttl",
             "manifest_id = :m",
         ]
-        removes = []
+        # Completed: its lines are queryable, out of open-manifests-index in this same write. Failed stays in.
+        removes = ["manifest_open", "open_since"] if verdict.status == ManifestStatus.COMPLETED else []
         for name, value in (
             ("error", verdict.error),
             ("cause", verdict.cause),
@@ -193,12 +236,13 @@ class ManifestItems(TableAccess):
         )
 
     def supersede_manifest(self, date_prefix: str, file_key: str, replay_id: str, now: str) -> bool:
-        """Mark a final MANIFEST item as superseded by a replay, once; False if it is not final or already is."""
+        """Mark a final MANIFEST item as superseded by a replay, once; False if it is not final or already is.
+        A superseded failed manifest leaves open-manifests-index: its files are pending again (the replay)."""
         final, final_values = status_in(FINAL_MANIFEST_STATUSES, ManifestStatus)
         result = self._conditional(
             "update_item",
             Key=self._key(date_prefix, file_key),
-            UpdateExpression="SET superseded_by = :r, superseded_at = :now",
+            UpdateExpression="SET superseded_by = :r, superseded_at = :now REMOVE manifest_open, open_since",
             ConditionExpression=f"{final} AND attribute_not_exists(superseded_by)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":r": s(replay_id), ":now": s(now), **final_values},

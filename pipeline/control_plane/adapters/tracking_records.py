@@ -14,6 +14,8 @@ PENDING_INDEX = "pending-index"
 MANIFEST_INDEX = "manifest-index"
 OPEN_CLAIMS_INDEX = "open-claims-index"
 OPEN_CLAIM = "OPEN"
+OPEN_MANIFESTS_INDEX = "open-manifests-index"
+OPEN_MANIFEST = "OPEN"  # the one HASH value of open-manifests-index (a few manifests a minute: one partition)
 MAX_CAUSE_CHARS = 4000
 
 
@@ -81,6 +83,8 @@ class StartedManifest:
     manifest_path: str
     file_count: int
     total_bytes: int
+    # The oldest `created_at` of its files: the item is in open-manifests-index under it until completed.
+    oldest_created_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.control_plane.adapters.tracking_records import MANIFEST_INDEX, OPEN_CLAIMS_INDEX, PENDING_INDEX
+from pipeline.control_plane.adapters.tracking_records import (
+    MANIFEST_INDEX,
+    OPEN_CLAIMS_INDEX,
+    OPEN_MANIFESTS_INDEX,
+    PENDING_INDEX,
+)
 
 INDEXES: dict[str, tuple[str, str, list[str]]] = {
     PENDING_INDEX: ("pending_shard", "pending_key", ["bucket", "key", "size", "etag", "created_at"]),
     MANIFEST_INDEX: ("manifest_id", "file_key", ["status", "created_at", "size"]),
     OPEN_CLAIMS_INDEX: ("claim_open", "claimed_at", ["manifest_id"]),
+    OPEN_MANIFESTS_INDEX: ("manifest_open", "open_since", ["manifest_id", "status"]),
 }
 
 

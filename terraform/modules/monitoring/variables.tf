@@ -156,7 +156,7 @@ variable "glue_retried_errors" {
 }
 
 variable "freshness_objective_seconds" {
-  description = "Freshness objective: the oldest landed file not yet in a started batch is younger than this (OldestPendingAgeSeconds)."
+  description = "Freshness objective: the oldest landed file not yet queryable (pending, or in a batch not completed) is younger than this (OldestPendingAgeSeconds)."
   type        = number
   nullable    = false
 

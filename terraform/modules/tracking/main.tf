@@ -34,6 +34,14 @@ resource "aws_dynamodb_table" "this" {
     name = "claimed_at"
     type = "S"
   }
+  attribute {
+    name = "manifest_open"
+    type = "S"
+  }
+  attribute {
+    name = "open_since"
+    type = "S"
+  }
 
   # Sparse: only files whose status is pending carry pending_shard / pending_key.
   global_secondary_index {
@@ -58,6 +66,15 @@ resource "aws_dynamodb_table" "this" {
     range_key          = "claimed_at"
     projection_type    = "INCLUDE"
     non_key_attributes = ["manifest_id"]
+  }
+  # Sparse: MANIFEST items started and not completed (failed included), by their oldest file's created_at: the
+  # freshness metric reads the first one.
+  global_secondary_index {
+    name               = "open-manifests-index"
+    hash_key           = "manifest_open"
+    range_key          = "open_since"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["manifest_id", "status"]
   }
 
   ttl {
