@@ -6,7 +6,7 @@ job's DPUs, the dead-letter queues' metrics); ``tests/infra/test_dashboard.py`` 
 what this module generates and that every metric it shows is one the code emits (or an AWS one). Rows:
 
 1. flow: files landed (ingest queue messages) -> tracked -> manifested -> converted; records in / rows out;
-2. freshness: the oldest pending file's age against the objective; batches started, completed, failed;
+2. freshness: the age of the oldest line not yet queryable against the objective; batches started, completed, failed;
 3. quarantine: the bad-record ratio per hour (metric math), quarantined lines by reason class;
 4. Glue runs: duration (average, maximum), DPU-seconds (duration x DPUs, the cost proxy), bytes, commit retries;
 5. dead-letter queue depths, rolled-back starts and repaired claims.
@@ -82,8 +82,8 @@ def dashboard_body() -> dict[str, Any]:
             0,
         ),
         _widget(
-            "Freshness: oldest pending file's age (s) vs the objective",
-            [_ours(m.FRESHNESS, "Maximum", label="oldest pending age")],
+            "Freshness: oldest line not yet queryable (s) vs the objective",
+            [_ours(m.FRESHNESS, "Maximum", label="oldest line not yet queryable")],
             0,
             6,
             annotations={"horizontal": [{"label": "objective", "value": f"{_RAW}objective_seconds"}]},

@@ -225,8 +225,8 @@ def watch_view(frame: Any) -> Group:
         f"[bold]pipeline status --watch[/]  refresh {frame.refresh} at {frame.refreshed_at}, every "
         f"{frame.interval_seconds:g} s (Ctrl-C to stop)\n"
         + (
-            f"freshness: oldest pending file {frame.freshness_seconds:,.1f} s old "
-            f"({escape(str(frame.oldest_pending.get('key')))})"
+            f"freshness: {frame.freshness_seconds:,.1f} s (oldest pending file "
+            f"{escape(str(frame.oldest_pending.get('key')))})"
             if frame.oldest_pending
             else f"freshness: {frame.freshness_seconds:,.1f} s (no pending file)"
         )

@@ -51,7 +51,8 @@ FRESHNESS = Metric(
     "OldestPendingAgeSeconds",
     "Seconds",
     LAMBDA_SERVICE,
-    "every flush: age of the oldest landed file not yet in a started batch (0 when none is pending)",
+    "every flush: age of the oldest landed line not yet queryable (the oldest pending file, or the oldest file of"
+    " a batch started and not completed; 0 when there is none)",
 )
 
 # -- Glue job: one EMF line per run ----------------------------------------------------------------------------

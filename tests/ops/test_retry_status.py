@@ -258,7 +258,7 @@ def test_status_watch_refreshes_on_a_terminal_until_ctrl_c(stack):
     assert "\x1b[" in seen.decode(errors="replace")  # a terminal: rich redraws in place
     assert "Traceback" not in text and "stopped after" in text
     assert "refresh 1 at" in text and "refresh 2 at" in text
-    assert "freshness: oldest pending file" in text and f"raw/{late}/w" in text
+    assert "s (oldest pending file" in text and f"raw/{late}/w" in text
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.split("│") if c.strip()]

@@ -81,7 +81,7 @@ def test_view_shows_refresh_freshness_and_a_row_per_date_plus_the_total():
     console.print(watch_view(watch_frame(_report(), 754.26, refresh=3, interval=2.0)))
     text = console.export_text()
     assert "refresh 3 at 2026-10-02T10:00:00Z, every 2 s" in text
-    assert "oldest pending file 754.3 s old (raw/2026-10-02/late.ndjson)" in text
+    assert "freshness: 754.3 s (oldest pending file raw/2026-10-02/late.ndjson)" in text
     assert "health: warning" in text and "dead-letter queue: 3" in text
     lines = {line.split()[1]: line.split()[2:] for line in text.splitlines() if line.startswith("│ ")}
     assert lines["2026-10-01"] == ["│", "0", "│", "0", "│", "7", "│", "2", "│", "0", "│"]
