@@ -657,6 +657,48 @@ def test_the_operator_retries_a_failed_batch_with_the_operator_role_only(demo):
     _assert_operator_denied_nothing(demo)
 
 
+def test_the_operator_redrives_a_dead_letter_message_with_the_operator_role_only(demo):
+    """A notification of a tracked file in the DLQ (as a failed delivery leaves it): `pipeline redrive`, as the
+    operators' role, moves it back to the ingest queue (receive, send, delete), the builder takes it as the
+    duplicate it is (no new item), and the embedded AWS denied the role nothing."""
+    outputs = _outputs(demo)
+    sqs, s3 = demo["client"]("sqs"), demo["client"]("s3")
+    [listed, *_] = s3.list_objects_v2(Bucket=outputs["input_bucket"])["Contents"]
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "eventTime": listed["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "s3": {
+            "bucket": {"name": outputs["input_bucket"]},
+            "object": {"key": listed["Key"], "size": listed["Size"], "eTag": listed["ETag"].strip('"')},
+        },
+    }
+    items_before = _tracking_item_count(demo)
+    sqs.send_message(QueueUrl=outputs["ingest_dlq_url"], MessageBody=json.dumps({"Records": [record]}))
+
+    redrive = _operator(demo, "redrive", "--json")
+    assert redrive.returncode == 0, redrive.stdout + redrive.stderr
+    moved = json.loads(redrive.stdout)
+    assert (moved["moved"], moved["failed_sends"], moved["dlq_after"], moved["ok"]) == (1, 0, 0, True), moved
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the event source mapping hands it to the builder
+        attributes = sqs.get_queue_attributes(QueueUrl=outputs["ingest_queue_url"], AttributeNames=["All"])
+        if (
+            sum(
+                int(attributes["Attributes"][a])
+                for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+            )
+            == 0
+        ):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the redriven message was not consumed within 60 s")
+    assert _tracking_item_count(demo) == items_before  # a duplicate: nothing tracked twice
+    _assert_operator_denied_nothing(demo)
+
+
 def test_the_operator_replays_a_date_then_maintains_the_table_with_the_operator_role_only(demo):
     """`pipeline replay --date D` (new manifests, the quarantine moved aside and back, the snapshot deleted) and then
     `pipeline maintain` (compaction, expiry, orphan removal), as the operators' role: both complete, the table holds
