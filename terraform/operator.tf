@@ -35,16 +35,18 @@ data "aws_iam_policy_document" "operator" {
     resources = [local.executions_arn]
   }
 
-  # trace: the Glue run of a file's batch and the quarantined lines of that file.
+  # trace: the Glue run of a file's batch.
   statement {
     sid       = "ReadJobRuns"
     actions   = ["glue:GetJobRun"]
     resources = [module.glue.job_arn]
   }
 
+  # trace reads a file's quarantined lines; replay moves the date's quarantine aside (copy, then delete) and
+  # deletes that snapshot once the new runs have finished.
   statement {
-    sid       = "ReadQuarantine"
-    actions   = ["s3:GetObject"]
+    sid       = "QuarantineReadAndReplay"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${module.storage.bucket_arns["output"]}/${local.quarantine_prefix}*"]
   }
 
@@ -95,6 +97,21 @@ data "aws_iam_policy_document" "operator" {
       "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:database/${module.glue.database_name}",
       "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:table/${module.glue.database_name}/${var.table_name}",
     ]
+  }
+
+  # replay of a parquet table points the date's catalog partition at the replay's snapshot and back
+  # (pipeline/control_plane/adapters/catalog.py); an Iceberg table has no catalog partitions.
+  dynamic "statement" {
+    for_each = var.table_format == "parquet" ? [1] : []
+    content {
+      sid     = "ReplayMovesTheDatesPartition"
+      actions = ["glue:GetPartition", "glue:UpdatePartition"]
+      resources = [
+        "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:catalog",
+        "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:database/${module.glue.database_name}",
+        "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:table/${module.glue.database_name}/${var.table_name}",
+      ]
+    }
   }
 
   # The buckets, queues and table are encrypted with the stack key (moto checks no KMS: statically reviewed).

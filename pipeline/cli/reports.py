@@ -156,15 +156,18 @@ def print_retry(batch: Any) -> None:
 
 
 def print_redrive(result: Any) -> None:
-    out.print(
-        f"moved {result.moved} message(s) with {result.method}; DLQ {result.dlq_before} -> "
-        f"{result.dlq_after}"
-        + (
-            f"; {result.failed_sends} refused by the ingest queue (left in the DLQ)"
-            if result.failed_sends
-            else ""
+    if not (result.moved or result.failed_sends or result.dlq_before or result.dlq_after):
+        out.print("Nothing to redrive: the dead-letter queue is empty.")
+    else:
+        out.print(
+            f"moved {result.moved} message(s) with {result.method}; DLQ {result.dlq_before} -> "
+            f"{result.dlq_after}"
+            + (
+                f"; {result.failed_sends} refused by the ingest queue (left in the DLQ)"
+                if result.failed_sends
+                else ""
+            )
         )
-    )
     for note in result.notes:
         out.print(f"note: {note}")
 

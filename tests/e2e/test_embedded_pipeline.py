@@ -534,15 +534,74 @@ def test_iam_is_enforced_a_revoked_permission_fails_with_the_named_access_denied
 
 
 def test_the_operator_commands_run_with_the_operator_role_only(demo):
-    """`pipeline status` and `reconcile --dry-run` signed as the embedded operators' role, whose only policy is the
-    module's operator_policy_json: they pass and the embedded AWS denied the role nothing."""
-    env = _operator_env(demo)
-    for command in (["status", "--json"], ["reconcile", "--dry-run"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "pipeline", *command], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    """The read-only and no-op operator commands, signed as the embedded operators' role whose only policy is the
+    module's operator_policy_json (`trace` has its own test above): each exits as it should on this stack and the
+    embedded AWS denied the role nothing. Nothing here changes the table or the tracking items."""
+    manifests = {item["manifest_id"]["S"]: item["status"]["S"] for item in _manifest_items(demo)}
+    assert manifests and set(manifests.values()) == {"completed"}, manifests
+
+    status = _operator(demo, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    dates = json.loads(status.stdout)["dates"]
+    assert sum(d["files"]["completed"] for d in dates) == demo["summary"]["files"] == 6
+
+    schema = _operator(demo, "schema", "show", "--json")
+    assert schema.returncode == 0, schema.stderr
+    shown = json.loads(schema.stdout)
+    assert shown["table_format"] == "iceberg" and "event_id" in [c["name"] for c in shown["columns"]]
+
+    outputs = _outputs(demo)
+    catalog = f"{outputs['glue_database_name']}.{outputs['glue_table_name']}"
+    snapshots = _operator(demo, "snapshots", "--catalog", catalog, "--format", "json")
+    assert snapshots.returncode == 0, snapshots.stderr
+    assert {s["manifest_id"] for s in json.loads(snapshots.stdout)} == set(manifests)  # one per batch
+
+    reconcile = _operator(demo, "reconcile", "--dry-run")
+    assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
+
+    # backfill of keys every one of which is tracked: the dry run counts them, the real one is a no-op.
+    items_before = _tracking_item_count(demo)
+    for dry in (["--dry-run"], []):
+        backfill = _operator(demo, "backfill", "--json", *dry)
+        assert backfill.returncode == 0, backfill.stderr
+        counted = json.loads(backfill.stdout)
+        assert (counted["listed"], counted["tracked"], counted["already_tracked"]) == (6, 0, 6), counted
+        assert counted["manifests_started"] == []
+    assert _tracking_item_count(demo) == items_before
+
+    redrive = _operator(demo, "redrive")
+    assert redrive.returncode == 0, redrive.stderr
+    assert "Nothing to redrive: the dead-letter queue is empty." in redrive.stdout, redrive.stdout
+
+    # retry: no failed manifest to run again, and a completed one is refused with the way to reprocess it.
+    none_failed = _operator(demo, "retry", "--failed")
+    assert none_failed.returncode == 0 and "No failed manifest in the last 7 days." in none_failed.stderr
+    completed = sorted(manifests)[0]
+    refused = _operator(demo, "retry", completed)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"error[ManifestNotRetryable]: Manifest {completed} is completed" in refused.stderr, refused.stderr
+    assert "pipeline replay --date" in refused.stderr and "AccessDenied" not in refused.stderr
+    assert {item["manifest_id"]["S"]: item["status"]["S"] for item in _manifest_items(demo)} == manifests
+
     _assert_operator_denied_nothing(demo)
+
+
+def _operator(demo, *command: str) -> subprocess.CompletedProcess[str]:
+    """`pipeline COMMAND` in a subprocess signed as the operators' role, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *command],
+        env=_operator_env(demo),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _tracking_item_count(demo) -> int:
+    dynamodb = demo["client"]("dynamodb")
+    return dynamodb.scan(TableName=_outputs(demo)["tracking_table_name"], Select="COUNT")["Count"]
 
 
 def _operator_env(demo) -> dict[str, str]:
@@ -568,3 +627,129 @@ def _assert_operator_denied_nothing(demo) -> None:
     log = (demo["workdir"] / "logs" / "pipeline.log").read_text(errors="replace")
     denied = [line for line in log.splitlines() if "IAM denied" in line and "-operator/" in line]
     assert not denied, "\n".join(denied)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The operator commands that change the stack: last in the module (pytest runs a module's tests in file order), so
+# every test above read the demo's table, tracking items and metrics before these.
+
+
+def test_the_operator_retries_a_failed_batch_with_the_operator_role_only(demo):
+    """Two files with no JSON line at all (the bad-line ratio is over the job's limit) make a batch that fails;
+    `pipeline retry --failed --wait`, as the operators' role, runs it again as attempt 2 (which fails the same way:
+    the input is still not JSON) and the embedded AWS denied the role nothing."""
+    date = "2026-01-15"  # a date of its own: the demo's dates are today's and yesterday's
+    outputs = _outputs(demo)
+    s3 = demo["client"]("s3")
+    for n in range(2):  # max-files-per-manifest 2: a full batch, started at once
+        s3.put_object(
+            Bucket=outputs["input_bucket"], Key=f"{date}/not-json-{n}.ndjson", Body=b"not json\n" * 50
+        )
+    deadline = time.monotonic() + 180
+    failed: list[str] = []
+    while not failed and time.monotonic() < deadline:
+        time.sleep(2)
+        failed = [
+            i["manifest_id"]["S"]
+            for i in _manifest_items(demo)
+            if i["date_prefix"]["S"] == date and i["status"]["S"] == "failed"
+        ]
+    assert len(failed) == 1, f"no failed manifest of {date} within 180 s"
+
+    retry = _operator(demo, "retry", "--failed", "--date", date, "--wait", "--timeout", "240", "--json")
+    assert retry.returncode == 1, retry.stdout + retry.stderr  # the retried batch failed again
+    answer = json.loads(retry.stdout)
+    [retried] = answer["retried"]
+    assert answer["refused"] == [] and retried["manifest_id"] == failed[0]
+    assert retried["attempt"] == 2 and retried["execution_name"] == f"{failed[0]}-r2"
+    assert retried["final_status"] == "failed"
+    execution = demo["client"]("stepfunctions").describe_execution(executionArn=retried["execution_arn"])
+    assert execution["status"] == "FAILED"
+    _assert_operator_denied_nothing(demo)
+
+
+def test_the_operator_redrives_a_dead_letter_message_with_the_operator_role_only(demo):
+    """A notification of a tracked file in the DLQ (as a failed delivery leaves it): `pipeline redrive`, as the
+    operators' role, moves it back to the ingest queue (receive, send, delete), the builder takes it as the
+    duplicate it is (no new item), and the embedded AWS denied the role nothing."""
+    outputs = _outputs(demo)
+    sqs, s3 = demo["client"]("sqs"), demo["client"]("s3")
+    [listed, *_] = s3.list_objects_v2(Bucket=outputs["input_bucket"])["Contents"]
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "eventTime": listed["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "s3": {
+            "bucket": {"name": outputs["input_bucket"]},
+            "object": {"key": listed["Key"], "size": listed["Size"], "eTag": listed["ETag"].strip('"')},
+        },
+    }
+    items_before = _tracking_item_count(demo)
+    sqs.send_message(QueueUrl=outputs["ingest_dlq_url"], MessageBody=json.dumps({"Records": [record]}))
+
+    redrive = _operator(demo, "redrive", "--json")
+    assert redrive.returncode == 0, redrive.stdout + redrive.stderr
+    moved = json.loads(redrive.stdout)
+    assert (moved["moved"], moved["failed_sends"], moved["dlq_after"], moved["ok"]) == (1, 0, 0, True), moved
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the event source mapping hands it to the builder
+        attributes = sqs.get_queue_attributes(QueueUrl=outputs["ingest_queue_url"], AttributeNames=["All"])
+        if (
+            sum(
+                int(attributes["Attributes"][a])
+                for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+            )
+            == 0
+        ):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the redriven message was not consumed within 60 s")
+    assert _tracking_item_count(demo) == items_before  # a duplicate: nothing tracked twice
+    _assert_operator_denied_nothing(demo)
+
+
+def test_the_operator_replays_a_date_then_maintains_the_table_with_the_operator_role_only(demo):
+    """`pipeline replay --date D` (new manifests, the quarantine moved aside and back, the snapshot deleted) and then
+    `pipeline maintain` (compaction, expiry, orphan removal), as the operators' role: both complete, the table holds
+    the same rows, and the embedded AWS denied the role nothing (replay's quarantine move found s3:PutObject and
+    s3:DeleteObject missing on the quarantine prefix)."""
+    workdir: Path = demo["workdir"]
+    rows_before = _live_table(demo).scan().to_arrow().num_rows
+    inputs = sorted((workdir / "input").rglob("*.ndjson*"))
+    date = inputs[0].parent.name  # input/events/<date>/part-NNNN.ndjson
+    of_date = [p for p in inputs if p.parent.name == date]
+    old = {
+        i["manifest_id"]["S"]
+        for i in _manifest_items(demo)
+        if i["date_prefix"]["S"] == date and i["status"]["S"] == "completed"
+    }
+    assert old
+
+    replay = _operator(
+        demo,
+        "replay",
+        "--date",
+        date,
+        "--timeout",
+        "240",
+        "--lake",
+        str(workdir / "lake"),
+        "--quarantine",
+        str(workdir / "quarantine"),
+        "--json",
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    replayed = json.loads(replay.stdout)
+    assert replayed["status"] == "completed" and replayed["failed_manifests"] == []
+    assert replayed["files"] == replayed["completed_files"] == len(of_date)
+    assert set(replayed["old_manifests"]) == old and not old & set(replayed["new_manifests"])
+    assert _live_table(demo).scan().to_arrow().num_rows == rows_before
+
+    maintain = _operator(demo, "maintain", "--json")
+    assert maintain.returncode == 0, maintain.stdout + maintain.stderr
+    report = json.loads(maintain.stdout)
+    assert report["current_snapshot_id"] == _live_table(demo).metadata.current_snapshot_id
+    assert _live_table(demo).scan().to_arrow().num_rows == rows_before
+    _assert_operator_denied_nothing(demo)
