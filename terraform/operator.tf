@@ -1,7 +1,8 @@
 # What the `pipeline` operator commands need (status, trace, retry, redrive, reconcile, backfill, replay, maintain), as a
 # policy document to attach to the people or CI roles that operate the stack (e.g. an aws_iam_policy from
 # `operator_policy_json`). Found by running every command against the embedded AWS with IAM enforced and this
-# document as the caller's only policy (docs/iam.md); no wildcard action, no "*" resource.
+# document as the caller's only policy (docs/iam.md); no wildcard action, one "*" resource (cloudwatch:GetMetricData,
+# which has no resource-level permissions).
 data "aws_iam_policy_document" "operator" {
   statement {
     sid       = "ReadTheManifestBuildersConfiguration"
@@ -112,6 +113,14 @@ data "aws_iam_policy_document" "operator" {
         "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:table/${module.glue.database_name}/${var.table_name}",
       ]
     }
+  }
+
+  # status reads the stack's metrics (one GetMetricData call). CloudWatch supports no resource-level
+  # permissions for GetMetricData: "*" is the only valid resource (tests/infra/test_iam_static.py WILDCARDS).
+  statement {
+    sid       = "ReadThePipelineMetrics"
+    actions   = ["cloudwatch:GetMetricData"]
+    resources = ["*"]
   }
 
   # The buckets, queues and table are encrypted with the stack key (moto checks no KMS: statically reviewed).

@@ -182,3 +182,8 @@ output "dashboard_name" {
   description = "The pipeline's CloudWatch dashboard."
   value       = module.monitoring.dashboard_name
 }
+
+output "freshness_objective_seconds" {
+  description = "The freshness objective in seconds (freshness_objective_minutes x 60): `pipeline status` compares the latest freshness with it."
+  value       = var.freshness_objective_minutes * 60
+}

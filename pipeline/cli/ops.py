@@ -29,6 +29,7 @@ from pipeline.cli.options import (
 from pipeline.cli.output import err, fail, guarded_ops, out, print_json, progress_bar, progress_ticks, spinner
 from pipeline.cli.reports import (
     print_backfill,
+    print_pipeline_metrics,
     print_reconcile,
     print_redrive,
     print_replay,
@@ -119,12 +120,20 @@ def status_command(
             from pipeline.control_plane.adapters.tracking import TrackingTable
 
             return _watch(read, TrackingTable(ctx.ddb, ctx.table_name, ctx.retry, shards), interval or 5.0)
-        with spinner("reading the tracking table, queues and executions"):
+        from pipeline.ops.pipeline_metrics import read_pipeline_metrics
+
+        with spinner("reading the tracking table, queues, executions and metrics"):
             report = read()
+            metrics = read_pipeline_metrics(
+                ctx.client("cloudwatch"),
+                ctx.stack.metrics_namespace,
+                objective_seconds=ctx.stack.freshness_objective_seconds,
+            )
         if as_json:
-            print_json(report.as_dict())
+            print_json({**report.as_dict(), "metrics": metrics})
         else:
             print_status(report)
+            print_pipeline_metrics(metrics)
         if fail_on and LEVELS.index(report.level) >= LEVELS.index(fail_on):
             return 1
         return 0

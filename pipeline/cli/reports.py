@@ -147,6 +147,39 @@ def print_status(report: Any) -> None:
         show(table)
 
 
+def print_pipeline_metrics(metrics: dict[str, Any]) -> None:
+    """The "Pipeline metrics" section of `pipeline status` (pipeline/ops/pipeline_metrics.py)."""
+    console = out if out.is_terminal else Console(highlight=False, width=120, file=sys.stdout)
+    if not metrics.get("available"):
+        console.print(f"[bold]Pipeline metrics[/]: metrics unavailable: {metrics.get('reason')}", markup=True)
+        return
+    from pipeline.ops.pipeline_metrics import SUMMED
+
+    table = Table(
+        title=f"Pipeline metrics (CloudWatch {metrics['namespace']})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("metric", "last hour", "last 24 h"):
+        table.add_column(column, justify="left" if column == "metric" else "right", no_wrap=True)
+    for key, _ in SUMMED:
+        table.add_row(
+            key.replace("_", " "),
+            f"{metrics['last_hour'][key]:g}",
+            f"{metrics['last_24h'][key]:g}",
+        )
+    console.print(table)
+    fresh = metrics["freshness"]
+    if fresh["seconds"] is None:
+        line = "freshness: no datapoint in the last 24 h (no flush reported it)"
+    else:
+        line = f"freshness: {_age(fresh['seconds'])} at {fresh['at']}"
+        if fresh["objective_seconds"] is not None:
+            verdict = "within" if fresh["within_objective"] else "[red]above[/]"
+            line += f", {verdict} the objective of {_age(fresh['objective_seconds'])}"
+    console.print(line)
+
+
 def print_retry(batch: Any) -> None:
     for o in batch.outcomes:
         if o.final_status:

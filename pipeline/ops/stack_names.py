@@ -37,6 +37,8 @@ OUTPUT_ALIASES: dict[str, tuple[str, ...]] = {
     "repair_grace_seconds": ("repair_grace_seconds",),
     "table_format": ("table_format",),
     "glue_job_name": ("glue_job_name",),
+    "metrics_namespace": ("metrics_namespace",),
+    "freshness_objective_seconds": ("freshness_objective_seconds",),
 }
 
 # field -> the CLI flag that sets it (for error messages).
@@ -58,6 +60,8 @@ FLAGS: dict[str, str] = {
     "repair_grace_seconds": "--grace-seconds",
     "table_format": "--table-format",
     "glue_job_name": "--glue-job",
+    "metrics_namespace": "(no flag)",
+    "freshness_objective_seconds": "(no flag)",
 }
 
 
@@ -82,6 +86,8 @@ class StackNames:
         None  # "iceberg" | "parquet"; None: ask the Glue job (pipeline/ops/lake_table.py)
     )
     glue_job_name: str | None = None
+    metrics_namespace: str | None = None  # `pipeline status`'s metrics; None: not shown
+    freshness_objective_seconds: int | None = None
 
     def require(self, *names: str) -> None:
         """Fail with one sentence naming every missing name, its flag and its Terraform output."""
@@ -137,7 +143,7 @@ def load_outputs(path: Path) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in ("pending_shards", "repair_grace_seconds"):
+    if name in ("pending_shards", "repair_grace_seconds", "freshness_objective_seconds"):
         try:
             number = int(value)
         except (TypeError, ValueError):

@@ -542,8 +542,29 @@ def test_the_operator_commands_run_with_the_operator_role_only(demo):
 
     status = _operator(demo, "status", "--json")
     assert status.returncode == 0, status.stderr
-    dates = json.loads(status.stdout)["dates"]
+    shown = json.loads(status.stdout)
+    dates = shown["dates"]
     assert sum(d["files"]["completed"] for d in dates) == demo["summary"]["files"] == 6
+    # Its "Pipeline metrics", read from the embedded CloudWatch with the role's cloudwatch:GetMetricData: the
+    # drop's own counts (as test_the_metrics_are_exactly_the_counts_of_the_drop reads them), all within the hour.
+    metrics, summary = shown["metrics"], demo["summary"]
+    assert metrics["available"] is True, metrics
+    assert metrics["namespace"] == _outputs(demo)["metrics_namespace"]
+    assert metrics["last_hour"] == metrics["last_24h"]
+    day = metrics["last_24h"]
+    assert (
+        (day["files_tracked"], day["duplicates_ignored"]) == (6, summary["duplicate_notifications"]) == (6, 1)
+    )
+    assert day["batches_started"] == day["batches_completed"] == len(manifests) and day["batches_failed"] == 0
+    assert day["records_in"] == summary["lines"] and day["rows_out"] == summary["records_out"]
+    assert day["quarantined"] == summary["quarantined"] == summary["expected_bad_lines"] > 0
+    freshness = metrics["freshness"]
+    assert freshness["seconds"] is not None and freshness["objective_seconds"] == 15 * 60
+    assert freshness["within_objective"] is (freshness["seconds"] <= 15 * 60)
+    text = _operator(demo, "status")
+    assert text.returncode == 0, text.stderr
+    assert "Pipeline metrics (CloudWatch" in text.stdout and "metrics unavailable" not in text.stdout
+    assert "objective of 15m" in text.stdout, text.stdout
 
     schema = _operator(demo, "schema", "show", "--json")
     assert schema.returncode == 0, schema.stderr

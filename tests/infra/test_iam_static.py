@@ -61,6 +61,11 @@ WILDCARDS: dict[tuple[str, str], str] = {
         "resource",
         "cloudwatch:PutMetricData",
     ): "no resource-level permissions; scoped by the cloudwatch:namespace condition",
+    (
+        "resource",
+        "cloudwatch:GetMetricData",
+    ): "the operators' `pipeline status` reads the stack's metrics; GetMetricData supports no resource-level "
+    "permissions (only `*` is valid)",
 }
 # Resources created by AWS itself, not by Terraform: an identity policy may name them although the state cannot.
 CREATED_BY_AWS = (

@@ -9,7 +9,8 @@ moto evaluates the caller's identity policies when its authorization is on (`INI
 - `iam-conditions-unevaluated`: moto evaluates no condition key of an identity policy: an Allow with a Condition
   becomes a DENY. The bridge evaluates an Allow without its condition and ignores a conditional Deny.
 - `iam-action-names`: moto names some actions after the API operation, not the IAM action (`lambda:Invoke` for
-  `lambda:InvokeFunction`, `sqs:SendMessageBatch` for `sqs:SendMessage`): the bridge maps them.
+  `lambda:InvokeFunction`, `sqs:SendMessageBatch` for `sqs:SendMessage`), and CloudWatch's after its endpoint
+  prefix (`monitoring:GetMetricData` for `cloudwatch:GetMetricData`): the bridge maps them.
 - `iam-delete-objects-per-key`: moto checks S3 DeleteObjects as `s3:DeleteObject` on the bucket; AWS checks it
   on each object the request deletes: the bridge checks each key.
 - `iam-signature-bodiless-requests`: moto recomputes the signature of a GET without a body (Lambda's)
@@ -44,6 +45,10 @@ ACTION_NAMES = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
+
+# moto's service prefix -> IAM's, where they differ (moto takes the endpoint prefix: CloudWatch's is `monitoring`).
+SERVICE_PREFIXES_TO_IAM = {"monitoring": "cloudwatch"}
+SERVICE_PREFIXES = tuple(f"{prefix}:" for prefix in SERVICE_PREFIXES_TO_IAM)
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,9 @@ def bridge_iam_action_names_and_denials() -> None:
 
     def check_action_permitted(self: Any, resource: str) -> None:
         self._action = ACTION_NAMES.get(self._action, self._action)
+        if self._action.startswith(SERVICE_PREFIXES):  # e.g. monitoring:GetMetricData
+            prefix, operation = self._action.split(":", 1)
+            self._action = f"{SERVICE_PREFIXES_TO_IAM[prefix]}:{operation}"
         keys = _deleted_keys(self) if self._action == "s3:DeleteObject" and "/" not in resource else None
         if keys:  # DeleteObjects: AWS checks s3:DeleteObject on each object, moto on the bucket
             for key in keys:

@@ -185,6 +185,11 @@ output "dashboard_name" {
   description = "The pipeline's CloudWatch dashboard."
   value       = module.pipeline.dashboard_name
 }
+
+output "freshness_objective_seconds" {
+  description = "The freshness objective in seconds (freshness_objective_minutes x 60): `pipeline status` compares the latest freshness with it."
+  value       = module.pipeline.freshness_objective_seconds
+}
 output "operator_policy_json" {
   description = "Least-privilege IAM policy (JSON) for the `pipeline` operator commands on this stack: attach it to the operators' role (docs/iam.md)."
   value       = module.pipeline.operator_policy_json
