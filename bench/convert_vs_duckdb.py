@@ -365,7 +365,8 @@ def profile(args: argparse.Namespace) -> None:
         f"# Where the job's task time goes (PySpark task profiles), scale {args.scale}",
         "",
         f"Measured {results['measured_at']} with `bench/convert_vs_duckdb.py --profile --scale {args.scale}` "
-        "(cProfile in every task, summed per stage; profiling itself inflates per-call overheads).",
+        "(cProfile in every task, summed per stage; profiling itself inflates per-call overheads, and its times "
+        "are wall time: on a loaded machine they include waiting for a core; compare shares, not seconds).",
         "",
     ]
     for case, entry in results["cases"].items():
