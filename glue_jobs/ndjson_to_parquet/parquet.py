@@ -93,6 +93,7 @@ class RollingParquetWriter:
     codec: str
     target_bytes: int
     group_rows: int
+    level: int | None = None  # --COMPRESSION_LEVEL; None: the codec's default (CODEC_LEVELS)
     files: list[StagedFile] = field(default_factory=list, init=False)
     _buffer: list[pa.Table] = field(default_factory=list, init=False)
     _buffered: int = field(default=0, init=False)
@@ -149,7 +150,7 @@ class RollingParquetWriter:
             self._sink,
             self.schema,
             compression=PYARROW_CODECS[self.codec],  # type: ignore[arg-type]
-            compression_level=CODEC_LEVELS.get(self.codec),
+            compression_level=self.level if self.level is not None else CODEC_LEVELS.get(self.codec),
             use_dictionary=dictionary_columns(first),  # type: ignore[arg-type]
         )
 

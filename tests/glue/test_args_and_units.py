@@ -152,6 +152,62 @@ def test_brotli_into_a_glue_catalog_is_reported_as_unreadable_by_athena(capsys):
     assert "warnings" not in new_report(zstd, manifest, {})
 
 
+def test_compression_level_defaults_ranges_and_refusals():
+    """--COMPRESSION_LEVEL: the default is CODEC_LEVELS, the ranges are codecs.json's "levels" (pyarrow's own
+    bounds for gzip and brotli, zstd's 1-22 without the negative "fast" levels), codecs without levels refuse it."""
+    import pyarrow as pa
+
+    from glue_jobs.ndjson_to_parquet.constants import CODEC_LEVELS
+
+    levels = json.loads(CODECS_JSON.read_text())["levels"]
+    assert levels == {"zstd": [1, 22], "gzip": [1, 9], "brotli": [0, 11]}
+    for codec in ("gzip", "brotli"):
+        assert levels[codec] == [
+            pa.Codec.minimum_compression_level(codec),
+            pa.Codec.maximum_compression_level(codec),
+        ]
+        assert CODEC_LEVELS[codec] == pa.Codec.default_compression_level(codec)  # today's bytes unchanged
+    assert parse_job_args(BASE).compression_level == 3
+    assert parse_job_args([*BASE, "--COMPRESSION_LEVEL", "19"]).compression_level == 19
+    assert parse_job_args([*BASE[:-1], "brotli", "--COMPRESSION_LEVEL=0"]).compression_level == 0
+    assert parse_job_args([*BASE[:-1], "snappy"]).compression_level is None
+    for codec, level in [("zstd", "23"), ("zstd", "0"), ("zstd", "3.5"), ("gzip", "10"), ("brotli", "-1")]:
+        with pytest.raises(JobError) as info:
+            parse_job_args([*BASE[:-1], codec, "--COMPRESSION_LEVEL", level])
+        assert info.value.error_name == "InvalidCompressionLevel"
+        assert f"'{level}'" in info.value.message and codec in info.value.message
+        lowest, highest = levels[codec]
+        assert f"from {lowest} to {highest}" in info.value.message
+    for codec in ("snappy", "lz4", "uncompressed"):
+        with pytest.raises(JobError) as info:
+            parse_job_args([*BASE[:-1], codec, "--COMPRESSION_LEVEL", "3"])
+        assert info.value.error_name == "InvalidCompressionLevel"
+        assert f"{codec} takes no level" in info.value.message and "zstd 1-22" in info.value.message
+    assert "--COMPRESSION_LEVEL" in job.args.help_text() and "zstd 3" in job.args.help_text()
+
+
+def test_compression_level_reaches_the_parquet_writer(tmp_path):
+    """The level is what the writer uses: zstd 19 writes fewer bytes than zstd 1, the values read back equal."""
+    import pyarrow.parquet as pq
+
+    from glue_jobs.ndjson_to_parquet.parquet import RollingParquetWriter
+    from glue_jobs.ndjson_to_parquet.storage import Storage
+
+    table = pa.table(
+        {"text": [f"event {i % 977} from host-{i % 31} said {i * 7919 % 100003}" for i in range(50_000)]}
+    )
+    sizes = {}
+    for level in (1, 19):
+        writer = RollingParquetWriter(
+            Storage(), str(tmp_path / str(level)), "p", table.schema, "zstd", 1 << 30, 50_000, level
+        )
+        writer.add(table)
+        [staged] = writer.finish()
+        sizes[level] = staged.bytes
+        assert pq.read_table(staged.staged).equals(table)
+    assert sizes[19] < sizes[1]
+
+
 def test_codec_list_found_in_working_directory(tmp_path, monkeypatch):
     """On Glue, --extra-files lands in the working directory; a lone copy of the package must find it there."""
     script_dir = tmp_path / "script"
