@@ -1,8 +1,8 @@
 """Parquet writing inside the stage-2 tasks: files of about TARGET_FILE_MB, dictionaries only where they pay.
 
 Row groups are sized so that a file can be closed near the target size (at most ROW_GROUP_ROWS rows); a file is
-closed when the next row group would overshoot. String columns with few distinct values are dictionary-encoded;
-numbers, timestamps and near-unique strings compress better PLAIN + codec, as DuckDB writes them.
+closed when the next row group would overshoot. Columns with few distinct values are dictionary-encoded;
+near-unique columns compress better PLAIN + codec, as DuckDB writes them (bench/results/parquet_bytes.md).
 """
 
 from __future__ import annotations
@@ -35,9 +35,24 @@ def _leaves(array: pa.Array, path: str, out: dict[str, pa.Array]) -> None:
         out[path] = array
 
 
-def dictionary_columns(table: pa.Table) -> list[str]:
-    """Parquet column paths worth dictionary-encoding: string columns with few distinct values. Numbers and
-    timestamps compress better PLAIN + codec (as DuckDB writes them), and so do near-unique strings."""
+def _dictionary_candidate(kind: pa.DataType, numbers: bool) -> bool:
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return True
+    return numbers and (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_decimal(kind)
+    )
+
+
+def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: bool = True) -> list[str]:
+    """Parquet column paths worth dictionary-encoding: string, number and timestamp columns with few distinct
+    values (at most `ratio`, default DICTIONARY_MAX_DISTINCT_RATIO, of their values in the sample), as DuckDB
+    chooses; near-unique columns (ids, IPs, amounts) compress better PLAIN + codec. Booleans never (RLE is
+    smaller). `numbers=False` is the earlier strings-only rule (bench/parquet_bytes.py compares both)."""
+    ratio = DICTIONARY_MAX_DISTINCT_RATIO if ratio is None else ratio
     leaves: dict[str, pa.Array] = {}
     sample = table.slice(0, DICTIONARY_SAMPLE_ROWS)
     for name in sample.column_names:
@@ -50,10 +65,10 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         )
     chosen = []
     for path, array in leaves.items():
-        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        if not _dictionary_candidate(array.type, numbers):
             continue
         values = len(array) - array.null_count
-        if values == 0 or pc.count_distinct(array).as_py() <= DICTIONARY_MAX_DISTINCT_RATIO * values:
+        if values == 0 or pc.count_distinct(array).as_py() <= ratio * values:
             chosen.append(path)
     return chosen
 

@@ -420,3 +420,54 @@ def test_fields_starting_with_underscores_are_kept_and_the_internal_name_is_rese
     with pytest.raises(JobError) as info:
         job.parse_block("f", 0, b'{"%s": 1}\n' % job.LINE.encode())
     assert info.value.error_name == "ReservedColumn"
+
+
+def test_dictionaries_for_few_distinct_numbers_and_timestamps_too(tmp_path):
+    """As DuckDB chooses: a column of few distinct values gets a dictionary whatever its type (strings, integers,
+    floats, timestamps), near-unique ones and booleans are PLAIN; the values read back unchanged."""
+    import datetime as dt
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from glue_jobs.ndjson_to_parquet.parquet import RollingParquetWriter, dictionary_columns
+    from glue_jobs.ndjson_to_parquet.storage import Storage
+
+    n = 20_000
+    base = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "height": pa.array([(720, 1080, 1440)[i % 3] for i in range(n)], pa.int64()),
+            "seq": pa.array(range(n), pa.int64()),
+            "price": pa.array([(9.99, 19.5)[i % 2] for i in range(n)], pa.float64()),
+            "signup": pa.array(
+                [base + dt.timedelta(days=i % 40) for i in range(n)], pa.timestamp("us", "UTC")
+            ),
+            "seen": pa.array(
+                [base + dt.timedelta(microseconds=i) for i in range(n)], pa.timestamp("us", "UTC")
+            ),
+            "flag": pa.array([i % 2 == 0 for i in range(n)]),
+            "user": pa.array([{"tier": ("a", "b")[i % 2], "id": i} for i in range(n)]),
+        }
+    )
+    chosen = dictionary_columns(table)
+    assert sorted(chosen) == ["height", "price", "signup", "user.tier"]
+    assert sorted(dictionary_columns(table, numbers=False)) == ["user.tier"]  # the earlier strings-only rule
+    writer = RollingParquetWriter(Storage(), str(tmp_path), "p", table.schema, "zstd", 1 << 30, n)
+    writer.add(table)
+    [staged] = writer.finish()
+    meta = pq.ParquetFile(staged.staged).metadata.row_group(0)
+    dictionary = {
+        meta.column(i).path_in_schema for i in range(meta.num_columns) if meta.column(i).has_dictionary_page
+    }
+    assert dictionary == {"height", "price", "signup", "user.tier"}
+    assert pq.read_table(staged.staged).equals(table)
+    duck = duckdb.sql(
+        f"SELECT sum(height), sum(price), max(signup), count(DISTINCT seen) FROM '{staged.staged}'"
+    )
+    assert duck.fetchall()[0] == (
+        sum((720, 1080, 1440)[i % 3] for i in range(n)),
+        pytest.approx(sum((9.99, 19.5)[i % 2] for i in range(n))),
+        base + dt.timedelta(days=39),
+        n,
+    )
