@@ -50,8 +50,8 @@ def _dictionary_candidate(kind: pa.DataType, numbers: bool) -> bool:
 def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: bool = True) -> list[str]:
     """Parquet column paths worth dictionary-encoding: string, number and timestamp columns with few distinct
     values (at most `ratio`, default DICTIONARY_MAX_DISTINCT_RATIO, of their values in the sample), as DuckDB
-    chooses; near-unique columns (ids, IPs, amounts) compress better PLAIN + codec. Booleans never (RLE is
-    smaller). `numbers=False` is the earlier strings-only rule (bench/parquet_bytes.py compares both)."""
+    chooses; near-unique columns (ids, IPs, event times) compress better PLAIN + codec. Booleans never (RLE is
+    smaller); a number or timestamp column without a value in the sample neither (a string one does). `numbers=False` is the earlier strings-only rule (bench/parquet_bytes.py compares both)."""
     ratio = DICTIONARY_MAX_DISTINCT_RATIO if ratio is None else ratio
     leaves: dict[str, pa.Array] = {}
     sample = table.slice(0, DICTIONARY_SAMPLE_ROWS)
@@ -68,7 +68,12 @@ def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: boo
         if not _dictionary_candidate(array.type, numbers):
             continue
         values = len(array) - array.null_count
-        if values == 0 or pc.count_distinct(array).as_py() <= ratio * values:
+        if values == 0:  # nothing seen: a string dictionary falls back to PLAIN when it outgrows its page,
+            if pa.types.is_string(array.type) or pa.types.is_large_string(
+                array.type
+            ):  # a number's costs bytes
+                chosen.append(path)
+        elif pc.count_distinct(array).as_py() <= ratio * values:
             chosen.append(path)
     return chosen
 

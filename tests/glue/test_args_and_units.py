@@ -447,12 +447,16 @@ def test_dictionaries_for_few_distinct_numbers_and_timestamps_too(tmp_path):
                 [base + dt.timedelta(microseconds=i) for i in range(n)], pa.timestamp("us", "UTC")
             ),
             "flag": pa.array([i % 2 == 0 for i in range(n)]),
+            "amount": pa.array([round(i * 0.37 % 997, 2) if i % 5 else 1.0 for i in range(n)], pa.float64()),
+            "later_int": pa.array([None] * (n - 10) + list(range(10)), pa.int64()),
+            "later_text": pa.array([None] * (n - 10) + ["x"] * 10, pa.string()),
             "user": pa.array([{"tier": ("a", "b")[i % 2], "id": i} for i in range(n)]),
         }
     )
     chosen = dictionary_columns(table)
-    assert sorted(chosen) == ["height", "price", "signup", "user.tier"]
-    assert sorted(dictionary_columns(table, numbers=False)) == ["user.tier"]  # the earlier strings-only rule
+    assert sorted(chosen) == ["amount", "height", "later_text", "price", "signup", "user.tier"]
+    assert "amount" not in dictionary_columns(table, ratio=0.5)  # ~0.8 distinct: only under the 0.9 default
+    assert sorted(dictionary_columns(table, numbers=False)) == ["later_text", "user.tier"]  # strings only
     writer = RollingParquetWriter(Storage(), str(tmp_path), "p", table.schema, "zstd", 1 << 30, n)
     writer.add(table)
     [staged] = writer.finish()
@@ -460,7 +464,7 @@ def test_dictionaries_for_few_distinct_numbers_and_timestamps_too(tmp_path):
     dictionary = {
         meta.column(i).path_in_schema for i in range(meta.num_columns) if meta.column(i).has_dictionary_page
     }
-    assert dictionary == {"height", "price", "signup", "user.tier"}
+    assert dictionary == set(chosen)
     assert pq.read_table(staged.staged).equals(table)
     duck = duckdb.sql(
         f"SELECT sum(height), sum(price), max(signup), count(DISTINCT seen) FROM '{staged.staged}'"
