@@ -273,7 +273,8 @@ def check_level(codec: str, text: str | None) -> int | None:
     if not re.fullmatch(r"-?\d+", value) or not (lowest <= int(value) <= highest):
         raise JobError(
             "InvalidCompressionLevel",
-            f"--COMPRESSION_LEVEL must be a whole number from {lowest} to {highest} for {codec}, got '{value}'",
+            f"--COMPRESSION_LEVEL must be a whole number from {lowest} to {highest} for {codec}, got '{value}'; "
+            f"leave it out for the default ({CODEC_LEVELS.get(codec)})",
         )
     return int(value)
 
