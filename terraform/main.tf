@@ -182,6 +182,7 @@ module "glue" {
   output_prefix        = local.output_prefix
   quarantine_prefix    = local.quarantine_prefix
   compression_type     = var.compression_type
+  compression_level    = var.compression_level
   max_bad_record_ratio = var.max_bad_record_ratio
   table_format         = var.table_format
   catalog_table        = var.table_name

@@ -418,6 +418,22 @@ variable "compression_type" {
   }
 }
 
+variable "compression_level" {
+  description = "Level of compression_type (--COMPRESSION_LEVEL), within glue_jobs/codecs.json \"levels\" (zstd 1-22, gzip 1-9, brotli 0-11); null: the job's default (zstd 3, gzip 9, brotli 8) and the argument is not passed."
+  type        = number
+  default     = null
+
+  validation {
+    condition = var.compression_level == null || (
+      contains(keys(jsondecode(file("${path.module}/../glue_jobs/codecs.json")).levels), var.compression_type) &&
+      try(floor(var.compression_level) == var.compression_level, false) &&
+      try(var.compression_level >= jsondecode(file("${path.module}/../glue_jobs/codecs.json")).levels[var.compression_type][0], false) &&
+      try(var.compression_level <= jsondecode(file("${path.module}/../glue_jobs/codecs.json")).levels[var.compression_type][1], false)
+    )
+    error_message = "compression_level must be null or a whole number within the range of compression_type in glue_jobs/codecs.json \"levels\" (zstd 1-22, gzip 1-9, brotli 0-11); snappy, lz4 and uncompressed take no level (leave it null)."
+  }
+}
+
 variable "allow_codec_athena_cannot_read" {
   description = "Accept a compression_type Athena cannot read (brotli): the table is then readable by Spark, DuckDB and pyarrow only. The embedded example sets it (its queries use DuckDB)."
   type        = bool

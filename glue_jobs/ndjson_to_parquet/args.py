@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .constants import CODEC_LEVELS
 from .errors import JobError
 from .storage import join
 
@@ -56,6 +57,12 @@ ARGUMENTS: tuple[ArgSpec, ...] = (
         "Parquet codec, one of codecs.json's supported list (case-insensitive)",
         "(none on purpose)",
         required=True,
+    ),
+    ArgSpec(
+        "COMPRESSION_LEVEL",
+        "the codec's level, in codecs.json's \"levels\" range (zstd 1-22, gzip 1-9, brotli 0-11); refused for "
+        "codecs without levels",
+        ", ".join(f"{codec} {level}" for codec, level in CODEC_LEVELS.items()),
     ),
     ArgSpec("BAD_RECORDS_PATH", "quarantine root", "<OUTPUT_PATH>/_bad_records"),
     ArgSpec("MAX_BAD_RECORD_RATIO", "0..1; above it nothing is published", "0.05"),
@@ -138,6 +145,7 @@ class JobArgs:
     output_path: str
     compression: str
     bad_records_path: str
+    compression_level: int | None = None  # None: the codec takes no level; parse_job_args fills the default
     max_bad_record_ratio: float = float(DEFAULTS["MAX_BAD_RECORD_RATIO"])
     target_file_mb: int = int(DEFAULTS["TARGET_FILE_MB"])
     schema_path: str | None = None
@@ -203,8 +211,23 @@ def load_codecs(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
                     "CodecListInvalid",
                     f"{candidate} must say for every supported codec whether Athena reads it",
                 )
+            levels = data.get("levels") or {}
+            if not isinstance(levels, dict) or not all(
+                name in supported
+                and isinstance(bounds, list)
+                and len(bounds) == 2
+                and all(isinstance(b, int) for b in bounds)
+                and bounds[0] <= CODEC_LEVELS.get(name, bounds[0]) <= bounds[1]
+                for name, bounds in levels.items()
+            ):
+                raise JobError(
+                    "CodecListInvalid",
+                    f"{candidate}: 'levels' must map supported codecs to [lowest, highest] ranges that hold the "
+                    "job's default level",
+                )
             return {
                 "supported": list(supported),
+                "levels": {name: (bounds[0], bounds[1]) for name, bounds in levels.items()},
                 "unsupported": dict(data.get("unsupported") or {}),
                 "athena": {name: athena[name] is True for name in supported},
                 "path": str(candidate),
@@ -229,6 +252,31 @@ def check_codec(name: str) -> str:
             f"--COMPRESSION_TYPE {reason}; use one of: {', '.join(codecs['supported'])}",
         )
     return codec
+
+
+def check_level(codec: str, text: str | None) -> int | None:
+    """The --COMPRESSION_LEVEL for `codec`: the default (CODEC_LEVELS) when `text` is empty, None for a codec
+    without levels; InvalidCompressionLevel when out of codecs.json's range or given for a codec without one."""
+    levels = load_codecs()["levels"]
+    value = (text or "").strip()
+    if codec not in levels:
+        if value:
+            raise JobError(
+                "InvalidCompressionLevel",
+                f"--COMPRESSION_LEVEL {value}: {codec} takes no level; drop the argument or use a codec that "
+                f"has one ({', '.join(f'{name} {lo}-{hi}' for name, (lo, hi) in levels.items())})",
+            )
+        return None
+    lowest, highest = levels[codec]
+    if not value:
+        return CODEC_LEVELS.get(codec)
+    if not re.fullmatch(r"-?\d+", value) or not (lowest <= int(value) <= highest):
+        raise JobError(
+            "InvalidCompressionLevel",
+            f"--COMPRESSION_LEVEL must be a whole number from {lowest} to {highest} for {codec}, got '{value}'; "
+            f"leave it out for the default ({CODEC_LEVELS.get(codec)})",
+        )
+    return int(value)
 
 
 def athena_warning(codec: str, catalog_database: str | None) -> str | None:
@@ -347,6 +395,7 @@ def parse_job_args(argv: list[str]) -> JobArgs:
             "--COMPRESSION_TYPE <codec>",
         )
     codec = check_codec(options["COMPRESSION_TYPE"])
+    level = check_level(codec, options.get("COMPRESSION_LEVEL"))
     output = options["OUTPUT_PATH"].strip().rstrip("/") or "/"
     ratio = _ratio(options)
     target_file_mb = _target_file_mb(options)
@@ -361,6 +410,7 @@ def parse_job_args(argv: list[str]) -> JobArgs:
         manifest_path=options.get("MANIFEST_PATH", "").strip(),
         output_path=output,
         compression=codec,
+        compression_level=level,
         bad_records_path=bad_path,
         max_bad_record_ratio=ratio,
         target_file_mb=target_file_mb,

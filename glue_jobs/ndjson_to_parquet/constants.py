@@ -22,8 +22,12 @@ SPLIT_BYTES = (
 MAX_FILES_PER_TASK = 256
 GZIP_EXPANSION = 6  # planning weight of a gzip byte (NDJSON typically compresses 5-10x)
 ROW_GROUP_ROWS = 128 * 1024
-CODEC_LEVELS = {"zstd": 3}  # DuckDB's and Spark's default zstd level (pyarrow's is 1)
-DICTIONARY_MAX_DISTINCT_RATIO = 0.5  # string columns more distinct than this are written PLAIN (ids, IPs)
+# --COMPRESSION_LEVEL's defaults (its ranges are codecs.json's "levels"): zstd 3 is DuckDB's and Spark's default
+# (pyarrow's is 1); gzip 9 and brotli 8 are pyarrow's own defaults, written out so that --help can show them.
+CODEC_LEVELS = {"zstd": 3, "gzip": 9, "brotli": 8}
+# Columns more distinct than this (in the sample) are written PLAIN (ids, IPs, event times); 0.9 rather than 0.5
+# because amounts (~0.8 distinct) compress smaller with a dictionary: bench/results/parquet_bytes.md.
+DICTIONARY_MAX_DISTINCT_RATIO = 0.9
 SAMPLE_ROWS = 5_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
 DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns get a dictionary
 JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (docs/scaling.md: why not one per block)

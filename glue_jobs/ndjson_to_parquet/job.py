@@ -287,6 +287,7 @@ def _write(
             manifest.manifest_id,
             ingested_at,
             storage,
+            compression_level=args.compression_level,
             contract_columns=evolution.contract_columns,
             partition_value=partition_value,
             file_prefix=prefix,

@@ -176,6 +176,7 @@ def rewrite_partition(
     target_bytes: int,
     codec: str,
     stamp: str,
+    level: int | None = None,
 ) -> tuple[list[str], int]:
     """Write the rows of `files` into files of about `target_bytes`; (their paths, rows written)."""
     schema = with_field_ids(file_schema(data_schema(table)), table.schema())  # read by id, as the job writes
@@ -190,6 +191,7 @@ def rewrite_partition(
         codec=codec,
         target_bytes=target_bytes,
         group_rows=row_group_rows(rows, size, target_bytes),
+        level=level,
     )
     written = 0
     try:
@@ -268,6 +270,7 @@ def compact(
     *,
     run_id: str | None = None,
     before_commit: Callable[[CompactionPlan], None] | None = None,
+    level: int | None = None,
 ) -> CompactionResult:
     """Compact every partition (or one date) whose small files are worth it, in ONE atomic commit.
 
@@ -279,7 +282,7 @@ def compact(
     paths: list[str] = []
     try:
         for date, files in plan.candidates.items():
-            written, rows = rewrite_partition(table, storage, date, files, target_bytes, codec, stamp)
+            written, rows = rewrite_partition(table, storage, date, files, target_bytes, codec, stamp, level)
             paths.extend(written)
             report = plan.partitions[date]
             report.files_compacted, report.files_written, report.rows_rewritten = (
@@ -473,6 +476,7 @@ def maintain(
     date_prefix: str | None,
     target_bytes: int,
     codec: str,
+    level: int | None = None,
     retention_hours: int,
     orphan_age_hours: int,
     run_id: str | None = None,
@@ -482,7 +486,7 @@ def maintain(
     the retention window, so readers of recent snapshots keep working); the report as a dict."""
     started = time.monotonic()
     now = now or dt.datetime.now(dt.UTC)
-    compaction = compact(table, storage, date_prefix, target_bytes, codec, run_id=run_id)
+    compaction = compact(table, storage, date_prefix, target_bytes, codec, run_id=run_id, level=level)
     expiry = expire(table, now - dt.timedelta(hours=retention_hours))
     orphans = remove_orphans(table, storage, now - dt.timedelta(hours=orphan_age_hours))
     location = _canonical(table.location())
@@ -538,6 +542,7 @@ def run_maintenance(args: JobArgs) -> dict[str, Any]:
         date_prefix=args.maintain_date,
         target_bytes=args.target_file_mb * 1024 * 1024,
         codec=args.compression,
+        level=args.compression_level,
         retention_hours=args.snapshot_retention_hours,
         orphan_age_hours=args.orphan_age_hours,
         run_id=args.job_run_id,

@@ -1,8 +1,8 @@
 """Parquet writing inside the stage-2 tasks: files of about TARGET_FILE_MB, dictionaries only where they pay.
 
 Row groups are sized so that a file can be closed near the target size (at most ROW_GROUP_ROWS rows); a file is
-closed when the next row group would overshoot. String columns with few distinct values are dictionary-encoded;
-numbers, timestamps and near-unique strings compress better PLAIN + codec, as DuckDB writes them.
+closed when the next row group would overshoot. Columns with few distinct values are dictionary-encoded;
+near-unique columns compress better PLAIN + codec, as DuckDB writes them (bench/results/parquet_bytes.md).
 """
 
 from __future__ import annotations
@@ -35,9 +35,24 @@ def _leaves(array: pa.Array, path: str, out: dict[str, pa.Array]) -> None:
         out[path] = array
 
 
-def dictionary_columns(table: pa.Table) -> list[str]:
-    """Parquet column paths worth dictionary-encoding: string columns with few distinct values. Numbers and
-    timestamps compress better PLAIN + codec (as DuckDB writes them), and so do near-unique strings."""
+def _dictionary_candidate(kind: pa.DataType, numbers: bool) -> bool:
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return True
+    return numbers and (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_decimal(kind)
+    )
+
+
+def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: bool = True) -> list[str]:
+    """Parquet column paths worth dictionary-encoding: string, number and timestamp columns with few distinct
+    values (at most `ratio`, default DICTIONARY_MAX_DISTINCT_RATIO, of their values in the sample), as DuckDB
+    chooses; near-unique columns (ids, IPs, event times) compress better PLAIN + codec. Booleans never (RLE is
+    smaller); a number or timestamp column without a value in the sample neither (a string one does). `numbers=False` is the earlier strings-only rule (bench/parquet_bytes.py compares both)."""
+    ratio = DICTIONARY_MAX_DISTINCT_RATIO if ratio is None else ratio
     leaves: dict[str, pa.Array] = {}
     sample = table.slice(0, DICTIONARY_SAMPLE_ROWS)
     for name in sample.column_names:
@@ -50,10 +65,15 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         )
     chosen = []
     for path, array in leaves.items():
-        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        if not _dictionary_candidate(array.type, numbers):
             continue
         values = len(array) - array.null_count
-        if values == 0 or pc.count_distinct(array).as_py() <= DICTIONARY_MAX_DISTINCT_RATIO * values:
+        if values == 0:  # nothing seen: a string dictionary falls back to PLAIN when it outgrows its page,
+            if pa.types.is_string(array.type) or pa.types.is_large_string(
+                array.type
+            ):  # a number's costs bytes
+                chosen.append(path)
+        elif pc.count_distinct(array).as_py() <= ratio * values:
             chosen.append(path)
     return chosen
 
@@ -93,6 +113,7 @@ class RollingParquetWriter:
     codec: str
     target_bytes: int
     group_rows: int
+    level: int | None = None  # --COMPRESSION_LEVEL; None: the codec's default (CODEC_LEVELS)
     files: list[StagedFile] = field(default_factory=list, init=False)
     _buffer: list[pa.Table] = field(default_factory=list, init=False)
     _buffered: int = field(default=0, init=False)
@@ -149,7 +170,7 @@ class RollingParquetWriter:
             self._sink,
             self.schema,
             compression=PYARROW_CODECS[self.codec],  # type: ignore[arg-type]
-            compression_level=CODEC_LEVELS.get(self.codec),
+            compression_level=self.level if self.level is not None else CODEC_LEVELS.get(self.codec),
             use_dictionary=dictionary_columns(first),  # type: ignore[arg-type]
         )
 

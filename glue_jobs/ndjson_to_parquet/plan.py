@@ -78,6 +78,7 @@ class WriteTask:
     manifest_id: str
     ingested_at: dt.datetime
     storage: Storage = field(default_factory=Storage)
+    compression_level: int | None = None  # --COMPRESSION_LEVEL (None: the codec's default)
     contract_columns: frozenset[str] = (
         frozenset()
     )  # top-level columns of the table's contract (schema_contract)

@@ -33,6 +33,7 @@ def new_report(args: JobArgs, manifest: Manifest, timings: dict[str, float]) -> 
         "date_prefix": manifest.date_prefix,
         "job_name": args.job_name,
         "codec": args.compression,
+        "compression_level": args.compression_level,
         "timings": timings,
     }
     warning = athena_warning(args.compression, args.catalog_database)

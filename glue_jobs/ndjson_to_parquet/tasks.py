@@ -202,6 +202,7 @@ def write_task(task: WriteTask) -> WriteResult:
         task.codec,
         task.target_bytes,
         row_group_rows(sum(p.rows for p in task.pieces), estimated, task.target_bytes),
+        task.compression_level,
     )
     bad = BadRecords()
     rows_out = 0

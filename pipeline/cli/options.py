@@ -187,6 +187,17 @@ CompressionOpt = Annotated[
     ),
 ]
 
+CompressionLevelOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--compression-level",
+        help="Level of the codec passed to the Glue job as --COMPRESSION_LEVEL (Terraform variable "
+        "compression_level): zstd 1-22 (default 3), gzip 1-9 (default 9), brotli 0-11 (default 8); other codecs "
+        "take none.",
+        show_default=False,
+    ),
+]
+
 
 class TableFormat(StrEnum):
     iceberg = "iceberg"
@@ -229,6 +240,7 @@ class RunChoices:
     clean: bool = False
     port: int | None = None
     compression: str | None = None
+    compression_level: int | None = None
     max_bad_ratio: float | None = None
     table_format: TableFormat = TableFormat.iceberg
     max_files_per_manifest: int = 10
@@ -246,16 +258,22 @@ class RunChoices:
         preflight.check_bounds("max_files_per_manifest", self.max_files_per_manifest)
         preflight.check_bounds("max_bad_record_ratio", self.max_bad_ratio)
         preflight.check_positive("--timeout", self.timeout)
+        compression = preflight.check_compression(self.compression)
+        variables: dict[str, object] = {}
+        if self.max_bad_ratio is not None:
+            variables["max_bad_record_ratio"] = self.max_bad_ratio
+        if self.compression_level is not None:
+            variables["compression_level"] = preflight.check_compression_level(
+                compression, self.compression_level
+            )
         return RunOptions(
             workdir=workdir,
             port=self.port,
             clean=self.clean,
-            compression=preflight.check_compression(self.compression),
+            compression=compression,
             table_format=self.table_format.value,
             max_files_per_manifest=self.max_files_per_manifest,
-            terraform_variables=(
-                {} if self.max_bad_ratio is None else {"max_bad_record_ratio": self.max_bad_ratio}
-            ),
+            terraform_variables=variables,
             timeout_seconds=self.timeout,
             duplicate_notification=duplicate_notification,
             keep_running=self.keep_running,
@@ -272,6 +290,7 @@ def run_choices(*, timeout: float) -> Callable[[Callable[..., R]], Callable[...,
             "clean": (CleanOpt, False),
             "port": (PortOpt, None),
             "compression": (CompressionOpt, None),
+            "compression_level": (CompressionLevelOpt, None),
             "max_bad_ratio": (BadRatioOpt, None),
             "table_format": (TableFormatOpt, TableFormat.iceberg),
             "max_files_per_manifest": (BatchOpt, 10),

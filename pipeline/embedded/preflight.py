@@ -91,6 +91,24 @@ def check_compression(codec: str | None) -> str | None:
     return str(name)
 
 
+def check_compression_level(codec: str | None, level: int) -> int:
+    """`level` if the job accepts it for `codec` (None: Terraform's default, zstd); the same check as the job's
+    --COMPRESSION_LEVEL (ranges: glue_jobs/codecs.json "levels"), refused before Terraform starts."""
+    from glue_jobs.ndjson_to_parquet.args import check_level
+    from glue_jobs.ndjson_to_parquet.errors import JobError
+
+    try:
+        check_level(codec or "zstd", str(level))
+    except JobError as exc:
+        raise PipelineError.named(
+            "InvalidOption",
+            exc.message.replace("--COMPRESSION_LEVEL", "--compression-level") + ".",
+            "Pass --compression-level within the codec's range, or leave it out for the job's default.",
+            exit_code=2,
+        ) from exc
+    return level
+
+
 def check_java() -> int:
     major = java_major_version()
     if major is None:

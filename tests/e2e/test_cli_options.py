@@ -58,6 +58,15 @@ def input_dir(tmp_path: Path) -> Path:
         (["--timeout", "-3"], "--timeout -3.0 is out of range"),
         (["--compression", "lzo"], "error[UnsupportedCompression]: --compression 'lzo' is not a codec"),
         (["--compression", "brötli"], "Use --compression with one of: snappy, gzip, zstd"),
+        (
+            ["--compression-level", "23"],
+            "error[InvalidOption]: --compression-level must be a whole number from 1 to 22 for zstd, got '23'",
+        ),
+        (["--compression", "gzip", "--compression-level", "0"], "from 1 to 9 for gzip, got '0'"),
+        (
+            ["--compression", "snappy", "--compression-level", "3"],
+            "--compression-level 3: snappy takes no level",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["run", "demo"])
@@ -113,3 +122,17 @@ def test_every_bound_names_its_option() -> None:
 
 # A batch over --max-bad-ratio (its error, the files, the inspect and retry commands): tests/e2e/test_cli_run_report.py,
 # on the one embedded run that module shares.
+
+
+def test_a_compression_level_reaches_terraform_only_when_given(tmp_path: Path) -> None:
+    """The level the job's own check accepts becomes Terraform's compression_level; absent, nothing is passed
+    (null: the job's default)."""
+    from pipeline.cli.options import RunChoices
+
+    def variables(**choices: object) -> dict[str, object]:
+        options = RunChoices(**choices).run_options(tmp_path, duplicate_notification=False)  # type: ignore[arg-type]
+        return options.tf_variables()
+
+    assert variables(compression="ZSTD", compression_level=19)["compression_level"] == 19
+    assert variables(compression="brotli", compression_level=0)["compression_level"] == 0
+    assert "compression_level" not in variables(compression="snappy")

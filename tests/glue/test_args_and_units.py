@@ -152,6 +152,62 @@ def test_brotli_into_a_glue_catalog_is_reported_as_unreadable_by_athena(capsys):
     assert "warnings" not in new_report(zstd, manifest, {})
 
 
+def test_compression_level_defaults_ranges_and_refusals():
+    """--COMPRESSION_LEVEL: the default is CODEC_LEVELS, the ranges are codecs.json's "levels" (pyarrow's own
+    bounds for gzip and brotli, zstd's 1-22 without the negative "fast" levels), codecs without levels refuse it."""
+    import pyarrow as pa
+
+    from glue_jobs.ndjson_to_parquet.constants import CODEC_LEVELS
+
+    levels = json.loads(CODECS_JSON.read_text())["levels"]
+    assert levels == {"zstd": [1, 22], "gzip": [1, 9], "brotli": [0, 11]}
+    for codec in ("gzip", "brotli"):
+        assert levels[codec] == [
+            pa.Codec.minimum_compression_level(codec),
+            pa.Codec.maximum_compression_level(codec),
+        ]
+        assert CODEC_LEVELS[codec] == pa.Codec.default_compression_level(codec)  # today's bytes unchanged
+    assert parse_job_args(BASE).compression_level == 3
+    assert parse_job_args([*BASE, "--COMPRESSION_LEVEL", "19"]).compression_level == 19
+    assert parse_job_args([*BASE[:-1], "brotli", "--COMPRESSION_LEVEL=0"]).compression_level == 0
+    assert parse_job_args([*BASE[:-1], "snappy"]).compression_level is None
+    for codec, level in [("zstd", "23"), ("zstd", "0"), ("zstd", "3.5"), ("gzip", "10"), ("brotli", "-1")]:
+        with pytest.raises(JobError) as info:
+            parse_job_args([*BASE[:-1], codec, "--COMPRESSION_LEVEL", level])
+        assert info.value.error_name == "InvalidCompressionLevel"
+        assert f"'{level}'" in info.value.message and codec in info.value.message
+        lowest, highest = levels[codec]
+        assert f"from {lowest} to {highest}" in info.value.message
+    for codec in ("snappy", "lz4", "uncompressed"):
+        with pytest.raises(JobError) as info:
+            parse_job_args([*BASE[:-1], codec, "--COMPRESSION_LEVEL", "3"])
+        assert info.value.error_name == "InvalidCompressionLevel"
+        assert f"{codec} takes no level" in info.value.message and "zstd 1-22" in info.value.message
+    assert "--COMPRESSION_LEVEL" in job.args.help_text() and "zstd 3" in job.args.help_text()
+
+
+def test_compression_level_reaches_the_parquet_writer(tmp_path):
+    """The level is what the writer uses: zstd 19 writes fewer bytes than zstd 1, the values read back equal."""
+    import pyarrow.parquet as pq
+
+    from glue_jobs.ndjson_to_parquet.parquet import RollingParquetWriter
+    from glue_jobs.ndjson_to_parquet.storage import Storage
+
+    table = pa.table(
+        {"text": [f"event {i % 977} from host-{i % 31} said {i * 7919 % 100003}" for i in range(50_000)]}
+    )
+    sizes = {}
+    for level in (1, 19):
+        writer = RollingParquetWriter(
+            Storage(), str(tmp_path / str(level)), "p", table.schema, "zstd", 1 << 30, 50_000, level
+        )
+        writer.add(table)
+        [staged] = writer.finish()
+        sizes[level] = staged.bytes
+        assert pq.read_table(staged.staged).equals(table)
+    assert sizes[19] < sizes[1]
+
+
 def test_codec_list_found_in_working_directory(tmp_path, monkeypatch):
     """On Glue, --extra-files lands in the working directory; a lone copy of the package must find it there."""
     script_dir = tmp_path / "script"
@@ -364,3 +420,58 @@ def test_fields_starting_with_underscores_are_kept_and_the_internal_name_is_rese
     with pytest.raises(JobError) as info:
         job.parse_block("f", 0, b'{"%s": 1}\n' % job.LINE.encode())
     assert info.value.error_name == "ReservedColumn"
+
+
+def test_dictionaries_for_few_distinct_numbers_and_timestamps_too(tmp_path):
+    """As DuckDB chooses: a column of few distinct values gets a dictionary whatever its type (strings, integers,
+    floats, timestamps), near-unique ones and booleans are PLAIN; the values read back unchanged."""
+    import datetime as dt
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from glue_jobs.ndjson_to_parquet.parquet import RollingParquetWriter, dictionary_columns
+    from glue_jobs.ndjson_to_parquet.storage import Storage
+
+    n = 20_000
+    base = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "height": pa.array([(720, 1080, 1440)[i % 3] for i in range(n)], pa.int64()),
+            "seq": pa.array(range(n), pa.int64()),
+            "price": pa.array([(9.99, 19.5)[i % 2] for i in range(n)], pa.float64()),
+            "signup": pa.array(
+                [base + dt.timedelta(days=i % 40) for i in range(n)], pa.timestamp("us", "UTC")
+            ),
+            "seen": pa.array(
+                [base + dt.timedelta(microseconds=i) for i in range(n)], pa.timestamp("us", "UTC")
+            ),
+            "flag": pa.array([i % 2 == 0 for i in range(n)]),
+            "amount": pa.array([round(i * 0.37 % 997, 2) if i % 5 else 1.0 for i in range(n)], pa.float64()),
+            "later_int": pa.array([None] * (n - 10) + list(range(10)), pa.int64()),
+            "later_text": pa.array([None] * (n - 10) + ["x"] * 10, pa.string()),
+            "user": pa.array([{"tier": ("a", "b")[i % 2], "id": i} for i in range(n)]),
+        }
+    )
+    chosen = dictionary_columns(table)
+    assert sorted(chosen) == ["amount", "height", "later_text", "price", "signup", "user.tier"]
+    assert "amount" not in dictionary_columns(table, ratio=0.5)  # ~0.8 distinct: only under the 0.9 default
+    assert sorted(dictionary_columns(table, numbers=False)) == ["later_text", "user.tier"]  # strings only
+    writer = RollingParquetWriter(Storage(), str(tmp_path), "p", table.schema, "zstd", 1 << 30, n)
+    writer.add(table)
+    [staged] = writer.finish()
+    meta = pq.ParquetFile(staged.staged).metadata.row_group(0)
+    dictionary = {
+        meta.column(i).path_in_schema for i in range(meta.num_columns) if meta.column(i).has_dictionary_page
+    }
+    assert dictionary == set(chosen)
+    assert pq.read_table(staged.staged).equals(table)
+    duck = duckdb.sql(
+        f"SELECT sum(height), sum(price), max(signup), count(DISTINCT seen) FROM '{staged.staged}'"
+    )
+    assert duck.fetchall()[0] == (
+        sum((720, 1080, 1440)[i % 3] for i in range(n)),
+        pytest.approx(sum((9.99, 19.5)[i % 2] for i in range(n))),
+        base + dt.timedelta(days=39),
+        n,
+    )

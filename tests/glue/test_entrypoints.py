@@ -78,6 +78,21 @@ def test_python_script_converts_the_bundled_sample(tmp_path):
             ],
             "UnsupportedCompression: ",
         ),
+        (
+            [
+                "--JOB_NAME",
+                "x",
+                "--MANIFEST_PATH",
+                "m.json",
+                "--OUTPUT_PATH",
+                "o",
+                "--COMPRESSION_TYPE",
+                "zstd",
+                "--COMPRESSION_LEVEL",
+                "30",
+            ],
+            "InvalidCompressionLevel: --COMPRESSION_LEVEL must be",
+        ),
     ],
 )
 def test_python_script_argument_errors_exit_non_zero_without_starting_spark(tmp_path, argv, error):

@@ -93,6 +93,7 @@ def test_glue_job_runs_the_uploaded_script_on_glue_5_with_explicit_arguments(app
     args = job["DefaultArguments"]
     assert args["--COMPRESSION_TYPE"] == out["compression_type"]
     assert args["--COMPRESSION_TYPE"] in CODECS["supported"]
+    assert "--COMPRESSION_LEVEL" not in args  # compression_level null: not passed, the job uses its default
     # Exact pins of what the tests run (the venv), so a Glue run installs the versions that were tested.
     assert args["--additional-python-modules"] == "pyarrow==26.0.1,orjson==3.13.0,pyiceberg[glue]==0.12.0"
     assert args["--TABLE_FORMAT"] == out["table_format"] == "iceberg"

@@ -216,3 +216,60 @@ def test_the_freshness_objective_is_whole_minutes_from_5_to_a_day(tmp_path: Path
         1441: False,
         7.5: False,
     }
+
+
+def _variable_block(text: str, name: str) -> str:
+    start = text.index(f'variable "{name}" {{')
+    end = text.index("\n}\n", start) + 3
+    return text[start:end]
+
+
+@pytest.mark.parametrize(
+    ("codec", "level", "refused"),
+    [
+        ("zstd", None, False),
+        ("zstd", 19, False),
+        ("brotli", 0, False),
+        ("zstd", 23, True),
+        ("zstd", 2.5, True),
+        ("gzip", 10, True),
+        ("snappy", 3, True),
+    ],
+)
+def test_compression_level_is_validated_against_codecs_json(tmp_path: Path, codec, level, refused) -> None:
+    """The root module's real compression_level validation (copied with the variables it reads into a scratch
+    module beside a copy of glue_jobs/codecs.json, so `terraform plan` needs no provider and no stack)."""
+    text = (TERRAFORM_DIR / "variables.tf").read_text(encoding="utf-8")
+    module = tmp_path / "terraform"
+    module.mkdir()
+    (tmp_path / "glue_jobs").mkdir()
+    (tmp_path / "glue_jobs" / "codecs.json").write_bytes(
+        (TERRAFORM_DIR.parent / "glue_jobs" / "codecs.json").read_bytes()
+    )
+    names = ("compression_type", "compression_level", "allow_codec_athena_cannot_read")
+    (module / "variables.tf").write_text("\n".join(_variable_block(text, n) for n in names), encoding="utf-8")
+    argv = [
+        "terraform",
+        f"-chdir={module}",
+        "plan",
+        "-input=false",
+        "-no-color",
+        f"-var=compression_type={codec}",
+    ]
+    argv += ["-var=allow_codec_athena_cannot_read=true"]
+    if level is not None:
+        argv.append(f"-var=compression_level={level}")
+    subprocess.run(
+        ["terraform", f"-chdir={module}", "init", "-input=false", "-no-color"],
+        check=True,
+        capture_output=True,
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    out = " ".join((done.stdout + done.stderr).split())
+    if refused:
+        assert done.returncode != 0, out
+        assert (
+            "compression_level must be null or a whole number within the range of compression_type" in out
+        ), out
+    else:
+        assert done.returncode == 0, out

@@ -45,6 +45,7 @@ module "pipeline" {
   max_manifests_per_invocation          = var.max_manifests_per_invocation
   flush_schedule_expression             = var.flush_schedule_expression
   compression_type                      = var.compression_type
+  compression_level                     = var.compression_level
   allow_codec_athena_cannot_read        = var.allow_codec_athena_cannot_read
   max_bad_record_ratio                  = var.max_bad_record_ratio
   freshness_objective_minutes           = var.freshness_objective_minutes

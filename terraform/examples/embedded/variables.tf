@@ -264,6 +264,12 @@ variable "compression_type" {
   default     = null
 }
 
+variable "compression_level" {
+  description = "Level of compression_type (--COMPRESSION_LEVEL; ranges in glue_jobs/codecs.json \"levels\"); null: the job's default."
+  type        = number
+  default     = null
+}
+
 variable "allow_codec_athena_cannot_read" {
   description = "Accept a codec Athena cannot read (brotli): the embedded run queries the table with DuckDB, which reads every codec."
   type        = bool

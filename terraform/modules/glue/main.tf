@@ -231,6 +231,7 @@ resource "aws_glue_job" "this" {
       "--custom-logGroup-prefix"       = local.log_group_prefix
     },
     var.metrics_namespace == null ? {} : { "--METRICS_NAMESPACE" = var.metrics_namespace },
+    var.compression_level == null ? {} : { "--COMPRESSION_LEVEL" = tostring(var.compression_level) },
     local.python_modules == "" ? {} : { "--additional-python-modules" = local.python_modules },
     var.wheel_bundle_dir == null ? {} : { "--python-modules-installer-option" = "--no-index" },
     var.extra_default_arguments,

@@ -151,6 +151,12 @@ variable "compression_type" {
   }
 }
 
+variable "compression_level" {
+  description = "Level of compression_type (--COMPRESSION_LEVEL), validated by the root module against glue_jobs/codecs.json; null: not passed (the job's default)."
+  type        = number
+  default     = null
+}
+
 variable "max_bad_record_ratio" {
   description = "Share of bad lines above which a batch fails without publishing (--MAX_BAD_RECORD_RATIO)."
   type        = number
