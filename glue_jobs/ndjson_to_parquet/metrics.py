@@ -2,14 +2,15 @@
 formatted from the job report by ``pipeline.contracts.metrics`` (the names the dashboard and alarms use).
 
 Printed for runs that wrote a report (succeeded, or failed on the bad-record ratio), only with
-``--METRICS_NAMESPACE``. ``set_sink`` lets a host that runs the job in its own process (the embedded AWS) receive
+``--METRICS_NAMESPACE``. ``sink_to`` lets a host that runs the job in its own process (the embedded AWS) receive
 the line as well.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipeline.contracts.metrics import glue_emf_line
@@ -24,9 +25,16 @@ def _print(line: str) -> None:
 _sinks: list[Callable[[str], None]] = [_print]
 
 
-def set_sink(sink: Callable[[str], None]) -> None:
-    """Where the lines go instead of stdout (the embedded Glue runner writes them to its log and CloudWatch)."""
+@contextlib.contextmanager
+def sink_to(sink: Callable[[str], None]) -> Iterator[None]:
+    """Where the lines go instead of stdout while a host runs the job in its own process (the embedded Glue runner
+    writes them to its log and CloudWatch); stdout again afterwards."""
+    previous = list(_sinks)
     _sinks[:] = [sink]
+    try:
+        yield
+    finally:
+        _sinks[:] = previous
 
 
 def emf_line(args: JobArgs, report: dict[str, Any], now_ms: int | None = None) -> str | None:

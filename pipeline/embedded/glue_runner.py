@@ -244,9 +244,13 @@ class GlueRunner:
         from glue_jobs import ndjson_to_parquet as job
         from glue_jobs.ndjson_to_parquet import metrics as job_metrics
 
-        # The run's EMF line (stdout, its log group on Glue) to glue.log and the embedded CloudWatch.
-        job_metrics.set_sink(self.metrics.sink(self._workdir / "logs" / "glue.log"))
+        # The run's EMF line (stdout, its log group on Glue) to glue.log and the embedded CloudWatch, for this run only.
+        with job_metrics.sink_to(self.metrics.sink(self._workdir / "logs" / "glue.log")):
+            self._run_job_as_role(request, record, role, job)
 
+    def _run_job_as_role(
+        self, request: GlueRunRequest, record: GlueRunRecord, role: Credentials | None, job: Any
+    ) -> None:
         arguments = self._verify_artifacts(request.job_name, dict(request.arguments), job)
         maintain = arguments.get("--MODE", "").strip().lower() == "maintain"
         for required in ("--OUTPUT_PATH",) if maintain else ("--MANIFEST_PATH", "--OUTPUT_PATH"):
