@@ -32,6 +32,7 @@ STAR_RESOURCE_ALLOWED = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
     "cloudwatch:PutMetricData",
+    "cloudwatch:GetMetricData",  # the operators' `pipeline status` metrics: no resource-level permissions
 }
 
 

@@ -155,6 +155,13 @@ variable "compression_level" {
   description = "Level of compression_type (--COMPRESSION_LEVEL), validated by the root module against glue_jobs/codecs.json; null: not passed (the job's default)."
   type        = number
   default     = null
+
+  validation {
+    # The per-codec range is the root module's check (codecs.json); here: a whole number in the widest range any
+    # codec has (zstd 1-22, gzip 1-9, brotli 0-11).
+    condition     = var.compression_level == null ? true : (floor(var.compression_level) == var.compression_level && var.compression_level >= 0 && var.compression_level <= 22)
+    error_message = "compression_level must be null or a whole number from 0 to 22 (the codec's own range is checked by the root module)."
+  }
 }
 
 variable "max_bad_record_ratio" {
