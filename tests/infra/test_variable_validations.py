@@ -86,6 +86,14 @@ def _evaluate(condition: str, variable: str, values: list[str], tmp_path: Path) 
     return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+def _verdicts_by_name(
+    conditions: list[str], cases: dict[str, tuple[dict[str, object], bool]], cwd: Path
+) -> dict[str, bool]:
+    """{case name: whether it passes}, for cases named {name: (variables, expected verdict)}."""
+    verdicts = _evaluate_cases(conditions, [case for case, _ in cases.values()], cwd)
+    return dict(zip(cases, verdicts, strict=True))
+
+
 @pytest.mark.parametrize("variable", ["flush_schedule_expression", "maintenance_schedule_expression"])
 def test_schedule_expressions_are_validated_as_eventbridge_parses_them(variable: str, tmp_path: Path) -> None:
     verdicts = _evaluate(_condition(variable), variable, ACCEPTED + REFUSED, tmp_path)
@@ -148,8 +156,8 @@ def test_reserved_concurrency_leaves_a_status_update_slot_and_lambda_s_unreserve
             True,
         ),
     }
-    verdicts = _evaluate_cases(conditions, [{**base, **change} for change, _ in cases.values()], tmp_path)
-    assert dict(zip(cases, verdicts, strict=True)) == {
+    merged = {name: ({**base, **change}, expected) for name, (change, expected) in cases.items()}
+    assert _verdicts_by_name(conditions, merged, tmp_path) == {
         name: expected for name, (_, expected) in cases.items()
     }
 
@@ -172,10 +180,7 @@ def test_a_wheel_bundle_must_hold_wheels_and_pyiceberg_for_iceberg(tmp_path: Pat
         "no pyiceberg, iceberg": ({"glue_wheel_bundle_dir": "no-iceberg", "table_format": "iceberg"}, False),
         "full, iceberg": ({"glue_wheel_bundle_dir": "full", "table_format": "iceberg"}, True),
     }
-    verdicts = _evaluate_cases(
-        _conditions("glue_wheel_bundle_dir"), [case for case, _ in cases.values()], tmp_path
-    )
-    assert dict(zip(cases, verdicts, strict=True)) == {
+    assert _verdicts_by_name(_conditions("glue_wheel_bundle_dir"), cases, tmp_path) == {
         name: expected for name, (_, expected) in cases.items()
     }
 
@@ -192,10 +197,7 @@ def test_flex_execution_class_is_refused_on_workers_flex_does_not_run_on(tmp_pat
         "lower case": ({"glue_execution_class": "flex", "glue_worker_type": "G.1X"}, False),
         "unknown class": ({"glue_execution_class": "SPOT", "glue_worker_type": "G.1X"}, False),
     }
-    verdicts = _evaluate_cases(
-        _conditions("glue_execution_class"), [case for case, _ in cases.values()], tmp_path
-    )
-    assert dict(zip(cases, verdicts, strict=True)) == {
+    assert _verdicts_by_name(_conditions("glue_execution_class"), cases, tmp_path) == {
         name: expected for name, (_, expected) in cases.items()
     }
 
