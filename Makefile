@@ -20,9 +20,12 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pipeline demo $(ARGS)
 
-# `make test` is the README's test command and CI's (.ci/run): the whole lint first, then pytest with $(ARGS).
+# `make test` is the README's test command and CI's (.ci/run): the whole lint first, then pytest with $(ARGS) on
+# $(TEST_WORKERS) pytest-xdist workers (TEST_WORKERS=0: one process). --dist loadgroup keeps each test module (and
+# tests/infra, which shares one applied stack) on one worker: tests/conftest.py assigns the groups.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 # Style, types (mypy: [tool.mypy] in pyproject.toml) and the dependency rule between the packages (import-linter:
 # [tool.importlinter]), then Terraform formatting.
