@@ -405,6 +405,41 @@ def test_count_blank_lines_matches_a_plain_split():
         assert job.count_blank_lines(block) == expected, block
 
 
+def test_parse_block_counts_lines_records_and_blanks_as_a_plain_split():
+    # parse_block counts the lines once (newlines, and lines starting with `{`: when all do, no blank-line scan);
+    # the accounting takes its `lines`, so it must be the line rule's count whatever the block holds.
+    import random
+
+    from glue_jobs.ndjson_to_parquet.accounting import count_lines
+
+    rng = random.Random(11)
+    pieces = [b"", b" ", b"\t", b"\r", b"{}", b'{"a": 1}', b' {"a": 2}', b'\t{"b": [1]}', b"null", b"x"]
+    pieces += [b'{"a": {"b": 1.5}}'] * 4  # blocks of only object starts take the one-count path
+    for _ in range(1500):
+        block = b"\n".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8)))
+        if rng.random() < 0.5:
+            block += b"\n"
+        lines = block.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        blank = sum(1 for line in lines if not line.strip(b" \t\r"))
+        result = job.parse_block("u", 0, block)
+        assert (result.lines, result.records, result.blank) == (count_lines(block), len(lines) - blank, blank)
+        assert sum(t.num_rows for t in result.tables) + len(result.bad) == result.records, block
+
+
+def test_a_non_finite_double_at_any_depth_is_quarantined_and_its_neighbours_are_rows():
+    # NaN / Infinity tokens are found after pyarrow's read (its non-finite doubles), in lists of structs too;
+    # a string that only looks like one stays a row.
+    good = [b'{"a": [{"b": 1.5}], "c": "x: NaN, [Infinity]"}', b'{"a": [{"b": 2.5}], "c": "y"}']
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        bad_line = b'{"a": [{"b": 1.0}, {"b": ' + token + b'}], "c": "z"}'
+        result = job.parse_block("u", 0, b"\n".join([good[0], bad_line, good[1]]) + b"\n")
+        rows = [row for table in result.tables for row in table.to_pylist()]
+        assert [row["c"] for row in rows] == ["x: NaN, [Infinity]", "y"], token
+        assert [bad["reason"].split(":")[0] for bad in result.bad] == ["invalid_json"], token
+
+
 def test_conform_explicit_numeric_and_date_targets():
     converted, bad = conform(pa.array([1.0, 1.5, 2**40, None]), pa.int32(), "n")
     assert converted.to_pylist() == [1, None, None, None] and sorted(bad) == [1, 2]
