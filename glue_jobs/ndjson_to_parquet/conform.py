@@ -432,7 +432,20 @@ def _normalise_types(array: pa.Array) -> pa.Array:
     return array
 
 
+def _has_timestamps(data_type: pa.DataType) -> bool:
+    if pa.types.is_timestamp(data_type):
+        return True
+    if pa.types.is_struct(data_type):
+        return any(_has_timestamps(child.type) for child in data_type)
+    if pa.types.is_list(data_type):
+        return _has_timestamps(data_type.value_type)
+    return False
+
+
 def normalise_table(table: pa.Table) -> pa.Table:
+    """Every column in one chunk, its timestamps as timestamp[us, UTC]."""
+    if not any(_has_timestamps(column_field.type) for column_field in table.schema):
+        return table.combine_chunks()  # nothing to convert: one C++ call, not a Python loop over the columns
     arrays, fields = [], []
     for column_field in table.schema:
         column = table.column(column_field.name)

@@ -29,5 +29,6 @@ CODEC_LEVELS = {"zstd": 3, "gzip": 9, "brotli": 8}
 # because amounts (~0.8 distinct) compress smaller with a dictionary: bench/results/parquet_bytes.md.
 DICTIONARY_MAX_DISTINCT_RATIO = 0.9
 SAMPLE_ROWS = 5_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
+SAMPLE_COLUMNS = 256  # at most this many of its columns (evenly spaced): wide pieces encode per column
 DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns get a dictionary
 JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (docs/scaling.md: why not one per block)

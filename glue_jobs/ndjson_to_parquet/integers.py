@@ -45,17 +45,48 @@ def _double_leaves(path: Path, data_type: pa.DataType) -> list[Path]:
     return []
 
 
-def needs_exact_treatment(data: bytes, table: pa.Table) -> bool:
-    """A double column holding a value beyond 2^53 in magnitude (Arrow compute), and a 16+ digit integer
-    literal (a byte scan: digits as `0`, separators as `:`, whitespace and `-` gone, then one `find`; a literal
-    inside a string only costs the exact treatment)."""
-    for top in table.schema:
-        for path in _double_leaves((top.name,), top.type):
-            column = table.column(top.name)  # a top-level leaf: its chunks as they are
-            leaf = column if len(path) == 1 else _leaf(column.combine_chunks(), path[1:])
-            largest = pc.max(pc.abs(leaf)).as_py()
-            if largest is not None and largest >= EXACT_DOUBLE:
-                return data.translate(_DIGITS_AND_SEPARATORS, b" \t\r\n-").find(_LONG_LITERAL) >= 0
+_FLOAT_IDS = frozenset(t.id for t in (pa.float16(), pa.float32(), pa.float64()))
+_NESTED_IDS = frozenset(t.id for t in (pa.struct([]), pa.list_(pa.null()), pa.large_list(pa.null())))
+
+
+def _float_arrays(array: pa.Array, out: list[pa.Array]) -> None:
+    data_type = array.type
+    if pa.types.is_floating(data_type):
+        out.append(array)
+    elif pa.types.is_struct(data_type):
+        for child in cast(pa.StructArray, array).flatten():
+            _float_arrays(child, out)
+    elif pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        _float_arrays(cast(pa.ListArray, array).flatten(), out)
+
+
+def float_values(table: pa.Table) -> list[pa.Array]:
+    """Every floating-point value of the table (its double leaves at any level), as one array per type: one
+    Arrow compute call then looks at all of them, however wide the table (a call per column costs per column)."""
+    arrays: list[pa.Array] = []
+    types = table.schema.types
+    flat = [index for index, data_type in enumerate(types) if data_type.id in _FLOAT_IDS]
+    for column in table.select(flat).columns:
+        arrays.extend(column.chunks)
+    for index, data_type in enumerate(types):
+        if data_type.id in _NESTED_IDS and _double_leaves(("",), data_type):
+            for chunk in table.column(index).chunks:
+                _float_arrays(chunk, arrays)
+    by_type: dict[pa.DataType, list[pa.Array]] = {}
+    for array in arrays:
+        by_type.setdefault(array.type, []).append(array)
+    return [group[0] if len(group) == 1 else pa.concat_arrays(group) for group in by_type.values()]
+
+
+def needs_exact_treatment(data: bytes, table: pa.Table, floats: list[pa.Array] | None = None) -> bool:
+    """A double value beyond 2^53 in magnitude (Arrow compute over all the double leaves at once: `floats`, the
+    table's float_values when the caller has them), and a 16+ digit integer literal (a byte scan: digits as `0`,
+    separators as `:`, whitespace and `-` gone, then one `find`; a literal inside a string only costs the exact
+    treatment)."""
+    for values in float_values(table) if floats is None else floats:
+        largest = pc.max(pc.abs(values)).as_py()
+        if largest is not None and largest >= EXACT_DOUBLE:
+            return data.translate(_DIGITS_AND_SEPARATORS, b" \t\r\n-").find(_LONG_LITERAL) >= 0
     return False
 
 
@@ -132,11 +163,13 @@ def _exact_leaf(pairs: list[tuple[int, Any]], shown: str, bad: dict[int, str]) -
     return pa.array(out, DECIMAL_TYPE)
 
 
-def exact_integers(data: bytes, table: pa.Table) -> tuple[pa.Table, dict[int, str]]:
+def exact_integers(
+    data: bytes, table: pa.Table, floats: list[pa.Array] | None = None
+) -> tuple[pa.Table, dict[int, str]]:
     """`table` (pyarrow's reading of `data`) with its long integers exact, and {row: reason} for the rows that
     must be quarantined (their values in the returned table are meaningless). Raises pa.ArrowInvalid when the
     standard library does not read the lines as pyarrow did (the caller then takes the slow path)."""
-    if not needs_exact_treatment(data, table):
+    if not needs_exact_treatment(data, table, floats):
         return table, {}
     try:
         records = [json.loads(line) for line in data.split(b"\n") if not is_blank(line)]

@@ -20,6 +20,7 @@ from .constants import (
     DICTIONARY_MAX_DISTINCT_RATIO,
     DICTIONARY_SAMPLE_ROWS,
     ROW_GROUP_ROWS,
+    SAMPLE_COLUMNS,
     SAMPLE_ROWS,
 )
 from .storage import Storage, join, make_parent
@@ -79,7 +80,12 @@ def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: boo
 
 
 def estimate_ratio(table: pa.Table, codec: str) -> float:
-    """Parquet bytes per Arrow byte for this codec, measured on a sample of the piece."""
+    """Parquet bytes per Arrow byte for this codec, measured on a sample of the piece: its first SAMPLE_ROWS
+    rows of at most SAMPLE_COLUMNS columns, evenly spaced (a wide piece's encode costs per column, and 256 of
+    10,001 columns estimate its ratio within a few percent: docs/scaling.md)."""
+    if table.num_columns > SAMPLE_COLUMNS:
+        step = table.num_columns / SAMPLE_COLUMNS
+        table = table.select([int(index * step) for index in range(SAMPLE_COLUMNS)])
     sample = table.slice(0, SAMPLE_ROWS)
     if sample.nbytes == 0:
         return 0.1

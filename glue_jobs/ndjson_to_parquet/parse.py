@@ -7,11 +7,15 @@ pyarrow. Which lines are records is the one line rule of pipeline/contracts/line
 exactly one row or one quarantined line.
 
 The fast path gives exactly the slow path's outcome for every line, so a line's fate never depends on its
-neighbours. pyarrow is more lenient than JSON in a few ways, which are ruled out before it is called (cheap byte
-scans; a block that fails one takes the slow path): a record that does not start with `{` (pyarrow takes a `null`
-line as an all-null row, and crashes when it is first), the NaN / Infinity / -Infinity tokens, and nesting deeper
-than MAX_NESTING_DEPTH (pyarrow parses it, but Arrow IPC and the Parquet writer refuse it). An empty object `{}`
-is a row with every data column null.
+neighbours. pyarrow is more lenient than JSON in a few ways, each of which sends the block to the slow path: a
+record that does not start with `{` (pyarrow takes a `null` line as an all-null row, and crashes when it is first)
+and nesting deeper than MAX_NESTING_DEPTH (pyarrow parses it, but Arrow IPC and the Parquet writer refuse it; far
+deeper, pyarrow's parser overflows its stack) are ruled out before it is called, by cheap byte scans; the NaN /
+Infinity / -Infinity tokens after it (pyarrow reads them as non-finite doubles, and JSON has no other way to write
+one: a block whose double columns hold one takes the slow path). The scans are few passes over the bytes: the
+newline count (also the block's line count for the accounting), the count of lines starting with `{` (when every
+line does, there is no blank line and no other record to look for) and the depth scan. An empty object `{}` is a
+row with every data column null.
 """
 
 from __future__ import annotations
@@ -24,14 +28,16 @@ from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, records_with_offsets, strip_bom
 
+from .accounting import count_lines
 from .conform import conform_table, normalise_table, text_schema
 from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, LINE
 from .errors import JobError
-from .integers import exact_integers
+from .integers import exact_integers, float_values
 from .quarantine import bad_record
 from .schema import observe_schema, observe_table, resolve_schema
 from .storage import Storage
@@ -138,27 +144,41 @@ class BlockResult:
     records: int  # non-blank lines
     blank: int
 
+    @property
+    def lines(self) -> int:
+        """The block's lines (the line rule: accounting.count_lines), from the one newline count of the parse."""
+        return self.records + self.blank
+
 
 def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
     """Parse one block of whole lines. Every non-blank line ends up in exactly one table row or bad record."""
     if not block:
         return BlockResult([], [], 0, 0)
-    blank = count_blank_lines(block)
-    records = block.count(b"\n") + (0 if block.endswith(b"\n") else 1) - blank
+    line_count = count_lines(block)
+    starts = object_starts(block)
+    if starts == line_count:  # every line starts with `{`: no blank line, every record an object start
+        blank, records = 0, line_count
+    else:
+        blank = count_blank_lines(block)
+        records = line_count - blank
     if records == 0:
         return BlockResult([], [], 0, blank)
     try:
         if not block.isascii():  # ASCII is valid UTF-8; the check is much cheaper than a decode
             block.decode("utf-8")
-        if fast_path_safe(block, records):
+        if fast_path_safe(block, records, starts):
             table = _read_json(block)
-            # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path).
+            # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path);
+            # it reads NaN / Infinity tokens as non-finite doubles, which JSON refuses (the slow path names them).
             if table.num_rows == records:
-                table, inexact = exact_integers(block, table)
-                table = _with_line_numbers(normalise(table))
-                if inexact:
-                    return _without_inexact(url, offset, block, table, inexact, records, blank)
-                return BlockResult([table], [], records, blank)
+                table = normalise(table)  # one chunk per column from here on
+                floats = float_values(table)
+                if all_finite(floats):
+                    table, inexact = exact_integers(block, table, floats)
+                    table = _with_line_numbers(table)
+                    if inexact:
+                        return _without_inexact(url, offset, block, table, inexact, records, blank)
+                    return BlockResult([table], [], records, blank)
     except (UnicodeDecodeError, pa.ArrowInvalid):
         pass
     lines = block.split(b"\n")
@@ -168,21 +188,34 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
 
 
 _OBJECT_START = re.compile(rb"(?:^|\n)[ \t\r]*\{")
-_NON_FINITE = re.compile(rb"[\[:,][ \t\r]*-?(?:NaN|Infinity)")
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'{}[]"\n')))
 _ARRAYS_AS_OBJECTS = bytes.maketrans(b"[]", b"{}")
 _STRING = re.compile(rb'"[^"\n]*"')
 
 
-def fast_path_safe(block: bytes, records: int) -> bool:
-    """Whether pyarrow may parse the block in one call: every record starts with `{`, no NaN / Infinity token,
-    no nesting deeper than MAX_NESTING_DEPTH. False only costs the slow path, which decides line by line."""
-    starts = block.count(b"\n{") + (1 if block.startswith(b"{") else 0)
+def object_starts(block: bytes) -> int:
+    """Lines that start with `{` (no whitespace before it): one byte count."""
+    return block.count(b"\n{") + (1 if block.startswith(b"{") else 0)
+
+
+def fast_path_safe(block: bytes, records: int, starts: int | None = None) -> bool:
+    """Whether pyarrow may be called on the block: every record starts with `{` (`starts`: object_starts, when
+    the caller counted them) and no nesting deeper than MAX_NESTING_DEPTH. False only costs the slow path, which
+    decides line by line. NaN / Infinity tokens are not looked for here: see `all_finite`."""
+    starts = object_starts(block) if starts is None else starts
     if starts != records and len(_OBJECT_START.findall(block)) != records:
         return False
-    if (b"NaN" in block or b"Infinity" in block) and _NON_FINITE.search(block):
-        return False  # possibly a token (or a string that looks like one: the slow path tells)
     return within_depth(block)
+
+
+def all_finite(floats: list[pa.Array]) -> bool:
+    """No double (`floats`: integers.float_values of pyarrow's reading, every level) is NaN or infinite: the
+    block held no NaN / Infinity token, the only JSON-like way pyarrow has to make one (an overflowing number
+    such as 1e999 is an error). False: the slow path, where the strict parser quarantines each such line
+    (invalid_json)."""
+    return all(
+        values.null_count == len(values) or bool(pc.all(pc.is_finite(values)).as_py()) for values in floats
+    )
 
 
 def _structure(data: bytes) -> bytes:

@@ -274,11 +274,9 @@ def resolve_schema(
             conflicts.append({"field": shown, "values_by_type": weights, "resolved_as": winner})
         kept = [t for t, _ in observed if family(t) == winner]
         if winner == "object":
-            names: list[str] = []
+            names: dict[str, None] = {}  # in order of first appearance (a dict: wide structs stay linear)
             for data_type in kept:  # family "object": struct types
-                names.extend(
-                    fold(f.name) for f in cast(pa.StructType, data_type) if fold(f.name) not in names
-                )
+                names.update(dict.fromkeys(fold(f.name) for f in cast(pa.StructType, data_type)))
             children = []
             for name in names:
                 spelled = spell((*path, name), shown)
@@ -296,10 +294,10 @@ def resolve_schema(
         _collect_explicit_conflicts(explicit, by_path, conflicts)
         return Resolution(schema=explicit, conflicts=conflicts, ignored_fields=ignored)
     convert = _null_to_string if null_as_string else (lambda data_type: data_type)
-    tops: list[str] = []
+    tops: dict[str, None] = {}  # in order of first appearance (a dict, not a list membership test per name)
     for name in top_level:
-        if fold(name) not in tops and not (batch and is_reserved(name)):
-            tops.append(fold(name))
+        if not (batch and is_reserved(name)):
+            tops.setdefault(fold(name))
     fields = []
     for name in tops:
         spelled = spell((name,), "")

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar, cast
 
 import pyarrow as pa
 
-from .accounting import FileCount, count_lines
+from .accounting import FileCount
 from .conform import Conformed, conform_to_contract
 from .constants import LINE, PARTITION_COLUMN, TS_TYPE
 from .errors import JobError
@@ -132,10 +132,9 @@ def _read_part(task: ReadTask, part_number: int, part: FilePart, state: _ReadSta
         result = parse_block(part.url, offset, block)
         state.records += result.records
         state.blank += result.blank
+        # The block's lines from parse_block's newline count (one pass); rows + bad + blank must add up to them.
         counts.add(
-            FileCount(
-                count_lines(block), sum(t.num_rows for t in result.tables), len(result.bad), result.blank
-            )
+            FileCount(result.lines, sum(t.num_rows for t in result.tables), len(result.bad), result.blank)
         )
         for record in result.bad:
             state.bad.add(record)

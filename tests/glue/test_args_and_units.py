@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from glue_jobs import ndjson_to_parquet as job
-from glue_jobs.ndjson_to_parquet import JobError, load_manifest, parse_job_args
+from glue_jobs.ndjson_to_parquet import JobError, load_manifest, parse_job_args, resolve_schema
 from glue_jobs.ndjson_to_parquet.conform import conform, strings_to_timestamps
 
 PACKAGE_DIR = Path(job.__file__).parent
@@ -403,6 +403,82 @@ def test_count_blank_lines_matches_a_plain_split():
             lines.pop()
         expected = sum(1 for line in lines if not line.strip(b" \t\r"))
         assert job.count_blank_lines(block) == expected, block
+
+
+def test_parse_block_counts_lines_records_and_blanks_as_a_plain_split():
+    # parse_block counts the lines once (newlines, and lines starting with `{`: when all do, no blank-line scan);
+    # the accounting takes its `lines`, so it must be the line rule's count whatever the block holds.
+    import random
+
+    from glue_jobs.ndjson_to_parquet.accounting import count_lines
+
+    rng = random.Random(11)
+    pieces = [b"", b" ", b"\t", b"\r", b"{}", b'{"a": 1}', b' {"a": 2}', b'\t{"b": [1]}', b"null", b"x"]
+    pieces += [b'{"a": {"b": 1.5}}'] * 4  # blocks of only object starts take the one-count path
+    for _ in range(1500):
+        block = b"\n".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8)))
+        if rng.random() < 0.5:
+            block += b"\n"
+        lines = block.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        blank = sum(1 for line in lines if not line.strip(b" \t\r"))
+        result = job.parse_block("u", 0, block)
+        assert (result.lines, result.records, result.blank) == (count_lines(block), len(lines) - blank, blank)
+        assert sum(t.num_rows for t in result.tables) + len(result.bad) == result.records, block
+
+
+def test_a_non_finite_double_at_any_depth_is_quarantined_and_its_neighbours_are_rows():
+    # NaN / Infinity tokens are found after pyarrow's read (its non-finite doubles), in lists of structs too;
+    # a string that only looks like one stays a row.
+    good = [b'{"a": [{"b": 1.5}], "c": "x: NaN, [Infinity]"}', b'{"a": [{"b": 2.5}], "c": "y"}']
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        bad_line = b'{"a": [{"b": 1.0}, {"b": ' + token + b'}], "c": "z"}'
+        result = job.parse_block("u", 0, b"\n".join([good[0], bad_line, good[1]]) + b"\n")
+        rows = [row for table in result.tables for row in table.to_pylist()]
+        assert [row["c"] for row in rows] == ["x: NaN, [Infinity]", "y"], token
+        assert [bad["reason"].split(":")[0] for bad in result.bad] == ["invalid_json"], token
+
+
+def test_a_wide_batch_resolves_in_first_appearance_order_with_one_spelling_per_name():
+    # 6,000 top-level names (and a 3,000-field struct) over three pieces, some spelled twice: a dict keeps the
+    # order of first appearance (the list membership test it replaces was quadratic in the width).
+    names = [f"k{i:04d}" for i in range(6000)]
+    inner = [f"f{i:04d}" for i in range(3000)]
+    observations = [((name,), pa.int64(), 3) for name in names]
+    observations += [((name.upper(),), pa.int64(), 1) for name in names[::1000]]  # a minority spelling
+    observations += [(("nested",), pa.struct([(f, pa.string()) for f in inner]), 2)]
+    observations += [(("nested", f), pa.string(), 2) for f in inner]
+    observations += [(("NESTED", f.upper()), pa.string(), 1) for f in inner[:10]]
+    top = [*names, *[name.upper() for name in names[::1000]], "nested", "NESTED"]
+    resolution = resolve_schema(observations, top, None)
+    assert resolution.schema.names == [*names, "nested"]
+    assert resolution.schema.field("nested").type.names == inner
+    assert resolution.case_variants["k0000"] == ["K0000", "k0000"]
+
+
+def test_the_ratio_of_a_wide_piece_is_estimated_from_a_column_sample():
+    import pyarrow.parquet as pq
+
+    from glue_jobs.ndjson_to_parquet.constants import SAMPLE_COLUMNS
+    from glue_jobs.ndjson_to_parquet.parquet import estimate_ratio
+
+    rows = 300
+    columns = {}
+    for i in range(2000):  # ints, repetitive strings, near-unique strings: ratios differ by column
+        kind = i % 3
+        if kind == 0:
+            columns[f"n{i}"] = pa.array([(r * 7919 + i) % 1000 for r in range(rows)], pa.int64())
+        elif kind == 1:
+            columns[f"s{i}"] = pa.array([f"v{r % 5}" for r in range(rows)])
+        else:
+            columns[f"u{i}"] = pa.array([f"{i}-{r}-{r * r}" for r in range(rows)])
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    whole = sink.getvalue().size / table.nbytes
+    assert table.num_columns > SAMPLE_COLUMNS
+    assert abs(estimate_ratio(table, "zstd") / whole - 1) < 0.15
 
 
 def test_conform_explicit_numeric_and_date_targets():
