@@ -21,11 +21,11 @@ demo: $(STAMP)
 	$(BIN)/pipeline demo $(ARGS)
 
 # `make test` is the README's test command and CI's (.ci/run): the whole lint first, then pytest with $(ARGS) on
-# $(TEST_WORKERS) pytest-xdist workers (TEST_WORKERS=0: one process). --dist loadgroup keeps each test module (and
-# tests/infra, which shares one applied stack) on one worker: tests/conftest.py assigns the groups.
+# $(TEST_WORKERS) pytest-xdist workers (TEST_WORKERS=0: one process). Each test module (and tests/infra, which shares
+# one applied stack) runs on one worker: tests/conftest.py's scheduler groups them.
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
 # Style, types (mypy: [tool.mypy] in pyproject.toml) and the dependency rule between the packages (import-linter:
 # [tool.importlinter]), then Terraform formatting.

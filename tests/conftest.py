@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,24 +22,48 @@ os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
 
-TESTS = Path(__file__).resolve().parent
 # Packages whose tests share a package-scoped fixture (tests/infra: one applied Terraform stack).
 _ONE_GROUP_PACKAGES = {"infra"}
+# The longest groups (minutes each, mostly Terraform applies and whole pipeline runs) start first, so that on two
+# workers no long group is left for the end while the other worker idles.
+_LONG_GROUPS_FIRST = (
+    "infra",
+    "e2e/test_cli_safety.py",
+    "e2e/test_embedded_pipeline.py",
+    "e2e/test_cli_run_report.py",
+    "reliability/test_concurrency.py",
+    "e2e/test_pipeline_up.py",
+    "e2e/test_run_signals.py",
+)
 
 
-def xdist_group_of(path: Path) -> str:
-    """The pytest-xdist group of a test file: its package for the packages in _ONE_GROUP_PACKAGES, else the file."""
-    relative = path.resolve().relative_to(TESTS)
-    if relative.parts[0] in _ONE_GROUP_PACKAGES:
-        return relative.parts[0]
-    return relative.as_posix()
+def xdist_group_of(nodeid: str) -> str:
+    """The pytest-xdist work unit of a test (`make test`: 2 workers): its package for the packages in
+    _ONE_GROUP_PACKAGES, else its file. A unit runs on one worker, so each module's module-scoped stack (and
+    tests/infra's package-scoped one) is set up once, as in a single process."""
+    relative = nodeid.split("::", 1)[0].removeprefix("tests/")
+    package = relative.split("/", 1)[0]
+    return package if package in _ONE_GROUP_PACKAGES else relative
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order pytest_collection_modifyitems chose
+    return GroupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a group runs on one worker: each module's
-    module-scoped stack (and tests/infra's package-scoped one) is set up once, as in a single process."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group_of(Path(str(item.path)))))
+    """Under pytest-xdist, the long groups first (each group's tests stay together and in their order)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {group: position for position, group in enumerate(_LONG_GROUPS_FIRST)}
+    items.sort(key=lambda item: rank.get(xdist_group_of(item.nodeid), len(rank)))
 
 
 @pytest.fixture(scope="session")
