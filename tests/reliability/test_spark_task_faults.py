@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from ops.harness import LAKE, MiniStack, ndjson
+from ops.harness import LAKE, OUTPUT_PREFIX, QUARANTINE_PREFIX, MiniStack, ndjson
 
 from pipeline.ops.retry import retry_manifest
 
@@ -58,7 +58,7 @@ def _local_files(root: Path) -> set[str]:
 def _assert_no_staging_left(stack: MiniStack) -> None:
     staging = _lake(stack) / "_staging"
     assert not staging.exists() or not any(staging.rglob("*")), sorted(staging.rglob("*"))
-    assert _objects(stack, "events/_staging") == {}
+    assert _objects(stack, f"{OUTPUT_PREFIX}_staging") == {}
 
 
 def _fail_next_run_mid_write(stack: MiniStack, start) -> tuple[dict, StagingDiskFull]:
@@ -96,8 +96,8 @@ def test_disk_full_inside_a_spark_task_publishes_nothing_and_retry_completes(sta
     assert fault.hits[0].parent.parent.parent.name == manifest_id
     # Nothing of the manifest is published: no Parquet, no quarantine (its bad lines stay unpublished), no
     # report, in S3 or in the local lake; staging (with the planted file) is gone.
-    assert stack.lake_keys(day) == [] and stack.lake_keys(day, prefix="quarantine") == []
-    assert _objects(stack, f"events/_reports/{manifest_id}") == {}
+    assert stack.lake_keys(day) == [] and stack.lake_keys(day, prefix=QUARANTINE_PREFIX) == []
+    assert _objects(stack, f"{OUTPUT_PREFIX}_reports/{manifest_id}") == {}
     assert not any(manifest_id in name for name in _local_files(_lake(stack)))
     assert not any(manifest_id in name for name in _local_files(stack.workdir / "quarantine"))
     _assert_no_staging_left(stack)
@@ -111,7 +111,7 @@ def test_disk_full_inside_a_spark_task_publishes_nothing_and_retry_completes(sta
     assert manifest["status"] == "completed", manifest
     assert stack.report(manifest_id)["records_in"] == 42
     assert assert_holds(stack, day).lines_checked == 42
-    assert len(stack.lake_records(day)) == 40 and len(stack.lake_keys(day, prefix="quarantine")) == 2
+    assert len(stack.lake_records(day)) == 40 and len(stack.lake_keys(day, prefix=QUARANTINE_PREFIX)) == 2
     _assert_no_staging_left(stack)
 
 
@@ -131,8 +131,8 @@ def test_a_rerun_failing_mid_write_leaves_the_published_output_intact(stack):
     [manifest] = stack.manifests(day)
     manifest_id = manifest["manifest_id"]
     assert manifest["status"] == "processing"
-    published = _objects(stack, "events/dt=" + day) | _objects(stack, "quarantine/dt=" + day)
-    published |= _objects(stack, f"events/_reports/{manifest_id}")
+    published = _objects(stack, f"{OUTPUT_PREFIX}dt={day}") | _objects(stack, f"{QUARANTINE_PREFIX}dt={day}")
+    published |= _objects(stack, f"{OUTPUT_PREFIX}_reports/{manifest_id}")
     assert len(published) == 5  # one Parquet file, three quarantine files (one per parse task), the report
     rows_before = sorted(r["event_id"] for r in stack.lake_records(day))
     assert len(rows_before) == 60
@@ -143,8 +143,8 @@ def test_a_rerun_failing_mid_write_leaves_the_published_output_intact(stack):
 
     _fail_next_run_mid_write(stack, lambda: retry_manifest(stack.ctx(), manifest_id))
     _assert_failed_mid_write(stack, day)
-    after = _objects(stack, "events/dt=" + day) | _objects(stack, "quarantine/dt=" + day)
-    after |= _objects(stack, f"events/_reports/{manifest_id}")
+    after = _objects(stack, f"{OUTPUT_PREFIX}dt={day}") | _objects(stack, f"{QUARANTINE_PREFIX}dt={day}")
+    after |= _objects(stack, f"{OUTPUT_PREFIX}_reports/{manifest_id}")
     assert after == published  # same keys, same ETags: nothing replaced, nothing deleted
     s3 = stack.aws.client("s3")
     for key in published:
