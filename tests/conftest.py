@@ -60,3 +60,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         formats.append("iceberg")
     for table_format in formats:
         terraform_policies.start(table_format)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How long the tests waited for Terraform's policies (the renders' extra wall time), when any test did."""
+    import sys
+
+    module = sys.modules.get("support.terraform_policies")
+    if module is not None and module.WAITED:
+        terminalreporter.write_line(f"terraform policies for the ops harness: {module.summary()}")

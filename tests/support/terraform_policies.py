@@ -52,6 +52,10 @@ VARIABLES: dict[str, Any] = {
 # A folder of renders to reuse instead of the run's own (a developer's cache; stale once terraform/ changes).
 ENV_ROOT = "PIPELINE_TEST_POLICY_ROOT"
 _root: Path | None = None
+WAITED: dict[
+    str, float
+] = {}  # table format -> seconds this process's tests were blocked waiting for its render
+RENDER_SECONDS: dict[str, float] = {}
 
 
 # ------------------------------------------------------------------------------------------ in the test process
@@ -110,7 +114,8 @@ def rendered(table_format: str, timeout: float = 900.0) -> dict[str, Any]:
     """The render of `table_format` (started now if nobody did), once its subprocess has written it."""
     start(table_format)
     done, error, log = _paths(table_format)
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while not done.exists():
         if error.exists():
             raise AssertionError(
@@ -121,7 +126,17 @@ def rendered(table_format: str, timeout: float = 900.0) -> dict[str, Any]:
             raise AssertionError(f"rendering Terraform's policies ({table_format}) took over {timeout:.0f} s")
         time.sleep(0.5)
     document: dict[str, Any] = json.loads(done.read_text(encoding="utf-8"))
+    WAITED[table_format] = WAITED.get(table_format, 0.0) + time.monotonic() - started
+    RENDER_SECONDS[table_format] = float(document.get("seconds", 0.0))
     return document
+
+
+def summary() -> str:
+    """One line for the end of a run: each render's duration and how long tests waited for it."""
+    return "; ".join(
+        f"{name}: rendered in {RENDER_SECONDS[name]:.0f} s, tests waited {WAITED[name]:.1f} s for it"
+        for name in sorted(WAITED)
+    )
 
 
 # ------------------------------------------------------------------------------------------ in the subprocess
