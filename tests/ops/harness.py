@@ -6,6 +6,10 @@ embedded Glue runner) and the state machine rendered from state_machines/ndjson_
 
 Nothing here writes tracking items: the pipeline's own code paths do (S3 notifications -> SQS -> handler,
 state machine -> Glue -> status update).
+
+IAM is enforced as in the Terraform stack (docs/iam.md): the names are Terraform's for name_prefix "ops", the roles
+are Terraform's with the policies `terraform/` renders (tests/support/terraform_policies.py, one background apply
+per table format and run), and every component signs as its role; a denied request fails the test.
 """
 
 from __future__ import annotations
