@@ -77,9 +77,11 @@ data "aws_iam_policy_document" "operator" {
     resources = ["${module.storage.bucket_arns["input"]}/*"]
   }
 
+  # retry writes the new attempt's manifest; reconcile rolls back a claim whose execution never started and
+  # deletes its manifest object (the manifest builder's crash repair, pipeline/control_plane/repair.py).
   statement {
-    sid       = "WriteRetryManifests"
-    actions   = ["s3:GetObject", "s3:PutObject"]
+    sid       = "RetryAndReconcileManifests"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = [local.manifest_objects_arn]
   }
 
@@ -100,13 +102,14 @@ data "aws_iam_policy_document" "operator" {
     ]
   }
 
-  # replay of a parquet table points the date's catalog partition at the replay's snapshot and back
-  # (pipeline/control_plane/adapters/catalog.py); an Iceberg table has no catalog partitions.
+  # replay of a parquet table points the date's catalog partition at the replay's snapshot and back; reconcile
+  # registers what a lost status update did not: the table (created when missing) and the date's partition
+  # (pipeline/control_plane/adapters/catalog.py). An Iceberg table has no catalog partitions.
   dynamic "statement" {
     for_each = var.table_format == "parquet" ? [1] : []
     content {
-      sid     = "ReplayMovesTheDatesPartition"
-      actions = ["glue:GetPartition", "glue:UpdatePartition"]
+      sid     = "ReplayAndReconcileTheDatesPartition"
+      actions = ["glue:GetPartition", "glue:UpdatePartition", "glue:CreatePartition", "glue:CreateTable"]
       resources = [
         "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:catalog",
         "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:database/${module.glue.database_name}",

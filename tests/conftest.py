@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -73,3 +74,41 @@ def spark() -> Iterator[SparkSession]:
     session = local_spark_session(app_name="tests", shuffle_partitions=2)
     yield session
     session.stop()
+
+
+_HARNESS_SUITES = ("ops", "reliability")  # tests/<suite>/: MiniStack (tests/ops/harness.py), IAM enforced
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start rendering Terraform's policies for the ops harness now, in the background (one subprocess per table
+    format, ~65 s each, support/terraform_policies.py), when the run holds tests of a suite that needs them: the
+    applies overlap the tests collected before them. The renders live under the run's shared temporary root (every
+    pytest-xdist worker's parent), so the workers share them."""
+    tests = Path(__file__).resolve().parent
+    suites = {tests / suite for suite in _HARNESS_SUITES}
+    harness_modules = {
+        Path(item.path) for item in session.items if Path(item.path).resolve().parent in suites
+    }
+    if not harness_modules:
+        return
+    from support import terraform_policies
+
+    if not os.environ.get(terraform_policies.ENV_ROOT):  # set: a folder of earlier renders, reused
+        root = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            root = root.parent  # every worker's basetemp is <run root>/popen-gwN
+        terraform_policies.set_root(root / "terraform-policies")
+    formats = ["parquet"]
+    if any('table_format="iceberg"' in m.read_text(encoding="utf-8") for m in harness_modules):
+        formats.append("iceberg")
+    for table_format in formats:
+        terraform_policies.start(table_format)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How long the tests waited for Terraform's policies (the renders' extra wall time), when any test did."""
+    import sys
+
+    module = sys.modules.get("support.terraform_policies")
+    if module is not None and module.WAITED:
+        terminalreporter.write_line(f"terraform policies for the ops harness: {module.summary()}")

@@ -23,3 +23,15 @@ def aws() -> Iterator[EmbeddedAws]:
 def fresh_aws(aws: EmbeddedAws) -> EmbeddedAws:
     aws.reset()
     return aws
+
+
+@pytest.fixture(autouse=True)
+def iam_denials_fail_the_test() -> Iterator[None]:
+    """With the harness's IAM enforced (tests/ops/harness.py), a request the Terraform policies deny during a test
+    fails it with `IamAccessDenied` naming the principal, the action and the resource."""
+    yield
+    from ops.harness import active_stack
+
+    stack = active_stack()
+    if stack is not None:
+        stack.raise_if_denied()

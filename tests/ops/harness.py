@@ -6,45 +6,104 @@ embedded Glue runner) and the state machine rendered from state_machines/ndjson_
 
 Nothing here writes tracking items: the pipeline's own code paths do (S3 notifications -> SQS -> handler,
 state machine -> Glue -> status update).
+
+IAM is enforced as in the Terraform stack (docs/iam.md): the names are Terraform's for name_prefix "ops", the roles
+are Terraform's with the policies `terraform/` renders (tests/support/terraform_policies.py, one background apply
+per table format and run), and every component signs as its role; a denied request fails the test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pyarrow.parquet as pq
+from support import terraform_policies
 
 from pipeline.build.asl import NDJSON_TO_PARQUET, render_file
 from pipeline.build.glue_artifacts import build_glue_artifacts
 from pipeline.control_plane.adapters.tracking_schema import create_tracking_table
 from pipeline.embedded import bridges as moto_bridges
+from pipeline.embedded.bridges.iam import clear_denials, set_stepfunctions_credentials
 from pipeline.embedded.glue_runner import GlueRunner
+from pipeline.embedded.iam import Credentials, IamAccessDenied, IamEnforcement, denial_error
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
-from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws
+from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws, set_harness_credentials
 from pipeline.ops.aws import AwsSession
 from pipeline.ops.context import OpsContext
 from pipeline.ops.stack_names import StackNames
 
 ACCOUNT = "123456789012"
+# Terraform's names for name_prefix "ops" and table "events" (terraform/examples/embedded with
+# support.terraform_policies.VARIABLES): the roles get Terraform's policies, which name these buckets and prefixes,
+# and `MiniStack.start` asserts that the rendered stack's outputs are these names.
+_SUFFIX = f"{ACCOUNT}-{REGION}"
 TABLE = "ops-tracking"
-INPUT = "ops-input"
-MANIFESTS = "ops-manifests"
-LAKE = "ops-lake"
-OUTPUT_PATH = f"s3://{LAKE}/events/"
-BAD_PATH = f"s3://{LAKE}/quarantine/"
+INPUT = f"ops-input-{_SUFFIX}"
+MANIFESTS = f"ops-manifest-{_SUFFIX}"
+LAKE = f"ops-output-{_SUFFIX}"
+ARTIFACTS = f"ops-artifacts-{_SUFFIX}"
+OUTPUT_PREFIX = "lake/events/"
+QUARANTINE_PREFIX = "quarantine/events/"
+OUTPUT_PATH = f"s3://{LAKE}/{OUTPUT_PREFIX}"
+BAD_PATH = f"s3://{LAKE}/{QUARANTINE_PREFIX}"
+QUEUE = "ops-ingest"
+DLQ = "ops-ingest-dlq"
+TOPIC = "ops-alerts"
 FUNCTION = "ops-manifest-builder"
 JOB = "ops-ndjson-to-parquet"
 MACHINE = "ops-ndjson-to-parquet"
 DATABASE = "ops_lake"
 GLUE_TABLE = "events"
+INPUT_PREFIX = "raw/"
+MANIFEST_PREFIX = "manifests/"
+
+_active: MiniStack | None = None
+
+
+def active_stack() -> MiniStack | None:
+    """The MiniStack started last and not stopped yet (the suites' after-test denial check reads it)."""
+    return _active
+
+
+def assert_terraform_names(outputs: dict[str, Any]) -> None:
+    """The rendered stack's names are the harness's: a drift (a renamed resource, prefix or variable) fails here,
+    not as a puzzling AccessDenied on a resource the policy names differently."""
+    expected = {
+        "tracking_table_name": TABLE,
+        "input_bucket": INPUT,
+        "manifest_bucket": MANIFESTS,
+        "output_bucket": LAKE,
+        "artifacts_bucket": ARTIFACTS,
+        "output_path": OUTPUT_PATH,
+        "bad_records_path": BAD_PATH,
+        "input_prefix": INPUT_PREFIX,
+        "manifest_prefix": MANIFEST_PREFIX,
+        "manifest_builder_function_name": FUNCTION,
+        "status_updater_function_name": FUNCTION,
+        "glue_job_name": JOB,
+        "glue_database_name": DATABASE,
+        "glue_table_name": GLUE_TABLE,
+        "state_machine_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{MACHINE}",
+        "ingest_queue_arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}",
+        "ingest_dlq_arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{DLQ}",
+        "alert_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}",
+    }
+    found = {name: outputs.get(name) for name in expected}
+    drift = {name: (found[name], value) for name, value in expected.items() if found[name] != value}
+    assert not drift, (
+        f"Terraform's names differ from the ops harness's (output: (terraform, harness)): {drift}"
+    )
 
 
 def ensure_sfn_s3_body_is_text() -> None:
@@ -109,12 +168,24 @@ class MiniStack:
     poller: EventSourcePoller | None = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
     table_format: str = "parquet"
+    policies: dict[str, Any] = field(default_factory=dict)
+    iam: IamEnforcement | None = None
+    operator: Credentials | None = None
+    role_credentials: dict[str, Credentials] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------ set-up
     def start(self, spark: Any, env: dict[str, str], table_format: str = "parquet") -> MiniStack:
         """`table_format="iceberg"`: the job commits to an Iceberg table in the embedded Glue catalog
-        (DATABASE.GLUE_TABLE at OUTPUT_PATH), as the Terraform stack's default."""
+        (DATABASE.GLUE_TABLE at OUTPUT_PATH), as the Terraform stack's default.
+
+        The roles are Terraform's, with the policies `terraform/` renders for this table format
+        (support/terraform_policies.py); once everything is created, IAM is enforced as in the Terraform stack
+        (pipeline/embedded/iam.py): the harness signs as the harness-only admin, the function, the Glue job and
+        the state machine as their roles, `ctx()` and `operator_env()` as the operators' role."""
+        global _active
         self.table_format = table_format
+        self.policies = terraform_policies.rendered(table_format)
+        assert_terraform_names(self.policies["outputs"])
         ensure_sfn_s3_body_is_text()
         self.aws.reset()  # moto's backends outlive a server: start from an empty account
         self._point_process_at_aws()
@@ -124,10 +195,10 @@ class MiniStack:
         for bucket in (INPUT, MANIFESTS, LAKE):
             s3.create_bucket(Bucket=bucket)
         sqs = c("sqs")
-        self.dlq_url = sqs.create_queue(QueueName="ops-ingest-dlq")["QueueUrl"]
+        self.dlq_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
         dlq_arn = self.queue_arn(self.dlq_url)
         self.queue_url = sqs.create_queue(
-            QueueName="ops-ingest",
+            QueueName=QUEUE,
             Attributes={
                 "VisibilityTimeout": "1",
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
@@ -141,13 +212,14 @@ class MiniStack:
                     {
                         "QueueArn": queue_arn,
                         "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": INPUT_PREFIX}]}},
                     }
                 ]
             },
         )
-        topic = c("sns").create_topic(Name="ops-alerts")["TopicArn"]
-        role = c("iam").create_role(RoleName="ops-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        topic = c("sns").create_topic(Name=TOPIC)["TopicArn"]
+        roles = self._create_terraform_roles()
+        components = self.policies["components"]
         variables = {
             "TRACKING_TABLE": TABLE,
             "MANIFEST_BUCKET": MANIFESTS,
@@ -162,7 +234,7 @@ class MiniStack:
         function_arn = c("lambda").create_function(
             FunctionName=FUNCTION,
             Runtime="python3.11",
-            Role=role,
+            Role=roles[components["function"]],
             Handler="manifest_builder.lambda_handler",
             Code={"ZipFile": _zip()},
             Timeout=60,
@@ -177,17 +249,17 @@ class MiniStack:
         )
         # The job's code, uploaded as Terraform does (the Glue runner checks it is the code it runs).
         glue_code = build_glue_artifacts(self.workdir / "glue")
-        s3.create_bucket(Bucket="ops-artifacts")
-        s3.upload_file(str(glue_code.script), "ops-artifacts", "glue/run_ndjson_to_parquet.py")
-        s3.upload_file(str(glue_code.package), "ops-artifacts", "glue/ndjson_to_parquet.zip")
+        s3.create_bucket(Bucket=ARTIFACTS)
+        s3.upload_file(str(glue_code.script), ARTIFACTS, "glue/run_ndjson_to_parquet.py")
+        s3.upload_file(str(glue_code.package), ARTIFACTS, "glue/ndjson_to_parquet.zip")
         c("glue").create_job(
             Name=JOB,
-            Role=role,
+            Role=roles[components["glue_job"]],
             GlueVersion="5.0",
             ExecutionProperty={"MaxConcurrentRuns": 4},
-            Command={"Name": "glueetl", "ScriptLocation": "s3://ops-artifacts/glue/run_ndjson_to_parquet.py"},
+            Command={"Name": "glueetl", "ScriptLocation": f"s3://{ARTIFACTS}/glue/run_ndjson_to_parquet.py"},
             DefaultArguments={
-                "--extra-py-files": "s3://ops-artifacts/glue/ndjson_to_parquet.zip",
+                "--extra-py-files": f"s3://{ARTIFACTS}/glue/ndjson_to_parquet.zip",
                 "--TABLE_FORMAT": table_format,
                 "--CATALOG_DATABASE": DATABASE,
                 "--CATALOG_TABLE": GLUE_TABLE,
@@ -208,7 +280,7 @@ class MiniStack:
                 "glue_task_timeout_seconds": 300,
                 "output_path": OUTPUT_PATH,
                 "report_bucket": LAKE,
-                "report_key_prefix": "events/_reports/",
+                "report_key_prefix": f"{OUTPUT_PREFIX}_reports/",
                 "retry_interval_seconds": 1,
                 "status_updater_function_arn": function_arn,
                 "tracking_table_name": TABLE,
@@ -216,10 +288,25 @@ class MiniStack:
             },
         )
         self.machine_arn = c("stepfunctions").create_state_machine(
-            name=MACHINE, definition=definition, roleArn=role
+            name=MACHINE, definition=definition, roleArn=roles[components["state_machine"]]
         )["stateMachineArn"]
 
-        self.runner = LambdaRunner(self.aws.endpoint_url, log_dir=self.workdir / "logs", region=REGION)
+        # Everything exists: the identities (moto's check still off), then the runtime signed with them.
+        self.iam = IamEnforcement(self.aws.endpoint_url, REGION, DUMMY_CREDENTIALS)
+        admin = self.iam.create_admin()
+        credentials = self.iam.assume_stack_roles([FUNCTION], [JOB])
+        self.operator = self.iam.assume_operator(FUNCTION)
+        assert self.operator is not None, "the rendered stack has no operators' role"
+        set_harness_credentials(admin.access_key_id, admin.secret_access_key)
+        self._use_credentials(admin.environment())
+        self.role_credentials = credentials
+
+        self.runner = LambdaRunner(
+            self.aws.endpoint_url,
+            log_dir=self.workdir / "logs",
+            region=REGION,
+            role_environment={FUNCTION: credentials[FUNCTION].environment()},
+        )
         self.glue = GlueRunner(
             self.aws.endpoint_url,
             workdir=self.workdir,
@@ -228,23 +315,120 @@ class MiniStack:
             spark=lambda: spark,
             region=REGION,
             stage_inputs=True,  # the shared SparkSession may predate this endpoint (as in embedded/stack.py)
+            role_credentials={JOB: credentials[JOB]},
         )
         moto_bridges.set_lambda_invoker(self.runner.invoke)
         moto_bridges.set_glue_runner(self.glue)
         mappings = discover_sqs_mappings(self.aws.endpoint_url, region=REGION, function_names=[FUNCTION])
         self.poller = EventSourcePoller(self.aws.endpoint_url, self.runner.invoke, mappings, region=REGION)
+        self.iam.enable()
+        _active = self
         return self
 
+    def _create_terraform_roles(self) -> dict[str, str]:
+        """Every role of the rendered stack with exactly its trust, inline and attached policies; name -> ARN."""
+        iam = self.aws.client("iam")
+        arns: dict[str, str] = {}
+        for name, role in sorted(self.policies["roles"].items()):
+            arns[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(role["trust"]))[
+                "Role"
+            ]["Arn"]
+            for policy, document in role["inline"].items():
+                iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(document))
+            for attached in role["attached"]:
+                arn = attached["arn"]
+                if ":iam::aws:policy/" not in arn:  # a customer-managed policy: created with its document
+                    arn = iam.create_policy(
+                        PolicyName=attached["name"], PolicyDocument=json.dumps(attached["document"])
+                    )["Policy"]["Arn"]
+                iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+        return arns
+
+    def raise_if_denied(self) -> None:
+        """`IamAccessDenied` naming every request denied since the last check (then forgotten)."""
+        if self.iam is None or not self.iam.enabled:
+            return
+        found = self.iam.denials()
+        clear_denials()
+        if found:
+            raise denial_error(found)
+
+    def harness_keys(self) -> tuple[str, str]:
+        """The harness admin's access key and secret (for clients the tests build with explicit keys)."""
+        assert self.iam is not None and self.iam.admin is not None
+        return self.iam.admin.access_key_id, self.iam.admin.secret_access_key
+
+    @contextlib.contextmanager
+    def enforcement_suspended(self) -> Iterator[None]:
+        """moto's IAM check off for code that runs outside this stack (e.g. the Glue job run directly on a test's
+        own bucket, which no Terraform policy names), then on again with the same identities."""
+        if self.iam is None or not self.iam.enabled:
+            yield
+            return
+        self.raise_if_denied()
+        self.iam.disable()
+        try:
+            yield
+        finally:
+            self.iam.enable()
+            set_stepfunctions_credentials(self.role_credentials["states"].session_kwargs())
+
+    def operator_env(self) -> dict[str, str]:
+        """The operators' role's keys, for operator commands run through the CLI (CliRunner's or a process's env)."""
+        assert self.operator is not None
+        return self.operator.environment()
+
+    @contextlib.contextmanager
+    def as_function(self) -> Iterator[None]:
+        """The function's execution-role keys in the environment (for the handler's code built by a test)."""
+        keys = self.role_credentials[FUNCTION].environment()
+        saved = {key: os.environ.get(key) for key in keys}
+        os.environ.update(keys)
+        boto3.DEFAULT_SESSION = None
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            boto3.DEFAULT_SESSION = None
+
     def stop(self) -> None:
+        global _active
         moto_bridges.set_glue_runner(None)
         moto_bridges.set_lambda_invoker(None)
         if self.glue is not None:
             self.glue.close()
+        denied: IamAccessDenied | None = None
+        if self.iam is not None:
+            try:
+                self.raise_if_denied()
+            except IamAccessDenied as exc:
+                denied = exc
+            self.iam.disable()
+            self.iam = None
+        set_harness_credentials(None, None)
+        if _active is self:
+            _active = None
         for key, value in self.saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        boto3.DEFAULT_SESSION = None
+        if denied is not None:
+            raise denied
+
+    def _use_credentials(self, environment: dict[str, str]) -> None:
+        """The process's default identity (clients the tests and the in-process CLI build from the environment):
+        the harness admin's, as in the Terraform stack (pipeline/embedded/stack.py)."""
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            self.saved_env.setdefault(key, os.environ.get(key))
+            os.environ.pop(key, None)
+        os.environ.update(environment)
+        boto3.DEFAULT_SESSION = None
 
     def _point_process_at_aws(self) -> None:
         # The handler (in process) builds its boto3 clients from the environment, as on AWS.
@@ -289,6 +473,7 @@ class MiniStack:
             glue_table=GLUE_TABLE,
             function_name=FUNCTION,
             pending_shards=2,
+            table_format=self.table_format,
         )
         values.update(extra)
         return StackNames(**values)
@@ -309,6 +494,7 @@ class MiniStack:
             "glue_database_name": names.glue_database,
             "glue_table_name": names.glue_table,
             "manifest_builder_function_name": names.function_name,
+            "table_format": names.table_format,
         }
         path = self.workdir / "outputs.json"
         path.write_text(
@@ -318,7 +504,10 @@ class MiniStack:
         return path
 
     def ctx(self, **extra: Any) -> OpsContext:
+        """An operator command's context, signed as the operators' role (Terraform's `operator_policy_json`)."""
         session = AwsSession.create(endpoint_url=self.aws.endpoint_url, region=REGION)
+        if self.operator is not None:
+            session._session = self.operator.session(REGION)
         return OpsContext(aws=session, stack=self.stack_names(**extra))
 
     def drop(self, key: str, body: bytes, bucket: str = INPUT) -> None:
@@ -383,7 +572,7 @@ class MiniStack:
     def lake_records(self, date: str) -> list[dict[str, Any]]:
         """Every Parquet row of dt=<date> in the lake bucket (what Athena would read), read back with pyarrow."""
         s3 = self.aws.client("s3")
-        listed = s3.list_objects_v2(Bucket=LAKE, Prefix=f"events/dt={date}/").get("Contents", [])
+        listed = s3.list_objects_v2(Bucket=LAKE, Prefix=f"{OUTPUT_PREFIX}dt={date}/").get("Contents", [])
         rows: list[dict[str, Any]] = []
         for obj in listed:
             if obj["Key"].endswith(".parquet"):
@@ -391,16 +580,16 @@ class MiniStack:
                 rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
         return rows
 
-    def lake_keys(self, date: str, prefix: str = "events") -> list[str]:
+    def lake_keys(self, date: str, prefix: str = OUTPUT_PREFIX) -> list[str]:
         listed = (
             self.aws.client("s3")
-            .list_objects_v2(Bucket=LAKE, Prefix=f"{prefix}/dt={date}/")
+            .list_objects_v2(Bucket=LAKE, Prefix=f"{prefix}dt={date}/")
             .get("Contents", [])
         )
         return sorted(o["Key"] for o in listed)
 
     def report(self, manifest_id: str) -> dict[str, Any]:
-        body = self.aws.client("s3").get_object(Bucket=LAKE, Key=f"events/_reports/{manifest_id}.json")[
-            "Body"
-        ]
+        body = self.aws.client("s3").get_object(
+            Bucket=LAKE, Key=f"{OUTPUT_PREFIX}_reports/{manifest_id}.json"
+        )["Body"]
         return json.loads(body.read())

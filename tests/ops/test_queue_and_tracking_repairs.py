@@ -53,7 +53,7 @@ def test_dead_lettered_notifications_are_redriven_and_then_tracked(stack):
 
     # The rest through the CLI: moto has no StartMessageMoveTask, so it falls back and says so in --json.
     outputs = stack.outputs_file()
-    result = CliRunner().invoke(
+    result = CliRunner(env=stack.operator_env()).invoke(
         ops_app, ["redrive", "--json", "--outputs", str(outputs), "--endpoint-url", stack.aws.endpoint_url]
     )
     assert result.exit_code == 0, result.output
@@ -108,7 +108,7 @@ def test_backfill_tracks_only_untracked_objects_through_the_live_path(stack):
             assert version not in (None, "null") and item.get("version_id") == version, item
     s3.put_bucket_versioning(Bucket=INPUT, VersioningConfiguration={"Status": "Suspended"})
     # Same file keys as live events would produce (ETag without quotes): a second run is all duplicates.
-    again = CliRunner().invoke(
+    again = CliRunner(env=stack.operator_env()).invoke(
         ops_app,
         [
             "backfill",
@@ -180,7 +180,7 @@ def test_reconcile_repairs_a_crash_between_claim_and_record(stack):
     ]
     assert {f["status"] for f in stack.files(day)} == {"manifested"}  # dry run: untouched
 
-    result = CliRunner().invoke(
+    result = CliRunner(env=stack.operator_env()).invoke(
         ops_app,
         [
             "reconcile",
@@ -240,7 +240,7 @@ def test_status_without_dates_finds_pending_dates_and_prints_tables(stack):
     assert day in shown
     [ours] = stack.files(day)
     assert report.oldest_pending is not None and report.oldest_pending["created_at"] <= ours["created_at"]
-    result = CliRunner().invoke(
+    result = CliRunner(env=stack.operator_env()).invoke(
         ops_app,
         [
             "status",
@@ -255,3 +255,36 @@ def test_status_without_dates_finds_pending_dates_and_prints_tables(stack):
     assert result.exit_code == 0, result.output
     assert "Pipeline status" in result.stdout and "Oldest pending file" in result.stdout
     assert day in result.stdout
+
+
+def test_enforced_iam_denies_what_the_terraform_policy_lacks_and_names_the_action(stack):
+    # The harness's operators' role has exactly Terraform's operator_policy_json. Without its statement that lets
+    # the commands list the buckets, `backfill --dry-run` cannot list the input bucket: the request is denied and
+    # the after-test check (raise_if_denied) names the role, the action and the bucket. With the statement back,
+    # the same command works: the enforcement checks the rendered policy, statement by statement.
+    from pipeline.embedded.iam import IamAccessDenied
+
+    role = stack.policies["components"]["operator"]
+    [(policy_name, document)] = stack.policies["roles"][role]["inline"].items()
+    assert any(s.get("Sid") == "ListInputManifestsAndTable" for s in document["Statement"])
+    without = {
+        **document,
+        "Statement": [s for s in document["Statement"] if s.get("Sid") != "ListInputManifestsAndTable"],
+    }
+    iam = stack.aws.client("iam")  # the harness admin
+    iam.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(without))
+    try:
+        with pytest.raises(Exception, match="AccessDenied"):
+            backfill(stack.ctx(), INPUT, "raw/", dry_run=True)
+        with pytest.raises(IamAccessDenied) as denied:
+            stack.raise_if_denied()
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+    message = str(denied.value)
+    assert (
+        f"assumed-role/{role}/" in message
+        and "s3:ListBucket" in message
+        and f"arn:aws:s3:::{INPUT}" in message
+    )
+    assert denied.value.error_name == "IamAccessDenied"
+    assert backfill(stack.ctx(), INPUT, "raw/", dry_run=True).dry_run  # the statement restored: allowed again

@@ -17,7 +17,17 @@ from pipeline.ops.errors import DateBusy
 from pipeline.ops.replay import replay
 from pipeline.ops.status import collect
 
-from .harness import BAD_PATH, DATABASE, GLUE_TABLE, LAKE, OUTPUT_PATH, MiniStack, ndjson
+from .harness import (
+    BAD_PATH,
+    DATABASE,
+    GLUE_TABLE,
+    LAKE,
+    OUTPUT_PATH,
+    OUTPUT_PREFIX,
+    QUARANTINE_PREFIX,
+    MiniStack,
+    ndjson,
+)
 
 DAY = "2026-10-10"
 
@@ -67,7 +77,7 @@ def test_catalog_then_replay_leaves_one_copy_of_each_record(stack):
 
     rows = stack.lake_records(DAY)
     assert len(rows) == 70 and len({r["event_id"] for r in rows}) == 70
-    assert len(stack.lake_keys(DAY, "quarantine")) == 1  # the corrupt line, under its manifest
+    assert len(stack.lake_keys(DAY, QUARANTINE_PREFIX)) == 1  # the corrupt line, under its manifest
 
     # Replay through the CLI, with the embedded lake kept in step; watch the catalog during the run.
     seen_locations: set[str] = set()
@@ -96,11 +106,15 @@ def test_catalog_then_replay_leaves_one_copy_of_each_record(stack):
             str(stack.workdir / "quarantine"),
         ]
         # --no-wait: snapshot, reset and first batches, then return (as if the operator's laptop went away) ...
-        started = CliRunner().invoke(ops_app, ["replay", "--date", DAY, "--no-wait", "--json", *common])
+        started = CliRunner(env=stack.operator_env()).invoke(
+            ops_app, ["replay", "--date", DAY, "--no-wait", "--json", *common]
+        )
         assert started.exit_code == 0, started.output + started.stderr
         assert json.loads(started.stdout)["status"] == "running"
         # ... and the same command later follows it to the end (resumed from the REPLAY item).
-        result = CliRunner().invoke(ops_app, ["replay", "--date", DAY, "--json", *common])
+        result = CliRunner(env=stack.operator_env()).invoke(
+            ops_app, ["replay", "--date", DAY, "--json", *common]
+        )
     finally:
         moto_bridges.set_glue_runner(stack.glue)
     assert result.exit_code == 0, result.output + result.stderr
@@ -120,9 +134,12 @@ def test_catalog_then_replay_leaves_one_copy_of_each_record(stack):
     assert {r["_manifest_id"] for r in rows} == new_ids
     local = _local_rows(stack.workdir / "lake" / f"dt={DAY}")
     assert sorted(r["event_id"] for r in local) == sorted(r["event_id"] for r in rows)
-    [bad_key] = stack.lake_keys(DAY, "quarantine")
+    [bad_key] = stack.lake_keys(DAY, QUARANTINE_PREFIX)
     assert any(f"manifest_id={m}/" in bad_key for m in new_ids)
-    assert s3.list_objects_v2(Bucket=LAKE, Prefix=f"events/_replays/{replay_id}/").get("KeyCount", 0) == 0
+    assert (
+        s3.list_objects_v2(Bucket=LAKE, Prefix=f"{OUTPUT_PREFIX}_replays/{replay_id}/").get("KeyCount", 0)
+        == 0
+    )
     assert (
         s3.list_objects_v2(Bucket=LAKE, Prefix=f"{BAD_PATH[len('s3://' + LAKE) + 1 :]}_replays/").get(
             "KeyCount", 0

@@ -66,7 +66,7 @@ def test_failed_manifest_is_shown_then_retried_to_success(stack):
 
     # The same through the CLI, as a script would read it; --fail-on warning makes the exit status say so.
     outputs = stack.outputs_file()
-    result = CliRunner().invoke(
+    result = CliRunner(env=stack.operator_env()).invoke(
         ops_app,
         [
             "status",
@@ -94,7 +94,7 @@ def test_failed_manifest_is_shown_then_retried_to_success(stack):
     assert len(stack.files(DAY)) == 2
 
     # `retry --failed --date D --wait`: every failed manifest of the date, followed to its end.
-    result = CliRunner().invoke(
+    result = CliRunner(env=stack.operator_env()).invoke(
         ops_app,
         [
             "retry",
@@ -133,7 +133,7 @@ def test_failed_manifest_is_shown_then_retried_to_success(stack):
 
     with pytest.raises(ManifestNotRetryable):
         retry_manifest(ctx, manifest_id)  # completed: replay is the tool for that
-    result = CliRunner().invoke(
+    result = CliRunner(env=stack.operator_env()).invoke(
         ops_app, ["retry", manifest_id, "--outputs", str(outputs), "--endpoint-url", stack.aws.endpoint_url]
     )
     assert result.exit_code == 1 and "ManifestNotRetryable" in result.stderr
@@ -154,7 +154,7 @@ def test_reconcile_registers_completed_dates_missing_from_the_catalog(stack):
     ctx = stack.ctx()
     plan = reconcile(ctx, [DAY], dry_run=True)
     assert [(c.date_prefix, c.action) for c in plan.catalog] == [(DAY, "register partition")]
-    result = CliRunner().invoke(
+    result = CliRunner(env=stack.operator_env()).invoke(
         ops_app,
         [
             "reconcile",
@@ -223,7 +223,14 @@ def test_status_watch_refreshes_on_a_terminal_until_ctrl_c(stack):
     command = [sys.executable, "-m", "pipeline", "status", "--watch", "--interval", "0.3"]
     command += ["--date", DAY, "--date", late, "--outputs", str(stack.outputs_file())]
     command += ["--endpoint-url", stack.aws.endpoint_url]
-    env = {**os.environ, "PYTHONPATH": str(worktree), "COLUMNS": "150", "LINES": "40", "TERM": "xterm"}
+    env = {
+        **os.environ,
+        **stack.operator_env(),
+        "PYTHONPATH": str(worktree),
+        "COLUMNS": "150",
+        "LINES": "40",
+        "TERM": "xterm",
+    }
     env.pop("NO_COLOR", None)
     master, slave = pty.openpty()
     process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)

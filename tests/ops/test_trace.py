@@ -26,7 +26,7 @@ from pipeline.ops.trace import (
     trace,
 )
 
-from .harness import INPUT, MiniStack, ndjson
+from .harness import BAD_PATH, INPUT, MiniStack, ndjson
 
 pytestmark = pytest.mark.spark
 DONE, FAILED = "2026-09-10", "2026-09-11"
@@ -67,9 +67,7 @@ def test_a_file_with_a_bad_line_shows_that_line_with_its_reason(stack):
     assert quarantine["lines"] == 1 and quarantine["by_reason"] == {"invalid_json": 1}
     [sample] = quarantine["samples"]
     assert sample["raw_line"] == "{not json" and sample["reason"].startswith("invalid_json")
-    assert sample["offset"] > 0 and sample["quarantine_file"].startswith(
-        "s3://ops-lake/quarantine/dt=2026-09-10/"
-    )
+    assert sample["offset"] > 0 and sample["quarantine_file"].startswith(f"{BAD_PATH}dt=2026-09-10/")
     assert journey["output"]["rows_written"] == 20  # that file's rows only, not the batch's 50
     # The batch's other file has no bad line: the quarantine records are told apart by source file.
     other = _trace(stack, GOOD)["items"][0]["output"]
@@ -143,19 +141,23 @@ def test_a_failed_batch_shows_the_failed_state_and_the_glue_error(stack):
 def test_the_cli_json_parses_and_date_key_finds_the_same_item(stack):
     outputs = str(stack.outputs_file())
     base = ["--outputs", outputs, "--endpoint-url", stack.aws.endpoint_url]
-    result = CliRunner().invoke(app, ["trace", f"s3://{INPUT}/{BAD}", "--json", *base])
+    result = CliRunner(env=stack.operator_env()).invoke(
+        app, ["trace", f"s3://{INPUT}/{BAD}", "--json", *base]
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert set(document) == {"trace_version", "url", "date", "object", "items"}
     [journey] = document["items"]
     assert set(journey) >= {"file_key", "status", "item", "timeline", "manifest", "execution", "glue_run"}
     assert set(journey) >= {"report", "output", "snapshot", "notes"}
-    assert journey["output"]["quarantine"]["path"].startswith("s3://ops-lake/quarantine/dt=2026-09-10/")
+    assert journey["output"]["quarantine"]["path"].startswith(f"{BAD_PATH}dt=2026-09-10/")
     assert journey["snapshot"]["manifest_id"] == journey["manifest"]["manifest_id"]
-    by_key = CliRunner().invoke(app, ["trace", "--date", DONE, "--key", journey["file_key"], "--json", *base])
+    by_key = CliRunner(env=stack.operator_env()).invoke(
+        app, ["trace", "--date", DONE, "--key", journey["file_key"], "--json", *base]
+    )
     assert by_key.exit_code == 0, by_key.output
     assert json.loads(by_key.stdout)["items"][0]["manifest"] == journey["manifest"]
-    text = CliRunner().invoke(app, ["trace", f"s3://{INPUT}/{BAD}", *base])
+    text = CliRunner(env=stack.operator_env()).invoke(app, ["trace", f"s3://{INPUT}/{BAD}", *base])
     assert text.exit_code == 0, text.output
     assert f"manifest {journey['manifest']['manifest_id']}: completed" in text.stdout
     assert "execution " in text.stdout and "RunGlueJob: succeeded" in text.stdout
@@ -175,10 +177,12 @@ def test_an_unknown_or_untracked_file_is_a_named_error(stack):
         untracked.value.fix
     )
     base = ["--outputs", str(stack.outputs_file()), "--endpoint-url", stack.aws.endpoint_url]
-    result = CliRunner().invoke(app, ["trace", f"s3://{INPUT}/raw/{DONE}/never-landed.ndjson", *base])
+    result = CliRunner(env=stack.operator_env()).invoke(
+        app, ["trace", f"s3://{INPUT}/raw/{DONE}/never-landed.ndjson", *base]
+    )
     assert result.exit_code == UnknownFile.exit_code == 1
     assert "error[UnknownFile]" in result.stderr and "fix:" in result.stderr
-    bad_url = CliRunner().invoke(app, ["trace", "not-a-url", *base])
+    bad_url = CliRunner(env=stack.operator_env()).invoke(app, ["trace", "not-a-url", *base])
     assert bad_url.exit_code == 2 and "error[InvalidS3Url]" in bad_url.stderr
 
 

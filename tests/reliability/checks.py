@@ -9,7 +9,16 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from ops.harness import BAD_PATH, INPUT, MANIFESTS, OUTPUT_PATH, TABLE, MiniStack
+from ops.harness import (
+    BAD_PATH,
+    INPUT,
+    INPUT_PREFIX,
+    MANIFEST_PREFIX,
+    MANIFESTS,
+    OUTPUT_PATH,
+    TABLE,
+    MiniStack,
+)
 
 from pipeline.checks import invariants
 from pipeline.control_plane.bootstrap import App, build_app, handle_event
@@ -44,10 +53,10 @@ def staged_to_s3(value: str) -> str:
 def locations() -> invariants.Locations:
     return invariants.Locations(
         input_bucket=INPUT,
-        input_prefix="raw/",
+        input_prefix=INPUT_PREFIX,
         table=TABLE,
         manifest_bucket=MANIFESTS,
-        manifest_prefix="manifests/",
+        manifest_prefix=MANIFEST_PREFIX,
         output_path=OUTPUT_PATH,
         bad_records_path=BAD_PATH,
         source_url=staged_to_s3,
@@ -72,9 +81,10 @@ def later_app(stack: MiniStack, seconds: int = 1000) -> App:
     """The manifest builder as it runs `seconds` from now (past REPAIR_GRACE_SECONDS): the handler's own code
     (build_app with the function's environment), only its clock is later."""
     config = ControlPlaneConfig.from_env(os.environ)
-    return build_app(
-        config, clock=lambda: utc_now() + timedelta(seconds=seconds), endpoint_url=stack.aws.endpoint_url
-    )
+    with stack.as_function():  # its clients sign as the function's role, as the deployed handler's do
+        return build_app(
+            config, clock=lambda: utc_now() + timedelta(seconds=seconds), endpoint_url=stack.aws.endpoint_url
+        )
 
 
 def flush_later(stack: MiniStack, seconds: int = 1000) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-from ops.harness import LAKE, MiniStack, ndjson
+from ops.harness import INPUT, LAKE, QUARANTINE_PREFIX, MiniStack, ndjson
 
 from .checks import assert_holds, staged_to_s3
 
@@ -114,7 +114,7 @@ def converted(stack):
 def _quarantine(stack: MiniStack, day: str) -> Counter[tuple[str, str]]:
     s3 = stack.aws.client("s3")
     reasons: Counter[tuple[str, str]] = Counter()
-    for obj in s3.list_objects_v2(Bucket=LAKE, Prefix=f"quarantine/dt={day}/").get("Contents", []):
+    for obj in s3.list_objects_v2(Bucket=LAKE, Prefix=f"{QUARANTINE_PREFIX}dt={day}/").get("Contents", []):
         for line in s3.get_object(Bucket=LAKE, Key=obj["Key"])["Body"].read().splitlines():
             record = json.loads(line)
             assert {"source_file", "offset", "reason", "raw_line"} <= set(record)
@@ -128,7 +128,7 @@ def test_every_input_of_the_matrix_has_its_outcome(stack, converted):
     rows = Counter(staged_to_s3(r["_source_file"]) for r in stack.lake_records(DAY))
     quarantined = _quarantine(stack, DAY)
     for name, (key, _, want_rows, want_bad) in MATRIX.items():
-        url = f"s3://ops-input/raw/{DAY}/{key}"
+        url = f"s3://{INPUT}/raw/{DAY}/{key}"
         got_bad = {reason: n for (source, reason), n in quarantined.items() if source == url}
         assert (rows[url], got_bad) == (want_rows, want_bad), name
     report = assert_holds(stack, DAY)
@@ -188,6 +188,6 @@ def test_a_column_changing_type_between_days(stack, converted):
     assert str(schema.field("amount").type) == "double"  # the table's type, as on DAY
     assert sorted(r["amount"] for r in stack.lake_records(NEXT_DAY)) == [i + 0.25 for i in range(95)]
     assert _quarantine(stack, NEXT_DAY) == Counter(
-        {(f"s3://ops-input/raw/{NEXT_DAY}/next.ndjson", "schema_contract"): 5}
+        {(f"s3://{INPUT}/raw/{NEXT_DAY}/next.ndjson", "schema_contract"): 5}
     )
     assert_holds(stack, NEXT_DAY)

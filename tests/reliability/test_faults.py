@@ -9,7 +9,7 @@ import json
 import time
 
 import pytest
-from ops.harness import MANIFESTS, MiniStack, ndjson
+from ops.harness import INPUT, LAKE, MANIFESTS, TABLE, MiniStack, ndjson
 
 from pipeline.ops.errors import ManifestNotRetryable
 from pipeline.ops.reconcile import reconcile
@@ -186,12 +186,12 @@ def test_the_checker_sees_duplicates_orphans_missing_arns_and_untracked_files(st
     s3, ddb = stack.aws.client("s3"), stack.aws.client("dynamodb")
     [parquet] = [k for k in stack.lake_keys(day) if k.endswith(".parquet")]
     copy = parquet.replace(".part-00000-", ".part-00099-")
-    s3.copy_object(Bucket="ops-lake", Key=copy, CopySource={"Bucket": "ops-lake", "Key": parquet})
+    s3.copy_object(Bucket=LAKE, Key=copy, CopySource={"Bucket": LAKE, "Key": parquet})
     orphan = f"manifests/{day}/{day}-000000-0123456789ab.json"
     s3.put_object(Bucket=MANIFESTS, Key=orphan, Body=b'{"entries": []}')
     key = {"date_prefix": {"S": day}, "file_key": {"S": f"MANIFEST#{manifest['manifest_id']}"}}
-    ddb.update_item(TableName="ops-tracking", Key=key, UpdateExpression="REMOVE execution_arn")
-    s3.put_object(Bucket="ops-input", Key=f"raw/{day}/never-delivered.ndjson", Body=b'{"a": 1}\n')
+    ddb.update_item(TableName=TABLE, Key=key, UpdateExpression="REMOVE execution_arn")
+    s3.put_object(Bucket=INPUT, Key=f"raw/{day}/never-delivered.ndjson", Body=b'{"a": 1}\n')
 
     text = check(stack, day).summary()
     assert "15 non-blank lines, 30 Parquet rows" in text
@@ -199,10 +199,10 @@ def test_the_checker_sees_duplicates_orphans_missing_arns_and_untracked_files(st
     assert "has no execution_arn" in text
     assert "never-delivered.ndjson" in text and "is not tracked" in text
 
-    s3.delete_object(Bucket="ops-lake", Key=copy)
+    s3.delete_object(Bucket=LAKE, Key=copy)
     s3.delete_object(Bucket=MANIFESTS, Key=orphan)
     ddb.update_item(
-        TableName="ops-tracking",
+        TableName=TABLE,
         Key=key,
         UpdateExpression="SET execution_arn = :arn",
         ExpressionAttributeValues={":arn": {"S": manifest["execution_arn"]}},
@@ -297,7 +297,7 @@ def test_handler_killed_mid_batch_and_sqs_redelivers_after_the_visibility_timeou
 def test_sns_alert_failing_does_not_hide_a_failed_batch(stack):
     day = "2026-09-14"
     _drop(stack, day, "a")
-    stack.aws.client("s3").delete_object(Bucket="ops-input", Key=f"raw/{day}/a.ndjson")
+    stack.aws.client("s3").delete_object(Bucket=INPUT, Key=f"raw/{day}/a.ndjson")
     with FAULTS.active(Rule("sns", "Publish", "InternalError", status=500)) as [rule]:
         stack.flush()
         [manifest] = stack.wait_manifests_final(day, 1)
@@ -317,7 +317,7 @@ def test_glue_publish_failing_mid_write_then_retried(stack):
         "InternalError",
         status=500,
         times=1,
-        when=lambda p: p.get("Bucket") == "ops-lake" and str(p.get("Key", "")).endswith(".parquet"),
+        when=lambda p: p.get("Bucket") == LAKE and str(p.get("Key", "")).endswith(".parquet"),
     )
     with FAULTS.active(rule):
         stack.flush()

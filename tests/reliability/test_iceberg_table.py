@@ -48,7 +48,7 @@ def stack(aws, spark, tmp_path_factory):
 
 def _access(stack: MiniStack) -> CatalogAccess:
     endpoint = stack.aws.endpoint_url
-    return CatalogAccess(endpoint, endpoint, "us-east-1", "testing", "testing")
+    return CatalogAccess(endpoint, endpoint, "us-east-1", *stack.harness_keys())  # the test's own reads
 
 
 def _table(stack: MiniStack):

@@ -10,6 +10,7 @@ with every line exactly once."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from ops.harness import LAKE, MiniStack, ndjson
+from ops.harness import LAKE, OUTPUT_PREFIX, QUARANTINE_PREFIX, MiniStack, ndjson
 
 from pipeline.ops.retry import retry_manifest
 
@@ -58,7 +59,7 @@ def _local_files(root: Path) -> set[str]:
 def _assert_no_staging_left(stack: MiniStack) -> None:
     staging = _lake(stack) / "_staging"
     assert not staging.exists() or not any(staging.rglob("*")), sorted(staging.rglob("*"))
-    assert _objects(stack, "events/_staging") == {}
+    assert _objects(stack, f"{OUTPUT_PREFIX}_staging") == {}
 
 
 def _fail_next_run_mid_write(stack: MiniStack, start) -> tuple[dict, StagingDiskFull]:
@@ -96,8 +97,8 @@ def test_disk_full_inside_a_spark_task_publishes_nothing_and_retry_completes(sta
     assert fault.hits[0].parent.parent.parent.name == manifest_id
     # Nothing of the manifest is published: no Parquet, no quarantine (its bad lines stay unpublished), no
     # report, in S3 or in the local lake; staging (with the planted file) is gone.
-    assert stack.lake_keys(day) == [] and stack.lake_keys(day, prefix="quarantine") == []
-    assert _objects(stack, f"events/_reports/{manifest_id}") == {}
+    assert stack.lake_keys(day) == [] and stack.lake_keys(day, prefix=QUARANTINE_PREFIX) == []
+    assert _objects(stack, f"{OUTPUT_PREFIX}_reports/{manifest_id}") == {}
     assert not any(manifest_id in name for name in _local_files(_lake(stack)))
     assert not any(manifest_id in name for name in _local_files(stack.workdir / "quarantine"))
     _assert_no_staging_left(stack)
@@ -111,7 +112,7 @@ def test_disk_full_inside_a_spark_task_publishes_nothing_and_retry_completes(sta
     assert manifest["status"] == "completed", manifest
     assert stack.report(manifest_id)["records_in"] == 42
     assert assert_holds(stack, day).lines_checked == 42
-    assert len(stack.lake_records(day)) == 40 and len(stack.lake_keys(day, prefix="quarantine")) == 2
+    assert len(stack.lake_records(day)) == 40 and len(stack.lake_keys(day, prefix=QUARANTINE_PREFIX)) == 2
     _assert_no_staging_left(stack)
 
 
@@ -131,8 +132,8 @@ def test_a_rerun_failing_mid_write_leaves_the_published_output_intact(stack):
     [manifest] = stack.manifests(day)
     manifest_id = manifest["manifest_id"]
     assert manifest["status"] == "processing"
-    published = _objects(stack, "events/dt=" + day) | _objects(stack, "quarantine/dt=" + day)
-    published |= _objects(stack, f"events/_reports/{manifest_id}")
+    published = _objects(stack, f"{OUTPUT_PREFIX}dt={day}") | _objects(stack, f"{QUARANTINE_PREFIX}dt={day}")
+    published |= _objects(stack, f"{OUTPUT_PREFIX}_reports/{manifest_id}")
     assert len(published) == 5  # one Parquet file, three quarantine files (one per parse task), the report
     rows_before = sorted(r["event_id"] for r in stack.lake_records(day))
     assert len(rows_before) == 60
@@ -143,8 +144,8 @@ def test_a_rerun_failing_mid_write_leaves_the_published_output_intact(stack):
 
     _fail_next_run_mid_write(stack, lambda: retry_manifest(stack.ctx(), manifest_id))
     _assert_failed_mid_write(stack, day)
-    after = _objects(stack, "events/dt=" + day) | _objects(stack, "quarantine/dt=" + day)
-    after |= _objects(stack, f"events/_reports/{manifest_id}")
+    after = _objects(stack, f"{OUTPUT_PREFIX}dt={day}") | _objects(stack, f"{QUARANTINE_PREFIX}dt={day}")
+    after |= _objects(stack, f"{OUTPUT_PREFIX}_reports/{manifest_id}")
     assert after == published  # same keys, same ETags: nothing replaced, nothing deleted
     s3 = stack.aws.client("s3")
     for key in published:
@@ -184,7 +185,17 @@ def _job_keys(s3, prefix: str) -> dict[str, str]:
 
 @pytest.fixture
 def job_input(aws):
-    """Two input objects (20 good lines and 1 bad line each) and their manifest in the embedded S3."""
+    """Two input objects (20 good lines and 1 bad line each) and their manifest in the embedded S3. The job runs
+    outside the harness stack, on a bucket of its own that no Terraform policy names: with the module's stack up,
+    IAM enforcement is suspended for these tests (their faults are S3's answers, not IAM's)."""
+    from ops.harness import active_stack
+
+    stack = active_stack()
+    with stack.enforcement_suspended() if stack is not None else contextlib.nullcontext():
+        yield from _job_input(aws)
+
+
+def _job_input(aws):
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=JOB_BUCKET)
     entries = []

@@ -44,6 +44,8 @@ ACTION_NAMES = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    # S3 authorizes HeadBucket as s3:ListBucket (botocore sends one after a 400 to find the bucket's region)
+    "s3:HeadBucket": "s3:ListBucket",
 }
 
 # moto's service prefix -> IAM's, where they differ (moto takes the endpoint prefix: CloudWatch's is `monitoring`).
