@@ -29,6 +29,7 @@ GOAL_SECONDS = 60.0  # issue 17: <= 60 s on a quiet machine, Terraform and the J
 STAGES = (
     "aws_start",
     "lambda_zip",
+    "terraform_init",
     "terraform_apply",
     "spark_start",
     "generate",
@@ -172,7 +173,8 @@ def render_markdown(document: dict) -> str:
         + ".",
         "",
         "Spark start (including warming its Python workers) and the sample data generation run in parallel with "
-        "Terraform apply; `glue_runs` is the time spent inside the Glue job runs, part of `processing`.",
+        "Terraform apply, `terraform_init` in parallel with `aws_start` and `lambda_zip` (0 in runs before it "
+        "did); `glue_runs` is the time spent inside the Glue job runs, part of `processing`.",
         "",
         f"Last run: {last['files']} files, {last['input_bytes'] / 1e6:.1f} MB, {last['lines']} lines -> "
         f"{last['records_out']} rows + {last['quarantined']} quarantined, {last['manifests']} batches, "

@@ -155,8 +155,20 @@ class TerraformRunner:
         self.timeout_seconds = timeout_seconds
         self.parallelism = parallelism
         self._version_checked = False
+        self._initialised: set[Path] = set()  # work folders this runner has run `init` in
 
     # ------------------------------------------------------------------------------------------ public API
+
+    def init(self, workdir: Path) -> None:
+        """``init`` of the work folder, ahead of the first ``apply``/``plan``/``destroy`` (which then skip it).
+
+        It needs neither the endpoint nor the variables (providers come from the mirror, modules are local), so
+        the embedded mode runs it while the emulator starts and the artifacts are built."""
+        paths = _Paths(Path(workdir).resolve())
+        paths.workdir.mkdir(parents=True, exist_ok=True)
+        self._check_version(paths)
+        self._write_cli_config(paths)
+        self._init(paths, None)
 
     def apply(self, endpoint_url: str | None, workdir: Path, variables: Mapping[str, Any]) -> dict[str, Any]:
         """``init`` + ``apply`` against ``endpoint_url`` (None: real AWS); returns the outputs as name -> value."""
@@ -282,6 +294,13 @@ class TerraformRunner:
             all_variables["aws_endpoint_url"] = endpoint_url.rstrip("/")
         paths.var_file.write_text(json.dumps(all_variables, indent=2, default=str) + "\n", encoding="utf-8")
         self._write_cli_config(paths)
+        if paths.workdir not in self._initialised:
+            self._init(paths, endpoint_url)
+        return paths
+
+    def _init(self, paths: _Paths, endpoint_url: str | None) -> None:
+        """One ``init`` per work folder and runner: the source folder and the provider mirror do not change
+        under a runner, so a second one would only cost its seconds."""
         self._run(
             ["init", "-input=false", "-lockfile=readonly"],
             paths,
@@ -289,7 +308,7 @@ class TerraformRunner:
             TerraformInitFailed,
             "terraform init failed",
         )
-        return paths
+        self._initialised.add(paths.workdir)
 
     def _plan_args(self, paths: _Paths) -> list[str]:
         return [

@@ -20,6 +20,7 @@ from pipeline.cli.output import console
 STAGE_LABELS = {
     "aws_start": "embedded AWS start",
     "lambda_zip": "Lambda zip build",
+    "terraform_init": "Terraform init, in parallel",
     "terraform_apply": "Terraform apply",
     "spark_start": "Spark (JVM) start, in parallel",
     "generate": "inputs (generate/count), in parallel",

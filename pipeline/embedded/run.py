@@ -174,6 +174,7 @@ class PipelineRun:
 
     def start_stack(self) -> StackOutputs:
         self.stack.start_spark()
+        self.stack.start_terraform_init()
         self.stack.start_lambda_zip()
         stage = self._begin("aws_start", "Starting the embedded AWS")
         aws = self.stack.start_aws()

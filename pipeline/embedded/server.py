@@ -67,19 +67,36 @@ def operator_environment() -> dict[str, str]:
     return dict(_operator_environment)
 
 
+# One boto3 session makes every harness client (their keys are passed per client): a session per client parsed
+# botocore's endpoint and service data again each time, 100-160 ms of CPU per client on this machine, in the one
+# process that also serves moto, the Lambdas and the Glue driver (the follow loop makes two clients a look).
+_harness_session_lock = threading.Lock()  # a boto3 Session is not thread-safe (its clients are)
+_harness_session: Any = None
+_harness_session_handlers = -1  # len(BUILTIN_HANDLERS) when it was made: sessions copy them when created
+
+
 def harness_client(service: str, endpoint_url: str | None = None, region: str = REGION, **kwargs: Any) -> Any:
     """A boto3 client signed with the harness identity (explicit keys: never the process environment, which a
     Glue run holds with its role's keys while the job runs)."""
+    global _harness_session, _harness_session_handlers
     import boto3
+    import botocore.handlers
 
-    session = boto3.session.Session(
-        region_name=region,
-        aws_access_key_id=_harness_credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=_harness_credentials["AWS_SECRET_ACCESS_KEY"],
-    )
     if endpoint_url is not None:
         kwargs["endpoint_url"] = endpoint_url
-    return session.client(service, **kwargs)  # type: ignore[call-overload]  # the service is chosen at run time
+    with _harness_session_lock:
+        # A process-wide observer appended to botocore's built-in handlers (pipeline/checks/botocore_hooks.py)
+        # after the session was made would miss its clients: a new session then.
+        if _harness_session is None or _harness_session_handlers != len(botocore.handlers.BUILTIN_HANDLERS):
+            _harness_session = boto3.session.Session()
+            _harness_session_handlers = len(botocore.handlers.BUILTIN_HANDLERS)
+        return _harness_session.client(
+            service,  # the service is chosen at run time
+            region_name=region,
+            aws_access_key_id=_harness_credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=_harness_credentials["AWS_SECRET_ACCESS_KEY"],
+            **kwargs,
+        )
 
 
 _active_lock = threading.Lock()

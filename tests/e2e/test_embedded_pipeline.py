@@ -200,6 +200,14 @@ def test_the_demo_accounts_for_every_line(demo):
     assert (demo["workdir"] / "logs" / "spark.log").is_file()
 
 
+def test_terraform_init_ran_once_in_the_background_before_the_apply(demo):
+    """`terraform init` needs neither the endpoint nor the artifacts: it runs while the embedded AWS starts
+    (docs/scaling.md#demo-wall-time), as a stage of its own, and the apply does not repeat it."""
+    log = (demo["workdir"] / "logs" / "terraform.log").read_text()
+    assert re.findall(r"^===== terraform (\w+) ", log, re.M) == ["init", "apply", "output"], log[-2000:]
+    assert 0 < demo["summary"]["timings"]["terraform_init"] < demo["summary"]["timings"]["total"]
+
+
 def test_the_sample_query_hint_runs_as_printed(demo):
     """The hint is the real command (it was `pipeline query "..."`): pasted into a shell it answers the same."""
     lines = "".join(demo["process"].output).splitlines()

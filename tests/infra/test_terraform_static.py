@@ -125,6 +125,29 @@ def test_the_embedded_provider_reaches_the_emulator_whatever_endpoints_the_calle
     assert outputs == {"account_id": ACCOUNT_ID}
 
 
+def test_an_init_run_ahead_is_not_repeated_by_the_apply(tmp_path: Path) -> None:
+    """The embedded mode runs `init` while the emulator starts (docs/scaling.md#demo-wall-time); the apply of the
+    same work folder then skips its own, and a runner that was not initialised ahead still runs one."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "main.tf").write_text(
+        'variable "aws_region" {\n  type = string\n}\n\noutput "region" {\n  value = var.aws_region\n}\n'
+    )
+
+    def commands(log: Path) -> list[str]:
+        return re.findall(r"^===== terraform (\w+) ", log.read_text(), re.M)
+
+    ahead = TerraformRunner(config, log_file=tmp_path / "ahead.log")
+    ahead.init(tmp_path / "ahead")
+    assert commands(tmp_path / "ahead.log") == ["init"]
+    assert ahead.apply(None, tmp_path / "ahead", {}) == {"region": "us-east-1"}
+    assert commands(tmp_path / "ahead.log") == ["init", "apply", "output"]
+
+    plain = TerraformRunner(config, log_file=tmp_path / "plain.log")
+    assert plain.apply(None, tmp_path / "plain", {}) == {"region": "us-east-1"}
+    assert commands(tmp_path / "plain.log") == ["init", "apply", "output"]
+
+
 def test_the_aws_example_passes_only_module_variables_from_its_own() -> None:
     module_variables = _blocks(TERRAFORM_DIR, "variable")
     arguments = _module_arguments(AWS_EXAMPLE_DIR)
