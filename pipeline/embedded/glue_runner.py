@@ -484,7 +484,13 @@ class GlueRunner:
     def close(self) -> None:
         if self._log_handler is not None:
             for name in JOB_LOGGERS:
-                logging.getLogger(name).removeHandler(self._log_handler)
+                job_logger = logging.getLogger(name)
+                job_logger.removeHandler(self._log_handler)
+                # A run still in flight (Ctrl-C stops the runner under it) logs to the process's own handlers from
+                # now on; with no handler at all, Python's last-resort handler would print its failure on stderr.
+                job_logger.propagate = True
+                if not any(isinstance(h, logging.NullHandler) for h in job_logger.handlers):
+                    job_logger.addHandler(logging.NullHandler())
             self._log_handler.close()
             self._log_handler = None
 

@@ -162,3 +162,29 @@ def test_a_deployed_package_that_differs_from_the_local_code_fails_the_run(aws, 
         assert runner.runs[0].status == "FAILED"
     finally:
         s3.put_object(Bucket="runner-artifacts", Key=key, Body=original)
+
+
+def test_a_run_that_outlives_the_runner_logs_nothing_on_stderr(tmp_path, capfd):
+    # Ctrl-C stops the runner (close) while a run thread is still in flight: that run's failure, logged after the
+    # close, must not reach the terminal through Python's last-resort handler (the run's one stderr line rule).
+    import logging
+    import threading
+
+    from pipeline.embedded.glue_runner import job_log
+
+    runner = GlueRunner(
+        "http://127.0.0.1:9",
+        workdir=tmp_path / "w",
+        lake_dir=tmp_path / "w" / "lake",
+        quarantine_dir=tmp_path / "w" / "quarantine",
+        spark=lambda: None,  # type: ignore[arg-type,return-value]
+    )
+    runner._attach_job_log()
+    runner.close()
+    late = threading.Thread(
+        target=lambda: job_log.error("job run jr_late (manifest m) FAILED: after the close")
+    )
+    late.start()
+    late.join()
+    assert capfd.readouterr().err == ""
+    assert logging.getLogger("pipeline.embedded.glue_job").handlers  # a handler stays, so no last resort
