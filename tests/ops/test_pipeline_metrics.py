@@ -29,8 +29,10 @@ def _put(cloudwatch, namespace: str, metric: m.Metric, value: float, at: datetim
     )
 
 
-def test_the_sums_split_into_the_last_hour_and_the_last_day_and_the_latest_freshness_wins(aws):
-    # One namespace in this server: moto 5.2.5's GetMetricData ignores the namespace of a query with dimensions.
+def test_the_sums_split_into_the_last_hour_and_the_last_day_and_the_latest_freshness_wins(fresh_aws):
+    # An empty account (moto's backends outlive a server, and the modules run before this one on the same pytest
+    # process emit the same metrics): moto 5.2.5's GetMetricData ignores the namespace of a query with dimensions.
+    aws = fresh_aws
     namespace = "metrics-view-a/pipeline"
     cloudwatch = aws.client("cloudwatch")
     now = datetime.now(UTC)
