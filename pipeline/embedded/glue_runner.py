@@ -45,7 +45,6 @@ import errno
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import threading
@@ -64,7 +63,12 @@ from botocore.exceptions import ClientError
 import pipeline.contracts as pipeline_contracts
 from pipeline.embedded.bridges import GlueRunFailed, GlueRunRequest
 from pipeline.embedded.emf import EmbeddedMetrics
-from pipeline.embedded.iam import Credentials
+from pipeline.embedded.iam import (
+    CREDENTIAL_KEYS,
+    Credentials,
+    credentials_in_environment,
+    restore_environment,
+)
 from pipeline.embedded.iceberg_reads import mirror_table
 from pipeline.embedded.server import harness_client
 
@@ -495,9 +499,6 @@ class GlueRunner:
             self._log_handler = None
 
 
-_ROLE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-
-
 @contextlib.contextmanager
 def _job_role(role: Credentials | None, spark: SparkSession) -> Iterator[None]:
     """The job role's credentials where the job's code looks for them, as Glue provides them: the driver's
@@ -515,30 +516,23 @@ def _job_role(role: Credentials | None, spark: SparkSession) -> Iterator[None]:
 
     from glue_jobs.ndjson_to_parquet import storage
 
-    saved = {key: os.environ.get(key) for key in _ROLE_KEYS}
     role_env = role.environment()
     worker_env = spark.sparkContext.environment
-    saved_worker = {key: worker_env.get(key) for key in _ROLE_KEYS}
+    saved_worker = {key: worker_env.get(key) for key in CREDENTIAL_KEYS}
 
     def reset_cached_identities() -> None:
         boto3.DEFAULT_SESSION = None
         storage.s3_client.cache_clear()
 
-    for key in _ROLE_KEYS:
-        os.environ.pop(key, None)
+    for key in CREDENTIAL_KEYS:
         worker_env.pop(key, None)
-    os.environ.update(role_env)
     worker_env.update(role_env)
-    reset_cached_identities()
     try:
-        yield
+        with credentials_in_environment(role_env):
+            reset_cached_identities()
+            yield
     finally:
-        for env, values in ((os.environ, saved), (worker_env, saved_worker)):
-            for key, value in values.items():
-                if value is None:
-                    env.pop(key, None)
-                else:
-                    env[key] = value
+        restore_environment(saved_worker, worker_env)
         reset_cached_identities()
 
 

@@ -17,8 +17,11 @@ action and the resource; `bridges.iam.denials()` keeps every one, and `IamAccess
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,33 @@ logger = logging.getLogger(__name__)
 
 HARNESS_USER = "embedded-harness-admin"  # harness-only: never a component's identity
 _ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+# The variables that carry an identity's keys in an environment (boto3's environment provider reads them).
+CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def restore_environment(saved: Mapping[str, str | None], env: MutableMapping[str, str] = os.environ) -> None:
+    """Put back the values `saved` recorded (None: the variable was absent)."""
+    for key, value in saved.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+
+
+@contextlib.contextmanager
+def credentials_in_environment(credentials: Mapping[str, str]) -> Iterator[None]:
+    """`credentials` (an identity's CREDENTIAL_KEYS) as the process's environment identity while the block runs,
+    with no key of the previous identity left over; the previous values come back afterwards."""
+    saved = {key: os.environ.get(key) for key in CREDENTIAL_KEYS}
+    for key in CREDENTIAL_KEYS:
+        os.environ.pop(key, None)
+    os.environ.update(credentials)
+    try:
+        yield
+    finally:
+        restore_environment(saved)
 
 
 class IamAccessDenied(PipelineError):

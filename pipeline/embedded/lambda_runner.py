@@ -39,6 +39,7 @@ from typing import Any
 
 from pipeline.embedded.bridges import LambdaFunctionError
 from pipeline.embedded.emf import EmbeddedMetrics
+from pipeline.embedded.iam import credentials_in_environment
 from pipeline.embedded.server import harness_client
 
 logger = logging.getLogger(__name__)
@@ -276,9 +277,6 @@ class LambdaRunner:
         stream.flush()
 
 
-_ROLE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-
-
 @contextlib.contextmanager
 def _role_credentials(environment: Mapping[str, str] | None) -> Iterator[None]:
     """The function's execution-role credentials in the environment while its module is imported (cold start),
@@ -287,18 +285,8 @@ def _role_credentials(environment: Mapping[str, str] | None) -> Iterator[None]:
     if not environment:
         yield
         return
-    saved = {key: os.environ.get(key) for key in _ROLE_KEYS}
-    for key in _ROLE_KEYS:
-        os.environ.pop(key, None)
-    os.environ.update(environment)
-    try:
+    with credentials_in_environment(environment):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 _streams: dict[Path, Any] = {}

@@ -29,7 +29,7 @@ from pipeline.contracts.errors import PipelineError
 from pipeline.embedded import bridges
 from pipeline.embedded.alarms import AlarmEvaluator
 from pipeline.embedded.glue_runner import GlueRunner, GlueRunRecord
-from pipeline.embedded.iam import Credentials, IamEnforcement
+from pipeline.embedded.iam import CREDENTIAL_KEYS, Credentials, IamEnforcement, restore_environment
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.layout import StackOutputs, WorkLayout
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
@@ -400,18 +400,14 @@ class EmbeddedStack:
         environment afterwards (operator commands run in process, tests) sign with it."""
         import boto3
 
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        for key in CREDENTIAL_KEYS:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ.pop(key, None)
         os.environ.update(environment)
         boto3.DEFAULT_SESSION = None  # it caches the identity it resolved first
 
     def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        restore_environment(self._saved_env)
         self._saved_env.clear()
         import boto3
 

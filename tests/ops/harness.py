@@ -35,7 +35,15 @@ from pipeline.control_plane.adapters.tracking_schema import create_tracking_tabl
 from pipeline.embedded import bridges as moto_bridges
 from pipeline.embedded.bridges.iam import clear_denials, set_stepfunctions_credentials
 from pipeline.embedded.glue_runner import GlueRunner
-from pipeline.embedded.iam import Credentials, IamAccessDenied, IamEnforcement, denial_error
+from pipeline.embedded.iam import (
+    CREDENTIAL_KEYS,
+    Credentials,
+    IamAccessDenied,
+    IamEnforcement,
+    credentials_in_environment,
+    denial_error,
+    restore_environment,
+)
 from pipeline.embedded.lambda_runner import LambdaRunner
 from pipeline.embedded.poller import EventSourcePoller, discover_sqs_mappings
 from pipeline.embedded.server import DUMMY_CREDENTIALS, REGION, EmbeddedAws, set_harness_credentials
@@ -381,18 +389,11 @@ class MiniStack:
     @contextlib.contextmanager
     def as_function(self) -> Iterator[None]:
         """The function's execution-role keys in the environment (for the handler's code built by a test)."""
-        keys = self.role_credentials[FUNCTION].environment()
-        saved = {key: os.environ.get(key) for key in keys}
-        os.environ.update(keys)
         boto3.DEFAULT_SESSION = None
         try:
-            yield
+            with credentials_in_environment(self.role_credentials[FUNCTION].environment()):
+                yield
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
             boto3.DEFAULT_SESSION = None
 
     def stop(self) -> None:
@@ -412,11 +413,7 @@ class MiniStack:
         set_harness_credentials(None, None)
         if _active is self:
             _active = None
-        for key, value in self.saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        restore_environment(self.saved_env)
         boto3.DEFAULT_SESSION = None
         if denied is not None:
             raise denied
@@ -424,7 +421,7 @@ class MiniStack:
     def _use_credentials(self, environment: dict[str, str]) -> None:
         """The process's default identity (clients the tests and the in-process CLI build from the environment):
         the harness admin's, as in the Terraform stack (pipeline/embedded/stack.py)."""
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        for key in CREDENTIAL_KEYS:
             self.saved_env.setdefault(key, os.environ.get(key))
             os.environ.pop(key, None)
         os.environ.update(environment)
