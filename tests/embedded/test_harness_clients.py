@@ -33,7 +33,19 @@ def test_clients_share_the_parsed_service_data_and_keep_their_own_keys(aws) -> N
     assert first._request_signer._credentials.access_key == DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]
     assert second._request_signer._credentials.access_key == "AKIAHARNESSTEST"
     assert second._request_signer._credentials.token is None
-    assert first.list_tables()["TableNames"] == []  # a real call through the shared session's client
+    # real calls through the shared session's clients; moto's backends are per process and other test modules on
+    # this worker may have left tables, so look for our own table only
+    name = "harness-clients-probe"
+    second.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    try:
+        assert name in first.list_tables()["TableNames"]
+    finally:
+        first.delete_table(TableName=name)
 
 
 class _Seen:
