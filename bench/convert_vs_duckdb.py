@@ -182,15 +182,18 @@ def run_duckdb(data: dict[str, Any], out: Path, codec: str, timeline: bool = Fal
     return result
 
 
-def run_job(data: dict[str, Any], out: Path, codec: str, timeline: bool = False) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_job(
+    data: dict[str, Any], out: Path, codec: str, timeline: bool = False, root: Path = ROOT
+) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
     events = out / "eventlog"
     if timeline:  # read by pyspark's gateway launch: the job's own session conf is unchanged
         events.mkdir(parents=True)
         env["PYSPARK_SUBMIT_ARGS"] = (
             f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file://{events} pyspark-shell"
         )
-    argv = [sys.executable, str(JOB_SCRIPT), "--JOB_NAME", "bench", "--MANIFEST_PATH", data["manifest"]]
+    script = root / JOB_SCRIPT.relative_to(ROOT)
+    argv = [sys.executable, str(script), "--JOB_NAME", "bench", "--MANIFEST_PATH", data["manifest"]]
     argv += ["--OUTPUT_PATH", str(out / "job"), "--COMPRESSION_TYPE", codec]
     result = run_process(argv, env)
     report = json.loads(result.pop("stdout").strip().splitlines()[-1])
@@ -276,17 +279,22 @@ def measure(args: argparse.Namespace) -> None:
     work = Path(args.work_dir)
     cases = [c.strip() for c in args.cases.split(",")]
     inputs = {case: generate(work, case, args.scale) for case in cases}
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {case: {"duckdb": [], "job": []} for case in cases}
+    # --baseline-root: the job of another checkout (e.g. a detached worktree of the commit before a change), run
+    # alternately with this one and DuckDB in the same runs: a before/after on a machine whose load varies
+    engines = ["duckdb", "job"] + (["baseline"] if args.baseline_root else [])
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {case: {e: [] for e in engines} for case in cases}
     for run in range(args.runs):
         for case in cases:
-            order = ("duckdb", "job") if run % 2 == 0 else ("job", "duckdb")
+            order = engines[run % len(engines) :] + engines[: run % len(engines)]
             for engine in order:
                 out = work / f"out-convert-{engine}"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir(parents=True)
-                result = (run_duckdb if engine == "duckdb" else run_job)(
-                    inputs[case], out, args.codec, args.timeline
-                )
+                if engine == "duckdb":
+                    result = run_duckdb(inputs[case], out, args.codec)
+                else:
+                    root = Path(args.baseline_root).resolve() if engine == "baseline" else ROOT
+                    result = run_job(inputs[case], out, args.codec, args.timeline, root)
                 runs[case][engine].append(result)
                 shutil.rmtree(out, ignore_errors=True)
                 print(f"run {run + 1} {case} {engine}: {json.dumps(result)}", flush=True)
@@ -304,7 +312,7 @@ def measure(args: argparse.Namespace) -> None:
         entry: dict[str, Any] = {"input": {**inputs[case], "mb": round(mb, 1)}}
         for engine, engine_runs in runs[case].items():
             keys = ["seconds", "cpu_seconds", "cpu_own_seconds", "peak_rss_mb", "output_bytes"]
-            keys += ["job_seconds"] if engine == "job" else []
+            keys += ["job_seconds"] if engine != "duckdb" else []
             entry[engine] = {key: median([r[key] for r in engine_runs]) for key in keys}
             entry[engine]["load_avg_1m_before"] = [r["load_avg_1m_before"] for r in engine_runs]
             entry[engine]["runs"] = engine_runs
@@ -318,6 +326,14 @@ def measure(args: argparse.Namespace) -> None:
             "rss": round(job["peak_rss_mb"] / duck["peak_rss_mb"], 2),
         }
         entry["job"]["job_s_per_mb"] = round(job["job_seconds"] / mb, 4)
+        if "baseline" in entry:
+            base = entry["baseline"]
+            entry["ratio_baseline"] = {
+                "whole_process": round(base["seconds"] / duck["seconds"], 2),
+                "job_time": round(base["job_seconds"] / duck["seconds"], 2),
+                "cpu_own": round(base["cpu_own_seconds"] / duck["cpu_own_seconds"], 2),
+                "bytes": round(base["output_bytes"] / duck["output_bytes"], 3),
+            }
         summary["cases"][case] = entry
     got = summary["cases"]
     curves: dict[str, Any] = {}
@@ -359,7 +375,9 @@ def render(summary: dict[str, Any]) -> str:
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for case, entry in summary["cases"].items():
-        for engine in ("duckdb", "job"):
+        for engine in ("duckdb", "baseline", "job"):
+            if engine not in entry:
+                continue
             e = entry[engine]
             lines.append(
                 f"| {case} | {entry['input']['mb']} | {engine} | {e['seconds']} | {e.get('job_seconds', '')} | "
@@ -377,6 +395,12 @@ def render(summary: dict[str, Any]) -> str:
             f"| {case} | {r['whole_process']}x | {r['job_time']}x | {r['cpu']}x | {r['cpu_own']}x | {r['bytes']}x | "
             f"{r['rss']}x |"
         )
+        if "ratio_baseline" in entry:
+            b = entry["ratio_baseline"]
+            lines.append(
+                f"| {case} (baseline) | {b['whole_process']}x | {b['job_time']}x | | {b['cpu_own']}x | "
+                f"{b['bytes']}x | |"
+            )
     lines += [
         "",
         "Curves (the job): " + ", ".join(f"{k} {v}" for k, v in summary["curves"].items()) + ".",
@@ -388,23 +412,24 @@ def render(summary: dict[str, Any]) -> str:
         "",
     ]
     for case, entry in summary["cases"].items():
-        timeline = entry["job"]["runs"][-1].get("timeline")
-        if not timeline:
-            continue
-        lines += [
-            f"Timeline of the last job run, {case} (Spark's event log): session up "
-            f"{timeline.get('session_up_s')} s after the process start; after the last stage "
-            f"{timeline.get('after_last_stage_s')} s to the process exit.",
-            "",
-            "| stage | driver before s | wall s | tasks | busy share | first launch s | tail s | task s |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        ]
-        lines += [
-            f"| {st['stage']} | {st['driver_before_s']} | {st['wall_s']} | {st['tasks']} | {st['busy_share']} | "
-            f"{st['first_launch_after_s']} | {st['tail_s']} | {', '.join(str(t) for t in st['task_s'])} |"
-            for st in timeline["stages"]
-        ]
-        lines.append("")
+        for engine in ("baseline", "job"):
+            timeline = entry[engine]["runs"][-1].get("timeline") if engine in entry else None
+            if not timeline:
+                continue
+            lines += [
+                f"Timeline of the last {engine} run, {case} (Spark's event log): session up "
+                f"{timeline.get('session_up_s')} s after the process start; after the last stage "
+                f"{timeline.get('after_last_stage_s')} s to the process exit.",
+                "",
+                "| stage | driver before s | wall s | tasks | busy share | first launch s | tail s | task s |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            ]
+            lines += [
+                f"| {st['stage']} | {st['driver_before_s']} | {st['wall_s']} | {st['tasks']} | {st['busy_share']} | "
+                f"{st['first_launch_after_s']} | {st['tail_s']} | {', '.join(str(t) for t in st['task_s'])} |"
+                for st in timeline["stages"]
+            ]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -517,6 +542,9 @@ def main() -> None:
     parser.add_argument("--codec", default="zstd")
     parser.add_argument("--work-dir", default=str(ROOT / "work" / "bench"))
     parser.add_argument("--name", default="convert_vs_duckdb", help="results: bench/results/NAME.json|md")
+    parser.add_argument(
+        "--baseline-root", help="also run the job of this checkout, alternating (before/after)"
+    )
     parser.add_argument("--timeline", action="store_true", help="summarise Spark's event log of each job run")
     parser.add_argument("--profile", action="store_true", help="profile the job's tasks instead of measuring")
     parser.add_argument("--top", type=int, default=15, help="functions listed per stage with --profile")
