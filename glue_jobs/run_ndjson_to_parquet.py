@@ -139,8 +139,9 @@ class _ClassArchive:
             self.writing.unlink(missing_ok=True)
 
 
-def _local_session() -> tuple[Any, Callable[[], None]]:
-    """The session, and what ends it once the job is done."""
+def _local_session(whole_process: bool = False) -> tuple[Any, Callable[[], None]]:
+    """The session, and what ends it once the job is done. `whole_process`: this process is the run (the script
+    itself, not a caller of main()), so its JVM ends with it: then the class archive and no spark.stop()."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("ndjson_to_parquet")
@@ -154,14 +155,16 @@ def _local_session() -> tuple[Any, Callable[[], None]]:
         # about 4 s of CPU per run out of the ~12 s a run costs outside its tasks (docs/scaling.md). The JVM's own
         # warnings go to stderr: its stdout is this process's, where the report is the one JSON line.
         java_options += " -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=warning,cds*=off:stderr"
-        archive = _ClassArchive.for_jvm(java_options)
+        archive = _ClassArchive.for_jvm(java_options) if whole_process else None
         builder = (
             builder.master("local[*]")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             # The Python workers are forked with the task modules already imported (spark_daemon.py).
             .config("spark.python.daemon.module", f"{ndjson_to_parquet.__name__}.spark_daemon")
-            .config("spark.driver.extraJavaOptions", java_options + archive.java_options())
+            .config(
+                "spark.driver.extraJavaOptions", java_options + (archive.java_options() if archive else "")
+            )
         )
     builder = (
         builder.config("spark.sql.session.timeZone", "UTC")
@@ -177,7 +180,7 @@ def _local_session() -> tuple[Any, Callable[[], None]]:
             "needs Java 17 on PATH or JAVA_HOME",
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
-    if archive is None:  # spark-submit's JVM: stopped the usual way
+    if archive is None:  # spark-submit's JVM, or a caller's process that lives on: stopped the usual way
         return session, session.stop
     return session, lambda: _end_local_jvm(session, archive)
 
@@ -216,8 +219,9 @@ def _print_report(report: dict[str, Any]) -> None:
     print(json.dumps(report, separators=(",", ":"), default=str), flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Script entry point: prints the report as one JSON line, or `ErrorName: sentence` on stderr."""
+def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
+    """Script entry point: prints the report as one JSON line, or `ErrorName: sentence` on stderr.
+    `whole_process` (set when run as the script): the process ends after it (see _local_session)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--help" in argv or "-h" in argv:
         print(__doc__)
@@ -262,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_report(run_maintenance(args))
             return 0
         preflight(args)
-        spark, end_session = _local_session()
+        spark, end_session = _local_session(whole_process)
         try:
             report = run_job(spark, args)
         finally:
@@ -288,4 +292,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(whole_process=True))
