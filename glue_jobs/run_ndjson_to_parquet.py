@@ -200,7 +200,9 @@ def _end_local_jvm(session: Any, archive: _ClassArchive) -> None:
         process.stdin.close()
         try:
             process.wait(timeout=120)
-        except Exception:  # subprocess.TimeoutExpired: no archive this time
+        except Exception:  # subprocess.TimeoutExpired: no archive this time (the next run writes one)
+            if archive.writing is not None:
+                archive.writing.unlink(missing_ok=True)
             return
     archive.publish()
 
