@@ -16,7 +16,9 @@ of the whole process tree (user + system, the JVM and Python workers included: e
 peak RSS of the process tree (sampled every 0.1 s), the output bytes and the 1-minute load average before the
 run. Medians over --runs. Results: bench/results/convert_vs_duckdb.json|md.
 
---name NAME writes bench/results/NAME.json|md instead (keep before/after results apart). --timeline also turns on
+--name NAME writes bench/results/NAME.json|md instead (keep before/after results apart). --baseline-root DIR
+also runs DIR's job (another checkout, e.g. `git worktree add --detach DIR <commit before a change>`) in the same
+runs, alternating with this checkout's job and DuckDB: a before/after on a machine whose load varies. --timeline also turns on
 Spark's event log for the job's runs and summarises it per run (`timeline`): when the session was up (from the
 process start), each stage's wall, task count and busy share of the 2 cores (task time / 2 x stage wall; the rest is
 idle slots: stragglers, gaps between tasks), the driver's time between the stages, and the time from the last
