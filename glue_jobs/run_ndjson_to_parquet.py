@@ -22,6 +22,8 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,23 +89,82 @@ def _local_log4j2_file() -> Path:
     return path
 
 
-def _local_session() -> Any:
+@dataclass(frozen=True)
+class _ClassArchive:
+    """A plain local run's class-data sharing archive (AppCDS, Java 17's dynamic archive): the JVM maps the
+    classes Spark loads at start from it instead of reading and verifying them from the jars, about half of the
+    JVM's start-up CPU (docs/scaling.md, 'Third pass'). Keyed by the JVM options, pyspark's jars and the `java`
+    found, in the temporary directory. The first run writes it when its JVM exits (into a file of its own, then
+    renamed: concurrent first runs never share a half-written archive); a stale or damaged archive is ignored
+    by the JVM (-Xshare:auto), a missing one only costs the slower start."""
+
+    path: Path
+    writing: Path | None  # this run's JVM dumps the archive here at its exit, then `publish` renames it
+
+    @classmethod
+    def for_jvm(cls, java_options: str) -> _ClassArchive:
+        import hashlib
+        import shutil
+        import tempfile
+
+        import pyspark
+
+        jars = Path(pyspark.__file__).resolve().parent / "jars"
+        java_home = os.environ.get("JAVA_HOME")
+        java = Path(java_home, "bin", "java") if java_home else Path(shutil.which("java") or "java")
+        key = [java_options, pyspark.__version__, str(jars)]
+        for found in (jars, java.resolve()):
+            key.append(f"{found}:{found.stat().st_mtime_ns if found.exists() else 0}")
+        digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"ndjson_to_parquet-classes-{digest}.jsa"
+        if path.is_file():
+            return cls(path, None)
+        return cls(path, path.with_suffix(f".{os.getpid()}.partial"))
+
+    def java_options(self) -> str:
+        if self.writing is not None:
+            return f" -XX:ArchiveClassesAtExit={self.writing}"
+        return f" -XX:SharedArchiveFile={self.path}"
+
+    def publish(self) -> None:
+        """After the JVM exited: the dumped archive under its name (nothing when the dump did not happen)."""
+        if self.writing is None:
+            return
+        try:
+            if self.writing.is_file() and self.writing.stat().st_size > 0:
+                self.writing.replace(self.path)
+        except OSError:
+            pass  # the next run writes one
+        finally:
+            self.writing.unlink(missing_ok=True)
+
+
+def _local_session(whole_process: bool = False) -> tuple[Any, Callable[[], None]]:
+    """The session, and what ends it once the job is done. `whole_process`: this process is the run (the script
+    itself, not a caller of main()), so its JVM ends with it: then the class archive and no spark.stop()."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("ndjson_to_parquet")
+    archive: _ClassArchive | None = None
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # plain `python`: not launched by spark-submit
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         # Local mode binds to this host: without it Spark warns that the hostname resolves to a loopback address.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         java_options = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{_local_log4j2_file()}"
         # The JVM only schedules the Python tasks here (they parse and write): C1 alone, no C2 compilation, saves
-        # about 4 s of CPU per run out of the ~12 s a run costs outside its tasks (docs/scaling.md).
-        java_options += " -XX:TieredStopAtLevel=1"
+        # about 4 s of CPU per run out of the ~12 s a run costs outside its tasks (docs/scaling.md). The JVM's own
+        # warnings go to stderr: its stdout is this process's, where the report is the one JSON line.
+        java_options += " -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=warning,cds*=off:stderr"
+        archive = _ClassArchive.for_jvm(java_options) if whole_process else None
         builder = (
             builder.master("local[*]")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.extraJavaOptions", java_options)
+            # The Python workers are forked with the task modules already imported (spark_daemon.py).
+            .config("spark.python.daemon.module", f"{ndjson_to_parquet.__name__}.spark_daemon")
+            .config(
+                "spark.driver.extraJavaOptions", java_options + (archive.java_options() if archive else "")
+            )
         )
     builder = (
         builder.config("spark.sql.session.timeZone", "UTC")
@@ -119,7 +180,31 @@ def _local_session() -> Any:
             "needs Java 17 on PATH or JAVA_HOME",
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
-    return session
+    if archive is None:  # spark-submit's JVM, or a caller's process that lives on: stopped the usual way
+        return session, session.stop
+    return session, lambda: _end_local_jvm(session, archive)
+
+
+def _end_local_jvm(session: Any, archive: _ClassArchive) -> None:
+    """The end of a plain local run. Usually nothing: when this process exits, the JVM sees the end of its stdin
+    and exits, its shutdown hook stopping the SparkContext (temporary folders, Python workers), which is what
+    `spark.stop()` would do, minus the up to 1 s pyspark's accumulator server takes to notice a stop (its
+    1 s poll). A run writing the class archive stops the JVM and waits for its exit (the dump), then renames it."""
+    if archive.writing is None:
+        return
+    from pyspark import SparkContext
+
+    session.stop()
+    process = getattr(SparkContext._gateway, "proc", None)
+    if process is not None and process.stdin is not None:
+        process.stdin.close()
+        try:
+            process.wait(timeout=120)
+        except Exception:  # subprocess.TimeoutExpired: no archive this time (the next run writes one)
+            if archive.writing is not None:
+                archive.writing.unlink(missing_ok=True)
+            return
+    archive.publish()
 
 
 def _maintain_mode(argv: list[str]) -> bool:
@@ -136,8 +221,9 @@ def _print_report(report: dict[str, Any]) -> None:
     print(json.dumps(report, separators=(",", ":"), default=str), flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Script entry point: prints the report as one JSON line, or `ErrorName: sentence` on stderr."""
+def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
+    """Script entry point: prints the report as one JSON line, or `ErrorName: sentence` on stderr.
+    `whole_process` (set when run as the script): the process ends after it (see _local_session)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--help" in argv or "-h" in argv:
         print(__doc__)
@@ -182,11 +268,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_report(run_maintenance(args))
             return 0
         preflight(args)
-        spark = _local_session()
+        spark, end_session = _local_session(whole_process)
         try:
             report = run_job(spark, args)
         finally:
-            spark.stop()
+            end_session()
         _print_report(report)
         return 0
     except JobError as exc:
@@ -208,4 +294,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(whole_process=True))

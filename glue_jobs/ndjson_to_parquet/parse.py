@@ -13,8 +13,8 @@ and nesting deeper than MAX_NESTING_DEPTH (pyarrow parses it, but Arrow IPC and 
 deeper, pyarrow's parser overflows its stack) are ruled out before it is called, by cheap byte scans; the NaN /
 Infinity / -Infinity tokens after it (pyarrow reads them as non-finite doubles, and JSON has no other way to write
 one: a block whose double columns hold one takes the slow path). The scans are few passes over the bytes: the
-newline count (also the block's line count for the accounting), the count of lines starting with `{` (when every
-line does, there is no blank line and no other record to look for) and the depth scan. An empty object `{}` is a
+newline count (also the block's line count for the accounting), a search for a line not starting with `{` (when
+there is none, there is no blank line and no other record to look for) and the depth scan. An empty object `{}` is a
 row with every data column null.
 """
 
@@ -155,10 +155,10 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
     if not block:
         return BlockResult([], [], 0, 0)
     line_count = count_lines(block)
-    starts = object_starts(block)
-    if starts == line_count:  # every line starts with `{`: no blank line, every record an object start
-        blank, records = 0, line_count
+    if every_line_an_object_start(block):  # no blank line, every record an object start
+        starts, blank, records = line_count, 0, line_count
     else:
+        starts = object_starts(block)
         blank = count_blank_lines(block)
         records = line_count - blank
     if records == 0:
@@ -191,6 +191,16 @@ _OBJECT_START = re.compile(rb"(?:^|\n)[ \t\r]*\{")
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'{}[]"\n')))
 _ARRAYS_AS_OBJECTS = bytes.maketrans(b"[]", b"{}")
 _STRING = re.compile(rb'"[^"\n]*"')
+
+
+_LINE_NOT_AN_OBJECT_START = re.compile(rb"\n[^{]")
+
+
+def every_line_an_object_start(block: bytes) -> bool:
+    """Whether every line starts with `{` (object_starts(block) == the block's lines), in one regex search: a
+    newline followed by anything else, the block's last byte excepted. About half the cost of the two-byte
+    count, which only runs when the answer is no."""
+    return block.startswith(b"{") and _LINE_NOT_AN_OBJECT_START.search(block) is None
 
 
 def object_starts(block: bytes) -> int:

@@ -43,6 +43,7 @@ class ReadResult:
     ratio: float | None  # Parquet bytes per Arrow byte measured on the task's first piece
     counts: dict[str, FileCount] = field(default_factory=dict)  # by url: lines, staged rows, bad, blank
     cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0  # the task body's own wall time (cpu_seconds plus its waits: I/O, page cache)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class WriteResult:
     bad_location: str | None
     counts: dict[str, FileCount] = field(default_factory=dict)  # by url: rows written, records quarantined
     cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
     converted: dict[str, int] = field(default_factory=dict)  # top-level column -> values converted
 
 
@@ -71,10 +73,11 @@ class Guarded(Generic[T, R]):
     function: Callable[[T], R]
 
     def __call__(self, task: T) -> R | TaskFailure:
-        cpu = time.process_time()
+        cpu, wall = time.process_time(), time.monotonic()
         try:
             result = self.function(task)
             result.cpu_seconds = time.process_time() - cpu  # type: ignore[attr-defined]
+            result.wall_seconds = time.monotonic() - wall  # type: ignore[attr-defined]
             return result
         except JobError as exc:
             return TaskFailure(exc.error_name, exc.message)

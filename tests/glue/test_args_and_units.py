@@ -428,6 +428,29 @@ def test_parse_block_counts_lines_records_and_blanks_as_a_plain_split():
         assert sum(t.num_rows for t in result.tables) + len(result.bad) == result.records, block
 
 
+def test_the_object_start_search_agrees_with_the_object_start_count():
+    # parse_block's one regex search stands for "object_starts == the block's lines" (then no blank-line scan).
+    import random
+
+    from glue_jobs.ndjson_to_parquet.accounting import count_lines
+    from glue_jobs.ndjson_to_parquet.parse import every_line_an_object_start, object_starts
+
+    rng = random.Random(13)
+    pieces = [b"", b" ", b"{}", b'{"a": 1}', b' {"a": 2}', b"null", b"\r", b"[1]", b"{"]
+    pieces += [b'{"a": {"b": 1.5}}'] * 6
+    agreed = {True: 0, False: 0}
+    for _ in range(3000):
+        block = b"\n".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8)))
+        if rng.random() < 0.5:
+            block += b"\n"
+        if not block:
+            continue
+        expected = object_starts(block) == count_lines(block)
+        assert every_line_an_object_start(block) == expected, block
+        agreed[expected] += 1
+    assert min(agreed.values()) > 100  # both answers were exercised
+
+
 def test_a_non_finite_double_at_any_depth_is_quarantined_and_its_neighbours_are_rows():
     # NaN / Infinity tokens are found after pyarrow's read (its non-finite doubles), in lists of structs too;
     # a string that only looks like one stays a row.

@@ -31,9 +31,13 @@ def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> su
 @pytest.mark.spark
 def test_python_script_converts_the_bundled_sample(tmp_path):
     """...and its terminal shows the report, not Spark's start-up WARN lines (the loopback hostname,
-    NativeCodeLoader) nor its "Setting default log level" note."""
+    NativeCodeLoader) nor its "Setting default log level" note; its stdout is the report alone. The first run in
+    a temporary directory leaves the JVM's class archive there for the next runs, under its final name only."""
     out = tmp_path / "out"
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     env = {k: v for k, v in _env().items() if k != "SPARK_LOCAL_IP"}  # as on a laptop: nothing set
+    env["TMPDIR"] = str(temp)
     proc = _run(
         [
             sys.executable,
@@ -55,10 +59,13 @@ def test_python_script_converts_the_bundled_sample(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for noise in ("WARN", "NativeCodeLoader", "loopback address", "Setting default log level", "setLogLevel"):
         assert noise not in proc.stderr, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    [line] = proc.stdout.strip().splitlines()
+    report = json.loads(line)
     assert report["status"] == "succeeded" and report["records_in"] == 454 and report["records_out"] == 450
     assert report["files_skipped"] == ["events-0004-late.ndjson"]
     assert len(list((out / "dt=2026-11-22").glob("2026-11-22-000001-sample01.part-*.parquet"))) == 1
+    [archive] = temp.glob("ndjson_to_parquet-classes-*")
+    assert archive.suffix == ".jsa" and archive.stat().st_size > 1_000_000
 
 
 @pytest.mark.parametrize(
