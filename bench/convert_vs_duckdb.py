@@ -14,7 +14,8 @@ whole process: interpreter, JVM and session start included) run one after the ot
 first. Reported per engine: the whole-process wall time, the job's own time (its report's `seconds`), CPU seconds
 of the whole process tree (user + system, the JVM and Python workers included: each process's last sample), the
 peak RSS of the process tree (sampled every 0.1 s), the output bytes and the 1-minute load average before the
-run. Medians over --runs. Results: bench/results/convert_vs_duckdb.json|md.
+run. Medians over --runs. Results: bench/results/convert_vs_duckdb.json|md (the scale-1 reference), or
+bench/results/<--name>.json|md.
 
 --profile runs the job in this process on a local[2] session with `spark.python.profile` (PySpark's cProfile of
 every RDD task, summed per stage) and writes bench/results/convert_profile.json|md: the top functions of the
@@ -243,8 +244,8 @@ def measure(args: argparse.Namespace) -> None:
             )
     summary["curves"] = curves
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "convert_vs_duckdb.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (RESULTS / "convert_vs_duckdb.md").write_text(render(summary))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / f"{args.name}.md").write_text(render(summary))
     print(render(summary))
 
 
@@ -399,6 +400,11 @@ def main() -> None:
         "--cases", default=",".join(CASES), help="comma-separated subset of " + ", ".join(CASES)
     )
     parser.add_argument("--codec", default="zstd")
+    parser.add_argument(
+        "--name",
+        default="convert_vs_duckdb",
+        help="results file name in bench/results (.json and .md); the default is the scale-1 reference",
+    )
     parser.add_argument("--work-dir", default=str(ROOT / "work" / "bench"))
     parser.add_argument("--profile", action="store_true", help="profile the job's tasks instead of measuring")
     parser.add_argument("--top", type=int, default=15, help="functions listed per stage with --profile")
