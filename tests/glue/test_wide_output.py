@@ -253,7 +253,7 @@ def test_a_wide_batch_is_no_larger_than_duckdbs_and_reads_back_the_same(spark, t
     columns = [name for name in ours.column_names if not name.startswith("_")]
     theirs = duckdb.sql(
         f"SELECT {', '.join(columns)} FROM read_json_auto('{source}') ORDER BY id"
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     ours = ours.select(columns).sort_by("id")
     for name in columns:  # DuckDB infers some integer columns as doubles: compare the values
         assert ours.column(name).to_pylist() == theirs.column(name).to_pylist(), name
