@@ -14,7 +14,8 @@ whole process: interpreter, JVM and session start included) run one after the ot
 first. Reported per engine: the whole-process wall time, the job's own time (its report's `seconds`), CPU seconds
 of the whole process tree (user + system, the JVM and Python workers included: each process's last sample), the
 peak RSS of the process tree (sampled every 0.1 s), the output bytes and the 1-minute load average before the
-run. Medians over --runs. Results: bench/results/convert_vs_duckdb.json|md.
+run. Medians over --runs. Results: bench/results/convert_vs_duckdb.json|md (the scale-1 reference), or
+bench/results/<--name>.json|md.
 
 --name NAME writes bench/results/NAME.json|md instead (keep before/after results apart). --baseline-root DIR
 also runs DIR's job (another checkout, e.g. `git worktree add --detach DIR <commit before a change>`) in the same

@@ -279,8 +279,9 @@ NOTES = [
     "- Row groups 4x larger save about 1% on the narrow events but multiply the writer's buffered rows: not",
     "  taken (ROW_GROUP_ROWS bounds a task's memory, docs/scaling.md).",
     "- Statistics and the stored Arrow schema (`ARROW:schema` in the footer) cost 1.2-1.4% each on 1,000-key",
-    "  objects (one entry per column): kept, the job is already within DuckDB's bytes there, statistics let",
-    "  Athena, Spark and DuckDB skip row groups, and the Arrow schema keeps pyarrow's types exact.",
+    "  objects (one entry per column). Statistics are kept (Athena, Spark and DuckDB skip row groups with",
+    "  them); since the third pass on wide records the job stores no Arrow schema (pyarrow reads every type the",
+    "  job writes back the same without it; docs/scaling.md, 'Wide records, third pass').",
     "- `--COMPRESSION_LEVEL 19` writes 7-13% fewer bytes than the default 3 (`job --COMPRESSION_LEVEL 19`).",
     "",
 ]

@@ -378,10 +378,51 @@ def conform_to_contract(
         # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
         arrays.append(column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0)))
     converted: dict[str, int] = {}
+    fields = {target.name: target for target in schema}
+    if len(set(names)) == len(names) and all(name in fields for name in names):
+        return _conform_exact_names(
+            table.num_rows, dict(zip(names, arrays, strict=True)), schema, contract_columns
+        )
     columns, bad = _conform_fields(
         arrays, names, list(schema), table.num_rows, "", True, None, contract_columns, converted
     )
     return Conformed(pa.Table.from_arrays(columns, schema=schema), bad, converted)
+
+
+def _conform_exact_names(
+    rows: int, arrays: dict[str, pa.Array], schema: pa.Schema, contract_columns: frozenset[str]
+) -> Conformed:
+    """conform_to_contract when every column of the piece is a field of `schema` spelled exactly so (the common
+    case: a piece lacking some of the batch's columns): no spelling to coalesce, no collision, no reserved name.
+    Columns of the target type are kept as they are and missing ones are nulls; only the columns of another
+    type go through `_conform_fields` (the same reasons and counts as conforming the whole piece there: each of
+    them has exactly one source, and the others report nothing). A wide piece costs no Python call per column
+    that needs no conversion."""
+    mismatched = [
+        target for target in schema if target.name in arrays and arrays[target.name].type != target.type
+    ]
+    converted: dict[str, int] = {}
+    columns: dict[str, pa.Array] = {}
+    bad: dict[int, str] = {}
+    if mismatched:  # in the schema's order, as _conform_fields reports them (the first reason of a row wins)
+        names = [target.name for target in mismatched]
+        done, bad = _conform_fields(
+            [arrays[name] for name in names],
+            names,
+            mismatched,
+            rows,
+            "",
+            True,
+            None,
+            contract_columns,
+            converted,
+        )
+        columns = dict(zip(names, done, strict=True))
+    out = []
+    for target in schema:
+        array = columns.get(target.name, arrays.get(target.name))
+        out.append(array if array is not None else pa.nulls(rows, target.type))
+    return Conformed(pa.Table.from_arrays(out, schema=schema), bad, converted)
 
 
 def text_schema(schema: pa.Schema) -> pa.Schema | None:
@@ -397,6 +438,8 @@ def text_schema(schema: pa.Schema) -> pa.Schema | None:
             return pa.list_(strings(data_type.value_type))
         return data_type
 
+    if not schema_has_timestamps(schema):
+        return None
     changed = pa.schema([pa.field(f.name, strings(f.type)) for f in schema])
     return None if changed == schema else changed
 
@@ -442,9 +485,17 @@ def _has_timestamps(data_type: pa.DataType) -> bool:
     return False
 
 
+def schema_has_timestamps(schema: pa.Schema) -> bool:
+    """Whether a node of the schema is a timestamp. The schema's text (one C++ call) answers for most schemas:
+    every timestamp type prints as `timestamp[...]`, so without that text there is none; with it (or a field
+    named so) the types are walked."""
+    text = schema.to_string(show_field_metadata=False, show_schema_metadata=False)
+    return "timestamp[" in text and any(_has_timestamps(column_field.type) for column_field in schema)
+
+
 def normalise_table(table: pa.Table) -> pa.Table:
     """Every column in one chunk, its timestamps as timestamp[us, UTC]."""
-    if not any(_has_timestamps(column_field.type) for column_field in table.schema):
+    if not schema_has_timestamps(table.schema):
         return table.combine_chunks()  # nothing to convert: one C++ call, not a Python loop over the columns
     arrays, fields = [], []
     for column_field in table.schema:

@@ -22,6 +22,12 @@ SPLIT_BYTES = (
 MAX_FILES_PER_TASK = 256
 GZIP_EXPANSION = 6  # planning weight of a gzip byte (NDJSON typically compresses 5-10x)
 ROW_GROUP_ROWS = 128 * 1024
+# A row group's rows buffered in Arrow (the writer's memory per task): what caps wide records' row groups, which
+# may otherwise fill a whole file (docs/scaling.md, 'Wide records, third pass').
+GROUP_ARROW_BYTES = 512 * 1024 * 1024
+# Parquet data page size (pyarrow's default is 1 MiB): zstd compresses pages under 128 KiB with its small-input
+# parameters, 1-2% fewer bytes for wide records' large column chunks, the same for narrow events.
+DATA_PAGE_BYTES = 64 * 1024
 # --COMPRESSION_LEVEL's defaults (its ranges are codecs.json's "levels"): zstd 3 is DuckDB's and Spark's default
 # (pyarrow's is 1); gzip 9 and brotli 8 are pyarrow's own defaults, written out so that --help can show them.
 CODEC_LEVELS = {"zstd": 3, "gzip": 9, "brotli": 8}
@@ -31,4 +37,8 @@ DICTIONARY_MAX_DISTINCT_RATIO = 0.9
 SAMPLE_ROWS = 5_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
 SAMPLE_COLUMNS = 256  # at most this many of its columns (evenly spaced): wide pieces encode per column
 DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns get a dictionary
+# ...at most this many leaf values in all (rows x leaf columns), but never fewer rows than the minimum: wide
+# tables look at fewer rows (4,096 for 1,000 keys; narrow events keep 16,384): docs/scaling.md, 'third pass'.
+DICTIONARY_SAMPLE_VALUES = 1 << 20
+DICTIONARY_MIN_SAMPLE_ROWS = 4_096
 JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (docs/scaling.md: why not one per block)

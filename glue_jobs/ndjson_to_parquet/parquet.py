@@ -1,7 +1,7 @@
 """Parquet writing inside the stage-2 tasks: files of about TARGET_FILE_MB, dictionaries only where they pay.
 
-Row groups are sized so that a file can be closed near the target size (at most ROW_GROUP_ROWS rows); a file is
-closed when the next row group would overshoot. Columns with few distinct values are dictionary-encoded;
+Row groups hold at most ROW_GROUP_ROWS rows, GROUP_ARROW_BYTES of buffered Arrow data and a file's target size; a
+file is closed when the next row group would overshoot. Data pages are DATA_PAGE_BYTES. Columns with few distinct values are dictionary-encoded;
 near-unique columns compress better PLAIN + codec, as DuckDB writes them (bench/results/parquet_bytes.md).
 """
 
@@ -17,8 +17,12 @@ import pyarrow.parquet as pq
 from .args import PYARROW_CODECS
 from .constants import (
     CODEC_LEVELS,
+    DATA_PAGE_BYTES,
     DICTIONARY_MAX_DISTINCT_RATIO,
+    DICTIONARY_MIN_SAMPLE_ROWS,
     DICTIONARY_SAMPLE_ROWS,
+    DICTIONARY_SAMPLE_VALUES,
+    GROUP_ARROW_BYTES,
     ROW_GROUP_ROWS,
     SAMPLE_COLUMNS,
     SAMPLE_ROWS,
@@ -48,6 +52,22 @@ def _dictionary_candidate(kind: pa.DataType, numbers: bool) -> bool:
     )
 
 
+def _leaf_count(data_type: pa.DataType) -> int:
+    if pa.types.is_struct(data_type):
+        return sum(_leaf_count(child.type) for child in data_type)
+    if pa.types.is_list(data_type):
+        return _leaf_count(data_type.value_type)
+    return 1
+
+
+def dictionary_sample_rows(schema: pa.Schema) -> int:
+    """Rows `dictionary_columns` looks at: DICTIONARY_SAMPLE_ROWS, fewer for wide tables (about
+    DICTIONARY_SAMPLE_VALUES leaf values in all, never under DICTIONARY_MIN_SAMPLE_ROWS): a distinct count costs
+    per value, and a 2,000-leaf table's 16,384 rows cost more than its Parquet encode."""
+    leaves = max(1, sum(_leaf_count(column.type) for column in schema))
+    return max(DICTIONARY_MIN_SAMPLE_ROWS, min(DICTIONARY_SAMPLE_ROWS, DICTIONARY_SAMPLE_VALUES // leaves))
+
+
 def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: bool = True) -> list[str]:
     """Parquet column paths worth dictionary-encoding: string, number and timestamp columns with few distinct
     values (at most `ratio`, default DICTIONARY_MAX_DISTINCT_RATIO, of their values in the sample), as DuckDB
@@ -55,7 +75,7 @@ def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: boo
     smaller); a number or timestamp column without a value in the sample neither (a string one does). `numbers=False` is the earlier strings-only rule (bench/parquet_bytes.py compares both)."""
     ratio = DICTIONARY_MAX_DISTINCT_RATIO if ratio is None else ratio
     leaves: dict[str, pa.Array] = {}
-    sample = table.slice(0, DICTIONARY_SAMPLE_ROWS)
+    sample = table.slice(0, dictionary_sample_rows(table.schema))
     for name in sample.column_names:
         column = sample.column(name)
         # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
@@ -95,10 +115,23 @@ def estimate_ratio(table: pa.Table, codec: str) -> float:
     return sink.getvalue().size / sample.nbytes
 
 
-def row_group_rows(rows: int, estimated_bytes: float, target_bytes: int) -> int:
-    """Rows per row group: small enough that a file can be closed near the target size."""
+def row_group_rows(
+    rows: int, estimated_bytes: float, target_bytes: int, arrow_bytes: float | None = None
+) -> int:
+    """Rows per row group: at most ROW_GROUP_ROWS, and at most what fills a file of the target size.
+
+    With `arrow_bytes` (the Arrow bytes of those rows, as the write task knows them), a row group may fill a
+    whole file, as long as its rows hold at most GROUP_ARROW_BYTES in memory (the writer buffers a row group's
+    rows): wide records (1,000 keys and more) get fewer, larger column chunks, which compress better and cost
+    less footer (docs/scaling.md, 'Wide records, third pass'); narrow events reach ROW_GROUP_ROWS first, as
+    before. Without it (compaction) a row group is a quarter of the target, so that a file can be closed near it."""
     bytes_per_row = max(1e-3, estimated_bytes / (rows or 1))
-    return int(max(1024, min(ROW_GROUP_ROWS, target_bytes / bytes_per_row / 4)))
+    if arrow_bytes is None:
+        return int(max(1024, min(ROW_GROUP_ROWS, target_bytes / bytes_per_row / 4)))
+    arrow_per_row = max(1e-3, arrow_bytes / (rows or 1))
+    return int(
+        max(1024, min(ROW_GROUP_ROWS, target_bytes / bytes_per_row, GROUP_ARROW_BYTES / arrow_per_row))
+    )
 
 
 @dataclass(frozen=True)
@@ -178,6 +211,11 @@ class RollingParquetWriter:
             compression=PYARROW_CODECS[self.codec],  # type: ignore[arg-type]
             compression_level=self.level if self.level is not None else CODEC_LEVELS.get(self.codec),
             use_dictionary=dictionary_columns(first),  # type: ignore[arg-type]
+            data_page_size=DATA_PAGE_BYTES,
+            # No ARROW:schema in the footer: pyarrow reads every type the job writes back the same from the
+            # Parquet schema alone (field ids included), and the serialized schema is ~63 bytes a column per
+            # file: 6% of a 5,000-key batch's bytes (docs/scaling.md, 'Wide records, third pass').
+            store_schema=False,
         )
 
     def _close_file(self) -> None:

@@ -106,8 +106,8 @@ def _merge_numbers(
     return result
 
 
-def _wide_integers(array: pa.Array) -> bool:
-    """An int64 array holding an integer beyond 2^53."""
+def _wide_integers(array: pa.Array | pa.ChunkedArray) -> bool:
+    """An int64 array (or several, chunked together) holding an integer beyond 2^53."""
     if not pa.types.is_int64(array.type) or array.null_count == len(array):
         return False
     bounds = pc.min_max(array)
@@ -152,31 +152,71 @@ def all_iso_datetimes(array: pa.Array) -> bool:
     return True
 
 
-def _observe(array: pa.Array, path: Path, out: list[Observation]) -> None:
-    """Record (path, type, non-null count) for this node and its descendants; strings that are all ISO
-    date-times are observed as timestamps (the piece keeps their text)."""
-    data_type = array.type
-    if pa.types.is_string(data_type) and all_iso_datetimes(array):
-        data_type = TS_TYPE
-    elif _wide_integers(array):
-        data_type = WIDE_INT64
-    out.append((path, data_type, len(array) - array.null_count))
+def first_valid_index(array: pa.Array) -> int | None:
+    """The index of the first non-null value of `array` (None when every value is null), read from its
+    validity bitmap: no compute call and no copy of the values (observe_table runs it once per string column)."""
+    if array.null_count == len(array):
+        return None
+    if array.null_count == 0:
+        return 0
+    bitmap = array.buffers()[0]
+    assert bitmap is not None  # some values are null: the array has a validity bitmap
+    start = array.offset
+    raw = memoryview(bitmap)[start // 8 : (start + len(array) + 7) // 8]
+    shift = start % 8
+    first = raw[0] >> shift
+    if first:
+        return (first & -first).bit_length() - 1
+    rest = bytes(raw[1:])
+    skipped = len(rest) - len(rest.lstrip(b"\0"))  # a valid value exists, so a set bit lies in range
+    byte = rest[skipped]
+    return 8 - shift + 8 * skipped + (byte & -byte).bit_length() - 1
+
+
+def _might_be_datetimes(array: pa.Array) -> bool:
+    """Whether the first non-null value of a string array is an ISO date-time (all_iso_datetimes' first test,
+    without its copy of the non-null values): most string columns stop here."""
+    index = first_valid_index(array)
+    return index is not None and re.match(ISO_DATETIME, array[index].as_py()) is not None
+
+
+def _nodes(array: pa.Array, path: Path, out: list[tuple[Path, pa.Array]]) -> None:
+    """Every node of this column, parents before children (the order of schema_paths)."""
+    out.append((path, array))
     if pa.types.is_struct(array.type):
         for index, child in enumerate(cast(pa.StructArray, array).flatten()):
-            _observe(child, (*path, array.type.field(index).name), out)
+            _nodes(child, (*path, array.type.field(index).name), out)
     elif pa.types.is_list(array.type):
-        _observe(cast(pa.ListArray, array).flatten(), (*path, ITEM), out)
+        _nodes(cast(pa.ListArray, array).flatten(), (*path, ITEM), out)
 
 
 def observe_table(table: pa.Table) -> list[Observation]:
-    out: list[Observation] = []
-    for column_field in table.schema:
+    """(path, type, non-null count) of every node of the table's columns; strings that are all ISO date-times
+    are observed as timestamps (the piece keeps their text), int64 arrays holding an integer beyond 2^53 as
+    WIDE_INT64. One pass over the nodes, and one min/max over all int64 nodes together: a wide piece's columns
+    cost no compute call each in the common case (no ISO-looking string, no integer beyond 2^53)."""
+    nodes: list[tuple[Path, pa.Array]] = []
+    for column_field, column in zip(table.schema, table.columns, strict=True):
         if column_field.name == LINE:
             continue
-        column = table.column(column_field.name)
         # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; pyarrow returns the chunk, an Array.
         array = column.combine_chunks() if column.num_chunks != 1 else cast(pa.Array, column.chunk(0))
-        _observe(array, (column_field.name,), out)
+        _nodes(array, (column_field.name,), nodes)
+    out: list[Observation] = []
+    integers: list[int] = []  # indexes of the int64 nodes with a value
+    for path, array in nodes:
+        data_type = array.type
+        values = len(array) - array.null_count
+        if pa.types.is_string(data_type) and _might_be_datetimes(array) and all_iso_datetimes(array):
+            data_type = TS_TYPE
+        elif values and pa.types.is_int64(data_type):
+            integers.append(len(out))
+        out.append((path, data_type, values))
+    if integers and _wide_integers(pa.chunked_array([nodes[i][1] for i in integers], pa.int64())):
+        for i in integers:  # some node holds an integer beyond 2^53: which ones
+            path, array = nodes[i]
+            if _wide_integers(array):
+                out[i] = (path, WIDE_INT64, out[i][2])
     return out
 
 

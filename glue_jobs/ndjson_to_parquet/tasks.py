@@ -203,7 +203,12 @@ def write_task(task: WriteTask) -> WriteResult:
         out_schema,
         task.codec,
         task.target_bytes,
-        row_group_rows(sum(p.rows for p in task.pieces), estimated, task.target_bytes),
+        row_group_rows(
+            sum(p.rows for p in task.pieces),
+            estimated,
+            task.target_bytes,
+            sum(p.arrow_bytes for p in task.pieces),
+        ),
         task.compression_level,
     )
     bad = BadRecords()
