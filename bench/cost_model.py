@@ -77,7 +77,7 @@ ASSUMPTIONS = {
     "glue_efficiency": 0.5,  # per-vCPU rate on Glue vs the measured local per-core rate (S3 I/O, stragglers)
     "peak_to_average": 3.0,  # busiest hour vs the daily average, for hot-key headroom
     "item_bytes": 600,  # file item with its key (F#<bucket>/<key>#<etag>), < 1 KB: 1 WRU per write
-    "gsi_writes_per_file": 4,  # pending-index put (track) + delete (claim); manifest-index put (claim) + update
+    "gsi_writes_per_file": 3,  # pending-index put (track) + delete (claim); manifest-index put (claim); no file write at completion (by reference)
     "lambda_ms_per_invocation": 300,  # assumption (moto timings are not Lambda's); 512 MB memory
     "lambda_memory_gb": 0.5,
     "sqs_idle_receives_per_day": 5 * 3 * 1440,  # ESM: ~5 long pollers x 3 empty 20 s receives a minute
@@ -111,14 +111,14 @@ def measured() -> dict[str, float]:
         "ddb_items_read_per_file": control["items_read_per_new_file"]
         + control["items_read_per_manifest_status_update"] / control["max_files_per_manifest"],
         "ddb_queries_per_manifest": (
-            control["ingest"]["calls"]["Query"] + control["complete"]["calls"]["Query"]
+            control["ingest"]["calls"].get("Query", 0) + control["complete"]["calls"].get("Query", 0)
         )
         / control["manifests_started"],
         "ddb_manifest_overhead_writes": (
             control["ingest"]["write_calls"] + control["complete"]["write_calls"]
         )
         / control["manifests_started"]
-        - 3 * control["max_files_per_manifest"],
+        - 2 * control["max_files_per_manifest"],  # per file: track and claim (completion writes no file)
         "sfn_calls_per_manifest": control["stepfunctions_calls_per_manifest"],
         "glue_mb_per_s_per_core": input_mb / glue["engine"]["glue"]["seconds"] / cores,
         "ndjson_bytes_per_line": glue["input"]["bytes"] / glue["input"]["lines"],
@@ -191,11 +191,12 @@ def model(s: Scenario, m: dict[str, float], a: dict[str, Any] = ASSUMPTIONS) -> 
         "s3_requests": s3_puts / 1000 * p["s3_per_thousand_put"] + s3_gets / 1000 * p["s3_per_thousand_get"],
     }
     peak_files_per_s = files_per_s * a["peak_to_average"]
-    # Hot keys (per second, at peak): the base table's date partition takes 3 writes per file (track, claim,
-    # status) until DynamoDB splits it for heat by sort key; each pending-index shard 2 writes per file / shards;
-    # the META#PENDING counter item one ADD per invocation and date plus one per manifest.
+    # Hot keys (per second, at peak): the base table's date partition takes 2 writes per file (track, claim; the
+    # status update writes only the MANIFEST item) until DynamoDB splits it for heat by sort key; each
+    # pending-index shard 2 writes per file / shards; the META#PENDING counter item one ADD per invocation and
+    # date plus one per manifest.
     hot = {
-        "date_partition_wcu_at_peak": peak_files_per_s * 3,
+        "date_partition_wcu_at_peak": peak_files_per_s * 2,
         "pending_shard_wcu_at_peak": peak_files_per_s * 2 / a["pending_shards"],
         "counter_item_wcu_at_peak": peak_files_per_s / a["sqs_batch_size"]
         + peak_files_per_s / files_per_manifest,

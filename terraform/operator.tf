@@ -20,6 +20,8 @@ data "aws_iam_policy_document" "operator" {
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
+      # replay: a file finished by reference is reset in a transaction with a condition check on its MANIFEST item
+      "dynamodb:ConditionCheckItem",
     ]
     resources = concat([module.tracking.table_arn], module.tracking.index_arns)
   }

@@ -16,7 +16,9 @@ def analyse(
     """Timestamps from the run: the uploads (botocore hook), the tracking items, the executions, the Glue runs."""
     import boto3
 
+    from pipeline.control_plane.domain.items import MANIFEST_KEY_PREFIX
     from pipeline.embedded.follow import scan
+    from pipeline.ops.table_reads import STORED_STATUS, with_derived_status
 
     outputs = run.stack.outputs
     counts_during_run = COUNTER.by_actor()  # before this function's own reads
@@ -30,13 +32,28 @@ def analyse(
     created: dict[tuple[str, str], float] = {}
     updated: dict[tuple[str, str], float] = {}
     statuses: Counter[str] = Counter()
-    attributes = ("file_key", "bucket", "key", "status", "created_at", "updated_at")
+    attributes = (
+        "file_key", "bucket", "key", "status", "created_at", "updated_at", "date_prefix", "manifest_id",
+        "completed_at",
+    )  # fmt: skip
+    tracked: list[dict[str, Any]] = []
+    manifest_items: list[dict[str, Any]] = []
     for item in scan(outputs.tracking_table, attributes):  # the observer's read, counted apart
+        if str(item.get("file_key", "")).startswith(MANIFEST_KEY_PREFIX):
+            manifest_items.append(item)
+        elif (str(item.get("bucket", "")), str(item.get("key", ""))) in expected:
+            tracked.append(item)
+    # Completion by reference: a file is final with its manifest, at the manifest's completed_at.
+    completed_at = {
+        (str(m.get("date_prefix")), str(m.get("manifest_id"))): m.get("completed_at") for m in manifest_items
+    }
+    for item in with_derived_status(tracked, manifest_items):
         key = (str(item.get("bucket", "")), str(item.get("key", "")))
-        if key in expected:
-            created[key] = to_epoch(item.get("created_at")) or 0.0
-            updated[key] = to_epoch(item.get("updated_at")) or 0.0
-            statuses[str(item.get("status"))] += 1
+        created[key] = to_epoch(item.get("created_at")) or 0.0
+        by_reference = item.get(STORED_STATUS) != item.get("status")
+        done = completed_at.get((str(item.get("date_prefix")), str(item.get("manifest_id"))))
+        updated[key] = to_epoch(done if by_reference else item.get("updated_at")) or 0.0
+        statuses[str(item.get("status"))] += 1
 
     sfn = boto3.client("stepfunctions")
     executions: list[Any] = []

@@ -14,9 +14,10 @@ objects, the Parquet output and the quarantine) and returns an `InvariantReport`
   any other manifest (a duplicate), or of a file that is not completed (a partial publish), are violations, except
   rows of a `manifested` file under its own running manifest (published, the status update not arrived yet: in
   flight).
-- **tracking**: every file item is `completed` or `failed` (terminal), or explainably in flight: `pending` with its
-  pending-index keys (a later batch or flush takes it), `manifested` under a manifest whose MANIFEST item is not
-  final or whose `CLAIM#` item is open (the flush's repair takes it). Every input object with an accepted suffix is
+- **tracking**: every file item (read with its derived status, `ops/table_reads.with_derived_status`: a `manifested`
+  file of a final manifest has the manifest's status) is `completed` or `failed` (terminal), or explainably in
+  flight: `pending` with its pending-index keys (a later batch or flush takes it), `manifested` under a manifest
+  whose MANIFEST item is not final or whose `CLAIM#` item is open (the flush's repair takes it). Every input object with an accepted suffix is
   tracked under its current ETag.
 - **manifests**: every MANIFEST item has an `execution_arn` and its manifest object; its `file_count` equals the
   files carrying its id; a `completed`/`failed` manifest's files share its status; its object lists exactly those
@@ -47,7 +48,7 @@ from pipeline.contracts.lines import count_records_in
 from pipeline.contracts.report import report_key
 from pipeline.contracts.suffixes import DEFAULT_SUFFIXES
 from pipeline.control_plane.domain.items import CLAIM_KEY_PREFIX, FILE_KEY_PREFIX, MANIFEST_KEY_PREFIX, id_of
-from pipeline.ops.table_reads import query_date
+from pipeline.ops.table_reads import query_date, with_derived_status
 
 FINAL = ("completed", "failed")
 
@@ -236,6 +237,9 @@ def check(
                 manifests[id_of(key)] = item
             elif key.startswith(CLAIM_KEY_PREFIX) and item.get("claim_open"):
                 open_claims.add(id_of(key))
+
+    # Every file reads with its derived status (a `manifested` file of a final manifest has the manifest's).
+    with_derived_status(files, manifests.values())
 
     # ---- tracking items: terminal or explainably in flight
     files_by_manifest: dict[str, list[dict[str, Any]]] = {}

@@ -20,7 +20,6 @@ from pipeline.control_plane.adapters.tracking_records import (
     StartedManifest,
     Verdict,
 )
-from pipeline.control_plane.domain.states import FileStatus
 
 
 class TrackingStore(Protocol):
@@ -43,17 +42,6 @@ class TrackingStore(Protocol):
     ) -> bool: ...
 
     def query_manifest_files(self, manifest_id: str, page_size: int = 200) -> Iterator[ClaimedFile]: ...
-
-    def finish_files(
-        self,
-        date_prefix: str,
-        file_keys: list[str],
-        manifest_id: str,
-        status: FileStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
-    ) -> int: ...
 
     def add_pending(self, date_prefix: str, count: int, total_bytes: int, now: str, ttl: int) -> Counter: ...
 

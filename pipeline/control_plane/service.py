@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.contracts import metrics as m
-from pipeline.contracts.errors import InvalidConfiguration, ManifestAlreadyFinal, ManifestFilesNotVisible
+from pipeline.contracts.errors import InvalidConfiguration, ManifestAlreadyFinal
 from pipeline.contracts.manifest import Manifest, new_manifest_id
 from pipeline.contracts.report import report_counts
 from pipeline.contracts.suffixes import has_accepted_suffix
@@ -36,8 +36,8 @@ from pipeline.control_plane.domain.events import CompleteRequest, S3ObjectEvent
 from pipeline.control_plane.domain.failure import job_error_name
 from pipeline.control_plane.domain.items import manifest_item_key
 from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
-from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
-from pipeline.control_plane.domain.times import expires_at, iso, parse_iso, utc_now
+from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, ManifestStatus
+from pipeline.control_plane.domain.times import CLAIM_TTL_MARGIN_DAYS, expires_at, iso, parse_iso, utc_now
 from pipeline.control_plane.ingest import IngestSession
 from pipeline.control_plane.metrics import MetricsRecorder
 from pipeline.control_plane.ports import (
@@ -86,6 +86,10 @@ class ControlPlane:
     # -- helpers ----------------------------------------------------------------------------------------------
     def ttl(self, now: datetime) -> int:
         return expires_at(now, self.config.ttl_days)
+
+    def claim_ttl(self, now: datetime) -> int:
+        """A claimed file's TTL: it is not written again when its manifest ends (completion by reference)."""
+        return expires_at(now, self.config.ttl_days + CLAIM_TTL_MARGIN_DAYS)
 
     def time_left(self, reserve: float = 5.0) -> bool:
         return self.remaining_seconds() > reserve
@@ -208,7 +212,7 @@ class ControlPlane:
                 if not batch.offer(candidate.size):
                     break
                 won = self.table.claim_file(
-                    date_prefix, candidate.file_key, manifest_id, iso(now), self.ttl(now)
+                    date_prefix, candidate.file_key, manifest_id, iso(now), self.claim_ttl(now)
                 )
                 if won:
                     batch.add(candidate.size)
@@ -369,7 +373,7 @@ class ControlPlane:
             return {
                 "manifest_id": request.manifest_id,
                 "status": target.value,
-                "files_updated": 0,
+                "files": record.file_count,
                 "repeat": True,
             }
         if target == ManifestStatus.COMPLETED and request.report_path:
@@ -379,25 +383,9 @@ class ControlPlane:
         if target == ManifestStatus.COMPLETED and self.catalog is not None:
             self.catalog.register(request.date_prefix, request.report or {})
         now = self.clock()
-        file_status = FileStatus.COMPLETED if target == ManifestStatus.COMPLETED else FileStatus.FAILED
-        updated = 0
-        found = 0
-        page: list[str] = []
-        for f in self.table.query_manifest_files(request.manifest_id):
-            if f.date_prefix != request.date_prefix:
-                continue
-            found += 1
-            page.append(f.file_key)
-            if len(page) >= 100:
-                updated += self._finish(request, page, file_status, now)
-                page = []
-        if page:
-            updated += self._finish(request, page, file_status, now)
-        expected = record.file_count if record is not None else 0
-        if found < expected:
-            raise ManifestFilesNotVisible(
-                f"manifest {request.manifest_id} lists {expected} files but only {found} are visible yet; retry"
-            )
+        # Completion by reference: the one write below is the whole status update. The manifest's files stay
+        # `manifested` under its id and read as its final status (domain/states.effective_file_status).
+        files = record.file_count if record is not None else self._count_files(request)
         report = report_counts(request.report)
         job_error = job_error_name(request.cause)
         verdict = Verdict(target, request.error, request.cause, report, job_error)
@@ -407,7 +395,7 @@ class ControlPlane:
             raise ManifestAlreadyFinal(f"manifest {request.manifest_id} became final with another status")
         if target == ManifestStatus.COMPLETED:
             self.metrics.add(m.MANIFESTS_COMPLETED)
-            self.metrics.add(m.FILES_CONVERTED, updated)
+            self.metrics.add(m.FILES_CONVERTED, files)
         else:
             self.metrics.add(m.MANIFESTS_FAILED)
         log = self.log.info if target == ManifestStatus.COMPLETED else self.log.warning
@@ -416,23 +404,19 @@ class ControlPlane:
             extra={
                 "manifest_id": request.manifest_id,
                 "status": target.value,
-                "files": updated,
+                "files": files,
                 **report,
                 **({"error": request.error} if request.error else {}),
                 **({"job_error": job_error} if job_error else {}),
             },
         )
-        return {"manifest_id": request.manifest_id, "status": target.value, "files_updated": updated}
+        return {"manifest_id": request.manifest_id, "status": target.value, "files": files}
 
-    def _finish(
-        self, request: CompleteRequest, file_keys: list[str], status: FileStatus, now: datetime
-    ) -> int:
-        return self.table.finish_files(
-            request.date_prefix,
-            file_keys,
-            request.manifest_id,
-            status,
-            iso(now),
-            self.ttl(now),
-            request.error if status == FileStatus.FAILED else None,
+    def _count_files(self, request: CompleteRequest) -> int:
+        """The files carrying the manifest's id, when its MANIFEST item is not recorded yet (a status update that
+        overtook the start record: rare; reads only)."""
+        return sum(
+            1
+            for f in self.table.query_manifest_files(request.manifest_id)
+            if f.date_prefix == request.date_prefix
         )

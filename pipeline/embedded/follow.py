@@ -17,6 +17,7 @@ from pipeline.embedded.glue_runner import GlueRunner
 from pipeline.embedded.layout import StackOutputs
 from pipeline.embedded.server import harness_client
 from pipeline.embedded.summary import Snapshot
+from pipeline.ops.table_reads import with_derived_status
 
 FINAL_FILE_STATES = ("completed", "failed")
 FINAL_MANIFEST_STATES = ("completed", "failed")
@@ -70,12 +71,15 @@ def take_snapshot(
     """Files by state, batches, Glue runs and records converted so far, read in one scan of the tracking table."""
     file_status: dict[tuple[str, str], str] = {}
     manifests: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
     for item in scan(outputs.tracking_table, SNAPSHOT_ATTRIBUTES):
         file_key = str(item.get("file_key", ""))
         if file_key.startswith(MANIFEST_KEY_PREFIX):
             manifests.append(item)
         elif "bucket" in item and "key" in item:
-            file_status[(str(item["bucket"]), str(item["key"]))] = str(item.get("status"))
+            files.append(item)
+    for item in with_derived_status(files, manifests):  # a file's status is its manifest's once that is final
+        file_status[(str(item["bucket"]), str(item["key"]))] = str(item.get("status"))
     glue_runs = list(glue_runner.runs) if glue_runner else []
     statuses = [file_status.get(key) for key in expected]
     snapshot = Snapshot(

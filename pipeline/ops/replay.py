@@ -38,12 +38,12 @@ from typing import Any
 
 from pipeline.contracts.manifest import split_s3_url
 from pipeline.control_plane.adapters import catalog
-from pipeline.control_plane.domain.states import FileStatus, ManifestStatus, operator_file_sources_for
+from pipeline.control_plane.domain.states import FileStatus, ManifestStatus
 from pipeline.control_plane.domain.times import expires_at, iso_now, utc_now
 from pipeline.ops import replay_iceberg
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import DateBusy, ReplayFailed
-from pipeline.ops.table_reads import DateItems, read_date
+from pipeline.ops.table_reads import STORED_STATUS, DateItems, read_date
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -293,18 +293,27 @@ def _supersede(ctx: OpsContext, items: DateItems, replay: dict[str, Any]) -> Non
 
 
 def _reset_files(ctx: OpsContext, items: DateItems, replay_id: str) -> tuple[int, int]:
-    """completed|failed -> pending for every file of the date; (files reset, their bytes)."""
+    """completed|failed (as read: stored, or by reference) -> pending for every file of the date; (files reset,
+    their bytes)."""
     config = ctx.config()
     tracking = ctx.tracking(config)
     now = iso_now()
     ttl = expires_at(utc_now(), config.ttl_days)
     count = size = 0
     for item in items.files:
-        if item.get("status") not in operator_file_sources_for(FileStatus.PENDING):
+        if item.get("status") not in (FileStatus.COMPLETED, FileStatus.FAILED):  # derived (read_date)
             continue
         created_at = str(item.get("created_at") or now)
+        # A file stored `manifested` is finished by reference: its reset is conditioned on its MANIFEST item.
+        by_reference = item.get(STORED_STATUS) == FileStatus.MANIFESTED
         if not tracking.reset_file_for_replay(
-            items.date_prefix, item["file_key"], created_at, replay_id, now, ttl
+            items.date_prefix,
+            item["file_key"],
+            created_at,
+            replay_id,
+            now,
+            ttl,
+            manifest_id=str(item["manifest_id"]) if by_reference else None,
         ):
             continue
         count += 1

@@ -6,10 +6,12 @@ For one manifest M of date D:
    (e.g. `Pipeline.StatusUpdateFailed`); a completed or still running manifest is refused.
 2. One conditional write moves it back to `pending` with `attempts = n + 1` (conditional on the status and
    attempt count read, so two operators retrying at once start one attempt, not two), clearing error and cause.
-3. Its files go back to `manifested` (the control plane's own `finish_files`, conditional on `manifest_id = M`).
+3. Its files read as `manifested` again by themselves (completion by reference: a file's status is its manifest's
+   once that is final). One conditional write per file (`requeue_files`, on `manifest_id = M`) refreshes their TTL
+   and puts items stored `failed` by the code before that rule back to `manifested`.
 4. The manifest object is checked (and rebuilt from the file items if a lifecycle rule expired it), then the
    execution `<M>-r<n+1>` starts with the same input as the first one. Started twice, it is the same execution.
-5. A start that fails puts the MANIFEST item and its files back to `failed` (`RetryStartFailed`).
+5. A start that fails puts the MANIFEST item back to `failed` (`RetryStartFailed`), and with it its files.
 
 The Glue job replaces exactly its own manifest's output, so a retried run never duplicates records. The state
 machine's "mark processing" step and the status update work unchanged on the retried manifest.
@@ -34,8 +36,8 @@ from pipeline.contracts.manifest import EXECUTION_NAME, Manifest, split_s3_url
 from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.codec import plain
 from pipeline.control_plane.domain.items import manifest_item_key
-from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
-from pipeline.control_plane.domain.times import expires_at, iso_now, utc_now
+from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, ManifestStatus
+from pipeline.control_plane.domain.times import CLAIM_TTL_MARGIN_DAYS, expires_at, iso_now, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import ManifestNotRetryable, RetryStartFailed
 from pipeline.ops.table_reads import read_date
@@ -228,12 +230,13 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
     tracking = ctx.tracking()
     config = ctx.config()
     now = iso_now()
-    ttl = expires_at(utc_now(), config.ttl_days)
+    ttl = expires_at(utc_now(), config.ttl_days + CLAIM_TTL_MARGIN_DAYS)  # as a claim's
     file_keys = [f["file_key"] for f in files]
     try:
-        outcome.files = tracking.finish_files(
-            date_prefix, file_keys, manifest_id, FileStatus.MANIFESTED, now, ttl, None
-        )
+        # The manifest back to pending makes its `manifested` files read as running again; the write per file
+        # refreshes their TTL (a retry may come long after the claim) and puts items stored `failed` (written
+        # before completion by reference) back to `manifested`.
+        outcome.files = tracking.requeue_files(date_prefix, file_keys, manifest_id, now, ttl)
         outcome.rebuilt_manifest = _ensure_manifest_object(ctx, item, files)
         payload = {
             "manifest_id": manifest_id,
@@ -246,10 +249,7 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
         outcome.execution_arn = ctx.executions().start(name, payload)
     except Exception as exc:
         cause = f"{type(exc).__name__}: {exc}"
-        tracking.finish_files(
-            date_prefix, file_keys, manifest_id, FileStatus.FAILED, iso_now(), ttl, "RetryStartFailed"
-        )
-        _mark_failed(ctx, item, attempt, cause)
+        _mark_failed(ctx, item, attempt, cause)  # its files read as failed again, by reference
         raise RetryStartFailed(
             f"Retry {attempt} of manifest {manifest_id} could not start: {cause}."
         ) from exc

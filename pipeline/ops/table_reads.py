@@ -9,7 +9,7 @@ nothing here is a second definition of the table. Operator reads may walk one da
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,8 +21,11 @@ from pipeline.control_plane.domain.items import (
     FILE_KEY_PREFIX,
     MANIFEST_KEY_PREFIX,
     REPLAY_KEY_PREFIX,
+    id_of,
+    manifest_item_key,
 )
 from pipeline.control_plane.domain.keys import date_of_pending_key
+from pipeline.control_plane.domain.states import FileStatus, effective_file_status
 from pipeline.control_plane.domain.times import age_seconds as age_seconds  # `pipeline status` reads it here
 
 
@@ -59,7 +62,64 @@ def query_date(ddb: Any, table: str, date_prefix: str, page_size: int = 500) -> 
             return
 
 
+STORED_STATUS = "stored_status"  # the file item's own status, next to the derived one in `status`
+
+
+def with_derived_status(
+    files: list[dict[str, Any]], manifests: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every reader's view of file items (plain dictionaries, changed in place and returned): ``status`` becomes the
+    status the file has (``domain/states.effective_file_status``: a `manifested` file of a final manifest has the
+    manifest's status) and ``stored_status`` keeps the item's own. ``manifests`` are the MANIFEST items the files
+    name (more do no harm), matched on (date_prefix, manifest_id)."""
+    status_of = {
+        (str(m.get("date_prefix")), str(m.get("manifest_id") or id_of(str(m.get("file_key", ""))))): m.get(
+            "status"
+        )
+        for m in manifests
+    }
+    for item in files:
+        stored = item.get(STORED_STATUS, item.get("status"))
+        item[STORED_STATUS] = stored
+        manifest_id = item.get("manifest_id")
+        manifest_status = (
+            status_of.get((str(item.get("date_prefix")), str(manifest_id))) if manifest_id else None
+        )
+        item["status"] = effective_file_status(stored, manifest_status)
+    return files
+
+
+def derive_file_statuses(ddb: Any, table: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``with_derived_status`` for file items read without their date's MANIFEST items: the MANIFEST items of the
+    stored-`manifested` files are read with BatchGetItem, one per manifest (not per file)."""
+    wanted = sorted(
+        {
+            (str(f.get("date_prefix")), manifest_item_key(str(f["manifest_id"])))
+            for f in files
+            if f.get(STORED_STATUS, f.get("status")) == FileStatus.MANIFESTED and f.get("manifest_id")
+        }
+    )
+    manifests: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [
+                    {"date_prefix": {"S": d}, "file_key": {"S": k}} for d, k in wanted[start : start + 100]
+                ],
+                "ConsistentRead": True,
+                "ProjectionExpression": "date_prefix, file_key, manifest_id, #s",
+                "ExpressionAttributeNames": {"#s": "status"},
+            }
+        }
+        while request:
+            response = ddb.batch_get_item(RequestItems=request)
+            manifests.extend(plain(i) for i in response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+    return with_derived_status(files, manifests)
+
+
 def read_date(ddb: Any, table: str, date_prefix: str) -> DateItems:
+    """One date's partition by kind; its file items carry their derived ``status`` (``with_derived_status``)."""
     items = DateItems(date_prefix)
     for item in query_date(ddb, table, date_prefix):
         key = str(item.get("file_key", ""))
@@ -73,6 +133,7 @@ def read_date(ddb: Any, table: str, date_prefix: str) -> DateItems:
             items.replays.append(item)
         else:
             items.other.append(item)
+    with_derived_status(items.files, items.manifests)
     return items
 
 

@@ -41,6 +41,7 @@ from pipeline.control_plane.domain.times import iso, parse_time
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import OpsError, StackNameMissing, TableFormatUnsupported, TableNotFound
 from pipeline.ops.status import check_date
+from pipeline.ops.table_reads import STORED_STATUS, derive_file_statuses
 
 TRACE_VERSION = 1  # bumped when a field of the --json shape changes meaning or goes away
 SAMPLE_LINES = 5  # quarantined lines shown per file
@@ -282,8 +283,11 @@ def timeline(item: dict[str, Any], journey: FileJourney) -> list[dict[str, Any]]
         steps.append((execution["stopped_at"], "execution ended", str(execution.get("status"))))
     if manifest.get("completed_at"):
         steps.append((manifest["completed_at"], f"manifest {manifest.get('status')}", ""))
-    if item.get("updated_at") and item.get("status") in ("completed", "failed"):
-        steps.append((item["updated_at"], f"file {item['status']}", str(item.get("error") or "")))
+    if item.get("status") in ("completed", "failed"):
+        if item.get(STORED_STATUS, item.get("status")) == item.get("status"):  # stored final (older items)
+            steps.append((item.get("updated_at"), f"file {item['status']}", str(item.get("error") or "")))
+        else:  # by reference: the file is final with its manifest
+            steps.append((manifest.get("completed_at"), f"file {item['status']}", "with its manifest"))
     shown = [{"at": _time(at), "event": event, "detail": detail} for at, event, detail in steps if at]
     return sorted(shown, key=lambda step: str(step["at"]))
 
@@ -801,7 +805,7 @@ def trace(ctx: OpsContext, request: TraceRequest, source_url: SourceUrl = same_u
             items = wanted
     url = s3_url(bucket, key)
     journeys = []
-    for item in items:
+    for item in derive_file_statuses(ddb, table, items):
         current = (item.get("etag") == obj.get("etag")) if obj.get("exists") else None
         journey = FileJourney(item=item, current=current)
         _follow(ctx, journey, date, url, source_url)

@@ -137,6 +137,13 @@ class Env:
     def files(self, date_prefix: str) -> list[dict[str, Any]]:
         return [i for i in self.items(date_prefix) if i["file_key"].startswith("F#")]
 
+    def files_as_read(self, date_prefix: str) -> list[dict[str, Any]]:
+        """The date's file items as every reader sees them: ``status`` derived through the one owner (a file of a
+        final manifest has its manifest's status), ``stored_status`` the item's own (pipeline/ops/table_reads)."""
+        from pipeline.ops.table_reads import read_date
+
+        return read_date(self.ddb, TABLE, date_prefix).files
+
     def manifest_items(self, date_prefix: str) -> list[dict[str, Any]]:
         return [i for i in self.items(date_prefix) if i["file_key"].startswith("MANIFEST#")]
 

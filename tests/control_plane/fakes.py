@@ -24,9 +24,9 @@ from pipeline.control_plane.adapters.tracking_records import (
 )
 from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
 from pipeline.control_plane.domain.states import (
-    FINISHABLE_FILE_STATUSES,
     FileStatus,
     ManifestStatus,
+    effective_file_status,
     manifest_sources_for,
 )
 
@@ -106,23 +106,13 @@ class FakeTrackingStore:
             if f.get("manifest_id") == manifest_id:
                 yield ClaimedFile(date_prefix, file_key, str(f["status"]), f["created_at"], f["size"])
 
-    def finish_files(
-        self,
-        date_prefix: str,
-        file_keys: list[str],
-        manifest_id: str,
-        status: FileStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
-    ) -> int:
-        done = 0
-        for file_key in file_keys:
-            f = self.files.get((date_prefix, file_key))
-            if f and f.get("manifest_id") == manifest_id and f["status"] in FINISHABLE_FILE_STATUSES:
-                f.update(status=status, error=error)
-                done += 1
-        return done
+    def status_of(self, date_prefix: str, file_key: str) -> str | None:
+        """A file's status as every reader shows it (completion by reference, through the one owner)."""
+        f = self.files[(date_prefix, file_key)]
+        manifest = (
+            self.manifests.get((date_prefix, str(f.get("manifest_id")))) if f.get("manifest_id") else None
+        )
+        return effective_file_status(str(f["status"]), manifest.get("status") if manifest else None)
 
     def add_pending(self, date_prefix: str, count: int, total_bytes: int, now: str, ttl: int) -> Counter:
         seen = self.get_counter(date_prefix)

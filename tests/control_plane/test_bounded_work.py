@@ -81,6 +81,40 @@ def test_reads_per_manifest_stay_within_twice_the_batch_whatever_the_backlog(env
     assert per_manifest <= 2 * 10 + 1, per_manifest
     ingest_writes = sum(1 for c in seen["ingest_calls"] if c in WRITES)
     assert ingest_writes / 40 <= 3, ingest_writes / 40
-    # the status updates: one conditional write per file plus one per MANIFEST item
-    complete_writes = sum(1 for c in seen["calls"][len(seen["ingest_calls"]) :] if c in WRITES)
-    assert complete_writes == 40 + manifests
+    # the status updates: completion by reference, one conditional write per MANIFEST item and none per file
+    complete_calls = seen["calls"][len(seen["ingest_calls"]) :]
+    assert sum(1 for c in complete_calls if c in WRITES) == manifests
+    assert "Query" not in complete_calls  # nor a read of the manifest's files
+
+
+def test_dynamodb_write_calls_per_file_with_100_file_manifests_stay_under_2_5(env):
+    """Issue 17's control-plane goal, on the real control plane against moto: every DynamoDB write call from
+    tracking to the status update, per file, with the production batch (100 files per manifest, SQS batches of
+    10). 2.17 expected (docs/scaling.md#dynamodb-writes-per-file): track 1 + claim 1 + the per-invocation counter
+    0.1 + 7 writes per manifest (the status update's one among them); 3.17 before completion by reference."""
+    app = env.app(max_files_per_manifest=100, max_bytes_per_manifest=10**12, pending_shards=2)
+    seen = meter(app.service.table._client)
+    files = 300
+    for start in range(0, files, 10):
+        handle_event(
+            app,
+            sqs_event(*[s3_record(f"writes/{DAY}/{i}.ndjson") for i in range(start, start + 10)]),
+            LambdaContext(),
+        )
+    manifests = env.manifest_items(DAY)
+    assert len(manifests) == 3
+    for m in manifests:
+        handle_event(
+            app,
+            {
+                "action": "complete",
+                "manifest_id": m["manifest_id"],
+                "date_prefix": DAY,
+                "status": "completed",
+            },
+            LambdaContext(),
+        )
+    writes = sum(1 for c in seen["calls"] if c in WRITES)
+    assert writes / files <= 2.5, writes / files
+    assert writes / files == (files * 2 + files // 10 + 7 * len(manifests)) / files  # 2.17
+    assert {f["status"] for f in env.files_as_read(DAY)} == {"completed"}

@@ -63,26 +63,27 @@ def test_completed_touches_only_its_files_and_stores_the_report(env):
             "report": REPORT,
         },
     )
-    assert result == {"manifest_id": first, "status": "completed", "files_updated": 3}
+    assert result == {"manifest_id": first, "status": "completed", "files": 3}
     by_manifest = {}
-    for f in env.files(DAY):
+    for f in env.files_as_read(DAY):
         by_manifest.setdefault(f["manifest_id"], set()).add(f["status"])
     assert by_manifest == {first: {"completed"}, second: {"manifested"}}
+    # completion by reference: the file items themselves are not written, they stay manifested under their id
+    assert {f["status"] for f in env.files(DAY) if f["manifest_id"] == first} == {"manifested"}
     item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
     assert item["status"] == "completed"
     assert (item["records_in"], item["records_out"], item["bad_records"]) == ("30", "28", "2")
     assert (item["bytes_in"], item["bytes_out"], item["output_files"]) == ("3000", "900", "2")
-    # bounded: no scan, queries only on the manifest's own index partition
+    # bounded: no scan, no query, and one write, the conditional one on the MANIFEST item
     operations = [name for name, _ in calls]
-    assert "Scan" not in operations
-    queries = [p for name, p in calls if name == "Query"]
-    assert queries and all(p["IndexName"] == "manifest-index" for p in queries)
-    file_updates = [
-        p for name, p in calls if name == "UpdateItem" and p["Key"]["file_key"]["S"].startswith("F#")
+    assert "Scan" not in operations and "Query" not in operations
+    writes = [
+        (name, p)
+        for name, p in calls
+        if name in ("UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems")
     ]
-    assert len(file_updates) == 3 and all(
-        "manifest_id = :m" in p["ConditionExpression"] for p in file_updates
-    )
+    assert [(name, p["Key"]["file_key"]["S"]) for name, p in writes] == [("UpdateItem", f"MANIFEST#{first}")]
+    assert "#status" in writes[0][1]["ConditionExpression"]
 
 
 def test_repeated_status_update_is_a_no_op_and_a_conflicting_one_is_refused(env):
@@ -90,10 +91,10 @@ def test_repeated_status_update_is_a_no_op_and_a_conflicting_one_is_refused(env)
     event = {"action": "complete", "manifest_id": first, "date_prefix": DAY, "status": "completed"}
     invoke(app, event)
     again = invoke(app, event)
-    assert again["files_updated"] == 0 and again["repeat"] is True
+    assert again["files"] == 3 and again["repeat"] is True
     with pytest.raises(ManifestAlreadyFinal):
         invoke(app, {**event, "status": "failed"})
-    assert {f["status"] for f in env.files(DAY) if f["manifest_id"] == first} == {"completed"}
+    assert {f["status"] for f in env.files_as_read(DAY) if f["manifest_id"] == first} == {"completed"}
 
 
 def test_failed_status_keeps_error_and_cause(env):
@@ -109,14 +110,12 @@ def test_failed_status_keeps_error_and_cause(env):
             "cause": "x" * 10_000,
         },
     )
-    assert result["files_updated"] == 3
+    assert result["files"] == 3
     item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
     assert item["status"] == "failed" and item["error"] == "States.TaskFailed"
     assert len(item["cause"]) == 4000
-    failed = [f for f in env.files(DAY) if f["manifest_id"] == first]
-    assert {f["status"] for f in failed} == {"failed"} and {f["error"] for f in failed} == {
-        "States.TaskFailed"
-    }
+    failed = [f for f in env.files_as_read(DAY) if f["manifest_id"] == first]
+    assert {f["status"] for f in failed} == {"failed"}  # the error is the manifest's, kept once on its item
     assert "job_error" not in item  # the cause is not a Glue job run
 
 
@@ -136,18 +135,27 @@ def test_a_failed_glue_run_keeps_the_jobs_error_name(env):
     assert item["error"] == "States.TaskFailed" and item["job_error"] == "BadRecordRatioExceeded"
 
 
-def test_retry_after_a_partial_update_finishes_the_job(env):
-    """Step Functions retries the update after the Lambda died half way: the rest is done, nothing twice."""
+def test_items_written_before_completion_by_reference_read_as_they_did(env):
+    """A file the previous code finished itself (stored `completed`) reads completed, before and after the status
+    update that now writes only the MANIFEST item; a file stored `manifested` reads as its manifest."""
     app, (first, _) = two_manifests(env)
-    [one, *_] = [f for f in env.files(DAY) if f["manifest_id"] == first]
-    app.service.table.finish_files(
-        DAY, [one["file_key"]], first, "completed", "2026-11-22T05:00:00Z", 1, None
+    [old, *rest] = [f for f in env.files(DAY) if f["manifest_id"] == first]
+    env.ddb.update_item(  # what the previous code's per-file completion write left
+        TableName="tracking",
+        Key={"date_prefix": {"S": DAY}, "file_key": {"S": old["file_key"]}},
+        UpdateExpression="SET #s = :c",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":c": {"S": "completed"}},
     )
+    status = {f["file_key"]: f["status"] for f in env.files_as_read(DAY)}
+    assert status[old["file_key"]] == "completed" and {status[f["file_key"]] for f in rest} == {"manifested"}
     result = invoke(
         app, {"action": "complete", "manifest_id": first, "date_prefix": DAY, "status": "completed"}
     )
-    assert result["files_updated"] == 3
-    assert {f["status"] for f in env.files(DAY) if f["manifest_id"] == first} == {"completed"}
+    assert result["files"] == 3
+    assert {f["status"] for f in env.files_as_read(DAY) if f["manifest_id"] == first} == {"completed"}
+    stored = {f["file_key"]: f["status"] for f in env.files(DAY)}
+    assert stored[old["file_key"]] == "completed" and {stored[f["file_key"]] for f in rest} == {"manifested"}
 
 
 def test_invalid_status_update_is_a_named_error(env):
@@ -180,7 +188,7 @@ def test_completed_reads_a_report_larger_than_256_kib_from_its_s3_path(env):
         "report_path": f"s3://complete-wide-report-out/{key}",
     }
     assert len(json.dumps(event)) < 1024
-    assert invoke(app, event)["files_updated"] == 3
+    assert invoke(app, event)["files"] == 3
     item = next(m for m in env.manifest_items(DAY) if m["manifest_id"] == first)
     assert item["status"] == "completed"
     assert (item["records_in"], item["records_out"], item["output_files"]) == ("30", "28", "2")

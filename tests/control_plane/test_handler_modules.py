@@ -90,4 +90,4 @@ def test_batch_status_updater_accepts_only_complete(lambda_env):
         },
         LambdaContext(),
     )
-    assert result["files_updated"] == 2
+    assert result["files"] == 2

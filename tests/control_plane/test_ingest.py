@@ -63,7 +63,7 @@ def test_reupload_after_completion_is_processed_again(env):
     assert len(env.executions()) == 1
     invoke(app, sqs_event(s3_record(key, etag="v2")))
     assert len(env.executions()) == 2
-    statuses = sorted((f["etag"], f["status"]) for f in env.files(DAY))
+    statuses = sorted((f["etag"], f["status"]) for f in env.files_as_read(DAY))
     assert statuses == [("v1", "completed"), ("v2", "manifested")]
 
 

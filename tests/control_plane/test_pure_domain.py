@@ -23,7 +23,13 @@ from pipeline.control_plane.domain.keys import (
     make_file_key,
     pending_shard,
 )
-from pipeline.control_plane.domain.states import ManifestStatus, check_manifest_transition
+from pipeline.control_plane.domain.states import (
+    FileStatus,
+    ManifestStatus,
+    check_manifest_transition,
+    effective_file_status,
+    file_sources_for,
+)
 
 EVENT_TIME = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:ndjson-to-parquet"
@@ -320,3 +326,35 @@ def test_retry_never_retries_permanent_errors_nor_past_the_deadline():
     with pytest.raises(ClientError):
         RetryPolicy(sleep=lambda s: None, remaining=lambda: 2.0).call(slow)
     assert len(throttled) == 1  # 2 s left < 3 s reserve: no retry
+
+
+@pytest.mark.parametrize(
+    ("stored", "manifest", "expected"),
+    [
+        # completion by reference: a manifested file is its manifest's once that is final
+        ("manifested", "completed", "completed"),
+        ("manifested", "failed", "failed"),
+        ("manifested", "pending", "manifested"),
+        ("manifested", "processing", "manifested"),  # a retry put the manifest back: running again
+        ("manifested", None, "manifested"),  # no MANIFEST item yet (claim in progress, or crash repair's)
+        ("pending", None, "pending"),
+        ("pending", "completed", "pending"),  # released or replayed: no longer its manifest's
+        # items written before the rule (the old per-file completion write) read as they are
+        ("completed", "completed", "completed"),
+        ("failed", "failed", "failed"),
+        ("completed", None, "completed"),
+        ("failed", "pending", "failed"),
+        (None, None, None),
+    ],
+)
+def test_a_files_status_is_derived_from_its_manifest_and_old_items_read_as_stored(stored, manifest, expected):
+    assert effective_file_status(stored, manifest) == expected
+
+
+def test_the_control_plane_never_writes_a_final_status_on_a_file():
+    """The status update writes only the MANIFEST item: no control-plane write moves a file to completed/failed,
+    a claim takes only a pending file, a release only a manifested one."""
+    assert file_sources_for(FileStatus.COMPLETED) == frozenset()
+    assert file_sources_for(FileStatus.FAILED) == frozenset()
+    assert file_sources_for(FileStatus.MANIFESTED) == {FileStatus.PENDING}
+    assert file_sources_for(FileStatus.PENDING) == {FileStatus.MANIFESTED}

@@ -65,7 +65,8 @@ class World:
         return session.close()
 
     def statuses(self) -> list[str]:
-        return sorted(str(f["status"]) for f in self.table.files.values())
+        """The files' statuses as read (derived through the one owner: completion by reference)."""
+        return sorted(str(self.table.status_of(*key)) for key in self.table.files)
 
 
 def notification(key: str, etag: str = "e1") -> str:
@@ -128,8 +129,11 @@ def test_complete_marks_files_and_manifest() -> None:
     [manifest_id] = world.ingest("a.ndjson", "b.ndjson")
     request = CompleteRequest(manifest_id, DAY, "completed", None, None, {"records_in": 5})
     result = world.service.complete(request)
-    assert result == {"manifest_id": manifest_id, "status": "completed", "files_updated": 2}
+    assert result == {"manifest_id": manifest_id, "status": "completed", "files": 2}
     assert world.statuses() == ["completed", "completed"]
+    assert {f["status"] for f in world.table.files.values()} == {
+        "manifested"
+    }  # only the MANIFEST item written
     assert world.table.manifests[(DAY, manifest_id)]["records_in"] == 5
     assert world.catalog.registered == [(DAY, {"records_in": 5})]
     again = world.service.complete(CompleteRequest(manifest_id, DAY, "completed", None, None, {}))

@@ -34,7 +34,9 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.control_plane.adapters.codec import plain
 from pipeline.embedded.server import free_port
+from pipeline.ops.table_reads import with_derived_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
 
@@ -299,7 +301,10 @@ def test_tracking_table_and_executions(demo):
     files = [i for i in items if i["file_key"]["S"].startswith("F#")]
     manifests = [i for i in items if i["file_key"]["S"].startswith("MANIFEST#")]
     assert len(files) == 6  # the duplicate notification did not create a second item
-    assert {i["status"]["S"] for i in files} == {"completed"}
+    # completion by reference: the status update wrote only the MANIFEST items, every file reads completed
+    assert {i["status"]["S"] for i in files} == {"manifested"}
+    read = with_derived_status([plain(i) for i in files], [plain(i) for i in manifests])
+    assert {i["status"] for i in read} == {"completed"}
     assert len(manifests) >= 3  # two dates, at most two files per batch
     sfn = demo["client"]("stepfunctions")
     for item in manifests:

@@ -150,12 +150,10 @@ class World:
         return sorted(ids)
 
     def files(self) -> list[dict[str, Any]]:
-        items = self.ddb.query(
-            TableName=TABLE,
-            KeyConditionExpression="date_prefix = :d AND begins_with(file_key, :f)",
-            ExpressionAttributeValues={":d": {"S": DAY}, ":f": {"S": "F#"}},
-        )["Items"]
-        return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+        """The file items as every reader sees them (status derived through the one owner)."""
+        from pipeline.ops.table_reads import read_date
+
+        return read_date(self.ddb, TABLE, DAY).files
 
     def ops(self) -> OpsContext:
         aws = AwsSession.create(region=REGION)

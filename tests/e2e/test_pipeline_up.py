@@ -24,6 +24,7 @@ import pytest
 
 from glue_jobs.ndjson_to_parquet.iceberg import CatalogAccess, TableRef, load_table, open_catalog
 from pipeline.embedded.server import free_port
+from pipeline.ops.table_reads import read_date
 
 pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
 
@@ -111,12 +112,7 @@ def test_up_keeps_the_pipeline_live_for_dropped_files_until_ctrl_c(tmp_path: Pat
         rows: list[dict[str, Any]] = []
         statuses: list[str] = []
         while time.monotonic() < deadline:
-            items = dynamodb.query(
-                TableName=table,
-                KeyConditionExpression="date_prefix = :d",
-                ExpressionAttributeValues={":d": {"S": DAY}},
-            )["Items"]
-            statuses = sorted(i["status"]["S"] for i in items if i["file_key"]["S"].startswith("F#"))
+            statuses = sorted(str(i["status"]) for i in read_date(dynamodb, table, DAY).files)  # as derived
             if statuses == ["completed", "completed"]:
                 # the committed Iceberg table, through the embedded Glue catalog (as Athena reads it)
                 ref = TableRef(

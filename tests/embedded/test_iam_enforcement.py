@@ -34,7 +34,7 @@ POLICY = {
         },
         {
             "Effect": "Allow",
-            "Action": "dynamodb:GetItem",
+            "Action": ["dynamodb:GetItem", "dynamodb:ConditionCheckItem"],
             "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
         },
         {
@@ -110,6 +110,30 @@ def test_a_resource_scoped_allow_works_for_services_moto_names_no_resource_for(
     assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "x"}})
     message = _denied(lambda: dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "x"}}))
     assert "dynamodb:PutItem" in message and ROLE in message
+
+
+def test_a_transaction_is_checked_per_item_action(enforced: dict[str, Any]) -> None:
+    """AWS has no dynamodb:TransactWriteItems action: it checks ConditionCheckItem, UpdateItem... per item."""
+    dynamodb = enforced["component"]("dynamodb")
+    check = {
+        "ConditionCheck": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "x"}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    update = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "y"}},
+            "UpdateExpression": "SET v = :v",
+            "ExpressionAttributeValues": {":v": {"S": "1"}},
+        }
+    }
+    message = _denied(lambda: dynamodb.transact_write_items(TransactItems=[check, update]))
+    assert "dynamodb:UpdateItem" in message and "TransactWriteItems on" not in message
+    assert iam_bridges.denials()[-1].action == "dynamodb:UpdateItem"
+    dynamodb.transact_write_items(TransactItems=[check])  # the role's ConditionCheckItem allows it
 
 
 def test_an_allow_with_a_condition_is_an_allow(enforced: dict[str, Any]) -> None:

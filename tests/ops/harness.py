@@ -540,7 +540,11 @@ class MiniStack:
         return list(query_date(self.aws.client("dynamodb"), TABLE, date))
 
     def files(self, date: str) -> list[dict[str, Any]]:
-        return [i for i in self.items(date) if i["file_key"].startswith("F#")]
+        """The date's file items as every reader sees them: ``status`` derived through the one owner (a file of a
+        final manifest has its manifest's status), ``stored_status`` the item's own (pipeline/ops/table_reads)."""
+        from pipeline.ops.table_reads import read_date
+
+        return read_date(self.aws.client("dynamodb"), TABLE, date).files
 
     def manifests(self, date: str) -> list[dict[str, Any]]:
         return [i for i in self.items(date) if i["file_key"].startswith("MANIFEST#")]

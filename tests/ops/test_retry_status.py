@@ -42,6 +42,8 @@ def test_failed_manifest_is_shown_then_retried_to_success(stack):
     manifest_id = manifest["manifest_id"]
     assert manifest["status"] == "failed"
     assert {f["status"] for f in stack.files(DAY)} == {"failed"}
+    # completion by reference: the failure was written on the MANIFEST item only, the files read it from there
+    assert {f["stored_status"] for f in stack.files(DAY)} == {"manifested"}
     stack.wait_executions_done()
 
     ctx = stack.ctx()

@@ -49,6 +49,13 @@ class Rule:
         return bool(self.when(params))
 
 
+def is_status_update_write(params: dict[str, Any]) -> bool:
+    """The status update's one DynamoDB write: the MANIFEST item's final status (completion by reference: no file
+    is written), told from the state machine's "mark processing" and retry's writes by its ``completed_at``."""
+    key = str(params.get("Key", {}).get("file_key", {}).get("S", ""))
+    return key.startswith("MANIFEST#") and "completed_at = :now" in str(params.get("UpdateExpression", ""))
+
+
 class FaultInjector:
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -17,7 +17,7 @@ from pipeline.ops.redrive import redrive
 from pipeline.ops.retry import retry_manifest
 
 from .checks import assert_holds, check, flush_later
-from .faults import FAULTS, ProcessKilled, Rule
+from .faults import FAULTS, ProcessKilled, Rule, is_status_update_write
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +127,8 @@ def test_handler_killed_between_claim_and_record_is_repaired_by_the_flush(stack,
 def test_status_update_failing_after_the_glue_job_is_completed_by_reconcile(stack):
     day = "2026-09-08"
     _drop(stack, day, "a", "b")
-    # Every status update of this date fails (the files of the manifest cannot be read), after Glue succeeded.
-    rule = Rule(
-        "dynamodb",
-        "Query",
-        "AccessDeniedException",
-        when=lambda p: p.get("IndexName") == "manifest-index",
-    )
+    # Every status update of this date fails (its write of the MANIFEST item is refused), after Glue succeeded.
+    rule = Rule("dynamodb", "UpdateItem", "AccessDeniedException", when=is_status_update_write)
     with FAULTS.active(rule):
         stack.flush()
         stack.wait_executions_done(timeout=180)

@@ -23,7 +23,7 @@ from ops.harness import LAKE, OUTPUT_PREFIX, QUARANTINE_PREFIX, MiniStack, ndjso
 from pipeline.ops.retry import retry_manifest
 
 from .checks import assert_holds, check
-from .faults import FAULTS, Rule, S3WriteRefusals, StagingDiskFull, faulty_s3_endpoint
+from .faults import FAULTS, Rule, S3WriteRefusals, StagingDiskFull, faulty_s3_endpoint, is_status_update_write
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +122,7 @@ def test_a_rerun_failing_mid_write_leaves_the_published_output_intact(stack):
     report stay exactly as they were and readable; the next retry completes the manifest."""
     day = "2026-10-02"
     _drop(stack, day, "a", "b", "c")
-    status_update = Rule(
-        "dynamodb", "Query", "AccessDeniedException", when=lambda p: p.get("IndexName") == "manifest-index"
-    )
+    status_update = Rule("dynamodb", "UpdateItem", "AccessDeniedException", when=is_status_update_write)
     with FAULTS.active(status_update):
         stack.flush()
         stack.wait_executions_done(timeout=180)

@@ -32,6 +32,24 @@ class TableAccess:
                 return None
             raise
 
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """One TransactWriteItems; False when it was cancelled because a condition did not hold."""
+        try:
+            self._retry.call(
+                lambda: self._client.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+            )
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            # cancelled only by conditions: False; by anything else (a conflicting transaction, throttling):
+            # raised, the caller's step is idempotent and is run again
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = {r.get("Code") for r in reasons if r.get("Code") not in (None, "None")}
+            if codes and codes <= {"ConditionalCheckFailed"}:
+                return False
+            raise
+        return True
+
     @staticmethod
     def _key(date_prefix: str, file_key: str) -> dict[str, Any]:
         return {"date_prefix": s(date_prefix), "file_key": s(file_key)}

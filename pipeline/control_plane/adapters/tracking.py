@@ -36,9 +36,9 @@ from pipeline.control_plane.adapters.tracking_replays import ReplayItems
 from pipeline.control_plane.domain.items import COUNTER_KEY, FILE_KEY_PREFIX, LEASE_KEY, claim_item_key
 from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
 from pipeline.control_plane.domain.states import (
-    FINISHABLE_FILE_STATUSES,
     FileStatus,
     file_sources_for,
+    operator_file_sources_for,
 )
 
 
@@ -179,42 +179,29 @@ class TrackingTable(ManifestItems, ReplayItems):
             if not start:
                 return
 
-    def finish_files(
-        self,
-        date_prefix: str,
-        file_keys: list[str],
-        manifest_id: str,
-        status: FileStatus,
-        now: str,
-        ttl: int,
-        error: str | None,
+    def requeue_files(
+        self, date_prefix: str, file_keys: list[str], manifest_id: str, now: str, ttl: int
     ) -> int:
-        """manifested|completed|failed -> ``status`` for files of this manifest, one conditional update each
-        (1 WCU per file; a transaction would cost 2, and moto copies whole tables for each one). Returns how many
-        files are now in ``status``. `pipeline retry` moves a failed manifest's files back to manifested here."""
-        finishable, finishable_values = status_in(FINISHABLE_FILE_STATUSES, FileStatus)
-        values: dict[str, Any] = {
-            ":target": s(status),
-            ":m": s(manifest_id),
-            ":now": s(now),
-            ":ttl": n(ttl),
-            **finishable_values,
-        }
-        expression = "SET #status = :target, updated_at = :now, #ttl = :ttl"
-        if error:
-            expression += ", #error = :error"
-            values[":error"] = s(error)
-        else:
-            expression += " REMOVE #error"
+        """`pipeline retry`: the files of this manifest back to (or still) ``manifested``, with a fresh TTL, one
+        conditional update each (only on a retry: the status update writes no file). An item stored `failed` or
+        `completed` (written before completion by reference) becomes `manifested` again, so it takes its
+        manifest's next verdict. Returns how many files are now manifested under ``manifest_id``."""
+        sources, source_values = status_in(operator_file_sources_for(FileStatus.MANIFESTED), FileStatus)
         done = 0
         for file_key in file_keys:
             result = self._conditional(
                 "update_item",
                 Key=self._key(date_prefix, file_key),
-                UpdateExpression=expression,
-                ConditionExpression=f"manifest_id = :m AND {finishable}",
+                UpdateExpression="SET #status = :target, updated_at = :now, #ttl = :ttl REMOVE #error",
+                ConditionExpression=f"manifest_id = :m AND {sources}",
                 ExpressionAttributeNames={"#status": "status", "#ttl": "ttl", "#error": "error"},
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues={
+                    ":target": s(FileStatus.MANIFESTED),
+                    ":m": s(manifest_id),
+                    ":now": s(now),
+                    ":ttl": n(ttl),
+                    **source_values,
+                },
             )
             if result is not None:
                 done += 1

@@ -7,9 +7,14 @@ from typing import Any
 
 from pipeline.control_plane.adapters.codec import n, plain, s, status_in
 from pipeline.control_plane.adapters.dynamo import TableAccess
-from pipeline.control_plane.domain.items import replay_item_key
+from pipeline.control_plane.domain.items import manifest_item_key, replay_item_key
 from pipeline.control_plane.domain.keys import pending_shard, pending_sort_key
-from pipeline.control_plane.domain.states import FileStatus, operator_file_sources_for
+from pipeline.control_plane.domain.states import (
+    FINAL_MANIFEST_STATUSES,
+    STORED_FINAL_FILE_STATUSES,
+    FileStatus,
+    ManifestStatus,
+)
 
 MAX_LISTED_IDS = 1000
 
@@ -62,28 +67,56 @@ class ReplayItems(TableAccess):
         )
 
     def reset_file_for_replay(
-        self, date_prefix: str, file_key: str, created_at: str, replay_id: str, now: str, ttl: int
+        self,
+        date_prefix: str,
+        file_key: str,
+        created_at: str,
+        replay_id: str,
+        now: str,
+        ttl: int,
+        manifest_id: str | None = None,
     ) -> bool:
-        """completed|failed -> pending under ``replay_id``, back at its original tracking time (so it is due at
-        once) and without its old manifest; False when the file was in another status."""
-        condition, sources = status_in(operator_file_sources_for(FileStatus.PENDING), FileStatus)
-        result = self._conditional(
-            "update_item",
-            Key=self._key(date_prefix, file_key),
-            UpdateExpression=(
+        """A finished file -> pending under ``replay_id``, back at its original tracking time (so it is due at
+        once) and without its old manifest; False when the file was not finished.
+
+        Without ``manifest_id``: an item stored `completed|failed` (written before completion by reference), one
+        conditional update. With it: a file stored `manifested` under ``manifest_id``, finished only when that
+        MANIFEST item is final: one TransactWriteItems (2 WCU per item, replays only) of a ConditionCheck on the
+        MANIFEST item's final status and the update conditioned on ``status = manifested AND manifest_id = :m``, so
+        a file whose manifest is still running is never reset."""
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(date_prefix, file_key),
+            "UpdateExpression": (
                 "SET #status = :pending, pending_shard = :shard, pending_key = :pk, replay_id = :r, "
                 "updated_at = :now, #ttl = :ttl REMOVE manifest_id, claimed_at, #error"
             ),
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl", "#error": "error"},
-            ExpressionAttributeValues={
+            "ExpressionAttributeNames": {"#status": "status", "#ttl": "ttl", "#error": "error"},
+            "ExpressionAttributeValues": {
                 ":pending": s(FileStatus.PENDING),
-                **sources,
                 ":shard": s(pending_shard(file_key, self.pending_shards)),
                 ":pk": s(pending_sort_key(date_prefix, created_at)),
                 ":r": s(replay_id),
                 ":now": s(now),
                 ":ttl": n(ttl),
             },
+        }
+        if manifest_id is None:
+            condition, sources = status_in(STORED_FINAL_FILE_STATUSES, FileStatus)
+            update["ExpressionAttributeValues"].update(sources)
+            update.pop("TableName")
+            result = self._conditional("update_item", ConditionExpression=condition, **update)
+            return result is not None
+        final, final_values = status_in(FINAL_MANIFEST_STATUSES, ManifestStatus)
+        update["ConditionExpression"] = "#status = :manifested AND manifest_id = :m"
+        update["ExpressionAttributeValues"].update(
+            {":manifested": s(FileStatus.MANIFESTED), ":m": s(manifest_id)}
         )
-        return result is not None
+        check = {
+            "TableName": self._table,
+            "Key": self._key(date_prefix, manifest_item_key(manifest_id)),
+            "ConditionExpression": final,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": final_values,
+        }
+        return self._transact([{"ConditionCheck": check}, {"Update": update}])

@@ -42,3 +42,10 @@ def age_seconds(text: str | None, now: datetime) -> float | None:
 def expires_at(moment: datetime, days: int) -> int:
     """The ``ttl`` attribute of an item written at ``moment``: epoch seconds ``days`` later."""
     return int((moment + timedelta(days=days)).timestamp())
+
+
+# A claimed file keeps the TTL its claim wrote until a replay or retry writes it again (completion by reference:
+# the status update writes no file). The claim adds this margin to TTL_DAYS so that the file item outlives its
+# MANIFEST item (final status + TTL_DAYS) whenever the execution ends within its timeout: Terraform allows at most
+# 3 x glue_timeout_minutes (2,880) = 6 days (docs/tracking-table.md, "TTL").
+CLAIM_TTL_MARGIN_DAYS = 7

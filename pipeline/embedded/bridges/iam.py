@@ -11,6 +11,9 @@ moto evaluates the caller's identity policies when its authorization is on (`INI
 - `iam-action-names`: moto names some actions after the API operation, not the IAM action (`lambda:Invoke` for
   `lambda:InvokeFunction`, `sqs:SendMessageBatch` for `sqs:SendMessage`), and CloudWatch's after its endpoint
   prefix (`monitoring:GetMetricData` for `cloudwatch:GetMetricData`): the bridge maps them.
+- `iam-action-names` also covers DynamoDB's TransactWriteItems: moto checks `dynamodb:TransactWriteItems`, an action
+  IAM does not have; AWS checks the action of each item (`dynamodb:ConditionCheckItem`, `dynamodb:UpdateItem`): so
+  does the bridge.
 - `iam-delete-objects-per-key`: moto checks S3 DeleteObjects as `s3:DeleteObject` on the bucket; AWS checks it
   on each object the request deletes: the bridge checks each key.
 - `iam-signature-bodiless-requests`: moto recomputes the signature of a GET without a body (Lambda's)
@@ -141,6 +144,14 @@ def bridge_iam_action_names_and_denials() -> None:
         if self._action.startswith(SERVICE_PREFIXES):  # e.g. monitoring:GetMetricData
             prefix, operation = self._action.split(":", 1)
             self._action = f"{SERVICE_PREFIXES_TO_IAM[prefix]}:{operation}"
+        if self._action == "dynamodb:TransactWriteItems":  # AWS checks the action of each item, IAM has no
+            for action in _transaction_actions(
+                self
+            ):  # TransactWriteItems action (ConditionCheckItem, UpdateItem)
+                self._action = action
+                self._denied_resource = resource
+                original_check(self, resource)
+            return
         keys = _deleted_keys(self) if self._action == "s3:DeleteObject" and "/" not in resource else None
         if keys:  # DeleteObjects: AWS checks s3:DeleteObject on each object, moto on the bucket
             for key in keys:
@@ -226,6 +237,31 @@ def bridge_iam_signature_of_bodiless_requests() -> None:
 
     IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
     mark_installed(name)
+
+
+TRANSACTION_ITEM_ACTIONS = {
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+}
+
+
+def _transaction_actions(request: Any) -> list[str]:
+    """The IAM actions of a DynamoDB TransactWriteItems request's items, in order, each once."""
+    import json
+
+    try:
+        body = json.loads(request._body or b"{}")
+    except ValueError:
+        return ["dynamodb:TransactWriteItems"]
+    actions: list[str] = []
+    for item in body.get("TransactItems", []):
+        for kind in item:
+            action = TRANSACTION_ITEM_ACTIONS.get(kind, f"dynamodb:{kind}")
+            if action not in actions:
+                actions.append(action)
+    return actions or ["dynamodb:TransactWriteItems"]
 
 
 def _deleted_keys(request: Any) -> list[str]:
