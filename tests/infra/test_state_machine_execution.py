@@ -88,7 +88,7 @@ class Boundary:
         if self.fail_status is not None and event.get("status") == self.fail_status:
             raise moto_bridges.LambdaFunctionError("ManifestAlreadyFinal", "the manifest is already final")
         return json.dumps(
-            {"manifest_id": event.get("manifest_id"), "status": event.get("status"), "files_updated": 2}
+            {"manifest_id": event.get("manifest_id"), "status": event.get("status"), "files": 2}
         ).encode()
 
 
