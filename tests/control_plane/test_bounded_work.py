@@ -58,6 +58,12 @@ def run_day(env, backlog):
         )
     manifests = env.manifest_items(DAY)
     seen["ingest_calls"] = list(seen["calls"])
+    complete_all(app, manifests)
+    return len(manifests), seen
+
+
+def complete_all(app, manifests) -> None:
+    """The state machine's status update for each manifest: completed."""
     for m in manifests:
         handle_event(
             app,
@@ -69,7 +75,6 @@ def run_day(env, backlog):
             },
             LambdaContext(),
         )
-    return len(manifests), seen
 
 
 def test_reads_per_manifest_stay_within_twice_the_batch_whatever_the_backlog(env):
@@ -103,17 +108,7 @@ def test_dynamodb_write_calls_per_file_with_100_file_manifests_stay_under_2_5(en
         )
     manifests = env.manifest_items(DAY)
     assert len(manifests) == 3
-    for m in manifests:
-        handle_event(
-            app,
-            {
-                "action": "complete",
-                "manifest_id": m["manifest_id"],
-                "date_prefix": DAY,
-                "status": "completed",
-            },
-            LambdaContext(),
-        )
+    complete_all(app, manifests)
     writes = sum(1 for c in seen["calls"] if c in WRITES)
     assert writes / files <= 2.5, writes / files
     assert writes / files == (files * 2 + files // 10 + 7 * len(manifests)) / files  # 2.17
