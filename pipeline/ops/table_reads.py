@@ -22,10 +22,9 @@ from pipeline.control_plane.domain.items import (
     MANIFEST_KEY_PREFIX,
     REPLAY_KEY_PREFIX,
     id_of,
-    manifest_item_key,
 )
 from pipeline.control_plane.domain.keys import date_of_pending_key
-from pipeline.control_plane.domain.states import FileStatus, effective_file_status
+from pipeline.control_plane.domain.states import effective_file_status
 from pipeline.control_plane.domain.times import age_seconds as age_seconds  # `pipeline status` reads it here
 
 
@@ -87,35 +86,6 @@ def with_derived_status(
         )
         item["status"] = effective_file_status(stored, manifest_status)
     return files
-
-
-def derive_file_statuses(ddb: Any, table: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``with_derived_status`` for file items read without their date's MANIFEST items: the MANIFEST items of the
-    stored-`manifested` files are read with BatchGetItem, one per manifest (not per file)."""
-    wanted = sorted(
-        {
-            (str(f.get("date_prefix")), manifest_item_key(str(f["manifest_id"])))
-            for f in files
-            if f.get(STORED_STATUS, f.get("status")) == FileStatus.MANIFESTED and f.get("manifest_id")
-        }
-    )
-    manifests: list[dict[str, Any]] = []
-    for start in range(0, len(wanted), 100):
-        request: dict[str, Any] = {
-            table: {
-                "Keys": [
-                    {"date_prefix": {"S": d}, "file_key": {"S": k}} for d, k in wanted[start : start + 100]
-                ],
-                "ConsistentRead": True,
-                "ProjectionExpression": "date_prefix, file_key, manifest_id, #s",
-                "ExpressionAttributeNames": {"#s": "status"},
-            }
-        }
-        while request:
-            response = ddb.batch_get_item(RequestItems=request)
-            manifests.extend(plain(i) for i in response.get("Responses", {}).get(table, []))
-            request = response.get("UnprocessedKeys") or {}
-    return with_derived_status(files, manifests)
 
 
 def read_date(ddb: Any, table: str, date_prefix: str) -> DateItems:

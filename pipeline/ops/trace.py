@@ -41,7 +41,7 @@ from pipeline.control_plane.domain.times import iso, parse_time
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import OpsError, StackNameMissing, TableFormatUnsupported, TableNotFound
 from pipeline.ops.status import check_date
-from pipeline.ops.table_reads import STORED_STATUS, derive_file_statuses
+from pipeline.ops.table_reads import STORED_STATUS, with_derived_status
 
 TRACE_VERSION = 1  # bumped when a field of the --json shape changes meaning or goes away
 SAMPLE_LINES = 5  # quarantined lines shown per file
@@ -702,6 +702,7 @@ def _follow(ctx: OpsContext, journey: FileJourney, date: str, url: str, source_u
             "repairs a claim whose invocation died)"
         )
         return
+    with_derived_status([item], [found])  # the file's status is its manifest's once that is final
     journey.manifest = manifest_view(found, s3, url, item.get("version_id"))
     arguments: dict[str, str] = {}
     if found.get("execution_arn"):
@@ -805,7 +806,7 @@ def trace(ctx: OpsContext, request: TraceRequest, source_url: SourceUrl = same_u
             items = wanted
     url = s3_url(bucket, key)
     journeys = []
-    for item in derive_file_statuses(ddb, table, items):
+    for item in with_derived_status(items, []):  # as stored until _follow reads the item's MANIFEST item
         current = (item.get("etag") == obj.get("etag")) if obj.get("exists") else None
         journey = FileJourney(item=item, current=current)
         _follow(ctx, journey, date, url, source_url)
