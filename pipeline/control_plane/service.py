@@ -37,7 +37,7 @@ from pipeline.control_plane.domain.failure import job_error_name
 from pipeline.control_plane.domain.items import manifest_item_key
 from pipeline.control_plane.domain.keys import extract_date_prefix, make_file_key
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, ManifestStatus
-from pipeline.control_plane.domain.times import CLAIM_TTL_MARGIN_DAYS, expires_at, iso, parse_iso, utc_now
+from pipeline.control_plane.domain.times import claim_expires_at, expires_at, iso, parse_iso, utc_now
 from pipeline.control_plane.ingest import IngestSession
 from pipeline.control_plane.metrics import MetricsRecorder
 from pipeline.control_plane.ports import (
@@ -89,7 +89,7 @@ class ControlPlane:
 
     def claim_ttl(self, now: datetime) -> int:
         """A claimed file's TTL: it is not written again when its manifest ends (completion by reference)."""
-        return expires_at(now, self.config.ttl_days + CLAIM_TTL_MARGIN_DAYS)
+        return claim_expires_at(now, self.config.ttl_days)
 
     def time_left(self, reserve: float = 5.0) -> bool:
         return self.remaining_seconds() > reserve

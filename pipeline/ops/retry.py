@@ -37,7 +37,7 @@ from pipeline.control_plane.adapters.backoff import error_code
 from pipeline.control_plane.adapters.codec import plain
 from pipeline.control_plane.domain.items import manifest_item_key
 from pipeline.control_plane.domain.states import FINAL_MANIFEST_STATUSES, ManifestStatus
-from pipeline.control_plane.domain.times import CLAIM_TTL_MARGIN_DAYS, expires_at, iso_now, utc_now
+from pipeline.control_plane.domain.times import claim_expires_at, iso_now, utc_now
 from pipeline.ops.context import OpsContext
 from pipeline.ops.errors import ManifestNotRetryable, RetryStartFailed
 from pipeline.ops.table_reads import read_date
@@ -230,7 +230,7 @@ def retry_manifest(ctx: OpsContext, manifest_id: str) -> RetryOutcome:
     tracking = ctx.tracking()
     config = ctx.config()
     now = iso_now()
-    ttl = expires_at(utc_now(), config.ttl_days + CLAIM_TTL_MARGIN_DAYS)  # as a claim's
+    ttl = claim_expires_at(utc_now(), config.ttl_days)  # as a claim's
     file_keys = [f["file_key"] for f in files]
     try:
         # The manifest back to pending makes its `manifested` files read as running again; the write per file

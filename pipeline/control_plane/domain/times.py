@@ -49,3 +49,8 @@ def expires_at(moment: datetime, days: int) -> int:
 # MANIFEST item (final status + TTL_DAYS) whenever the execution ends within its timeout: Terraform allows at most
 # 3 x glue_timeout_minutes (2,880) = 6 days (docs/tracking-table.md, "TTL").
 CLAIM_TTL_MARGIN_DAYS = 7
+
+
+def claim_expires_at(moment: datetime, ttl_days: int) -> int:
+    """The ``ttl`` of a file item claimed (or requeued by `pipeline retry`) at ``moment``: TTL_DAYS plus the margin."""
+    return expires_at(moment, ttl_days + CLAIM_TTL_MARGIN_DAYS)
