@@ -9,12 +9,14 @@ exactly one row or one quarantined line.
 The fast path gives exactly the slow path's outcome for every line, so a line's fate never depends on its
 neighbours. pyarrow is more lenient than JSON in a few ways, each of which sends the block to the slow path: a
 record that does not start with `{` (pyarrow takes a `null` line as an all-null row, and crashes when it is first)
-and nesting deeper than MAX_NESTING_DEPTH (pyarrow parses it, but Arrow IPC and the Parquet writer refuse it; far
-deeper, pyarrow's parser overflows its stack) are ruled out before it is called, by cheap byte scans; the NaN /
-Infinity / -Infinity tokens after it (pyarrow reads them as non-finite doubles, and JSON has no other way to write
-one: a block whose double columns hold one takes the slow path). The scans are few passes over the bytes: the
-newline count (also the block's line count for the accounting), a search for a line not starting with `{` (when
-there is none, there is no blank line and no other record to look for) and the depth scan. An empty object `{}` is a
+is ruled out before it is called, and so is a line that could nest as deep as PYARROW_SAFE_DEPTH (pyarrow's parser
+recurses and, far deeper, overflows its stack), both by cheap byte scans; after it, nesting deeper than
+MAX_NESTING_DEPTH (pyarrow parses it, but Arrow IPC and the Parquet writer refuse it), seen in the schema, which is
+as deep as the deepest line, and the NaN / Infinity / -Infinity tokens (pyarrow reads them as non-finite doubles,
+and JSON has no other way to write one: a block whose double columns hold one takes the slow path). The scans are
+few passes over the bytes: the newline count (also the block's line count for the accounting), a search for a line
+not starting with `{` (when there is none, there is no blank line and no other record to look for) and a memchr
+per 1 KiB window (every line shorter than PYARROW_SAFE_DEPTH bytes). An empty object `{}` is a
 row with every data column null.
 """
 
@@ -35,7 +37,7 @@ from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, records_with_off
 
 from .accounting import count_lines
 from .conform import conform_table, normalise_table, text_schema
-from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, LINE
+from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, JSON_CHUNK_MIN_ROWS, LINE
 from .errors import JobError
 from .integers import exact_integers, float_values
 from .quarantine import bad_record
@@ -43,6 +45,9 @@ from .schema import observe_schema, observe_table, resolve_schema
 from .storage import Storage
 
 MAX_NESTING_DEPTH = 32  # levels of objects and arrays, the top object counting as 1; deeper: nesting_too_deep
+# The most levels pyarrow's reader is ever given: it recurses per level and overflowed an 8 MiB stack (a segfault)
+# between 15,000 and 20,000 levels of objects or arrays (pyarrow 26); 2,048 levels need well under 1 MiB.
+PYARROW_SAFE_DEPTH = 2048
 
 _orjson: ModuleType | None
 try:  # orjson is faster and stricter (rejects NaN, lone surrogates); the stdlib is the fallback
@@ -129,12 +134,25 @@ def _read_json(data: bytes, block_size: int = JSON_CHUNK_BYTES) -> pa.Table:
     options = pajson.ReadOptions(use_threads=False, block_size=block_size)
     # pyarrow-stubs: read_json takes a NativeFile too
     table = pajson.read_json(pa.BufferReader(data), read_options=options)  # type: ignore[arg-type]
+    if (
+        schema_depth(table.schema) > MAX_NESTING_DEPTH
+    ):  # before any walk of the types: a refusal, as pyarrow's
+        raise pa.ArrowInvalid(f"nesting deeper than {MAX_NESTING_DEPTH} levels")
     strings = text_schema(table.schema)
     if strings is None:
         return table
     # pyarrow parsed ISO strings as timestamps: read them again as the text they are (conform.text_schema)
     parse_options = pajson.ParseOptions(explicit_schema=strings)
     return pajson.read_json(pa.BufferReader(data), read_options=options, parse_options=parse_options)  # type: ignore[arg-type]
+
+
+def json_chunk_bytes(size: int, lines: int) -> int:
+    """pyarrow's JSON chunk for a block of `size` bytes and `lines` lines: JSON_CHUNK_BYTES, or enough for
+    JSON_CHUNK_MIN_ROWS lines of the block's mean length when its lines are longer (wide records: pyarrow's cost per
+    chunk is per column, and a 16 MiB block of 5,000-key objects held 44 rows per 4 MiB chunk: one chunk parsed it
+    in about 0.65x the time, docs/scaling.md), at most the block itself."""
+    wanted = JSON_CHUNK_MIN_ROWS * size // max(1, lines)
+    return min(size + 1, max(JSON_CHUNK_BYTES, wanted))
 
 
 @dataclass
@@ -167,9 +185,10 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
         if not block.isascii():  # ASCII is valid UTF-8; the check is much cheaper than a decode
             block.decode("utf-8")
         if fast_path_safe(block, records, starts):
-            table = _read_json(block)
+            table = _read_json(block, json_chunk_bytes(len(block), line_count))
             # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path);
-            # it reads NaN / Infinity tokens as non-finite doubles, which JSON refuses (the slow path names them).
+            # it reads NaN / Infinity tokens as non-finite doubles, which JSON refuses (the slow path names them);
+            # _read_json refuses a line nested deeper than MAX_NESTING_DEPTH (the slow path names it).
             if table.num_rows == records:
                 table = normalise(table)  # one chunk per column from here on
                 floats = float_values(table)
@@ -210,12 +229,47 @@ def object_starts(block: bytes) -> int:
 
 def fast_path_safe(block: bytes, records: int, starts: int | None = None) -> bool:
     """Whether pyarrow may be called on the block: every record starts with `{` (`starts`: object_starts, when
-    the caller counted them) and no nesting deeper than MAX_NESTING_DEPTH. False only costs the slow path, which
-    decides line by line. NaN / Infinity tokens are not looked for here: see `all_finite`."""
+    the caller counted them) and no line can nest as deep as PYARROW_SAFE_DEPTH. False only costs the slow path,
+    which decides line by line. NaN / Infinity tokens and nesting deeper than MAX_NESTING_DEPTH are looked for
+    in pyarrow's result (`all_finite`, `schema_depth`)."""
     starts = object_starts(block) if starts is None else starts
     if starts != records and len(_OBJECT_START.findall(block)) != records:
         return False
+    return shallow_for_pyarrow(block)
+
+
+def shallow_for_pyarrow(block: bytes) -> bool:
+    """True when no line of the block can nest PYARROW_SAFE_DEPTH levels of objects/arrays, so that pyarrow's
+    recursive reader may be given it. A line's depth is at most its length and at most its count of `{` and `[`
+    (brackets inside strings only raise that count), so either bound is enough:
+    - every aligned window of PYARROW_SAFE_DEPTH // 2 bytes holds a newline (then every line is shorter than
+      PYARROW_SAFE_DEPTH bytes): one memchr per window, about 2 ms per 16 MiB of narrow events;
+    - else the block (wide records: long lines) holds fewer brackets than that;
+    - else the exact scan of the brackets outside strings (`within_depth`), which also answers the question."""
+    window = PYARROW_SAFE_DEPTH // 2
+    find = block.find
+    if all(find(b"\n", start, start + window) >= 0 for start in range(0, len(block) - window + 1, window)):
+        return True
+    if block.count(b"{") + block.count(b"[") < PYARROW_SAFE_DEPTH:
+        return True
     return within_depth(block)
+
+
+def schema_depth(schema: pa.Schema) -> int:
+    """Levels of objects/arrays of a pyarrow-read table's schema, the top object counting as 1 (nesting_depth's
+    count): pyarrow types a value only where some line has one, so this is the depth of the deepest line. A walk
+    with its own stack: the schema may be far deeper than Python's recursion limit."""
+    deepest = 1
+    stack = [(field.type, 1) for field in schema]
+    while stack:
+        kind, level = stack.pop()
+        if pa.types.is_struct(kind):
+            deepest = max(deepest, level + 1)
+            stack.extend((kind.field(index).type, level + 1) for index in range(kind.num_fields))
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            deepest = max(deepest, level + 1)
+            stack.append((kind.value_type, level + 1))
+    return deepest
 
 
 def all_finite(floats: list[pa.Array]) -> bool:

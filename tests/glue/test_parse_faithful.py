@@ -20,8 +20,17 @@ from glue_helpers import parquet_files, quarantine_records, run, write_manifest
 
 from glue_jobs.ndjson_to_parquet import JobError
 from glue_jobs.ndjson_to_parquet.accounting import FileCount, check_line_accounting
-from glue_jobs.ndjson_to_parquet.constants import LINE, META_COLUMNS
-from glue_jobs.ndjson_to_parquet.parse import iter_blocks, parse_block, strip_block_bom
+from glue_jobs.ndjson_to_parquet.constants import JSON_CHUNK_BYTES, LINE, META_COLUMNS
+from glue_jobs.ndjson_to_parquet.parse import (
+    PYARROW_SAFE_DEPTH,
+    _read_json,
+    iter_blocks,
+    json_chunk_bytes,
+    normalise,
+    parse_block,
+    shallow_for_pyarrow,
+    strip_block_bom,
+)
 
 BLANKS = [b"", b"   ", b"\t", b"\r"]
 
@@ -124,6 +133,31 @@ def test_shuffled_orders_and_block_sizes_give_each_line_the_same_outcome(tmp_pat
         if reference is None:
             reference = by_line
         assert by_line == reference
+
+
+def test_pyarrow_is_never_given_a_line_that_could_nest_as_deep_as_its_safe_depth():
+    """The fast path's guard (pyarrow's reader recurses per level and overflows its stack near 15,000): sound on
+    short lines, long flat lines and brackets inside strings; a deep line among short ones sends the block to the
+    exact scan, and the block's lines end exactly as the slow path decides (the one too deep is quarantined)."""
+    short = b'{"a":{"b":[1,2]},"c":"x"}\n' * 5_000
+    flat = json.dumps({f"k{index}": index for index in range(3_000)}).encode() + b"\n"
+    in_strings = json.dumps({"s": "[" * 5_000, "t": "{" * 5_000}).encode() + b"\n"
+    deep = b'{"a":' + b"[" * PYARROW_SAFE_DEPTH + b"]" * PYARROW_SAFE_DEPTH + b"}\n"
+    assert shallow_for_pyarrow(short)
+    assert shallow_for_pyarrow(flat * 10)
+    assert shallow_for_pyarrow(
+        short + in_strings + short
+    )  # the bracket count says maybe; the exact scan says no
+    assert not shallow_for_pyarrow(short + deep + short)
+    # a line deeper than the schema check, beyond Python's recursion limit, yet below the guard: pyarrow reads
+    # it, the schema shows it, and the slow path quarantines that line alone; among short lines the bracket
+    # count sends the block to the exact scan first, with the same outcome
+    mid = b'{"a":' + b"[" * 1_500 + b"]" * 1_500 + b"}\n"
+    assert shallow_for_pyarrow(mid + flat)
+    for block, rows in ((mid + flat, 1), (short + mid + short, 10_000)):
+        result = parse_block("s3://b/k", 0, block)
+        assert sum(table.num_rows for table in result.tables) == rows
+        assert [record["reason"].split(":")[0] for record in result.bad] == ["nesting_too_deep"]
 
 
 def test_the_accounting_check_names_the_file_and_the_four_numbers():
@@ -243,3 +277,26 @@ def test_an_entry_listed_three_times_is_read_once(spark, tmp_path, out):
     )
     assert sorted(r["a"] for r in pq.read_table(out / "dt=2026-11-22").to_pylist()) == [1, 2, 3]
     assert len(quarantine_records(out)) == 1
+
+
+def test_a_block_of_long_lines_parses_in_one_chunk_to_the_same_table():
+    """Wide records get pyarrow chunks of JSON_CHUNK_MIN_ROWS lines (one per block here) instead of
+    JSON_CHUNK_BYTES: the same rows, types and values as small chunks give (docs/scaling.md)."""
+    rng = random.Random(7)
+    lines = [
+        json.dumps(
+            {
+                f"k{key}": [key, rng.random(), f"v{rng.random()}", None, rng.random() < 0.5][key % 5]
+                for key in range(2_000)
+            }
+        )
+        for _ in range(150)
+    ]
+    block = ("\n".join(lines) + "\n").encode()
+    chunk = json_chunk_bytes(len(block), len(lines))
+    assert chunk == len(block) + 1 and len(block) > JSON_CHUNK_BYTES  # one chunk, where the default takes two
+    assert json_chunk_bytes(len(block), len(lines) * 100) == JSON_CHUNK_BYTES  # narrow lines keep the default
+    one = normalise(_read_json(block, chunk))
+    small = normalise(_read_json(block, 1 << 20))
+    assert one.num_rows == len(lines) and one.schema == small.schema and one.equals(small)
+    assert parse_block("s3://b/k", 0, block).tables[0].drop_columns([LINE]).equals(one)
