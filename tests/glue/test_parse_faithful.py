@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
 from corpus_parse import CASES, ROW, Case
@@ -26,8 +28,10 @@ from glue_jobs.ndjson_to_parquet.parse import (
     _read_json,
     iter_blocks,
     json_chunk_bytes,
+    nesting_depth,
     normalise,
     parse_block,
+    schema_depth,
     shallow_for_pyarrow,
     strip_block_bom,
 )
@@ -277,6 +281,31 @@ def test_an_entry_listed_three_times_is_read_once(spark, tmp_path, out):
     )
     assert sorted(r["a"] for r in pq.read_table(out / "dt=2026-11-22").to_pylist()) == [1, 2, 3]
     assert len(quarantine_records(out)) == 1
+
+
+def test_the_schema_pyarrow_reads_is_as_deep_as_the_deepest_line():
+    """The fast path reads nesting off pyarrow's schema (parse.schema_depth) where the slow path measures each
+    line (nesting_depth): on every corpus line pyarrow reads, alone and all together, they agree."""
+    readable = []
+    for case in CASES:
+        if case.outcome in (ROW, "nesting_too_deep") and shallow_for_pyarrow(case.line):
+            try:
+                table = pajson.read_json(pa.BufferReader(case.line))
+            except pa.ArrowInvalid:
+                continue
+            assert schema_depth(table.schema) == nesting_depth(case.line), case.line[:80]
+            readable.append(case.line)
+    assert len(readable) > 50 and max(nesting_depth(line) for line in readable) >= 1_000
+    lines = [line for line in readable if line.startswith(b"{")]
+    deepest = max(nesting_depth(line) for line in lines)
+    assert schema_depth(_read_json_unchecked(b"\n".join(lines))) == deepest
+
+
+def _read_json_unchecked(data: bytes) -> pa.Schema:
+    try:
+        return pajson.read_json(pa.BufferReader(data)).schema
+    except pa.ArrowInvalid:  # fields of one name with different types: the deepest line alone
+        return pajson.read_json(pa.BufferReader(max(data.split(b"\n"), key=nesting_depth))).schema
 
 
 def test_a_block_of_long_lines_parses_in_one_chunk_to_the_same_table():
