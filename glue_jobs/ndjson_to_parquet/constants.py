@@ -41,5 +41,4 @@ DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns
 # tables look at fewer rows (4,096 for 1,000 keys; narrow events keep 16,384): docs/scaling.md, 'third pass'.
 DICTIONARY_SAMPLE_VALUES = 1 << 20
 DICTIONARY_MIN_SAMPLE_ROWS = 4_096
-JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's internal JSON chunk (docs/scaling.md: why not one per block)
-JSON_CHUNK_MIN_ROWS = 200  # longer lines get a larger chunk (parse.json_chunk_bytes): wide records
+JSON_CHUNK_BYTES = 4 * 1024 * 1024  # pyarrow's JSON chunk on the slow path (a block's fast path: one chunk)

@@ -37,7 +37,7 @@ from pipeline.contracts.lines import JSON_WHITESPACE, is_blank, records_with_off
 
 from .accounting import count_lines
 from .conform import conform_table, normalise_table, text_schema
-from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, JSON_CHUNK_MIN_ROWS, LINE
+from .constants import BLOCK_BYTES, JSON_CHUNK_BYTES, LINE
 from .errors import JobError
 from .integers import exact_integers, float_values
 from .quarantine import bad_record
@@ -146,15 +146,6 @@ def _read_json(data: bytes, block_size: int = JSON_CHUNK_BYTES) -> pa.Table:
     return pajson.read_json(pa.BufferReader(data), read_options=options, parse_options=parse_options)  # type: ignore[arg-type]
 
 
-def json_chunk_bytes(size: int, lines: int) -> int:
-    """pyarrow's JSON chunk for a block of `size` bytes and `lines` lines: JSON_CHUNK_BYTES, or enough for
-    JSON_CHUNK_MIN_ROWS lines of the block's mean length when its lines are longer (wide records: pyarrow's cost per
-    chunk is per column, and a 16 MiB block of 5,000-key objects held 44 rows per 4 MiB chunk: one chunk parsed it
-    in about 0.65x the time, docs/scaling.md), at most the block itself."""
-    wanted = JSON_CHUNK_MIN_ROWS * size // max(1, lines)
-    return min(size + 1, max(JSON_CHUNK_BYTES, wanted))
-
-
 @dataclass
 class BlockResult:
     tables: list[pa.Table]  # each with an int32 LINE column: ordinal of the record among the block's records
@@ -185,7 +176,9 @@ def parse_block(url: str, offset: int, block: bytes) -> BlockResult:
         if not block.isascii():  # ASCII is valid UTF-8; the check is much cheaper than a decode
             block.decode("utf-8")
         if fast_path_safe(block, records, starts):
-            table = _read_json(block, json_chunk_bytes(len(block), line_count))
+            # One pyarrow chunk for the whole block: as fast as 4 MiB chunks on narrow events, and 0.55x the time
+            # on 5,000-key objects (pyarrow's cost per chunk is per column; docs/scaling.md, 'Fourth pass').
+            table = _read_json(block, len(block) + 1)
             # pyarrow also accepts several objects on one line ({..}{..}): the count catches that (slow path);
             # it reads NaN / Infinity tokens as non-finite doubles, which JSON refuses (the slow path names them);
             # _read_json refuses a line nested deeper than MAX_NESTING_DEPTH (the slow path names it).
