@@ -145,7 +145,7 @@ def _read_part(task: ReadTask, part_number: int, part: FilePart, state: _ReadSta
             name = f"{task.index:05d}-{part_number:04d}-{block_number:05d}-{piece_number:03d}.arrow"
             location = join(task.staging, "pieces", name)
             if state.ratio is None:
-                state.ratio = estimate_ratio(table.drop_columns([LINE]), task.codec)
+                state.ratio = estimate_ratio(table.drop_columns([LINE]), task.codec, task.compression_level)
             try:
                 task.storage.write_ipc(location, table)
             except OSError as exc:  # staging (disk full, S3 refusing the PUT): not the input's fault
