@@ -41,8 +41,8 @@ CASES = {
     "keys_1000": "wide/keys_1000-1024mb",
     "keys_5000": "wide/keys_5000-200mb",
 }
-# DuckDB's bytes for the same inputs (zstd), measured with the COPY above on this machine.
-DUCKDB_BYTES: dict[str, int] = {"keys_1000": 201_229_911}
+# DuckDB's bytes for the same inputs (zstd), measured with the COPY above on this machine (DuckDB 2.0.1).
+DUCKDB_BYTES: dict[str, int] = {"narrow": 70_184_578, "keys_1000": 201_229_911, "keys_5000": 42_048_480}
 
 
 class _Serial:
@@ -140,9 +140,6 @@ def measure(case: str, data_dir: Path, work: Path) -> dict[str, Any]:
         "read_task_cpu_s": round(sum(r.cpu_seconds for r in reads), 2),
         "write_task_cpu_s": round(sum(w.cpu_seconds for w in writes), 2),
     }
-    if case in DUCKDB_BYTES:
-        result["duckdb_bytes"] = DUCKDB_BYTES[case]
-        result["bytes_over_duckdb"] = round(written / DUCKDB_BYTES[case], 4)
     return result
 
 
@@ -155,7 +152,11 @@ def main() -> None:
     parser.add_argument("--work-dir", default=None, help="where the output goes (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the output files (with --work-dir)")
     parser.add_argument("--name", default="estimate_vs_written")
+    parser.add_argument("--render", action="store_true", help="only rewrite NAME.md from NAME.json")
     args = parser.parse_args()
+    if args.render:
+        render(args.name)
+        return
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="estimate-"))
     work.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"measured_at": "", "cases": {}}
@@ -167,23 +168,32 @@ def main() -> None:
     summary["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    render(args.name)
+
+
+def render(name: str) -> None:
+    """bench/results/NAME.md from NAME.json (bytes / DuckDB from DUCKDB_BYTES)."""
+    summary = json.loads((RESULTS / f"{name}.json").read_text())
     lines = [
-        f"# Write-plan estimate against the bytes written ({args.name})",
+        f"# Write-plan estimate against the bytes written ({name})",
         "",
         f"Measured {summary['measured_at']} with `bench/estimate_vs_written.py` (the job in one process, task "
-        "bodies serial, zstd, default TARGET_FILE_MB).",
+        "bodies serial, zstd, default TARGET_FILE_MB). DuckDB's bytes: the same input, `COPY ... (FORMAT parquet, "
+        "COMPRESSION zstd)`, DuckDB 2.0.1.",
         "",
         "| case | rows | estimate B | written B | estimate / written | files | row groups | estimate CPU s "
-        "(calls) | bytes / DuckDB |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "(calls) | DuckDB B | bytes / DuckDB |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for case, r in summary["cases"].items():
+        duck = DUCKDB_BYTES.get(case)
         lines.append(
             f"| {case} | {r['rows']:,} | {r['estimate_bytes']:,} | {r['written_bytes']:,} | "
             f"{r['estimate_over_written']} | {r['files']} | {r['row_groups']} | {r['estimate_cpu_total_s']} "
-            f"({len(r['estimate_cpu_s'])}) | {r.get('bytes_over_duckdb', '')} |"
+            f"({len(r['estimate_cpu_s'])}) | {f'{duck:,}' if duck else ''} | "
+            f"{round(r['written_bytes'] / duck, 4) if duck else ''} |"
         )
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
