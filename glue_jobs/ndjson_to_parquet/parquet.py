@@ -158,7 +158,7 @@ def estimate_ratio(table: pa.Table, codec: str, level: int | None = None) -> flo
         extra_arrow = rest.nbytes - head.nbytes
         if extra_bytes > 0 and extra_arrow > 0:
             return extra_bytes / extra_arrow
-    return _chunk_bytes(metadata, metadata.num_row_groups - 1) / rest.nbytes
+    return _chunk_bytes(metadata, metadata.num_row_groups - 1) / rest.nbytes if rest.nbytes else 0.1
 
 
 def row_group_rows(
