@@ -8,6 +8,7 @@ near-unique columns compress better PLAIN + codec, as DuckDB writes them (bench/
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from .constants import (
     SAMPLE_COLUMNS,
     SAMPLE_ROWS,
 )
+from .schema import strings_to_timestamps
 from .storage import Storage, join, make_parent
 
 
@@ -125,7 +127,23 @@ def _chunk_bytes(metadata: pq.FileMetaData, group: int) -> int:
     return sum(row_group.column(index).total_compressed_size for index in range(row_group.num_columns))
 
 
-def estimate_ratio(table: pa.Table, codec: str, level: int | None = None) -> float:
+def _with_timestamps(sample: pa.Table, timestamps: Iterable[str]) -> pa.Table:
+    """The sample with these string columns as timestamps (those that do not convert stay text)."""
+    for name in timestamps:
+        index = sample.schema.get_field_index(name)
+        if index < 0 or not pa.types.is_string(sample.schema.field(index).type):
+            continue
+        try:
+            converted = strings_to_timestamps(sample.column(index).combine_chunks())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        sample = sample.set_column(index, name, converted)
+    return sample
+
+
+def estimate_ratio(
+    table: pa.Table, codec: str, level: int | None = None, timestamps: Iterable[str] = ()
+) -> float:
     """Parquet bytes per Arrow byte for this codec and level, as the job's writer writes them (writer_options,
     its dictionary choice), measured on a sample of the piece: its first SAMPLE_ROWS rows of at most
     SAMPLE_COLUMNS columns, evenly spaced (a wide piece's encode costs per column, and 256 of 10,001 columns
@@ -136,7 +154,10 @@ def estimate_ratio(table: pa.Table, codec: str, level: int | None = None) -> flo
     A sample's bytes per row are higher than a file's (a column chunk's fixed cost, its dictionary, its page
     headers and footer entry, zstd on small inputs) by 17% for 5,000 narrow rows and 35% for a 176-row piece
     of 5,000-key objects; the difference leaves the fixed costs out (docs/scaling.md, 'the write plan's
-    estimate'). A sample of fewer than 3 x ESTIMATE_MIN_ROWS rows gives its column chunks' bytes per Arrow byte."""
+    estimate'). A sample of fewer than 3 x ESTIMATE_MIN_ROWS rows gives its column chunks' bytes per Arrow byte.
+
+    `timestamps`: top-level string columns observed as ISO date-times (observe_table), written as timestamps as
+    the write task converts them; the ratio stays per Arrow byte of the piece as staged (their text)."""
     if table.num_columns > SAMPLE_COLUMNS:
         step = table.num_columns / SAMPLE_COLUMNS
         table = table.select([int(index * step) for index in range(SAMPLE_COLUMNS)])
@@ -145,13 +166,14 @@ def estimate_ratio(table: pa.Table, codec: str, level: int | None = None) -> flo
         return 0.1
     first = sample.num_rows // 3 if sample.num_rows >= 3 * ESTIMATE_MIN_ROWS else 0
     head, rest = sample.slice(0, first), sample.slice(first)
+    written = _with_timestamps(sample, timestamps)
     sink = pa.BufferOutputStream()
     # The writer's dictionary choice, made on the sample (on the piece's rows: 2x the estimate's CPU, same ratio).
-    options = writer_options(codec, level, dictionary_columns(sample))
-    with pq.ParquetWriter(sink, sample.schema, **options) as out:
+    options = writer_options(codec, level, dictionary_columns(written))
+    with pq.ParquetWriter(sink, written.schema, **options) as out:
         if first:
-            out.write_table(head, row_group_size=first)
-        out.write_table(rest, row_group_size=rest.num_rows)
+            out.write_table(written.slice(0, first), row_group_size=first)
+        out.write_table(written.slice(first), row_group_size=rest.num_rows)
     metadata = pq.read_metadata(pa.BufferReader(sink.getvalue()))
     if first:
         extra_bytes = _chunk_bytes(metadata, 1) - _chunk_bytes(metadata, 0)

@@ -126,3 +126,20 @@ def test_a_small_piece_is_estimated_from_its_one_row_group():
     chunks = sum(metadata.row_group(0).column(i).total_compressed_size for i in range(metadata.num_columns))
     assert estimate_ratio(table, "zstd") == chunks / table.nbytes  # the column chunks, not the footer
     assert estimate_ratio(table.select([]), "zstd") == 0.1
+
+
+def test_iso_strings_are_estimated_as_the_timestamps_the_write_task_makes(tmp_path):
+    """A piece keeps its ISO date-time strings as text; the write task converts them (observe_table marks them):
+    the estimate writes them as timestamps and keeps the ratio per Arrow byte of the staged text."""
+    table = _events(131_072, seed=5)
+    texts = pa.array([moment.isoformat() for moment in table.column("occurred_at").to_pylist()])
+    staged = table.set_column(table.schema.get_field_index("occurred_at"), "occurred_at", texts)
+    written = _written_ratio(table, tmp_path, "stamps") * table.nbytes / staged.nbytes
+    piece = staged.slice(0, 20_000)
+    as_text, as_timestamps = (
+        estimate_ratio(piece, "zstd"),
+        estimate_ratio(piece, "zstd", None, ["occurred_at"]),
+    )
+    assert abs(as_timestamps / written - 1) < 0.08, (as_timestamps, written)
+    assert as_text > as_timestamps * 1.03  # here 1.10x against 1.06x of the bytes written
+    assert estimate_ratio(piece, "zstd", None, ["event_type", "missing"]) == as_text  # not ISO, not there
