@@ -151,9 +151,9 @@ def estimate_ratio(
 
     The sample is written as two row groups, its first third and the rest, and the ratio is the difference of
     their column chunks' bytes over the difference of their Arrow bytes: what a row costs in a large row group.
-    A sample's bytes per row are higher than a file's (a column chunk's fixed cost, its dictionary, its page
-    headers and footer entry, zstd on small inputs) by 17% for 5,000 narrow rows and 35% for a 176-row piece
-    of 5,000-key objects; the difference leaves the fixed costs out (docs/scaling.md, 'the write plan's
+    A sample's column chunks cost more per row than a file's (a chunk's fixed cost: page and dictionary headers,
+    statistics, the dictionary itself, zstd on small inputs): 17% more for 5,000 narrow rows, 31% for a 176-row
+    piece of 5,000-key objects; the difference leaves the fixed costs out (docs/scaling.md, 'the write plan's
     estimate'). A sample of fewer than 3 x ESTIMATE_MIN_ROWS rows gives its column chunks' bytes per Arrow byte.
 
     `timestamps`: top-level string columns observed as ISO date-times (observe_table), written as timestamps as
@@ -168,7 +168,7 @@ def estimate_ratio(
     head, rest = sample.slice(0, first), sample.slice(first)
     written = _with_timestamps(sample, timestamps)
     sink = pa.BufferOutputStream()
-    # The writer's dictionary choice, made on the sample (on the piece's rows: 2x the estimate's CPU, same ratio).
+    # The writer's dictionary choice, made on the sample (on all the piece's rows: 2x the CPU, no better ratio).
     options = writer_options(codec, level, dictionary_columns(written))
     with pq.ParquetWriter(sink, written.schema, **options) as out:
         if first:
