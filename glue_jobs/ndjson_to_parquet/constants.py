@@ -36,6 +36,9 @@ CODEC_LEVELS = {"zstd": 3, "gzip": 9, "brotli": 8}
 DICTIONARY_MAX_DISTINCT_RATIO = 0.9
 SAMPLE_ROWS = 5_000  # rows compressed in stage 1 to estimate the Parquet size of a piece
 SAMPLE_COLUMNS = 256  # at most this many of its columns (evenly spaced): wide pieces encode per column
+# estimate_ratio writes its sample as two row groups (a third, the rest) when it has 3x this many rows: the ratio is
+# the difference of their bytes over that of their Arrow bytes, a row's cost without a column chunk's fixed cost.
+ESTIMATE_MIN_ROWS = 32
 DICTIONARY_SAMPLE_ROWS = 16_384  # rows looked at to decide which string columns get a dictionary
 # ...at most this many leaf values in all (rows x leaf columns), but never fewer rows than the minimum: wide
 # tables look at fewer rows (4,096 for 1,000 keys; narrow events keep 16,384): docs/scaling.md, 'third pass'.

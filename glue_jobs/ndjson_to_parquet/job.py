@@ -169,7 +169,9 @@ def _convert(
     tasks, skipped, bytes_in = plan_reads(
         manifest, layout.staging, spark.sparkContext.defaultParallelism, storage
     )
-    tasks = [replace(task, codec=args.compression) for task in tasks]
+    tasks = [
+        replace(task, codec=args.compression, compression_level=args.compression_level) for task in tasks
+    ]
     clock.lap("plan")
     read_results = _parse(spark, tasks, manifest.manifest_id)
     clock.cpu("parse", read_results)

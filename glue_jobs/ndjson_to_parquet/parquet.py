@@ -3,10 +3,12 @@
 Row groups hold at most ROW_GROUP_ROWS rows, GROUP_ARROW_BYTES of buffered Arrow data and a file's target size; a
 file is closed when the next row group would overshoot. Data pages are DATA_PAGE_BYTES. Columns with few distinct values are dictionary-encoded;
 near-unique columns compress better PLAIN + codec, as DuckDB writes them (bench/results/parquet_bytes.md).
+`writer_options` owns the writer's properties: the write and the plan's estimate (`estimate_ratio`) use the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -22,11 +24,13 @@ from .constants import (
     DICTIONARY_MIN_SAMPLE_ROWS,
     DICTIONARY_SAMPLE_ROWS,
     DICTIONARY_SAMPLE_VALUES,
+    ESTIMATE_MIN_ROWS,
     GROUP_ARROW_BYTES,
     ROW_GROUP_ROWS,
     SAMPLE_COLUMNS,
     SAMPLE_ROWS,
 )
+from .schema import strings_to_timestamps
 from .storage import Storage, join, make_parent
 
 
@@ -99,20 +103,84 @@ def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: boo
     return chosen
 
 
-def estimate_ratio(table: pa.Table, codec: str) -> float:
-    """Parquet bytes per Arrow byte for this codec, measured on a sample of the piece: its first SAMPLE_ROWS
-    rows of at most SAMPLE_COLUMNS columns, evenly spaced (a wide piece's encode costs per column, and 256 of
-    10,001 columns estimate its ratio within a few percent: docs/scaling.md)."""
+def writer_options(codec: str, level: int | None, dictionary: list[str]) -> dict[str, Any]:
+    """THE Parquet writer properties of the job's files (keyword arguments of `pq.ParquetWriter`): the write
+    (RollingParquetWriter) and the write plan's estimate (estimate_ratio) both take them, so that the estimate
+    measures what the writer writes. `level` None: the codec's default (CODEC_LEVELS); `dictionary`: the column
+    paths to dictionary-encode (dictionary_columns)."""
+    # pyarrow-stubs bugs: the codec Literal lacks "lz4_raw", and use_dictionary is typed bool where pyarrow also
+    # takes a list of column paths (hence a plain dict of Any, not typed keywords).
+    return {
+        "compression": PYARROW_CODECS[codec],
+        "compression_level": level if level is not None else CODEC_LEVELS.get(codec),
+        "use_dictionary": dictionary,
+        "data_page_size": DATA_PAGE_BYTES,
+        # No ARROW:schema in the footer: pyarrow reads every type the job writes back the same from the Parquet
+        # schema alone (field ids included), and the serialized schema is ~63 bytes a column per file: 6% of a
+        # 5,000-key batch's bytes (docs/scaling.md, 'Wide records, third pass').
+        "store_schema": False,
+    }
+
+
+def _chunk_bytes(metadata: pq.FileMetaData, group: int) -> int:
+    row_group = metadata.row_group(group)
+    return sum(row_group.column(index).total_compressed_size for index in range(row_group.num_columns))
+
+
+def _with_timestamps(sample: pa.Table, timestamps: Iterable[str]) -> pa.Table:
+    """The sample with these string columns as timestamps (those that do not convert stay text)."""
+    for name in timestamps:
+        index = sample.schema.get_field_index(name)
+        if index < 0 or not pa.types.is_string(sample.schema.field(index).type):
+            continue
+        try:
+            converted = strings_to_timestamps(sample.column(index).combine_chunks())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        sample = sample.set_column(index, name, converted)
+    return sample
+
+
+def estimate_ratio(
+    table: pa.Table, codec: str, level: int | None = None, timestamps: Iterable[str] = ()
+) -> float:
+    """Parquet bytes per Arrow byte for this codec and level, as the job's writer writes them (writer_options,
+    its dictionary choice), measured on a sample of the piece: its first SAMPLE_ROWS rows of at most
+    SAMPLE_COLUMNS columns, evenly spaced (a wide piece's encode costs per column, and 256 of 10,001 columns
+    estimate its ratio within a few percent: docs/scaling.md).
+
+    The sample is written as two row groups, its first third and the rest, and the ratio is the difference of
+    their column chunks' bytes over the difference of their Arrow bytes: what a row costs in a large row group.
+    A sample's column chunks cost more per row than a file's (a chunk's fixed cost: page and dictionary headers,
+    statistics, the dictionary itself, zstd on small inputs): 17% more for 5,000 narrow rows, 31% for a 176-row
+    piece of 5,000-key objects; the difference leaves the fixed costs out (docs/scaling.md, 'the write plan's
+    estimate'). A sample of fewer than 3 x ESTIMATE_MIN_ROWS rows gives its column chunks' bytes per Arrow byte.
+
+    `timestamps`: top-level string columns observed as ISO date-times (observe_table), written as timestamps as
+    the write task converts them; the ratio stays per Arrow byte of the piece as staged (their text)."""
     if table.num_columns > SAMPLE_COLUMNS:
         step = table.num_columns / SAMPLE_COLUMNS
         table = table.select([int(index * step) for index in range(SAMPLE_COLUMNS)])
     sample = table.slice(0, SAMPLE_ROWS)
     if sample.nbytes == 0:
         return 0.1
+    first = sample.num_rows // 3 if sample.num_rows >= 3 * ESTIMATE_MIN_ROWS else 0
+    head, rest = sample.slice(0, first), sample.slice(first)
+    written = _with_timestamps(sample, timestamps)
     sink = pa.BufferOutputStream()
-    # pyarrow-stubs' codec Literal lacks "lz4_raw" (and takes no plain str); pyarrow accepts it.
-    pq.write_table(sample, sink, compression=PYARROW_CODECS[codec])  # type: ignore[arg-type]
-    return sink.getvalue().size / sample.nbytes
+    # The writer's dictionary choice, made on the sample (on all the piece's rows: 2x the CPU, no better ratio).
+    options = writer_options(codec, level, dictionary_columns(written))
+    with pq.ParquetWriter(sink, written.schema, **options) as out:
+        if first:
+            out.write_table(written.slice(0, first), row_group_size=first)
+        out.write_table(written.slice(first), row_group_size=rest.num_rows)
+    metadata = pq.read_metadata(pa.BufferReader(sink.getvalue()))
+    if first:
+        extra_bytes = _chunk_bytes(metadata, 1) - _chunk_bytes(metadata, 0)
+        extra_arrow = rest.nbytes - head.nbytes
+        if extra_bytes > 0 and extra_arrow > 0:
+            return extra_bytes / extra_arrow
+    return _chunk_bytes(metadata, metadata.num_row_groups - 1) / rest.nbytes if rest.nbytes else 0.1
 
 
 def row_group_rows(
@@ -203,19 +271,8 @@ class RollingParquetWriter:
         filesystem, path = self.storage.fs(self._path)
         make_parent(filesystem, path)
         self._sink = filesystem.open_output_stream(path, compression=None)
-        # pyarrow-stubs bugs: the codec Literal lacks "lz4_raw", and use_dictionary is typed bool where pyarrow
-        # also takes a list of column paths.
         self._writer = pq.ParquetWriter(
-            self._sink,
-            self.schema,
-            compression=PYARROW_CODECS[self.codec],  # type: ignore[arg-type]
-            compression_level=self.level if self.level is not None else CODEC_LEVELS.get(self.codec),
-            use_dictionary=dictionary_columns(first),  # type: ignore[arg-type]
-            data_page_size=DATA_PAGE_BYTES,
-            # No ARROW:schema in the footer: pyarrow reads every type the job writes back the same from the
-            # Parquet schema alone (field ids included), and the serialized schema is ~63 bytes a column per
-            # file: 6% of a 5,000-key batch's bytes (docs/scaling.md, 'Wide records, third pass').
-            store_schema=False,
+            self._sink, self.schema, **writer_options(self.codec, self.level, dictionary_columns(first))
         )
 
     def _close_file(self) -> None:

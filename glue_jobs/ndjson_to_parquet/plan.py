@@ -45,6 +45,7 @@ class ReadTask:
     size: int
     storage: Storage = field(default_factory=Storage)
     codec: str = ""
+    compression_level: int | None = None  # --COMPRESSION_LEVEL (None: the codec's default), for the estimate
 
 
 @dataclass(frozen=True)

@@ -144,8 +144,14 @@ def _read_part(task: ReadTask, part_number: int, part: FilePart, state: _ReadSta
         for piece_number, table in enumerate(result.tables):
             name = f"{task.index:05d}-{part_number:04d}-{block_number:05d}-{piece_number:03d}.arrow"
             location = join(task.staging, "pieces", name)
-            if state.ratio is None:
-                state.ratio = estimate_ratio(table.drop_columns([LINE]), task.codec)
+            observations = tuple(observe_table(table))
+            if state.ratio is None:  # ISO strings as the write task converts them: timestamps
+                stamps = [
+                    str(path[0]) for path, kind, _ in observations if len(path) == 1 and kind == TS_TYPE
+                ]
+                state.ratio = estimate_ratio(
+                    table.drop_columns([LINE]), task.codec, task.compression_level, stamps
+                )
             try:
                 task.storage.write_ipc(location, table)
             except OSError as exc:  # staging (disk full, S3 refusing the PUT): not the input's fault
@@ -158,7 +164,7 @@ def _read_part(task: ReadTask, part_number: int, part: FilePart, state: _ReadSta
                     location=location,
                     rows=table.num_rows,
                     arrow_bytes=table.nbytes,
-                    observations=tuple(observe_table(table)),
+                    observations=observations,
                     columns=tuple(table.column_names),
                     url=part.url,
                     source=part.location,
