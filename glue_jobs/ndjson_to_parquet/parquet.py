@@ -25,6 +25,7 @@ from .constants import (
     DICTIONARY_SAMPLE_ROWS,
     DICTIONARY_SAMPLE_VALUES,
     ESTIMATE_MIN_ROWS,
+    FLOAT_ZSTD_LEVEL,
     GROUP_ARROW_BYTES,
     ROW_GROUP_ROWS,
     SAMPLE_COLUMNS,
@@ -77,7 +78,12 @@ def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: boo
     values (at most `ratio`, default DICTIONARY_MAX_DISTINCT_RATIO, of their values in the sample), as DuckDB
     chooses; near-unique columns (ids, IPs, event times) compress better PLAIN + codec. Booleans never (RLE is
     smaller); a number or timestamp column without a value in the sample neither (a string one does). `numbers=False` is the earlier strings-only rule (bench/parquet_bytes.py compares both)."""
-    ratio = DICTIONARY_MAX_DISTINCT_RATIO if ratio is None else ratio
+    return _dictionary_paths(sample_leaves(table), ratio, numbers)
+
+
+def sample_leaves(table: pa.Table) -> dict[str, pa.Array]:
+    """Every leaf column of the table's first `dictionary_sample_rows` rows, by Parquet column path (the keys of
+    pyarrow's per-column writer settings)."""
     leaves: dict[str, pa.Array] = {}
     sample = table.slice(0, dictionary_sample_rows(table.schema))
     for name in sample.column_names:
@@ -88,6 +94,11 @@ def dictionary_columns(table: pa.Table, ratio: float | None = None, numbers: boo
             name,
             leaves,
         )
+    return leaves
+
+
+def _dictionary_paths(leaves: dict[str, pa.Array], ratio: float | None, numbers: bool) -> list[str]:
+    ratio = DICTIONARY_MAX_DISTINCT_RATIO if ratio is None else ratio
     chosen = []
     for path, array in leaves.items():
         if not _dictionary_candidate(array.type, numbers):
@@ -120,6 +131,34 @@ def writer_options(codec: str, level: int | None, dictionary: list[str]) -> dict
         # 5,000-key batch's bytes (docs/scaling.md, 'Wide records, third pass').
         "store_schema": False,
     }
+
+
+def float_levels(
+    leaves: dict[str, pa.Array], codec: str, level: int | None, dictionary: list[str]
+) -> list[str]:
+    """The float columns (of `sample_leaves`) to write at FLOAT_ZSTD_LEVEL: with zstd below that level, those
+    not dictionary-encoded (near-unique values written PLAIN). In a 64 KiB page zstd 3's small-input parameters
+    find little in such doubles, level 5's greedy search about 7% more, for about 12% more write CPU on a
+    1,000-key batch; dictionary-encoded floats get larger at level 5, so they keep the job's level
+    (docs/scaling.md, 'Fourth pass')."""
+    level = level if level is not None else CODEC_LEVELS.get(codec)
+    if codec != "zstd" or level is None or level >= FLOAT_ZSTD_LEVEL:
+        return []
+    skip = set(dictionary)
+    return [path for path, array in leaves.items() if path not in skip and pa.types.is_floating(array.type)]
+
+
+def table_writer_options(table: pa.Table, codec: str, level: int | None) -> dict[str, Any]:
+    """writer_options with the choices a sample of `table` makes: the dictionary columns, and the float columns
+    raised to FLOAT_ZSTD_LEVEL (every other leaf at the job's level)."""
+    leaves = sample_leaves(table)
+    dictionary = _dictionary_paths(leaves, None, True)
+    options = writer_options(codec, level, dictionary)
+    raised = set(float_levels(leaves, codec, level, dictionary))
+    if raised:
+        base = options["compression_level"]
+        options["compression_level"] = {path: FLOAT_ZSTD_LEVEL if path in raised else base for path in leaves}
+    return options
 
 
 def _chunk_bytes(metadata: pq.FileMetaData, group: int) -> int:
@@ -169,7 +208,7 @@ def estimate_ratio(
     written = _with_timestamps(sample, timestamps)
     sink = pa.BufferOutputStream()
     # The writer's dictionary choice, made on the sample (on all the piece's rows: 2x the CPU, no better ratio).
-    options = writer_options(codec, level, dictionary_columns(written))
+    options = table_writer_options(written, codec, level)
     with pq.ParquetWriter(sink, written.schema, **options) as out:
         if first:
             out.write_table(written.slice(0, first), row_group_size=first)
@@ -272,7 +311,7 @@ class RollingParquetWriter:
         make_parent(filesystem, path)
         self._sink = filesystem.open_output_stream(path, compression=None)
         self._writer = pq.ParquetWriter(
-            self._sink, self.schema, **writer_options(self.codec, self.level, dictionary_columns(first))
+            self._sink, self.schema, **table_writer_options(first, self.codec, self.level)
         )
 
     def _close_file(self) -> None:

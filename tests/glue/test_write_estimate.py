@@ -13,11 +13,12 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from glue_jobs.ndjson_to_parquet.constants import SAMPLE_COLUMNS, SAMPLE_ROWS
+from glue_jobs.ndjson_to_parquet.constants import FLOAT_ZSTD_LEVEL, SAMPLE_COLUMNS, SAMPLE_ROWS
 from glue_jobs.ndjson_to_parquet.parquet import (
     RollingParquetWriter,
     dictionary_columns,
     estimate_ratio,
+    table_writer_options,
     writer_options,
 )
 from glue_jobs.ndjson_to_parquet.plan import Piece, group_pieces
@@ -121,7 +122,7 @@ def test_the_estimate_follows_the_compression_level_the_writer_uses():
 def test_a_small_piece_is_estimated_from_its_one_row_group():
     table = _events(40, seed=4)  # under 3 x ESTIMATE_MIN_ROWS rows: no difference of two row groups
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **writer_options("zstd", None, dictionary_columns(table)))
+    pq.write_table(table, sink, **table_writer_options(table, "zstd", None))  # the writer's own choices
     metadata = pq.read_metadata(pa.BufferReader(sink.getvalue()))
     chunks = sum(metadata.row_group(0).column(i).total_compressed_size for i in range(metadata.num_columns))
     assert estimate_ratio(table, "zstd") == chunks / table.nbytes  # the column chunks, not the footer
@@ -143,3 +144,80 @@ def test_iso_strings_are_estimated_as_the_timestamps_the_write_task_makes(tmp_pa
     assert abs(as_timestamps / written - 1) < 0.08, (as_timestamps, written)
     assert as_text > as_timestamps * 1.03  # here 1.10x against 1.06x of the bytes written
     assert estimate_ratio(piece, "zstd", None, ["event_type", "missing"]) == as_text  # not ISO, not there
+
+
+def _doubles(rows: int) -> pa.Table:
+    """Near-unique doubles (PLAIN), few distinct doubles (a dictionary), both also nested in a list of structs,
+    and a string column: what float_levels tells apart."""
+    rng = random.Random(5)
+    unique = [round(rng.uniform(-1e6, 1e6), 3) for _ in range(rows)]
+    few = [float(rng.randint(1, 20)) + 0.5 for _ in range(rows)]
+    return pa.table(
+        {
+            "unique": unique,
+            "few": few,
+            "items": [[{"price": value, "qty": 1.5}] for value in unique],
+            "name": [f"n{index % 7}" for index in range(rows)],
+        }
+    )
+
+
+def _write(table: pa.Table, tmp_path, codec: str, level: int | None) -> dict[str, tuple[int, str]]:
+    writer = RollingParquetWriter(
+        storage=Storage(),
+        out_dir=str(tmp_path),
+        name_prefix=f"f{codec}{level}",
+        schema=table.schema,
+        codec=codec,
+        target_bytes=1 << 30,
+        group_rows=table.num_rows,
+        level=level,
+    )
+    writer.add(table)
+    [staged] = writer.finish()
+    assert pq.read_table(staged.staged).equals(table)  # values unchanged, whatever the levels
+    metadata = pq.read_metadata(staged.staged)
+    chunks = [metadata.row_group(0).column(index) for index in range(metadata.num_columns)]
+    return {chunk.path_in_schema: (chunk.total_compressed_size, chunk.compression) for chunk in chunks}
+
+
+def test_near_unique_floats_get_zstd_level_5_and_every_other_column_keeps_the_jobs_level(tmp_path):
+    """zstd 3 finds little in a 64 KiB page of near-unique doubles; level 5 about 7% more (docs/scaling.md,
+    'Fourth pass'). Only PLAIN float columns are raised, nested ones included (per-column settings are keyed by
+    Parquet column path: every path must match, or pyarrow would silently give a column its own default level)."""
+    table = _doubles(40_000)
+    options = table_writer_options(table, "zstd", 3)
+    levels = options["compression_level"]
+    assert {path for path, value in levels.items() if value == FLOAT_ZSTD_LEVEL} == {
+        "unique",
+        "items.list.element.price",
+    }
+    raised = _write(table, tmp_path, "zstd", 3)
+    assert set(levels) == set(raised)  # one level for every column path of the file
+    assert set(writer_options("zstd", 3, dictionary_columns(table))["use_dictionary"]) == set(
+        options["use_dictionary"]
+    )
+    # the same file at level 3 throughout (level 4 is below the float level too, so level 3 stands in for it)
+    plain = pq.ParquetWriter(
+        str(tmp_path / "all3.parquet"), table.schema, **writer_options("zstd", 3, options["use_dictionary"])
+    )
+    plain.write_table(table, row_group_size=table.num_rows)
+    plain.close()
+    metadata = pq.read_metadata(str(tmp_path / "all3.parquet"))
+    at_3 = {
+        metadata.row_group(0).column(i).path_in_schema: metadata.row_group(0).column(i).total_compressed_size
+        for i in range(metadata.num_columns)
+    }
+    assert raised["unique"][0] < 0.97 * at_3["unique"]
+    for path in ("few", "name", "items.list.element.qty"):
+        assert raised[path][0] == at_3[path]  # untouched columns: byte for byte the job's level
+
+
+def test_no_float_level_for_other_codecs_or_a_level_already_at_least_5(tmp_path):
+    table = _doubles(5_000)
+    for codec, level in (("zstd", 5), ("zstd", 9), ("snappy", None), ("gzip", None)):
+        options = table_writer_options(table, codec, level)
+        assert options["compression_level"] == writer_options(codec, level, [])["compression_level"]
+    assert isinstance(
+        table_writer_options(table, "zstd", None)["compression_level"], dict
+    )  # the default is 3
