@@ -32,7 +32,7 @@ from .constants import (
     SAMPLE_ROWS,
 )
 from .schema import strings_to_timestamps
-from .storage import Storage, join, make_parent
+from .storage import OUTPUT_BUFFER, Storage, join, make_parent
 
 
 def _leaves(array: pa.Array, path: str, out: dict[str, pa.Array]) -> None:
@@ -309,7 +309,7 @@ class RollingParquetWriter:
         self._path = join(self.out_dir, f"{self.name_prefix}-{len(self.files):03d}.parquet")
         filesystem, path = self.storage.fs(self._path)
         make_parent(filesystem, path)
-        self._sink = filesystem.open_output_stream(path, compression=None)
+        self._sink = filesystem.open_output_stream(path, compression=None, buffer_size=OUTPUT_BUFFER)
         self._writer = pq.ParquetWriter(
             self._sink, self.schema, **table_writer_options(first, self.codec, self.level)
         )

@@ -243,7 +243,10 @@ def shallow_for_pyarrow(block: bytes) -> bool:
     find = block.find
     if all(find(b"\n", start, start + window) >= 0 for start in range(0, len(block) - window + 1, window)):
         return True
-    if block.count(b"{") + block.count(b"[") < PYARROW_SAFE_DEPTH:
+    opening = block.count(b"{")  # then `[` only when there is one (memchr): flat wide records have none
+    if opening < PYARROW_SAFE_DEPTH and (
+        b"[" not in block or opening + block.count(b"[") < PYARROW_SAFE_DEPTH
+    ):
         return True
     return within_depth(block)
 
