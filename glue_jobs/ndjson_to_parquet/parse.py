@@ -134,9 +134,9 @@ def _read_json(data: bytes, block_size: int = JSON_CHUNK_BYTES) -> pa.Table:
     options = pajson.ReadOptions(use_threads=False, block_size=block_size)
     # pyarrow-stubs: read_json takes a NativeFile too
     table = pajson.read_json(pa.BufferReader(data), read_options=options)  # type: ignore[arg-type]
-    if (
-        schema_depth(table.schema) > MAX_NESTING_DEPTH
-    ):  # before any walk of the types: a refusal, as pyarrow's
+    # Before any walk of the types (a deep schema would exceed Python's recursion limit): refused as pyarrow
+    # refuses bad input, so that the caller's slow path measures and names each line.
+    if schema_depth(table.schema) > MAX_NESTING_DEPTH:
         raise pa.ArrowInvalid(f"nesting deeper than {MAX_NESTING_DEPTH} levels")
     strings = text_schema(table.schema)
     if strings is None:
