@@ -31,9 +31,8 @@ DATA_PAGE_BYTES = 64 * 1024
 # --COMPRESSION_LEVEL's defaults (its ranges are codecs.json's "levels"): zstd 3 is DuckDB's and Spark's default
 # (pyarrow's is 1); gzip 9 and brotli 8 are pyarrow's own defaults, written out so that --help can show them.
 CODEC_LEVELS = {"zstd": 3, "gzip": 9, "brotli": 8}
-FLOAT_ZSTD_LEVEL = (
-    5  # zstd level of float columns not dictionary-encoded, when the job's is lower (float_levels)
-)
+# zstd level of the float columns not dictionary-encoded, when the job's is lower (parquet.float_levels)
+FLOAT_ZSTD_LEVEL = 5
 # Columns more distinct than this (in the sample) are written PLAIN (ids, IPs, event times); 0.9 rather than 0.5
 # because amounts (~0.8 distinct) compress smaller with a dictionary: bench/results/parquet_bytes.md.
 DICTIONARY_MAX_DISTINCT_RATIO = 0.9

@@ -140,8 +140,7 @@ def float_levels(
     not dictionary-encoded (near-unique values written PLAIN). In a 64 KiB page zstd 3's small-input parameters
     find little in such doubles, level 5's greedy search about 7% more, for about 12% more write CPU on a
     1,000-key batch; dictionary-encoded floats get larger at level 5, so they keep the job's level
-    (docs/scaling.md, 'Fourth pass')."""
-    level = level if level is not None else CODEC_LEVELS.get(codec)
+    (docs/scaling.md, 'Fourth pass'). `level`: the level in force (writer_options' compression_level)."""
     if codec != "zstd" or level is None or level >= FLOAT_ZSTD_LEVEL:
         return []
     skip = set(dictionary)
@@ -154,9 +153,9 @@ def table_writer_options(table: pa.Table, codec: str, level: int | None) -> dict
     leaves = sample_leaves(table)
     dictionary = _dictionary_paths(leaves, None, True)
     options = writer_options(codec, level, dictionary)
-    raised = set(float_levels(leaves, codec, level, dictionary))
+    base = options["compression_level"]
+    raised = set(float_levels(leaves, codec, base, dictionary))
     if raised:
-        base = options["compression_level"]
         options["compression_level"] = {path: FLOAT_ZSTD_LEVEL if path in raised else base for path in leaves}
     return options
 
@@ -207,7 +206,8 @@ def estimate_ratio(
     head, rest = sample.slice(0, first), sample.slice(first)
     written = _with_timestamps(sample, timestamps)
     sink = pa.BufferOutputStream()
-    # The writer's dictionary choice, made on the sample (on all the piece's rows: 2x the CPU, no better ratio).
+    # The writer's choices (dictionaries, float levels), made on the sample (on all the piece's rows: 2x the CPU,
+    # no better ratio).
     options = table_writer_options(written, codec, level)
     with pq.ParquetWriter(sink, written.schema, **options) as out:
         if first:
